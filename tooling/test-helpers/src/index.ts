@@ -1,0 +1,3 @@
+export * from './fixtures.js';
+export * from './compare.js';
+export * from './backends.js';

@@ -1,0 +1,21 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Tests import sibling packages from their sources (packages/<name>/src/index.ts), so a
+ * change in @var/core is seen by @var/tokenizer's tests without a rebuild. The built
+ * `dist/` is exercised by the pack-and-install tests.
+ */
+export const varAliases = [
+  {
+    find: /^@var\/(core|checkpoint|tokenizer|transformer|sampling|metrics|data|models)$/,
+    replacement: '$1',
+    customResolver(id: string) {
+      const p = join(root, 'packages', id, 'src', 'index.ts');
+      return existsSync(p) ? p : null;
+    },
+  },
+];
