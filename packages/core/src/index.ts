@@ -1,1 +1,3 @@
 export * from './errors.js';
+export * from './resize/index.js';
+export * from './rng/index.js';

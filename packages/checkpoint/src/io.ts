@@ -1,0 +1,189 @@
+/**
+ * Byte sources (in-memory bytes or a file read piecewise) and atomic file writes.
+ * Node's `fs` is imported lazily, only when a path is given, so the package also
+ * loads in browsers for ArrayBuffer / Uint8Array / Response input.
+ */
+import { CheckpointError, ValueError } from '@var/core';
+
+/** What the readers accept besides a path: raw bytes, or something with `arrayBuffer()` (a fetch `Response`, a `Blob`). */
+export type BytesLike = ArrayBuffer | ArrayBufferView;
+export interface ResponseLike {
+  arrayBuffer(): Promise<ArrayBuffer>;
+  ok?: boolean;
+  status?: number;
+  statusText?: string;
+  url?: string;
+}
+export type CheckpointSource = string | BytesLike | ResponseLike;
+
+/** Random access to the bytes of a checkpoint. */
+export interface ByteSource {
+  /** Human-readable origin for error messages. */
+  readonly label: string;
+  readonly size: number;
+  /**
+   * `length` bytes from `offset`. For in-memory sources this is a view (no copy);
+   * for files a fresh buffer that the caller owns.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Read into `target` (used to fill typed arrays straight from a file). */
+  readInto(offset: number, target: Uint8Array): Promise<void>;
+  /** True when `read` returns views of memory the caller passed in. */
+  readonly inMemory: boolean;
+  close(): Promise<void>;
+}
+
+/** A Uint8Array view of `src` (no copy). */
+export function asBytes(src: BytesLike): Uint8Array {
+  if (src instanceof Uint8Array) return src;
+  if (src instanceof ArrayBuffer) return new Uint8Array(src);
+  if (ArrayBuffer.isView(src)) return new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  if (typeof SharedArrayBuffer !== 'undefined' && (src as unknown) instanceof SharedArrayBuffer) {
+    return new Uint8Array(src as unknown as SharedArrayBuffer);
+  }
+  throw new ValueError(`expected an ArrayBuffer or a typed array, found ${describe(src)}`);
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return typeof v;
+  return (v as object).constructor?.name ?? 'object';
+}
+
+function isResponseLike(v: unknown): v is ResponseLike {
+  return typeof v === 'object' && v !== null && typeof (v as ResponseLike).arrayBuffer === 'function';
+}
+
+function checkRange(label: string, size: number, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+    throw new CheckpointError(`${label}: read of ${length} bytes at offset ${offset} is outside the ${size}-byte file (truncated or corrupt)`);
+  }
+}
+
+/** A ByteSource over bytes already in memory. */
+export function bytesSource(bytes: Uint8Array, label = 'checkpoint bytes'): ByteSource {
+  return {
+    label,
+    size: bytes.length,
+    inMemory: true,
+    async read(offset, length) {
+      checkRange(label, bytes.length, offset, length);
+      return bytes.subarray(offset, offset + length);
+    },
+    async readInto(offset, target) {
+      checkRange(label, bytes.length, offset, target.length);
+      target.set(bytes.subarray(offset, offset + target.length));
+    },
+    async close() {},
+  };
+}
+
+/** Largest single `read` call on a file handle (Node caps one read at 2 GiB). */
+const MAX_CHUNK = 1 << 30;
+
+/** A ByteSource reading a file piecewise through a Node file handle. */
+export async function fileSource(path: string): Promise<ByteSource> {
+  const fs = await import('node:fs/promises');
+  let fh: import('node:fs/promises').FileHandle;
+  try {
+    fh = await fs.open(path, 'r');
+  } catch (e) {
+    throw new CheckpointError(`cannot open checkpoint ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  let size: number;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new CheckpointError(`${path} is not a regular file`);
+    size = st.size;
+  } catch (e) {
+    await fh.close().catch(() => {});
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`cannot stat checkpoint ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const readInto = async (offset: number, target: Uint8Array) => {
+    checkRange(path, size, offset, target.length);
+    let done = 0;
+    while (done < target.length) {
+      const len = Math.min(MAX_CHUNK, target.length - done);
+      const { bytesRead } = await fh.read(target, done, len, offset + done);
+      if (bytesRead === 0) {
+        throw new CheckpointError(`${path}: unexpected end of file at byte ${offset + done} (the file shrank while being read?)`);
+      }
+      done += bytesRead;
+    }
+  };
+  return {
+    label: path,
+    size,
+    inMemory: false,
+    async read(offset, length) {
+      checkRange(path, size, offset, length);
+      const out = new Uint8Array(length);
+      await readInto(offset, out);
+      return out;
+    },
+    readInto,
+    async close() {
+      await fh.close();
+    },
+  };
+}
+
+/** Fetch the whole body of a Response-like object. */
+export async function responseBytes(res: ResponseLike): Promise<Uint8Array> {
+  if (res.ok === false) {
+    throw new CheckpointError(
+      `cannot read checkpoint from ${res.url || 'response'}: HTTP ${res.status ?? '?'} ${res.statusText ?? ''}`.trim(),
+    );
+  }
+  try {
+    return new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    throw new CheckpointError(`cannot read checkpoint body from ${res.url || 'response'}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Open any accepted source as a ByteSource. */
+export async function openSource(src: CheckpointSource): Promise<ByteSource> {
+  if (typeof src === 'string') return fileSource(src);
+  if (src instanceof ArrayBuffer || ArrayBuffer.isView(src)) return bytesSource(asBytes(src));
+  if (isResponseLike(src)) {
+    const label = (src as ResponseLike).url || 'response';
+    return bytesSource(await responseBytes(src), label);
+  }
+  throw new ValueError(`expected a path, an ArrayBuffer, a Uint8Array or a fetch Response, found ${describe(src)}`);
+}
+
+/**
+ * Write `parts` to `path` atomically: into a temporary file in the same directory,
+ * flushed, then renamed over `path`. On any error the temporary file is removed and
+ * `path` is left as it was.
+ */
+export async function writeFileAtomic(path: string, parts: Iterable<Uint8Array>): Promise<void> {
+  const fs = await import('node:fs/promises');
+  const nodePath = await import('node:path');
+  const dir = nodePath.dirname(path);
+  const base = nodePath.basename(path);
+  const rand = Math.random().toString(36).slice(2, 10);
+  const tmp = nodePath.join(dir, `.${base}.${process.pid}.${Date.now().toString(36)}${rand}.tmp`);
+  let fh: import('node:fs/promises').FileHandle | undefined;
+  try {
+    fh = await fs.open(tmp, 'wx');
+    for (const part of parts) {
+      let done = 0;
+      while (done < part.length) {
+        const len = Math.min(MAX_CHUNK, part.length - done);
+        const { bytesWritten } = await fh.write(part, done, len);
+        done += bytesWritten;
+      }
+    }
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await fs.rename(tmp, path);
+  } catch (e) {
+    if (fh) await fh.close().catch(() => {});
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw e;
+  }
+}

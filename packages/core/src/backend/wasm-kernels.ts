@@ -1,0 +1,243 @@
+/**
+ * Kernels the wasm backend of TensorFlow.js 4.22 lacks but gradients of VQVAE/VAR training
+ * graphs call. `tf.getKernelsForBackend('wasm')` has 157 kernels; compared with the cpu
+ * backend it misses Conv2DBackpropFilter (the filter gradient of conv2d), UnsortedSegmentSum
+ * (the gradient of gather, i.e. of embedding lookups), the depthwise-conv backprops, Einsum,
+ * and complex/FFT/ragged/string kernels. The first two (and the depthwise backprops, for
+ * completeness) are registered here for backend 'wasm':
+ *
+ *  - Conv2DBackpropFilter: for each filter tap (kh, kw) a (strided) slice of the padded input
+ *    is multiplied with dy by the wasm BatchMatMul (XNNPACK, multithreaded):
+ *    dW[kh, kw] = X_{kh,kw}ᵀ · dY with X_{kh,kw}: (B·OH·OW, Cin) and dY: (B·OH·OW, Cout).
+ *  - UnsortedSegmentSum: one pass over the data in wasm memory (O(size), no one-hot).
+ *  - DepthwiseConv2dNativeBackpropInput/Filter: direct loops over wasm memory.
+ *
+ * All are built from wasm kernels or plain loops over the wasm heap; nothing leaves wasm
+ * memory except through typed-array views.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { backend_util, util } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+
+/** The parts of tfjs-backend-wasm's BackendWasm used here. */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): backend_util.TypedArray;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+const BACKEND = 'wasm';
+
+/** Calls registered wasm kernels and frees the intermediates it made. */
+class KernelRunner {
+  private readonly made: TensorInfo[] = [];
+  constructor(private readonly backend: WasmBackendLike) {}
+  run(name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+    const k = tf.getKernel(name, BACKEND);
+    if (!k) throw new Error(`wasm kernel ${name} is not registered`);
+    const out = k.kernelFunc({ inputs, attrs, backend: this.backend as any }) as TensorInfo;
+    this.made.push(out);
+    return out;
+  }
+  /** Frees every intermediate except `keep`. */
+  finish(keep?: TensorInfo): void {
+    for (const t of this.made) if (t !== keep) this.backend.disposeData(t.dataId);
+    this.made.length = 0;
+  }
+}
+
+function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as {
+    strides: [number, number] | number;
+    pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+  };
+  const $dataFormat = backend_util.convertConv2DDataFormat(dataFormat);
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, $dataFormat,
+  );
+  const r = new KernelRunner(backend);
+  try {
+    let xs = x;
+    let dys = dy;
+    if ($dataFormat === 'channelsFirst') {
+      xs = r.run('Transpose', { x }, { perm: [0, 2, 3, 1] });
+      dys = r.run('Transpose', { x: dy }, { perm: [0, 2, 3, 1] });
+    }
+    const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
+    const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
+    const { top, bottom, left, right } = info.padInfo;
+    const [, H, W] = xs.shape;
+    // Pad enough that every tap's window fits (bottom/right may need more than padInfo says
+    // when the window overhangs; never less).
+    const needH = (OH - 1) * SH + KH;
+    const needW = (OW - 1) * SW + KW;
+    const padB = Math.max(0, needH - (H + top));
+    const padR = Math.max(0, needW - (W + left));
+    void bottom;
+    void right;
+    const xp =
+      top || left || padB || padR
+        ? r.run('PadV2', { x: xs }, { paddings: [[0, 0], [top, padB], [left, padR], [0, 0]], constantValue: 0 })
+        : xs;
+    const N = B * OH * OW;
+    const dy3 = r.run('Reshape', { x: dys }, { shape: [1, N, Co] });
+    const taps: TensorInfo[] = [];
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        const begin = [0, kh, kw, 0];
+        const size = [B, (OH - 1) * SH + 1, (OW - 1) * SW + 1, Ci];
+        let patch = r.run('Slice', { x: xp }, { begin, size });
+        if (SH !== 1 || SW !== 1) {
+          patch = r.run('StridedSlice', { x: patch }, {
+            begin: [0, 0, 0, 0], end: size, strides: [1, SH, SW, 1],
+            beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+          });
+        }
+        const p3 = r.run('Reshape', { x: patch }, { shape: [1, N, Ci] });
+        taps.push(r.run('BatchMatMul', { a: p3, b: dy3 }, { transposeA: true, transposeB: false })); // (1, Ci, Co)
+      }
+    }
+    const stacked = taps.length === 1 ? taps[0] : r.run('Concat', taps as unknown as NamedTensorInfoMap, { axis: 0 });
+    const out = r.run('Reshape', { x: stacked }, { shape: [KH, KW, Ci, Co] });
+    r.finish(out);
+    return out;
+  } catch (e) {
+    r.finish();
+    throw e;
+  }
+}
+
+function unsortedSegmentSum(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, segmentIds } = args.inputs as { x: TensorInfo; segmentIds: TensorInfo };
+  const numSegments = args.attrs.numSegments as number;
+  util.assert(Number.isInteger(numSegments) && numSegments >= 0, () => `numSegments must be a non-negative integer, got ${numSegments}`);
+  const idRank = segmentIds.shape.length;
+  util.assert(
+    util.arraysEqual(x.shape.slice(0, idRank), segmentIds.shape),
+    () => `segmentIds shape ${JSON.stringify(segmentIds.shape)} must be a prefix of x shape ${JSON.stringify(x.shape)}`,
+  );
+  const rows = util.sizeFromShape(segmentIds.shape);
+  const inner = util.sizeFromShape(x.shape.slice(idRank));
+  const dtype = x.dtype === 'bool' ? 'int32' : x.dtype;
+  const out = backend.makeOutput([numSegments, ...x.shape.slice(idRank)], dtype);
+  const o = backend.typedArrayFromHeap(out);
+  o.fill(0);
+  const xv = backend.typedArrayFromHeap(x);
+  const ids = backend.typedArrayFromHeap(segmentIds);
+  for (let r = 0; r < rows; r++) {
+    const s = ids[r];
+    if (s < 0 || s >= numSegments) continue; // TensorFlow drops out-of-range ids
+    const src = r * inner;
+    const dst = s * inner;
+    for (let j = 0; j < inner; j++) o[dst + j] += xv[src + j];
+  }
+  return out;
+}
+
+type DwAttrs = {
+  strides: [number, number] | number;
+  dilations: [number, number] | number;
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
+
+function depthwiseInfo(xShape: number[], filterShape: number[], attrs: DwAttrs) {
+  return backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true,
+  );
+}
+
+function depthwiseBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs as unknown as DwAttrs & { filterShape: number[] };
+  const c = depthwiseInfo(x.shape, attrs.filterShape, attrs);
+  const [FH, FW, IC, CM] = attrs.filterShape;
+  const out = backend.makeOutput([FH, FW, IC, CM], 'float32');
+  const dw = backend.typedArrayFromHeap(out);
+  dw.fill(0);
+  const xv = backend.typedArrayFromHeap(x);
+  const dyv = backend.typedArrayFromHeap(dy);
+  const [, H, W] = x.shape;
+  const OC = IC * CM;
+  for (let b = 0; b < c.batchSize; b++)
+    for (let oh = 0; oh < c.outHeight; oh++)
+      for (let ow = 0; ow < c.outWidth; ow++)
+        for (let fh = 0; fh < FH; fh++) {
+          const ih = oh * c.strideHeight - c.padInfo.top + fh * c.dilationHeight;
+          if (ih < 0 || ih >= H) continue;
+          for (let fw = 0; fw < FW; fw++) {
+            const iw = ow * c.strideWidth - c.padInfo.left + fw * c.dilationWidth;
+            if (iw < 0 || iw >= W) continue;
+            const xo = ((b * H + ih) * W + iw) * IC;
+            const dyo = ((b * c.outHeight + oh) * c.outWidth + ow) * OC;
+            const wo = (fh * FW + fw) * OC;
+            for (let d = 0; d < OC; d++) dw[wo + d] += xv[xo + Math.floor(d / CM)] * dyv[dyo + d];
+          }
+        }
+  return out;
+}
+
+function depthwiseBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs as unknown as DwAttrs & { inputShape: number[] };
+  const c = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
+  const [FH, FW, IC, CM] = filter.shape;
+  const [B, H, W] = attrs.inputShape;
+  const out = backend.makeOutput([B, H, W, IC], 'float32');
+  const dx = backend.typedArrayFromHeap(out);
+  dx.fill(0);
+  const fv = backend.typedArrayFromHeap(filter);
+  const dyv = backend.typedArrayFromHeap(dy);
+  const OC = IC * CM;
+  for (let b = 0; b < B; b++)
+    for (let oh = 0; oh < c.outHeight; oh++)
+      for (let ow = 0; ow < c.outWidth; ow++)
+        for (let fh = 0; fh < FH; fh++) {
+          const ih = oh * c.strideHeight - c.padInfo.top + fh * c.dilationHeight;
+          if (ih < 0 || ih >= H) continue;
+          for (let fw = 0; fw < FW; fw++) {
+            const iw = ow * c.strideWidth - c.padInfo.left + fw * c.dilationWidth;
+            if (iw < 0 || iw >= W) continue;
+            const xo = ((b * H + ih) * W + iw) * IC;
+            const dyo = ((b * c.outHeight + oh) * c.outWidth + ow) * OC;
+            const wo = (fh * FW + fw) * OC;
+            for (let d = 0; d < OC; d++) dx[xo + Math.floor(d / CM)] += fv[wo + d] * dyv[dyo + d];
+          }
+        }
+  return out;
+}
+
+/** The kernels this module adds, by name. */
+export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
+  { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter as unknown as KernelFunc },
+  { kernelName: tf.UnsortedSegmentSum, backendName: BACKEND, kernelFunc: unsortedSegmentSum as unknown as KernelFunc },
+  { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: BACKEND, kernelFunc: depthwiseBackpropFilter as unknown as KernelFunc },
+  { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: BACKEND, kernelFunc: depthwiseBackpropInput as unknown as KernelFunc },
+];
+
+/**
+ * Register, for backend 'wasm', the gradient kernels that TensorFlow.js's wasm backend lacks
+ * and VQVAE/VAR training needs (see the module comment). Kernels already registered (by an
+ * earlier call, or by a future tfjs version that has them) are left alone. Safe to call any
+ * number of times, before or after the wasm backend is initialised. Returns the names it
+ * registered in this call.
+ */
+export function registerWasmTrainingKernels(): string[] {
+  const added: string[] = [];
+  for (const k of WASM_TRAINING_KERNELS) {
+    if (tf.getKernel(k.kernelName, BACKEND) === undefined) {
+      tf.registerKernel(k);
+      added.push(k.kernelName);
+    }
+  }
+  return added;
+}

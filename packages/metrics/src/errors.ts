@@ -1,0 +1,5 @@
+/**
+ * The typed errors of var.ts (defined in @var/core), re-exported so every module of this
+ * package takes them from one place.
+ */
+export { VarError, ShapeError, ValueError, NonFiniteError, CheckpointError, BackendUnavailableError } from '@var/core';

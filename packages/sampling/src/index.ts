@@ -1,0 +1,32 @@
+/**
+ * @var/sampling — VAR generation (classifier-free guidance, top-k/top-p, streaming per scale)
+ * and zero-shot editing (in-painting, out-painting, class-conditional editing).
+ */
+export {
+  generate,
+  generateStream,
+  edit,
+  editStream,
+  resolveLabels,
+  type SampleOptions,
+  type GenerateOptions,
+  type EditOptions,
+  type EditRect,
+  type ScaleEvent,
+  type GenerateResult,
+} from './generate.js';
+export {
+  filterLogits,
+  filterRow,
+  filteredProbabilities,
+  softmaxRow,
+  sampleIndex,
+  sampleTokens,
+  gumbelSoftmax,
+  smoothTemperature,
+  checkFilterOptions,
+  type FilterOptions,
+  type RandomSource,
+} from './filter.js';
+export { getEditMask, editMaskData, normalizeMask, scaleKeepMasks, roundHalfEven } from './mask.js';
+export type { SamplerQuantizer, SamplerVQVAE, SamplerSession, SamplerVAR } from './types.js';

@@ -1,0 +1,84 @@
+/**
+ * Parity with the official PyTorch VQVAE on the fixture case of VAR_FIXTURE_DIR.
+ * Every shape and option comes from the case's config.json / refs.json.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectClose, expectEqualInts, formatReport, loadFixtureCase, testBackends, type FixtureTensor } from '@var/test-helpers';
+import { VQVAE, fromOfficialConfig } from '../src/index.js';
+import { setBackend } from './backend.js';
+
+const fc = loadFixtureCase();
+const config = fromOfficialConfig(fc.config.VQVAE);
+const S = config.vPatchNums.length;
+
+function t4(r: FixtureTensor): tf.Tensor4D {
+  return tf.tensor4d(r.data as Float32Array, r.shape as [number, number, number, number]);
+}
+
+for (const backend of testBackends(['cpu', 'wasm', 'webgpu'])) {
+  const tol = backend === 'webgpu' ? 1e-3 : 1e-4;
+  describe(`VQVAE parity on ${backend}`, () => {
+    let vae: VQVAE;
+    let img: tf.Tensor4D;
+    let available = true;
+    const log: string[] = [];
+    beforeAll(async () => {
+      available = await setBackend(backend);
+      if (!available) return;
+      vae = VQVAE.fromStateDict(fc.tensors('vae.safetensors'), config);
+      img = t4(fc.ref('img'));
+    });
+    afterAll(() => {
+      if (!available) return;
+      vae.dispose();
+      img.dispose();
+      if (log.length) console.log(`[${backend}]\n` + log.join('\n'));
+    });
+    const check = (name: string, t: tf.Tensor) => {
+      const r = expectClose(`${backend} ${name}`, { data: t.dataSync() as Float32Array, shape: t.shape }, fc.ref(name), tol);
+      log.push(formatReport(name, r));
+    };
+
+    it('enc_f, idx_s*, fhat_s*', (ctx) => {
+      if (!available) return ctx.skip();
+      const before = tf.memory().numTensors;
+      const f = vae.encode(img);
+      check('enc_f', f);
+      const { idx, fHat } = vae.quantizer.fToIdxAndFhat(f);
+      expect(idx.length).toBe(S);
+      for (let si = 0; si < S; si++) {
+        const ref = fc.ref(`idx_s${si}`);
+        expect(idx[si].shape).toEqual(ref.shape);
+        expectEqualInts(`${backend} idx_s${si}`, idx[si].dataSync() as Int32Array, ref.data);
+        check(`fhat_s${si}`, fHat[si]);
+      }
+      const viaImg = vae.imgToIdx(img);
+      for (let si = 0; si < S; si++) expectEqualInts(`imgToIdx s${si}`, viaImg[si].dataSync() as Int32Array, fc.ref(`idx_s${si}`).data);
+      tf.dispose([f, ...idx, ...fHat, ...viaImg]);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
+    it('recon, recon_all_s*, dec_of_fhat, var_input from the reference tokens', (ctx) => {
+      if (!available) return ctx.skip();
+      const before = tf.memory().numTensors;
+      const idx = Array.from({ length: S }, (_, si) => {
+        const r = fc.ref(`idx_s${si}`);
+        return tf.tensor2d(r.data as Int32Array, r.shape as [number, number], 'int32');
+      });
+      const recon = vae.idxToImg(idx);
+      check('recon', recon);
+      const all = vae.reconstructionsPerScale(idx);
+      all.forEach((t, si) => check(`recon_all_s${si}`, t));
+      const fh = t4(fc.ref(`fhat_s${S - 1}`));
+      const dec = vae.fhatToImg(fh);
+      check('dec_of_fhat', dec);
+      const vi = vae.idxToVarInput(idx);
+      check('var_input', vi);
+      const fromIdx = vae.idxToFhatPerScale(idx);
+      fromIdx.forEach((t, si) => check(`fhat_s${si}`, t));
+      tf.dispose([...idx, recon, ...all, fh, dec, vi, ...fromIdx]);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+}

@@ -1,0 +1,15 @@
+export { VAR, InferenceSession, blockCausalBias } from './model.js';
+export type { CreateOptions, ForwardOptions } from './model.js';
+export { deriveConfig, validateConfig, fromOfficialConfig, varPreset, paramShapes, countParameters } from './config.js';
+export type { VARConfig, VARDerived, VARPresetName, ParamSpec } from './config.js';
+export { DEFAULT_INIT, initArgsFromOfficial, initParameters, initStds } from './init.js';
+export type { InitArgs } from './init.js';
+export { attend } from './attention.js';
+export type { AttentionImpl, AttentionMask } from './attention.js';
+export { crossEntropyPerToken, lossWeights, weightedLoss, trainLoss, valLoss } from './loss.js';
+export { truncNormal } from './rng.js';
+export type { RandomSource } from './rng.js';
+export type { RawTensor, StateDict } from '@var/checkpoint';
+export { loadVAR } from './load.js';
+export { NO_WD_KEYS, weightDecayScale, lrWdAnnealing, lossGrads, clipGradNorm, AdamW, VARTrainer } from './train.js';
+export type { ScheduleType, TrainerOptions, StepResult } from './train.js';

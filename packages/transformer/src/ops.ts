@@ -1,0 +1,61 @@
+/**
+ * Small differentiable building blocks, written so that every matrix product is a plain
+ * 2-D `matMul` without transposes (the fast XNNPACK path of the wasm backend; a transposed
+ * or batched product there falls back to a ≈2 GFLOP/s loop).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * a (M,K) @ b (K,N) with a gradient that materialises the transposes itself
+ * (dA = dY @ bᵀ, dB = aᵀ @ dY), so the backward pass stays on the fast path too.
+ */
+export const mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
+  ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([a, b]);
+    return {
+      value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sa, sb] = saved as tf.Tensor2D[];
+        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
+      },
+    };
+  }) as any,
+) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/** y = x Wᵀ + b for x of any rank (last axis = in), `wT` already transposed to (in, out). */
+export function linear(x: tf.Tensor, wT: tf.Tensor2D, bias?: tf.Tensor): tf.Tensor {
+  const inF = wT.shape[0];
+  const outF = wT.shape[1];
+  const lead = x.shape.slice(0, -1);
+  let y: tf.Tensor = mm(tf.reshape(x, [-1, inF]) as tf.Tensor2D, wT);
+  if (bias) y = tf.add(y, bias);
+  return tf.reshape(y, [...lead, outF]);
+}
+
+/** LayerNorm over the last axis without affine parameters (PyTorch: biased variance, eps inside the sqrt). */
+export function layerNorm(x: tf.Tensor, eps: number): tf.Tensor {
+  const axis = x.rank - 1;
+  const mean = tf.mean(x, axis, true);
+  const xc = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(xc), axis, true);
+  return tf.div(xc, tf.sqrt(tf.add(variance, eps)));
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+
+/** GELU with the tanh approximation (`nn.GELU(approximate='tanh')`). */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), GELU_C);
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+}
+
+/** SiLU: x·σ(x). */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** `F.normalize(x, dim=-1)`: x / max(‖x‖₂, 1e-12). */
+export function l2Normalize(x: tf.Tensor): tf.Tensor {
+  const norm = tf.sqrt(tf.sum(tf.square(x), -1, true));
+  return tf.div(x, tf.maximum(norm, 1e-12));
+}

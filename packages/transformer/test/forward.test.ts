@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectClose, formatReport, loadFixtureCase, testBackends } from '@var/test-helpers';
+import { crossEntropyPerToken, trainLoss, valLoss, weightedLoss, lossWeights, type VAR } from '../src/index.js';
+import { fixtureModel, labelsOf, useBackend, varInput } from './helpers.js';
+
+const fc = loadFixtureCase();
+const tol: Record<string, number> = { cpu: 1e-4, wasm: 1e-4, webgpu: 1e-3 };
+
+for (const backend of testBackends(['cpu', 'wasm', 'webgpu'])) {
+  describe(`VAR teacher-forced forward on ${backend}`, () => {
+    let ok = false;
+    let model: VAR;
+    beforeAll(async () => {
+      ok = await useBackend(backend);
+      if (ok) model = await fixtureModel(fc);
+    });
+    afterAll(() => model?.dispose());
+
+    it('logits match the official forward', (ctx) => {
+      if (!ok) ctx.skip();
+      const x = varInput(fc);
+      const before = tf.memory().numTensors;
+      const logits = model.forward(labelsOf(fc), x);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      const ref = fc.ref('logits');
+      expect(logits.shape).toEqual(ref.shape);
+      const r = expectClose(`logits (${backend})`, { data: logits.dataSync(), shape: logits.shape }, ref, tol[backend]);
+      console.log(formatReport(`logits ${backend}`, r));
+      logits.dispose();
+      x.dispose();
+    });
+
+    it('losses match loss_train, loss_train_per_token, loss_val, loss_val_weighted', (ctx) => {
+      if (!ok) ctx.skip();
+      const x = varInput(fc);
+      const logits = model.forward(labelsOf(fc), x);
+      const gt = fc.ref('gt_BL');
+      const before = tf.memory().numTensors;
+      const per = crossEntropyPerToken(logits, gt.data as Int32Array, 0.1);
+      const lt = trainLoss(logits, gt.data as Int32Array);
+      const lv = valLoss(logits, gt.data as Int32Array);
+      const per0 = crossEntropyPerToken(logits, gt.data as Int32Array, 0);
+      const lvw = weightedLoss(per0, lossWeights(model.derived.beginEnds));
+      expect(tf.memory().numTensors).toBe(before + 5);
+      const atol = backend === 'webgpu' ? 1e-3 : 1e-5;
+      expectClose('loss_train_per_token', { data: per.dataSync(), shape: per.shape }, fc.ref('loss_train_per_token'), atol);
+      expectClose('loss_train', { data: lt.dataSync(), shape: [] }, fc.ref('loss_train'), atol);
+      expectClose('loss_val', { data: lv.dataSync(), shape: [] }, fc.ref('loss_val'), atol);
+      expectClose('loss_val_weighted', { data: lvw.dataSync(), shape: [] }, fc.ref('loss_val_weighted'), atol);
+      tf.dispose([per, lt, lv, per0, lvw, logits, x]);
+    });
+  });
+}
