@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   external: [/^@tensorflow\//, /^@var\//],
+  // keep `node:fs/promises` (imported lazily, only for paths) recognisable to browser bundlers
+  removeNodeProtocol: false,
 });

@@ -114,7 +114,14 @@ export interface UnpicklerOptions {
 
 type StackItem = PyValue;
 
-const latin1 = new TextDecoder('latin1');
+/** Bytes to code points 0–255 (TextDecoder's "latin1" is windows-1252 in browsers). */
+const latin1 = {
+  decode(b: Uint8Array): string {
+    let s = '';
+    for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
+    return s;
+  },
+};
 const utf8 = new TextDecoder('utf-8');
 
 /** Python 2 module names that `pickle` (fix_imports) maps to their Python 3 names. */

@@ -54,7 +54,7 @@ export interface ReadPthOptions {
   verifyCrc?: boolean;
   /**
    * Limit on the bytes of one tensor materialised from a view that is larger than its
-   * storage (stride-0 broadcast views). Default 1 GiB.
+   * storage (stride-0 broadcast views). Default 128 MiB.
    */
   maxExpandedBytes?: number;
   /** Limit on the size of `data.pkl` (default 256 MiB). */
@@ -455,6 +455,9 @@ export interface PthArchive {
   archive: ZipArchive;
 }
 
+/** Python's own recursion limit keeps real pickles far below this. */
+const MAX_NESTING = 1000;
+
 const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
 /** Open a zip checkpoint and run its pickle. */
@@ -524,15 +527,15 @@ export function selectStateDict(root: PyValue, label: string, key?: string | str
   }
   if (isTensorDict(root)) return root;
   // Search nested containers for dicts of tensors (cycle-safe, bounded depth).
-  const found: { path: string; d: PyDict }[] = [];
+  const found: { path: string[]; depth: number; d: PyDict }[] = [];
   const seen = new Set<PyValue>();
   const queue: { v: PyValue; path: string[] }[] = [{ v: root, path: [] }];
-  while (queue.length > 0 && found.length < 50) {
-    const { v, path } = queue.shift()!;
+  for (let qi = 0; qi < queue.length && found.length < 50; qi++) {
+    const { v, path } = queue[qi];
     if (v === null || typeof v !== 'object' || seen.has(v) || path.length > 8) continue;
     seen.add(v);
     if (path.length > 0 && isTensorDict(v)) {
-      found.push({ path: path.join('.'), d: v });
+      found.push({ path, depth: path.length, d: v });
       continue;
     }
     if (v instanceof PyDict) {
@@ -542,10 +545,14 @@ export function selectStateDict(root: PyValue, label: string, key?: string | str
       items.forEach((x, i) => queue.push({ v: x, path: [...path, String(i)] }));
     }
   }
-  if (found.length === 1) return found[0].d;
+  // Prefer the shallowest: a trainer checkpoint's model (depth 1) over the per-parameter
+  // optimizer states (`optimizer.state.0` = {exp_avg: tensor, …}) deeper down.
+  const minDepth = Math.min(...found.map((f) => f.depth));
+  const shallow = found.filter((f) => f.depth === minDepth);
+  if (shallow.length === 1) return shallow[0].d;
   if (found.length > 1) {
     throw new CheckpointError(
-      `${label}: the checkpoint holds several dicts of tensors (${found.map((f) => JSON.stringify(f.path)).join(', ')}); pass the option key to pick one, e.g. { key: ${JSON.stringify(found[0].path.split('.'))} }`,
+      `${label}: the checkpoint holds several dicts of tensors (${shallow.map((f) => JSON.stringify(f.path.join('.'))).join(', ')}); pass the option key to pick one, e.g. { key: ${JSON.stringify(shallow[0].path)} }`,
     );
   }
   throw notTensorDict(root, label, '');
@@ -606,7 +613,7 @@ class Materializer {
   tensor(t: PendingTensor, name: string): RawTensor {
     const es = DTYPE_SIZE[t.dtype];
     const bytes = t.numel * es;
-    const limit = this.opts.maxExpandedBytes ?? 2 ** 30;
+    const limit = this.opts.maxExpandedBytes ?? 128 * 2 ** 20;
     if (bytes > t.storage.nbytes && bytes > limit) {
       throw new CheckpointError(`${this.pth.label}: tensor "${name}" ${t.dtype}${fmtShape(t.shape)} would expand ${t.storage.nbytes} storage bytes to ${bytes} (limit ${limit}, option maxExpandedBytes)`);
     }
@@ -705,15 +712,16 @@ export async function readPthObject(src: CheckpointSource, opts: Omit<ReadPthOpt
       seen.add(v);
       if (v instanceof PendingTensor) tensors.push(v);
       else if (v instanceof PyDict) for (const [k, x] of v.map) stack.push(k, x);
-      else if (Array.isArray(v)) stack.push(...v);
-      else if (v instanceof PyTuple) stack.push(...v.items);
-      else if (v instanceof PySet) stack.push(...v.items);
+      else if (Array.isArray(v)) for (const x of v) stack.push(x);
+      else if (v instanceof PyTuple) for (const x of v.items) stack.push(x);
+      else if (v instanceof PySet) for (const x of v.items) stack.push(x);
     }
     await m.load(tensors);
     const memo = new Map<object, unknown>();
     let n = 0;
-    const conv = (v: PyValue): unknown => {
+    const conv = (v: PyValue, depth = 0): unknown => {
       if (v === null || typeof v !== 'object') return v;
+      if (depth > MAX_NESTING) throw new CheckpointError(`${pth.label}: the pickled object is nested more than ${MAX_NESTING} levels deep`);
       const hit = memo.get(v);
       if (hit !== undefined) return hit;
       if (v instanceof PendingTensor) {
@@ -724,19 +732,19 @@ export async function readPthObject(src: CheckpointSource, opts: Omit<ReadPthOpt
       if (v instanceof PyDict) {
         const out = new Map<unknown, unknown>();
         memo.set(v, out);
-        for (const [k, x] of v.map) out.set(conv(k), conv(x));
+        for (const [k, x] of v.map) out.set(conv(k, depth + 1), conv(x, depth + 1));
         return out;
       }
       if (Array.isArray(v) || v instanceof PyTuple) {
         const out: unknown[] = [];
         memo.set(v, out);
-        for (const x of Array.isArray(v) ? v : v.items) out.push(conv(x));
+        for (const x of Array.isArray(v) ? v : v.items) out.push(conv(x, depth + 1));
         return out;
       }
       if (v instanceof PySet) {
         const out = new Set<unknown>();
         memo.set(v, out);
-        for (const x of v.items) out.add(conv(x));
+        for (const x of v.items) out.add(conv(x, depth + 1));
         return out;
       }
       if (v instanceof PyBytes) return v.bytes;

@@ -231,30 +231,38 @@ export class ZipArchive {
     return out;
   }
 
+  /** Inflate incrementally; memory follows the real output, never a lying declared size. */
   private inflate(e: ZipEntry, comp: Uint8Array): Uint8Array {
-    const out = new Uint8Array(e.size);
+    const chunks: Uint8Array[] = [];
     let filled = 0;
     let finished = false;
     const inf = new Inflate((chunk, final) => {
-      if (filled + chunk.length > out.length) {
+      filled += chunk.length;
+      if (filled > e.size) {
         throw new CheckpointError(`${this.label}: zip entry "${e.name}" inflates to more than the ${e.size} bytes it declares`);
       }
-      out.set(chunk, filled);
-      filled += chunk.length;
+      chunks.push(chunk);
       if (final) finished = true;
     });
     const STEP = 16384;
     try {
+      if (comp.length === 0) inf.push(comp, true);
       for (let i = 0; i < comp.length; i += STEP) {
         inf.push(comp.subarray(i, Math.min(comp.length, i + STEP)), i + STEP >= comp.length);
       }
-      if (comp.length === 0) inf.push(comp, true);
     } catch (err) {
       if (err instanceof CheckpointError) throw err;
       throw new CheckpointError(`${this.label}: zip entry "${e.name}" has invalid deflate data (${(err as Error).message})`, { cause: err });
     }
     if (!finished || filled !== e.size) {
       throw new CheckpointError(`${this.label}: zip entry "${e.name}" inflates to ${filled} bytes, expected ${e.size}`);
+    }
+    if (chunks.length === 1) return chunks[0];
+    const out = new Uint8Array(filled);
+    let p = 0;
+    for (const c of chunks) {
+      out.set(c, p);
+      p += c.length;
     }
     return out;
   }

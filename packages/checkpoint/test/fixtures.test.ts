@@ -62,7 +62,7 @@ describe('fixture case checkpoints', () => {
       const bytes = new Uint8Array(readFileSync(fc.path(`${stem}.safetensors`)));
       expectBitIdentical('path', (await readSafetensors(fc.path(`${stem}.safetensors`))).tensors, want);
       expectBitIdentical('parse', parseSafetensors(bytes).tensors, want);
-      expectBitIdentical('response', (await readSafetensors(new Response(bytes))).tensors, want);
+      expectBitIdentical('response', (await readSafetensors(new Response(bytes as Uint8Array<ArrayBuffer>))).tensors, want);
       expectBitIdentical('loadStateDict', await loadStateDict(fc.path(`${stem}.safetensors`)), want);
     });
   }

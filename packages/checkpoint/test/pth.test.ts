@@ -97,6 +97,13 @@ describe('pickle interpreter', () => {
     const v = unpickle(new TextEncoder().encode(src), none) as PyValue[];
     expect(v).toEqual([42, 12345678901234567890n, -1.5, 'a\nb', 'café', 'a\nb']);
   });
+  test('python-2 str and protocol-2 bytes decode byte for byte (latin-1)', async () => {
+    expect(unpickle(Uint8Array.from([0x80, 2, 0x55, 3, 0x41, 0x80, 0xff, 0x2e]), none)).toBe('A\x80\xff');
+    // bytes as protocol 2 writes them: _codecs.encode('\x80\xff', 'latin1'), inside a checkpoint
+    const p = new PickleWriter().proto(2).emptyDict().str('b').global('_codecs', 'encode').str('\x80\xff').str('latin1').raw(0x86).reduce().setitem().stop();
+    const obj = (await readPthObject(makePth({ pickle: p.bytes(), storages: {} }))) as Map<string, Uint8Array>;
+    expect([...obj.get('b')!]).toEqual([0x80, 0xff]);
+  });
   test('memo: a giant index allocates nothing and an unknown index is an error', () => {
     const p = new PickleWriter().proto().int(7).put(0xfffffff0).get(0xfffffff0).stop();
     expect(unpickle(p.bytes(), none)).toBe(7);
@@ -202,9 +209,13 @@ describe('synthetic .pth files', () => {
       name: 'run-1',
       flags: [true, false, null],
       sizes: new Tup([1, 2, new Tup([])]),
-      optimizer: { state: {}, param_groups: [{ lr: new Float(0.1), params: [0, 1] }] },
+      // per-parameter optimizer state: dicts of tensors too, but deeper than the model
+      optimizer: {
+        state: new Map([[0, { exp_avg: tensor({ storageType: 'FloatStorage', key: '2', numel: 4, size: [2, 2] }) }]]),
+        param_groups: [{ lr: new Float(0.1), params: [0, 1] }],
+      },
     };
-    const storages = { '0': f32(1, 2, 3, 4), '1': f32(5, 6) };
+    const storages = { '0': f32(1, 2, 3, 4), '1': f32(5, 6), '2': f32(0, 0, 0, 0) };
     const pth = makePth({ pickle: picklePy(ckpt), storages });
     const auto = await readPth(pth);
     expect([...auto.keys()]).toEqual(['layer.weight', 'layer.bias']);
@@ -219,12 +230,14 @@ describe('synthetic .pth files', () => {
     expect(obj.get('name')).toBe('run-1');
     expect(obj.get('flags')).toEqual([true, false, null]);
     expect(obj.get('sizes')).toEqual([1, 2, []]);
+    const opt = obj.get('optimizer') as Map<string, Map<number, Map<string, unknown>>>;
+    expect((opt.get('state')!.get(0)!.get('exp_avg') as { shape: number[] }).shape).toEqual([2, 2]);
     const m = obj.get('model') as Map<string, { data: Float32Array }>;
     expect([...m.get('layer.weight')!.data]).toEqual([1, 2, 3, 4]);
 
     // two candidate state dicts: the error lists them and asks for a key
     const two = makePth({ pickle: picklePy({ model, ema: model, step: 10 }), storages });
-    await rejects(readPth(two), /several dicts of tensors \("model", "ema"\).*key/);
+    await rejects(readPth(two), /several dicts of tensors \("model", "ema"\).*key: \["model"\]/);
     expect((await readPth(two, { key: ['ema'] })).size).toBe(2);
     // nested path
     const nested = makePth({ pickle: picklePy({ trainer: { var_wo_ddp: model, other: 1 } }), storages });
@@ -260,6 +273,32 @@ describe('synthetic .pth files', () => {
     await rejects(loadStateDict(legacy), /legacy/);
     await rejects(readPth(new Uint8Array(100)), /not a PyTorch zip/);
     await rejects(loadStateDict(new Uint8Array(100)), /unrecognised checkpoint format/);
+  });
+
+  test('deep nesting and self-references end in a CheckpointError or a result, not a stack overflow or a hang', async () => {
+    // 100k nested lists: [[[[...]]]]
+    const p = new PickleWriter().proto(2);
+    for (let i = 0; i < 100_000; i++) p.emptyList();
+    for (let i = 0; i < 99_999; i++) p.op('a');
+    const deep = makePth({ pickle: p.stop().bytes(), storages: {} });
+    await rejects(readPthObject(deep), /nested more than 1000 levels/);
+    await rejects(readPth(deep), /not a dict of tensors/);
+    // a list that contains itself, and a dict shared 1000 times
+    const self = new PickleWriter().proto(2).emptyList().put(0).get(0).op('a').stop();
+    const obj = (await readPthObject(makePth({ pickle: self.bytes(), storages: {} }))) as unknown[];
+    expect(obj[0]).toBe(obj);
+    const shared = new PickleWriter().proto(2).emptyDict().put(0).emptyList().mark();
+    for (let i = 0; i < 1000; i++) shared.get(0);
+    shared.appends().stop();
+    await rejects(readPth(makePth({ pickle: shared.bytes(), storages: {} })), /not a dict of tensors/);
+  });
+
+  test('a large deflated storage inflates correctly', async () => {
+    const big = new Float32Array(100_000).map((_, i) => Math.round(Math.sin(i) * 8)); // compressible, > 16 KiB steps
+    const pth = makePth({ pickle: picklePy(new Map([['t', tensor({ storageType: 'FloatStorage', key: '0', numel: big.length, size: [big.length] })]])), storages: { '0': bytesOf(big) }, deflate: true });
+    const got = (await readPth(pth)).get('t')!.data as Float32Array;
+    expect(got.length).toBe(big.length);
+    expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(big.buffer))).toBe(true);
   });
 
   test('CRC mismatches are detected', async () => {

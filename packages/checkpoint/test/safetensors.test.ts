@@ -82,7 +82,7 @@ describe('safetensors', () => {
     const fromPath = await readSafetensors(path);
     expectSameTensors(sd, fromPath.tensors);
     expect(fromPath.metadata).toEqual(meta);
-    expectSameTensors(sd, (await readSafetensors(new Response(bytes))).tensors);
+    expectSameTensors(sd, (await readSafetensors(new Response(bytes as Uint8Array<ArrayBuffer>))).tensors);
     expectSameTensors(sd, (await readSafetensors(bytes.buffer as ArrayBuffer)).tensors);
     expectSameTensors(sd, await loadStateDict(path));
     // a plain object works as input too, and filter selects tensors

@@ -5,6 +5,8 @@ import { batches, batchesPerEpoch, type Batch, type BatchOptions } from './batch
 import { subset, type ImageDataset } from './dataset.js';
 import { mnistDataset } from './datasets/mnist.js';
 import { emojiDataset } from './datasets/emoji.js';
+import { rngFor } from './random.js';
+import { randomHorizontalFlip } from './transforms.js';
 
 beforeAll(async () => {
   await import('@tensorflow/tfjs-backend-cpu');
@@ -90,6 +92,17 @@ describe('batches', () => {
     expect(flipped[0].sum).not.toBe(plain[0].sum);
     const allFlipped = await collect(ds, { batchSize: 50, channels: 1, shuffle: false, hflip: 1 });
     expect(allFlipped[0].sum).not.toBe(flipped[0].sum);
+    // the batch flips are randomHorizontalFlip's, drawn from the (seed, epoch) flip stream
+    for await (const plainB of batches(ds, { batchSize: 50, channels: 1, shuffle: false, autoDispose: false })) {
+      for await (const flipB of batches(ds, { batchSize: 50, channels: 1, shuffle: false, hflip: 0.5, seed: 1 })) {
+        const ref = randomHorizontalFlip(plainB.images, rngFor(1, 'flip', 0), 0.5);
+        expect(ref.flipped.filter(Boolean).length).toBeGreaterThan(10);
+        expect(ref.flipped.filter(Boolean).length).toBeLessThan(40);
+        expect(Array.from(flipB.images.dataSync())).toEqual(Array.from(ref.images.dataSync()));
+        ref.images.dispose();
+      }
+      plainB.images.dispose();
+    }
   });
 
   it('decodes emoji lazily to RGB at a smaller size', async () => {

@@ -7,8 +7,7 @@ import { throwIfAborted, ValueError, type ResizeMode } from '@var/core';
 import type { Background } from './codec.js';
 import { assertIndex, shuffledIndices, type ImageDataset } from './dataset.js';
 import { rngFor } from './random.js';
-import { imagesToTensor, type Size } from './tensor.js';
-import { randomHorizontalFlip } from './transforms.js';
+import { imagesToTensorFlipped, type Size } from './tensor.js';
 
 export interface BatchOptions {
   /** Images per batch. */
@@ -122,17 +121,13 @@ export async function* batches(ds: ImageDataset, options: BatchOptions): AsyncGe
         for (const i of indices) assertIndex(ds, i);
         const imgs = await Promise.all(Array.from(indices, (i) => ds.get(i)));
         throwIfAborted(options.signal);
-        let images = imagesToTensor(imgs, {
-          channels: options.channels,
-          size: options.size,
-          mode: options.mode,
-          background: options.background,
-        });
-        if (hflip > 0) {
-          const flipped = randomHorizontalFlip(images, flipRng, hflip).images;
-          images.dispose();
-          images = flipped;
-        }
+        // One draw per image in batch order, as randomHorizontalFlip would; applied in JS.
+        const flips = hflip > 0 ? Array.from(indices, () => flipRng.random() < hflip) : undefined;
+        const images = imagesToTensorFlipped(
+          imgs,
+          { channels: options.channels, size: options.size, mode: options.mode, background: options.background },
+          flips,
+        );
         const labels = Int32Array.from(indices, (i) => ds.labels[i]);
         if (autoDispose) live = images;
         yield { images, labels, indices: Int32Array.from(indices), epoch, step };

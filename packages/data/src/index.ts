@@ -34,6 +34,7 @@ export {
   subset,
   shuffledIndices,
   shuffleDataset,
+  cacheDataset,
   splitDataset,
   classCounts,
   type ImageDataset,

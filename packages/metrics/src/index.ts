@@ -7,3 +7,7 @@ export * from './inception-score.js';
 export * from './precision-recall.js';
 export * from './kid.js';
 export * from './npz.js';
+export * from './extractor.js';
+export { loadTf } from './tf.js';
+export { parseWeights, halfToFloat, floatToHalf, type WeightTensor } from './weights-io.js';
+export * from './digit-classifier.js';

@@ -195,9 +195,10 @@ export function pivotedCholesky(s: Float64Array, n: number, tol?: number): Pivot
 /**
  * Householder reduction of a symmetric matrix to tridiagonal form T = Qᵀ A Q.
  * Returns the diagonal `d` and sub-diagonal `e` (e[i] couples i and i+1, e[n-1] = 0)
- * and, when `wantQt`, Qᵀ (row-major n×n). `a` is overwritten (its lower-right parts are
- * used as work space). The update of step k and the product A·v of step k+1 run in one
- * pass over the trailing matrix, so each step reads and writes it once.
+ * and, when `wantQt`, Qᵀ (row-major n×n). Only the upper triangle of `a` (j >= i) is
+ * read, and it is overwritten as work space. The rank-2 update of step k and the
+ * symmetric product A·v of step k+1 run in one pass over the trailing upper triangle, so
+ * each step reads and writes each stored element once, along rows.
  */
 export function tridiagonalize(
   a: Float64Array,
@@ -206,14 +207,15 @@ export function tridiagonalize(
 ): { d: Float64Array; e: Float64Array; qt?: Float64Array } {
   const d = new Float64Array(n);
   const e = new Float64Array(n);
-  // Householder vectors (stored full length n; entries <= k unused) and betas.
   const vs: Float64Array[] = [];
   const betas = new Float64Array(Math.max(n, 1));
-  let v = new Float64Array(n);
-  let p = new Float64Array(n);
-  const w = new Float64Array(n);
+  if (n === 0) return { d, e, qt: wantQt ? new Float64Array(0) : undefined };
+  if (n === 1) {
+    d[0] = a[0];
+    return { d, e, qt: wantQt ? Float64Array.of(1) : undefined };
+  }
 
-  /** Build the reflector of column k from row k (symmetry) entries k+1..n-1; returns beta. */
+  /** Reflector of step k from row k (entries k+1..n-1 = column k below the diagonal). */
   const reflector = (k: number, out: Float64Array): number => {
     const rk = k * n;
     let sig = 0;
@@ -227,26 +229,32 @@ export function tridiagonalize(
     const alpha = x0 >= 0 ? -norm : norm;
     out[k + 1] = x0 - alpha;
     for (let j = k + 2; j < n; j++) out[j] = a[rk + j];
-    const vv = out[k + 1] * out[k + 1] + sig;
     e[k] = alpha;
-    return 2 / vv;
+    return 2 / (out[k + 1] * out[k + 1] + sig);
   };
 
-  if (n === 0) return { d, e, qt: wantQt ? new Float64Array(0) : undefined };
-  if (n === 1) {
-    d[0] = a[0];
-    return { d, e, qt: wantQt ? Float64Array.of(1) : undefined };
-  }
-  // Step 0 setup: reflector of column 0 and p = beta·A22·v.
-  let beta = n > 2 ? reflector(0, v) : 0;
-  if (n <= 2) e[0] = a[1];
-  if (beta !== 0) {
-    for (let i = 1; i < n; i++) {
+  /** p[first..] += (upper-stored trailing block from `first`)·v, symmetric product. */
+  const symv = (first: number, v: Float64Array, p: Float64Array): void => {
+    for (let i = first; i < n; i++) {
       const ri = i * n;
-      let s = 0;
-      for (let j = 1; j < n; j++) s += a[ri + j] * v[j];
-      p[i] = beta * s;
+      const vi = v[i];
+      let s = a[ri + i] * vi;
+      for (let j = i + 1; j < n; j++) {
+        const x = a[ri + j];
+        s += x * v[j];
+        p[j] += x * vi;
+      }
+      p[i] += s;
     }
+  };
+
+  let v = new Float64Array(n);
+  let p = new Float64Array(n);
+  const w = new Float64Array(n);
+  let beta = n > 2 ? reflector(0, v) : 0;
+  if (beta !== 0) {
+    symv(1, v, p);
+    for (let i = 1; i < n; i++) p[i] *= beta;
   }
   for (let k = 0; k < n - 2; k++) {
     d[k] = a[k * n + k];
@@ -258,44 +266,46 @@ export function tridiagonalize(
     const nextV = new Float64Array(n);
     const nextP = new Float64Array(n);
     let nextBeta = 0;
+    const hasNext = k1 < n - 2;
     if (beta !== 0) {
       let vp = 0;
       for (let j = k1; j < n; j++) vp += v[j] * p[j];
       const K = 0.5 * beta * vp;
       for (let j = k1; j < n; j++) w[j] = p[j] - K * v[j];
-      // Update row k+1 first: it gives the next reflector.
-      for (let i = k1; i < n; i++) {
-        const ri = i * n;
-        const vi = v[i], wi = w[i];
-        if (i === k1) {
-          for (let j = k1; j < n; j++) a[ri + j] -= vi * w[j] + wi * v[j];
-          if (k1 < n - 2) nextBeta = reflector(k1, nextV);
-          continue;
-        }
-        if (nextBeta !== 0) {
-          let s = 0;
-          a[ri + k1] -= vi * w[k1] + wi * v[k1];
-          for (let j = k1 + 1; j < n; j++) {
+      // Row k+1 first: it gives the next reflector.
+      {
+        const ri = k1 * n, vi = v[k1], wi = w[k1];
+        for (let j = k1; j < n; j++) a[ri + j] -= vi * w[j] + wi * v[j];
+        if (hasNext) nextBeta = reflector(k1, nextV);
+      }
+      if (nextBeta !== 0) {
+        for (let i = k1 + 1; i < n; i++) {
+          const ri = i * n;
+          const vi = v[i], wi = w[i], ui = nextV[i];
+          const xd = a[ri + i] - 2 * vi * wi;
+          a[ri + i] = xd;
+          let s = xd * ui;
+          for (let j = i + 1; j < n; j++) {
             const x = a[ri + j] - (vi * w[j] + wi * v[j]);
             a[ri + j] = x;
             s += x * nextV[j];
+            nextP[j] += x * ui;
           }
-          nextP[i] = nextBeta * s;
-        } else {
-          for (let j = k1; j < n; j++) a[ri + j] -= vi * w[j] + wi * v[j];
+          nextP[i] += s;
+        }
+        for (let i = k1 + 1; i < n; i++) nextP[i] *= nextBeta;
+      } else {
+        for (let i = k1 + 1; i < n; i++) {
+          const ri = i * n;
+          const vi = v[i], wi = w[i];
+          for (let j = i; j < n; j++) a[ri + j] -= vi * w[j] + wi * v[j];
         }
       }
-    } else {
-      if (k1 < n - 2) {
-        nextBeta = reflector(k1, nextV);
-        if (nextBeta !== 0) {
-          for (let i = k1 + 1; i < n; i++) {
-            const ri = i * n;
-            let s = 0;
-            for (let j = k1 + 1; j < n; j++) s += a[ri + j] * nextV[j];
-            nextP[i] = nextBeta * s;
-          }
-        }
+    } else if (hasNext) {
+      nextBeta = reflector(k1, nextV);
+      if (nextBeta !== 0) {
+        symv(k1 + 1, nextV, nextP);
+        for (let i = k1 + 1; i < n; i++) nextP[i] *= nextBeta;
       }
     }
     v = nextV;

@@ -15,10 +15,10 @@
  *     next scale's input.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, ShapeError, ValueError, throwIfAborted } from '@var/core';
+import { ConfigError, Rng, ShapeError, ValueError, throwIfAborted } from '@var/core';
 import { checkFilterOptions, gumbelSoftmax, sampleTokens, smoothTemperature, type RandomSource } from './filter.js';
 import { editMaskData, normalizeMask, scaleKeepMasks } from './mask.js';
-import type { SamplerVAR, SamplerVQVAE } from './types.js';
+import type { SamplerSession, SamplerVAR, SamplerVQVAE } from './types.js';
 
 /** Options shared by {@link generate} and {@link edit}. */
 export interface SampleOptions {
@@ -49,6 +49,11 @@ export interface SampleOptions {
   returnLogits?: boolean;
   /** Decode the final image (default true). false: tokens and f_hat only, `images` is null. */
   decode?: boolean;
+  /**
+   * Use the transformer's KV cache (default true). false recomputes every earlier scale with a
+   * teacher-forced `forward` at each step (slower; for checks and benchmarks).
+   */
+  kvCache?: boolean;
 }
 
 /** One scale's output, streamed as soon as it is ready. */
@@ -89,6 +94,8 @@ export interface GenerateResult {
   sampled?: Int32Array[];
   /** Edits only: per-scale keep masks (1 = input token forced). */
   keep?: Uint8Array[];
+  /** Edits only: the input's tokens per scale, (B, pn·pn) each. */
+  inputTokens?: Int32Array[];
 }
 
 /** {@link generate} options plus a per-scale callback. */
@@ -137,18 +144,20 @@ interface Resolved {
   previews: boolean;
   returnLogits: boolean;
   decode: boolean;
+  kvCache: boolean;
 }
 
 function checkModels(vae: SamplerVQVAE, model: SamplerVAR): void {
   const c = model?.config;
   const q = vae?.quantizer;
   if (!c || !q) throw new ValueError('generate needs a VQVAE (with .quantizer) and a VAR (with .config)');
+  const bad: string[] = [];
   const pq = q.vPatchNums, pv = c.patchNums;
-  if (pq.length !== pv.length || pq.some((p, i) => p !== pv[i])) {
-    throw new ShapeError(`VQVAE patch numbers (${pq.join(', ')}) differ from the VAR's (${pv.join(', ')})`);
-  }
-  if (q.vocabSize !== c.vocabSize || q.Cvae !== c.Cvae) {
-    throw new ShapeError(`VQVAE (V=${q.vocabSize}, Cvae=${q.Cvae}) does not match the VAR (V=${c.vocabSize}, Cvae=${c.Cvae})`);
+  if (pq.length !== pv.length || pq.some((p, i) => p !== pv[i])) bad.push(`patch numbers (${pq.join(', ')}) vs (${pv.join(', ')})`);
+  if (q.vocabSize !== c.vocabSize) bad.push(`vocabulary ${q.vocabSize} vs ${c.vocabSize}`);
+  if (q.Cvae !== c.Cvae) bad.push(`Cvae ${q.Cvae} vs ${c.Cvae}`);
+  if (bad.length) {
+    throw new ConfigError(`the VQVAE and the VAR do not belong together (VQVAE vs VAR): ${bad.join('; ')}; load the tokenizer the transformer was trained with`);
   }
 }
 
@@ -205,6 +214,7 @@ function resolve(model: SamplerVAR, o: SampleOptions): Resolved {
     previews: !!o.previews,
     returnLogits: !!o.returnLogits,
     decode: o.decode ?? true,
+    kvCache: o.kvCache ?? true,
   };
 }
 
@@ -218,6 +228,38 @@ function embedTokens(q: SamplerVQVAE['quantizer'], tokens: Int32Array, B: number
   if (!q.codebook) return q.embed(idx, pn);
   const rows = tf.gather(q.codebook, tf.reshape(idx, [-1])); // (B·pn·pn, Cvae)
   return tf.transpose(tf.reshape(rows, [B, pn, pn, q.Cvae]), [0, 3, 1, 2]) as tf.Tensor4D;
+}
+
+/**
+ * A session without KV cache: step si runs the teacher-forced `forward` over scales 0..si with
+ * the inputs collected so far and returns the logits of scale si.
+ */
+class UncachedSession implements SamplerSession {
+  private xs: tf.Tensor3D[] = [];
+  private readonly begin: number[] = [];
+  constructor(private readonly model: SamplerVAR, private readonly labels: Int32Array) {
+    if (typeof model.forward !== 'function') throw new ValueError('kvCache: false needs a VAR with forward(labels, x, { progSi })');
+    let cur = 0;
+    for (const pn of model.config.patchNums) {
+      this.begin.push(cur);
+      cur += pn * pn;
+    }
+  }
+  step(si: number, x: tf.Tensor3D | null): tf.Tensor3D {
+    if (x) this.xs.push(tf.keep(tf.clone(x)));
+    const { patchNums, Cvae, vocabSize: V } = this.model.config;
+    const B = this.labels.length;
+    const l = patchNums[si] ** 2;
+    return tf.tidy(() => {
+      const xin = this.xs.length ? (tf.concat(this.xs, 1) as tf.Tensor3D) : (tf.zeros([B, 0, Cvae]) as tf.Tensor3D);
+      const logits = this.model.forward!(this.labels, xin, { progSi: si });
+      return tf.slice(logits, [0, this.begin[si], 0], [B, l, V]) as tf.Tensor3D;
+    });
+  }
+  dispose(): void {
+    tf.dispose(this.xs);
+    this.xs = [];
+  }
 }
 
 /** Resolves on the next macrotask so an abort from a timer or UI event can land between scales. */
@@ -248,7 +290,7 @@ async function* runScales(
   const codebook = r.moreSmooth ? codebookOf(vae) : null;
 
   throwIfAborted(r.signal);
-  const session = model.startInference(sessionLabels);
+  const session = r.kvCache ? model.startInference(sessionLabels) : new UncachedSession(model, sessionLabels);
   let fHat: tf.Tensor4D | null = null;
   let x: tf.Tensor3D | null = null;
   let logitsT: tf.Tensor | null = null;
@@ -358,6 +400,7 @@ async function* runScales(
     if (editing) {
       result.sampled = sampledAll;
       result.keep = editing.keep;
+      result.inputTokens = editing.gt;
     }
     return result;
   } finally {

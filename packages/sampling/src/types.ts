@@ -48,6 +48,8 @@ export interface SamplerVAR {
   config: { numClasses: number; patchNums: readonly number[]; vocabSize: number; Cvae: number };
   /** Start a KV-cached session for these labels (class `numClasses` = unconditional). */
   startInference(labels: Int32Array): SamplerSession;
+  /** Teacher-forced logits of scales 0..progSi (B, end of scale progSi, V); used with `kvCache: false`. */
+  forward?(labels: Int32Array, xBLCv: tf.Tensor3D, opts?: { progSi?: number }): tf.Tensor3D;
 }
 
 export type { RandomSource };

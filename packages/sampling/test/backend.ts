@@ -29,7 +29,9 @@ export async function useBackend(name: 'cpu' | 'wasm' | 'webgpu'): Promise<strin
   const init = (core as Record<string, unknown>).initBackend as undefined | ((n: string, o?: unknown) => Promise<unknown>);
   if (typeof init === 'function') {
     try {
-      await init(name);
+      // single-threaded wasm: the test machines are small and shared; threads are core's concern
+      const info = (await init(name, name === 'wasm' ? { threads: 1 } : {})) as { adapterInfo?: { description?: string; device?: string; isSoftware?: boolean } };
+      if (info?.adapterInfo) console.log(`webgpu adapter: ${info.adapterInfo.description || info.adapterInfo.device} (software: ${info.adapterInfo.isSoftware})`);
       return tf.getBackend() === name ? null : `initBackend('${name}') left backend ${tf.getBackend()}`;
     } catch (e) {
       if (e instanceof core.BackendUnavailableError) return e.message;

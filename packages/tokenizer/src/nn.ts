@@ -47,22 +47,24 @@ export function conv(
 }
 
 /**
- * GroupNorm(32 groups, eps 1e-6, affine) over NHWC. Statistics in float32 with the
- * two-pass variance (mean, then mean of squared deviations), as PyTorch.
+ * GroupNorm(32 groups, eps 1e-6, affine) over NHWC, two-pass (mean, then mean of
+ * squared deviations) like PyTorch. Per-channel spatial means come from a global
+ * average pool, which reads NHWC in place (a reduction over H, W would transpose the
+ * whole activation first) and accumulates more accurately than wasm's Mean.
  */
 export function groupNorm(p: ParamMap, prefix: string, x: tf.Tensor4D): tf.Tensor4D {
   const [B, H, W, C] = x.shape;
   const cg = C / GROUPS;
-  const xr = tf.reshape(x, [B, H * W, GROUPS, cg]);
-  const { mean, variance } = tf.moments(xr, [1, 3], true); // (B,1,G,1)
-  const rstd = tf.rsqrt(tf.add(variance, GN_EPS));
-  const gamma = tf.reshape(param(p, `${prefix}.weight`), [1, 1, GROUPS, cg]);
-  const beta = tf.reshape(param(p, `${prefix}.bias`), [1, 1, GROUPS, cg]);
-  // y = (x - mean) * rstd * gamma + beta = x * a + (beta - mean * a), a = rstd * gamma: two passes over x.
-  const a = tf.mul(rstd, gamma); // (B,1,G,cg)
+  const perGroup = (t: tf.Tensor) => tf.mean(tf.reshape(t, [B, GROUPS, cg]), 2, true); // (B,1,1,C) → (B,G,1)
+  const toChannels = (t: tf.Tensor) => tf.reshape(cg === 1 ? t : tf.tile(t, [1, 1, cg]), [B, 1, 1, C]);
+  const mean = toChannels(perGroup(tf.avgPool(x, [H, W], [H, W], 'valid'))); // (B,1,1,C)
+  const variance = toChannels(perGroup(tf.avgPool(tf.square(tf.sub(x, mean)) as tf.Tensor4D, [H, W], [H, W], 'valid')));
+  const gamma = tf.reshape(param(p, `${prefix}.weight`), [1, 1, 1, C]);
+  const beta = tf.reshape(param(p, `${prefix}.bias`), [1, 1, 1, C]);
+  // y = (x - mean) * rstd * gamma + beta = x * a + (beta - mean * a), a = rstd * gamma
+  const a = tf.mul(tf.rsqrt(tf.add(variance, GN_EPS)), gamma); // (B,1,1,C)
   const c = tf.sub(beta, tf.mul(mean, a));
-  const y = tf.add(tf.mul(xr, a), c);
-  return tf.reshape(y, [B, H, W, C]) as tf.Tensor4D;
+  return tf.add(tf.mul(x, a), c) as tf.Tensor4D;
 }
 
 /** SiLU / swish: x * sigmoid(x). */
@@ -101,11 +103,18 @@ export function attnBlock(p: ParamMap, prefix: string, x: tf.Tensor4D): tf.Tenso
   return tf.add(x, conv(p, `${prefix}.proj_out`, h)) as tf.Tensor4D;
 }
 
-/** Nearest 2x upsampling (PyTorch `F.interpolate(scale_factor=2, mode='nearest')`). */
-export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
+/**
+ * Nearest 2x upsampling (PyTorch `F.interpolate(scale_factor=2, mode='nearest')`):
+ * resizeNearestNeighbor forward; the gradient (sum over each 2x2 block) is an average
+ * pool x 4 (wasm's ResizeNearestNeighborGrad gives wrong values in tfjs 4.22).
+ */
+export const upsample2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad(((x: tf.Tensor4D) => {
   const [, H, W] = x.shape;
-  return tf.image.resizeNearestNeighbor(x, [2 * H, 2 * W], false, false);
-}
+  return {
+    value: tf.image.resizeNearestNeighbor(x, [2 * H, 2 * W], false, false),
+    gradFunc: (dy: tf.Tensor4D) => tf.mul(tf.avgPool(dy, 2, 2, 'valid'), 4),
+  };
+}) as never) as unknown as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /** Official Downsample2x: zero-pad right/bottom by one, 3x3 conv stride 2, no padding. */
 export function downsample2x(p: ParamMap, prefix: string, x: tf.Tensor4D): tf.Tensor4D {

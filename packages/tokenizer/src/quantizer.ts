@@ -30,7 +30,7 @@ const lookupWithGrad = tf.customGrad(((codebook: tf.Tensor, idx: tf.Tensor, save
     value: tf.gather(codebook, idx),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const oneHot = tf.oneHot(saved[0] as tf.Tensor1D, V); // (N, V) int32
-      return [tf.matMul(tf.cast(oneHot, 'float32'), dy as tf.Tensor2D, true, false), tf.zerosLike(saved[0])];
+      return [tf.matMul(tf.cast(oneHot, 'float32'), dy as tf.Tensor2D, true, false), tf.zeros(saved[0].shape)];
     },
   };
 }) as never) as unknown as (codebook: tf.Tensor2D, idx: tf.Tensor1D) => tf.Tensor2D;

@@ -8,6 +8,8 @@
  *   f_hat_ste = (f_hat − f).detach() + f   (straight-through estimator)
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients (the umbrella @tensorflow/tfjs does): register them here.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { ValueError } from '@var/core';
 import type { VQVAE } from './vqvae.js';
 

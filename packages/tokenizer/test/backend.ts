@@ -7,7 +7,8 @@ export async function setBackend(name: 'cpu' | 'wasm' | 'webgpu'): Promise<boole
   const init = (core as Record<string, unknown>).initBackend as undefined | ((n: string, o?: unknown) => Promise<unknown>);
   if (init) {
     try {
-      await init(name);
+      // single-threaded wasm unless VAR_WASM_THREADS asks for more (tests share 2 cores)
+      await init(name, name === 'wasm' && !process.env.VAR_WASM_THREADS ? { threads: 1 } : {});
       return tf.getBackend() === name;
     } catch (err) {
       if (err instanceof core.BackendUnavailableError) return false;

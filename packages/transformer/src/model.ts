@@ -46,6 +46,8 @@ interface AdaParts {
   gamma1: tf.Tensor; gamma2: tf.Tensor; scale1: tf.Tensor; scale2: tf.Tensor; shift1: tf.Tensor; shift2: tf.Tensor;
 }
 
+let modelCounter = 0;
+
 /** The next-scale-prediction transformer. */
 export class VAR {
   readonly config: VARConfig;
@@ -57,6 +59,7 @@ export class VAR {
   /** Non-trainable `zero_k_bias` buffers (kept for fidelity; zeros unless a checkpoint says otherwise). */
   private readonly kBias = new Map<string, tf.Tensor>();
   private disposed = false;
+  private readonly uid = ++modelCounter;
 
   private constructor(config: VARConfig, values: Map<string, Float32Array>, attention: AttentionImpl) {
     this.config = { ...config, patchNums: [...config.patchNums] };
@@ -66,7 +69,9 @@ export class VAR {
     for (const s of this.specs) {
       if (s.kind === 'param') {
         const v = values.get(s.name)!;
-        this.vars.set(s.name, tf.variable(tf.tensor(v, s.shape, 'float32'), true, `var/${s.name}`));
+        const t = tf.tensor(v, s.shape, 'float32');
+        this.vars.set(s.name, tf.variable(t, true, `var${this.uid}/${s.name}`));
+        t.dispose();
       } else if (s.name.endsWith('zero_k_bias')) {
         this.kBias.set(s.name, tf.keep(tf.zeros(s.shape)));
       }

