@@ -296,8 +296,7 @@ function makeResolver(ctx: TorchContext): (module: string, name: string) => PyVa
   const encodeBytes = (args: PyValue[]): PyValue => {
     // How protocol 2 pickles python-3 bytes: _codecs.encode(str, 'latin1').
     const [s, enc] = args;
-    if (args.length === 0) return new PyBytes(new Uint8Array(0));
-    if (typeof s !== 'string' || (args.length > 1 && enc !== 'latin1' && enc !== 'latin-1') || args.length > 2) {
+    if (args.length !== 2 || typeof s !== 'string' || (enc !== 'latin1' && enc !== 'latin-1')) {
       throw new CheckpointError(`${ctx.label}: bytes construction with (${args.map(pyTypeName).join(', ')}) is not supported`);
     }
     const out = new Uint8Array(s.length);
@@ -311,6 +310,7 @@ function makeResolver(ctx: TorchContext): (module: string, name: string) => PyVa
   add(G('_codecs', 'encode', encodeBytes));
   add(
     G('builtins', 'bytearray', (args) => {
+      if (args.length === 0) return new PyBytes(new Uint8Array(0));
       if (args.length === 1 && args[0] instanceof PyBytes) return new PyBytes(args[0].bytes.slice());
       return encodeBytes(args);
     }),

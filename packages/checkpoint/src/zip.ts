@@ -35,7 +35,7 @@ const nameDecoder = new TextDecoder('utf-8');
 
 let crcTable: Int32Array | undefined;
 function makeCrcTable(): Int32Array {
-  const t = new Int32Array(256 * 4);
+  const t = new Int32Array(256 * 8);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -43,7 +43,7 @@ function makeCrcTable(): Int32Array {
   }
   for (let n = 0; n < 256; n++) {
     let c = t[n];
-    for (let k = 1; k < 4; k++) {
+    for (let k = 1; k < 8; k++) {
       c = t[c & 0xff] ^ (c >>> 8);
       t[k * 256 + n] = c;
     }
@@ -51,17 +51,26 @@ function makeCrcTable(): Int32Array {
   return t;
 }
 
-/** CRC-32 (IEEE) of `data`, continuing from `crc` (slicing-by-4). */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** CRC-32 (IEEE) of `data`, continuing from `crc` (slicing-by-8 on little-endian hosts). */
 export function crc32(data: Uint8Array, crc = 0): number {
   const t = (crcTable ??= makeCrcTable());
   let c = ~crc;
   let i = 0;
   const n = data.length;
-  const end4 = n - (n % 4);
-  while (i < end4) {
-    c ^= data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
-    c = t[768 + (c & 0xff)] ^ t[512 + ((c >>> 8) & 0xff)] ^ t[256 + ((c >>> 16) & 0xff)] ^ t[c >>> 24];
-    i += 4;
+  if (LITTLE_ENDIAN_HOST && n >= 16) {
+    while ((data.byteOffset + i) & 3) c = t[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
+    const pairs = (n - i) >>> 3;
+    const w = new Int32Array(data.buffer, data.byteOffset + i, pairs * 2);
+    for (let k = 0; k < w.length; k += 2) {
+      const a = w[k] ^ c;
+      const b = w[k + 1];
+      c =
+        t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)] ^
+        t[768 + (b & 0xff)] ^ t[512 + ((b >>> 8) & 0xff)] ^ t[256 + ((b >>> 16) & 0xff)] ^ t[b >>> 24];
+    }
+    i += pairs * 8;
   }
   while (i < n) c = t[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;

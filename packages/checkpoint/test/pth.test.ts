@@ -314,3 +314,20 @@ describe('synthetic .pth files', () => {
     expect((out.get('t')!.data as Float32Array)[1]).toBe(2);
   });
 });
+
+describe('crc32', () => {
+  test('matches the standard check value and is independent of alignment and chunking', async () => {
+    const { crc32 } = await import('../src/index.js');
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    const data = Uint8Array.from({ length: 1000 }, (_, i) => (i * 2654435761) >>> 24);
+    const whole = crc32(data);
+    for (const off of [1, 2, 3, 5]) {
+      const shifted = new Uint8Array(data.length + off);
+      shifted.set(data, off);
+      expect(crc32(shifted.subarray(off))).toBe(whole);
+      // short, misaligned inputs
+      for (const len of [0, 1, 3, 7, 15, 16, 17]) expect(crc32(shifted.subarray(off, off + len))).toBe(crc32(data.slice(0, len)));
+    }
+    expect(crc32(data.subarray(333), crc32(data.subarray(0, 333)))).toBe(whole);
+  });
+});

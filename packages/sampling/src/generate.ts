@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Rng, ShapeError, ValueError, throwIfAborted } from '@var/core';
 import { checkFilterOptions, gumbelSoftmax, sampleTokens, smoothTemperature, type RandomSource } from './filter.js';
-import { editMaskData, normalizeMask, scaleKeepMasks } from './mask.js';
+import { editMaskData, maskFromArray, normalizeMask, scaleKeepMasks, type ImageLikeMask } from './mask.js';
 import type { SamplerSession, SamplerVAR, SamplerVQVAE } from './types.js';
 
 /** Options shared by {@link generate} and {@link edit}. */
@@ -121,10 +121,11 @@ export interface EditOptions extends GenerateOptions {
   /** Or its tokens per scale, (B or 1, pn·pn) each (Int32Array or int32 Tensor2D). */
   inputTokens?: Array<Int32Array | tf.Tensor2D>;
   /**
-   * Where to keep the input: a rectangle (see {@link EditRect}) or a mask image with 1 = keep
-   * the input's token, 0 = generate, of shape (H, W), (1, 1, H, W) or (B, 1, H, W) in [0, 1].
+   * Where to keep the input (1 = keep the input's token, 0 = generate): a rectangle (see
+   * {@link EditRect}); a mask tensor (H, W), (1, 1, H, W) or (B, 1, H, W) in [0, 1]; an array of
+   * rows in [0, 1]; or an image `{ width, height, data }` (e.g. `ImageData`; first channel / 255).
    */
-  mask: EditRect | tf.Tensor;
+  mask: EditRect | tf.Tensor | number[][] | ImageLikeMask;
 }
 
 interface ResolvedEdit {
@@ -524,13 +525,20 @@ async function resolveEdit(vae: SamplerVQVAE, model: SamplerVAR, r: Resolved, o:
   let mask4: tf.Tensor4D;
   if (m && typeof (m as tf.Tensor).dataSync === 'function') {
     mask4 = await normalizeMask(m as tf.Tensor, B);
+  } else if (m && typeof m === 'object' && (Array.isArray(m) || 'data' in m)) {
+    const t = maskFromArray(m as ImageLikeMask | number[][]);
+    try {
+      mask4 = await normalizeMask(t, B);
+    } finally {
+      t.dispose();
+    }
   } else if (m && typeof m === 'object') {
     const rect = m as EditRect;
     const P = patchNums[patchNums.length - 1];
     const data = editMaskData(patchNums, rect.y0, rect.x0, rect.y1, rect.x1, rect.inpainting ?? true);
     mask4 = tf.tidy(() => tf.tile(tf.tensor4d(data, [1, 1, P, P]), [B, 1, 1, 1]) as tf.Tensor4D);
   } else {
-    throw new ValueError('edit needs a mask: a rectangle {y0, x0, y1, x1, inpainting} or a mask tensor');
+    throw new ValueError('edit needs a mask: a rectangle {y0, x0, y1, x1, inpainting}, a mask tensor, an array of rows or an image');
   }
   try {
     return { keep: await scaleKeepMasks(mask4, patchNums), gt };

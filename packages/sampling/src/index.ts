@@ -28,5 +28,5 @@ export {
   type FilterOptions,
   type RandomSource,
 } from './filter.js';
-export { getEditMask, editMaskData, normalizeMask, scaleKeepMasks, roundHalfEven } from './mask.js';
+export { getEditMask, editMaskData, normalizeMask, scaleKeepMasks, roundHalfEven, maskFromArray, type ImageLikeMask } from './mask.js';
 export type { SamplerQuantizer, SamplerVQVAE, SamplerSession, SamplerVAR } from './types.js';

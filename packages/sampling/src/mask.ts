@@ -120,3 +120,42 @@ export async function scaleKeepMasks(mask4: tf.Tensor4D, patchNums: readonly num
   }
   return out;
 }
+
+/** An image-like mask (e.g. a browser `ImageData`): RGBA or single-channel bytes, row-major. */
+export interface ImageLikeMask {
+  width: number;
+  height: number;
+  data: ArrayLike<number>;
+}
+
+/**
+ * A (H, W) float32 mask tensor from an image (`ImageData`-like: RGBA or one byte per pixel,
+ * the first channel is used, 0..255 → 0..1) or from a nested array of rows of numbers in
+ * [0, 1]. The caller disposes the tensor.
+ */
+export function maskFromArray(mask: ImageLikeMask | ArrayLike<ArrayLike<number>>): tf.Tensor2D {
+  if (Array.isArray(mask)) {
+    const H = mask.length;
+    const W = H ? (mask[0] as ArrayLike<number>).length : 0;
+    if (!H || !W || mask.some((row) => !row || (row as ArrayLike<number>).length !== W)) {
+      throw new ShapeError(`a mask array must be a non-empty list of rows of equal length; got ${H} rows`);
+    }
+    const d = new Float32Array(H * W);
+    mask.forEach((row, r) => {
+      for (let c = 0; c < W; c++) d[r * W + c] = Number((row as ArrayLike<number>)[c]);
+    });
+    return tf.tensor2d(d, [H, W]);
+  }
+  const im = mask as ImageLikeMask;
+  if (!im || !Number.isInteger(im.width) || !Number.isInteger(im.height) || im.width <= 0 || im.height <= 0 || !im.data) {
+    throw new ValueError('a mask must be a tensor, a rectangle, an array of rows or an image {width, height, data}');
+  }
+  const n = im.width * im.height;
+  const ch = im.data.length / n;
+  if (ch !== 1 && ch !== 4) {
+    throw new ShapeError(`a mask image of ${im.width}x${im.height} must have ${n} (gray) or ${4 * n} (RGBA) values; got ${im.data.length}`);
+  }
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = im.data[i * ch] / 255;
+  return tf.tensor2d(d, [im.height, im.width]);
+}

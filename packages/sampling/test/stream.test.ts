@@ -4,9 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { AbortError, ShapeError, ValueError } from '@var/core';
+import { AbortError, ConfigError, ShapeError, ValueError } from '@var/core';
+import { VAR, fromOfficialConfig as varConfig } from '@var/transformer';
 import { loadFixtureCase } from '@var/test-helpers';
 import { edit, editStream, generate, generateStream, getEditMask, type GenerateResult, type ScaleEvent } from '../src/index.js';
+import { parseRunCall } from './models.js';
 import { useBackend } from './backend.js';
 import { loadModels, type Models } from './models.js';
 
@@ -176,6 +178,22 @@ describe('typed errors', () => {
     expect(Array.from(r.labels)).toEqual([numClasses, numClasses]);
     freeResult(r);
   });
+  it('ConfigError for a tokenizer and a transformer that do not belong together', async () => {
+    const base = varConfig(fc.config.VAR, fc.config.VQVAE);
+    const variants = [
+      { ...base, vocabSize: base.vocabSize + 1 },
+      { ...base, Cvae: base.Cvae + 1 },
+      { ...base, patchNums: [...base.patchNums.slice(0, -1), base.patchNums[base.patchNums.length - 1] + 1] },
+    ];
+    for (const cfg of variants) {
+      const other = VAR.create(cfg, { seed: 0 });
+      const before = tf.memory().numTensors;
+      await expect(generate(m.vae, other, { labels: [0] })).rejects.toBeInstanceOf(ConfigError);
+      expect(() => generateStream(m.vae, other, { labels: [0] })).toThrow(ConfigError);
+      expect(tf.memory().numTensors).toBe(before);
+      other.dispose();
+    }
+  });
   it('ShapeError for edit images and masks of the wrong shape', async () => {
     const before = tf.memory().numTensors;
     const img = tf.tensor4d(imgRef.data as Float32Array, imgRef.shape as [number, number, number, number]);
@@ -183,6 +201,8 @@ describe('typed errors', () => {
     const nhwc = tf.zeros([B, side, side, 3]) as tf.Tensor4D;
     const badMask = tf.zeros([1, 2, 4, 4]);
     const badMaskB = tf.zeros([B + 1, 1, 4, 4]);
+    await expect(edit(m.vae, m.model, { labels, image: img, mask: [[1, 0], [1]] })).rejects.toBeInstanceOf(ShapeError);
+    await expect(edit(m.vae, m.model, { labels, image: img, mask: { width: 4, height: 4, data: new Uint8Array(10) } })).rejects.toBeInstanceOf(ShapeError);
     const rect = { y0: 0.25, x0: 0.25, y1: 0.75, x1: 0.75 };
     await expect(edit(m.vae, m.model, { labels, image: wrongSize, mask: rect })).rejects.toBeInstanceOf(ShapeError);
     await expect(edit(m.vae, m.model, { labels, image: nhwc, mask: rect })).rejects.toBeInstanceOf(ShapeError);
@@ -254,6 +274,56 @@ describe('editing with mask images and other classes', () => {
     d.tokens.forEach((t, si) => expect(Array.from(t)).toEqual(Array.from(c.tokens[si])));
     [a, b, c, d].forEach(freeResult);
     tf.dispose([img, mt, big]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('without the KV cache', () => {
+  it('recomputing every scale with forward() gives the official greedy tokens and the cached sampled tokens', async () => {
+    const before = tf.memory().numTensors;
+    const run = Object.keys(fc.refs.tensors).map((k) => /^(gen_.+)_img$/.exec(k)?.[1]).find((k) => !!k)!;
+    const c = parseRunCall(fc, fc.refs.tensors[`${run}_img`].call);
+    const g = await generate(m.vae, m.model, { labels: c.labels, cfg: c.cfg, topK: c.topK, topP: c.topP, seed: c.seed, kvCache: false, decode: false });
+    patchNums.forEach((_, si) => expect(Array.from(g.tokens[si])).toEqual(Array.from(fc.ref(`${run}_idx_s${si}`).data)));
+    const o = { labels, cfg: 2.5, topP: 0.9, seed: 77, decode: false };
+    const a = await generate(m.vae, m.model, { ...o, kvCache: false });
+    const b = await generate(m.vae, m.model, o);
+    a.tokens.forEach((t, si) => expect(Array.from(t)).toEqual(Array.from(b.tokens[si])));
+    [g, a, b].forEach(freeResult);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('robustness', () => {
+  it('100 consecutive generations leave tf.memory().numTensors unchanged', async () => {
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 100; i++) {
+      // every 10th run decodes the image and streams previews; the others stop at f_hat
+      const full = i % 10 === 0;
+      const r = await generate(m.vae, m.model, { labels, seed: i, topK: 4, cfg: 1 + (i % 3), decode: full, previews: full, moreSmooth: i % 7 === 0 });
+      freeResult(r);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  });
+  it('masks from arrays and images give the same edit as the tensor mask', async () => {
+    const before = tf.memory().numTensors;
+    const img = tf.tensor4d(imgRef.data as Float32Array, imgRef.shape as [number, number, number, number]);
+    const P = patchNums[S - 1];
+    const mt = getEditMask(patchNums, 0, 0.25, 1, 0.75, false);
+    const md = await mt.data();
+    const rows = Array.from({ length: P }, (_, r) => Array.from(md.slice(r * P, (r + 1) * P)));
+    const rgba = new Uint8ClampedArray(P * P * 4);
+    for (let i = 0; i < P * P; i++) rgba.fill(md[i] * 255, 4 * i, 4 * i + 4);
+    const o = { labels, cfg: 2, topK: 1, decode: false, image: img };
+    const a = await edit(m.vae, m.model, { ...o, mask: mt });
+    const b = await edit(m.vae, m.model, { ...o, mask: rows });
+    const c = await edit(m.vae, m.model, { ...o, mask: { width: P, height: P, data: rgba } });
+    for (const x of [b, c]) x.tokens.forEach((t, si) => {
+      expect(Array.from(t)).toEqual(Array.from(a.tokens[si]));
+      expect(Array.from(x.keep![si])).toEqual(Array.from(a.keep![si]));
+    });
+    [a, b, c].forEach(freeResult);
+    tf.dispose([img, mt]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

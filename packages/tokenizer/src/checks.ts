@@ -25,8 +25,18 @@ export function assertNCHW(what: string, x: unknown, channels: number, layoutHin
   if (x.shape[0] === 0) throw new ShapeError(`${what} has an empty batch: shape ${fmt(x.shape)}`);
 }
 
+/**
+ * Whether tensors can be read synchronously on the active backend. WebGPU outside a
+ * browser (Node with Dawn) has no OffscreenCanvas for `dataSync`; value checks
+ * (NaN inputs, token index range) are then skipped rather than failing.
+ */
+export function canReadSync(): boolean {
+  return tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined';
+}
+
 /** Throw NonFiniteError if `x` holds a NaN or ±Infinity (one reduction and a scalar read). */
 export function assertFinite(what: string, x: tf.Tensor): void {
+  if (!canReadSync()) return;
   const bad = tf.tidy(() => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(x)), 'int32')));
   const n = bad.dataSync()[0];
   bad.dispose();
@@ -60,7 +70,7 @@ export function assertIdxList(what: string, idx: unknown, patchNums: readonly nu
 
 /** Every index in [0, vocabSize) (one reduction per tensor, one read). */
 export function assertIdxRange(what: string, idx: tf.Tensor[], vocabSize: number): void {
-  if (idx.length === 0) return;
+  if (idx.length === 0 || !canReadSync()) return;
   const mm = tf.tidy(() => {
     const flat = idx.length === 1 ? tf.reshape(idx[0], [-1]) : tf.concat(idx.map((t) => tf.reshape(t, [-1])));
     return tf.stack([tf.min(flat), tf.max(flat)]);

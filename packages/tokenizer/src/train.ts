@@ -49,7 +49,7 @@ export interface VQVAEGradients {
   loss: number;
   recLoss: number;
   vqLoss: number;
-  /** d loss / d parameter by official name, in the model's internal layout (conv weights (kh, kw, in, out)). */
+  /** d loss / d parameter by official name (every trainable variable), in the model's internal layout (conv weights (kh, kw, in, out)). */
   grads: Map<string, tf.Tensor>;
 }
 
@@ -68,6 +68,8 @@ export function vqvaeGradients(vae: VQVAE, img: tf.Tensor4D, opts: VQVAELossOpti
   }, [...vars.values()]);
   const out = new Map<string, tf.Tensor>();
   for (const [tfName, g] of Object.entries(grads)) out.set(byTfName.get(tfName)!, g);
+  // parameters the loss does not reach (e.g. a phi module no scale selects) get zeros, as PyTorch's zero_grad would leave them
+  for (const [name, v] of vars) if (!out.has(name)) out.set(name, tf.zerosLike(v));
   const [loss, rec, vq] = [value, ...parts].map((t) => {
     const v = t.dataSync()[0];
     t.dispose();

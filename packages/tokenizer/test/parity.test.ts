@@ -35,31 +35,31 @@ for (const backend of testBackends(['cpu', 'wasm', 'webgpu'])) {
       img.dispose();
       if (log.length) console.log(`[${backend}]\n` + log.join('\n'));
     });
-    const check = (name: string, t: tf.Tensor) => {
-      const r = expectClose(`${backend} ${name}`, { data: t.dataSync() as Float32Array, shape: t.shape }, fc.ref(name), tol);
+    const check = async (name: string, t: tf.Tensor) => {
+      const r = expectClose(`${backend} ${name}`, { data: (await t.data()) as Float32Array, shape: t.shape }, fc.ref(name), tol);
       log.push(formatReport(name, r));
     };
 
-    it('enc_f, idx_s*, fhat_s*', (ctx) => {
+    it('enc_f, idx_s*, fhat_s*', async (ctx) => {
       if (!available) return ctx.skip();
       const before = tf.memory().numTensors;
       const f = vae.encode(img);
-      check('enc_f', f);
+      await check('enc_f', f);
       const { idx, fHat } = vae.quantizer.fToIdxAndFhat(f);
       expect(idx.length).toBe(S);
       for (let si = 0; si < S; si++) {
         const ref = fc.ref(`idx_s${si}`);
         expect(idx[si].shape).toEqual(ref.shape);
-        expectEqualInts(`${backend} idx_s${si}`, idx[si].dataSync() as Int32Array, ref.data);
-        check(`fhat_s${si}`, fHat[si]);
+        expectEqualInts(`${backend} idx_s${si}`, (await idx[si].data()) as Int32Array, ref.data);
+        await check(`fhat_s${si}`, fHat[si]);
       }
       const viaImg = vae.imgToIdx(img);
-      for (let si = 0; si < S; si++) expectEqualInts(`imgToIdx s${si}`, viaImg[si].dataSync() as Int32Array, fc.ref(`idx_s${si}`).data);
+      for (let si = 0; si < S; si++) expectEqualInts(`imgToIdx s${si}`, (await viaImg[si].data()) as Int32Array, fc.ref(`idx_s${si}`).data);
       tf.dispose([f, ...idx, ...fHat, ...viaImg]);
       expect(tf.memory().numTensors).toBe(before);
     });
 
-    it('recon, recon_all_s*, dec_of_fhat, var_input from the reference tokens', (ctx) => {
+    it('recon, recon_all_s*, dec_of_fhat, var_input from the reference tokens', async (ctx) => {
       if (!available) return ctx.skip();
       const before = tf.memory().numTensors;
       const idx = Array.from({ length: S }, (_, si) => {
@@ -67,16 +67,16 @@ for (const backend of testBackends(['cpu', 'wasm', 'webgpu'])) {
         return tf.tensor2d(r.data as Int32Array, r.shape as [number, number], 'int32');
       });
       const recon = vae.idxToImg(idx);
-      check('recon', recon);
+      await check('recon', recon);
       const all = vae.reconstructionsPerScale(idx);
-      all.forEach((t, si) => check(`recon_all_s${si}`, t));
+      for (let si = 0; si < S; si++) await check(`recon_all_s${si}`, all[si]);
       const fh = t4(fc.ref(`fhat_s${S - 1}`));
       const dec = vae.fhatToImg(fh);
-      check('dec_of_fhat', dec);
+      await check('dec_of_fhat', dec);
       const vi = vae.idxToVarInput(idx);
-      check('var_input', vi);
+      await check('var_input', vi);
       const fromIdx = vae.idxToFhatPerScale(idx);
-      fromIdx.forEach((t, si) => check(`fhat_s${si}`, t));
+      for (let si = 0; si < S; si++) await check(`fhat_s${si}`, fromIdx[si]);
       tf.dispose([...idx, recon, ...all, fh, dec, vi, ...fromIdx]);
       expect(tf.memory().numTensors).toBe(before);
     });

@@ -11,8 +11,9 @@
  * rounded to float32 (`Math.fround` at each step), so each per-tap weight is bit-identical
  * to PyTorch's. Taps that the border clamp sends to the same sample are summed in float64
  * and rounded once. (Weights from exact float64 math differ from PyTorch's in the last
- * bit often enough to flip `> 0.5` decisions on resized edit masks, ~1% of rectangle masks
- * at VAR's 16 -> pn sizes; PyTorch's float32 weights reproduce them.)
+ * bit often enough to flip `> 0.5` decisions on resized edit masks: ~1% of rectangle masks
+ * at 16 -> 13 against a float32 re-enactment of PyTorch's kernel; with its float32 weights
+ * none flips.)
  */
 import { ShapeError, ValueError } from '../errors.js';
 
