@@ -578,7 +578,6 @@ class Materializer {
   private readonly storageTyped = new Map<StorageRef, Map<DType, TensorData>>();
   constructor(
     private readonly pth: PthArchive,
-    private readonly src: ByteSource,
     private readonly opts: ReadPthOptions,
   ) {}
 
@@ -680,16 +679,14 @@ export async function readPth(src: CheckpointSource, opts: ReadPthOptions = {}):
 
 /** {@link readPth} on an open source. */
 export async function readPthSource(source: ByteSource, opts: ReadPthOptions = {}): Promise<StateDict> {
-  {
-    const pth = await openPth(source, opts);
-    const sd = selectStateDict(pth.root, pth.label, opts.key);
-    const m = new Materializer(pth, source, opts);
-    const pending = [...sd.map.values()] as PendingTensor[];
-    await m.load(pending);
-    const out: StateDict = new Map();
-    for (const [k, t] of sd.map) out.set(k as string, m.tensor(t as PendingTensor, k as string));
-    return out;
-  }
+  const pth = await openPth(source, opts);
+  const sd = selectStateDict(pth.root, pth.label, opts.key);
+  const m = new Materializer(pth, opts);
+  // only the storages the chosen state dict uses are read
+  await m.load(sd.map.values() as Iterable<PendingTensor>);
+  const out: StateDict = new Map();
+  for (const [k, t] of sd.map) out.set(k as string, m.tensor(t as PendingTensor, k as string));
+  return out;
 }
 
 /**
@@ -701,7 +698,7 @@ export async function readPthSource(source: ByteSource, opts: ReadPthOptions = {
 export async function readPthObject(src: CheckpointSource, opts: Omit<ReadPthOptions, 'key'> = {}): Promise<unknown> {
   return withSource(src, async (source) => {
     const pth = await openPth(source, opts);
-    const m = new Materializer(pth, source, opts);
+    const m = new Materializer(pth, opts);
     // collect tensors first (cycle-safe), load their storages, then convert
     const tensors: PendingTensor[] = [];
     const seen = new Set<object>();

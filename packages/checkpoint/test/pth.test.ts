@@ -245,6 +245,17 @@ describe('synthetic .pth files', () => {
     expect((await readPth(nested)).size).toBe(2);
   });
 
+  test('only the storages of the chosen state dict are read', async () => {
+    const mk = (key: string) => new Map([['w', tensor({ storageType: 'FloatStorage', key, numel: 2, size: [2] })]]);
+    const pth = makePth({ pickle: picklePy({ model: mk('0'), ema: mk('1') }), storages: { '0': f32(1, 2), '1': f32(3, 4) } });
+    // corrupt storage "1" (the ema's): its CRC no longer matches
+    const needle = f32(3, 4);
+    const bad = pth.slice();
+    for (let i = 0; i + 8 <= bad.length; i++) if (needle.every((b, j) => bad[i + j] === b)) bad[i] ^= 1;
+    expect([...((await readPth(bad, { key: 'model' })).get('w')!.data as Float32Array)]).toEqual([1, 2]);
+    await rejects(readPth(bad, { key: 'ema' }), /data\/1" is corrupt/);
+  });
+
   test('structural errors: missing storage, wrong storage size, view outside its storage, bad location, legacy format', async () => {
     const one = (spec: Parameters<typeof tensor>[0], storages: Record<string, Uint8Array>) =>
       makePth({ pickle: picklePy(new Map([['t', tensor(spec)]])), storages });

@@ -11,3 +11,4 @@ export * from './extractor.js';
 export { loadTf } from './tf.js';
 export { parseWeights, halfToFloat, floatToHalf, type WeightTensor } from './weights-io.js';
 export * from './digit-classifier.js';
+export * from './inception.js';

@@ -66,7 +66,7 @@ describe('VQVAE training objective', () => {
       'quantize.quant_resi.qresi_ls.2.weight',
       'post_quant_conv.weight',
       'decoder.mid.block_1.conv1.weight',
-      'decoder.up.1.block.0.nin_shortcut.weight',
+      'decoder.up.0.block.0.nin_shortcut.weight',
       'decoder.up.1.upsample.conv.bias',
       'decoder.norm_out.bias',
     ];
@@ -83,10 +83,13 @@ describe('VQVAE training objective', () => {
       });
       const analytic = tf.tidy(() => tf.sum(tf.mul(grad, d)).dataSync()[0]);
       const eps = 1e-2;
-      v.assign(tf.tidy(() => tf.add(orig, tf.mul(d, eps))));
+      const plus = tf.tidy(() => tf.add(orig, tf.mul(d, eps)));
+      const minus = tf.tidy(() => tf.sub(orig, tf.mul(d, eps)));
+      v.assign(plus);
       const Lp = frozenLoss(vae, img, idx0, f0, fh0);
-      v.assign(tf.tidy(() => tf.sub(orig, tf.mul(d, eps))));
+      v.assign(minus);
       const Lm = frozenLoss(vae, img, idx0, f0, fh0);
+      tf.dispose([plus, minus]);
       v.assign(orig);
       const numeric = (Lp - Lm) / (2 * eps);
       report.push(`${name}: analytic ${analytic.toExponential(4)} numeric ${numeric.toExponential(4)}`);

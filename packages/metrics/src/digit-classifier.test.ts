@@ -1,0 +1,91 @@
+/**
+ * The shipped digit-classifier weights reach >= 99% on the held-out MNIST digits (the
+ * last 200 of each class of the `mnist` package, never used in training).
+ */
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { loadMnistSplit } from '../scripts/mnist-data.mjs';
+import { DIGIT_CLASSIFIER_WEIGHTS_URL, DigitClassifier } from './digit-classifier.js';
+import { computeStatsFromImages } from './extractor.js';
+import { CheckpointError, ShapeError } from './errors.js';
+import { fidFromStats } from './fid.js';
+import { inceptionScore } from './inception-score.js';
+
+const { train, test } = loadMnistSplit();
+let model: DigitClassifier;
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+  model = await DigitClassifier.load();
+});
+
+function* batches(images: Float32Array, n: number, size: number, bs = 500) {
+  for (let s = 0; s < n; s += bs) {
+    const b = Math.min(bs, n - s);
+    yield tf.tensor4d(images.subarray(s * 784, (s + b) * 784), [b, 1, 28, 28]);
+  }
+  void size;
+}
+
+async function accuracy(images: Float32Array, labels: Int32Array, n: number, px: number) {
+  let correct = 0;
+  let offset = 0;
+  for (const x28 of batches(images, n, 28)) {
+    const x = px === 28 ? x28 : tf.tidy(() => tf.transpose(tf.image.resizeBilinear(tf.transpose(x28, [0, 2, 3, 1]) as tf.Tensor4D, [px, px], false, true), [0, 3, 1, 2]) as tf.Tensor4D);
+    const pred = await model.predict(x);
+    pred.forEach((p, i) => (correct += p === labels[offset + i] ? 1 : 0));
+    offset += pred.length;
+    tf.dispose(px === 28 ? [x28] : [x28, x]);
+  }
+  return correct / n;
+}
+
+describe('DigitClassifier (shipped weights)', () => {
+  it('held-out split is disjoint from training: 2,000 digits, 200 per class', () => {
+    expect(test.n).toBe(2000);
+    expect(train.n + test.n).toBe(10000);
+    for (let d = 0; d < 10; d++) expect(test.labels.filter((l) => l === d).length).toBe(200);
+  });
+
+  it('>= 99% accuracy on the held-out digits at 28 px', async () => {
+    const acc = await accuracy(test.images, test.labels, test.n, 28);
+    console.log(`digit classifier held-out accuracy (28 px): ${(acc * 100).toFixed(2)}%`);
+    expect(acc).toBeGreaterThanOrEqual(0.99);
+  });
+
+  it('accepts 32 px digits (resized internally to 28)', async () => {
+    const acc = await accuracy(test.images, test.labels, test.n, 32);
+    console.log(`digit classifier held-out accuracy (32 px input): ${(acc * 100).toFixed(2)}%`);
+    expect(acc).toBeGreaterThanOrEqual(0.985);
+  });
+
+  it('features 128-d, logits 10, no leaked tensors; FID real-vs-real small, digit IS near 10', async () => {
+    const x = tf.tensor4d(test.images.subarray(0, 4 * 784), [4, 1, 28, 28]);
+    const before = tf.memory().numTensors;
+    const out = await model.extract(x);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(out.features.length).toBe(4 * 128);
+    expect(out.logits!.length).toBe(4 * 10);
+    x.dispose();
+    expect(() => model.forward(tf.zeros([1, 3, 28, 28]) as tf.Tensor4D)).toThrow(ShapeError);
+
+    // held-out (first/second half of each class) vs training digits
+    const a = await computeStatsFromImages(model, batches(test.images, test.n, 28), { collectLogits: true, disposeBatches: true });
+    const b = await computeStatsFromImages(model, batches(train.images, 2000, 28), { disposeBatches: true });
+    const fid = fidFromStats(a.stats, b.stats).fid;
+    const is = inceptionScore({ data: a.logits!, n: a.count, d: 10 }, { splits: 10 });
+    console.log(`digit FID(held-out, first 2000 train digits) = ${fid.toFixed(3)}; digit IS(held-out) = ${is.mean.toFixed(3)} ± ${is.std.toFixed(3)}`);
+    expect(fid).toBeGreaterThanOrEqual(0);
+    expect(is.mean).toBeGreaterThan(8);
+    expect(is.mean).toBeLessThanOrEqual(10);
+  });
+
+  it('clear errors for a missing or wrong weights file', async () => {
+    await expect(DigitClassifier.load('/nonexistent/digit.safetensors')).rejects.toThrow(CheckpointError);
+    const bytes = new Uint8Array(readFileSync(DIGIT_CLASSIFIER_WEIGHTS_URL));
+    await expect(DigitClassifier.load(bytes.subarray(0, 100))).rejects.toThrow(CheckpointError);
+  });
+});
