@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
+import { readFileSync } from 'node:fs';
+import { compareArrays, formatReport } from '@var/test-helpers';
 import { CheckpointError, ShapeError } from './errors.js';
 import { INCEPTION_CONVS, InceptionV3, inceptionStateDictShapes, type InceptionWeight } from './inception.js';
 import { computeStatsFromImages } from './extractor.js';
@@ -75,6 +77,43 @@ describe('InceptionV3 (FID variant) architecture', () => {
     const out = await model.extract(x);
     expect(out.features.length).toBe(2048);
     x.dispose();
+  });
+
+  it('matches an independent numpy forward pass (formula weights, 75 px, resizeTo null)', async () => {
+    const ref = JSON.parse(readFileSync(new URL('../test/fixtures/inception-formula.json', import.meta.url), 'utf8'));
+    // the closed-form weights of scripts/inception-reference.py
+    const h = (key: string) => 0.01 * [...key].reduce((a, c) => a + c.charCodeAt(0), 0);
+    const sd = new Map<string, InceptionWeight>();
+    for (const [key, shape] of inceptionStateDictShapes()) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(n);
+      const hk = h(key);
+      for (let i = 0; i < n; i++) {
+        const s = Math.sin(0.37 * i + hk);
+        let v: number;
+        if (key.endsWith('conv.weight')) v = (s * 2) / Math.sqrt(n / shape[0]);
+        else if (key.endsWith('bn.weight')) v = 1 + 0.1 * s;
+        else if (key.endsWith('bn.bias') || key.endsWith('running_mean') || key === 'fc.bias') v = 0.1 * s;
+        else if (key.endsWith('running_var')) v = 1.25 + 0.25 * s;
+        else v = 0.05 * s; // fc.weight
+        data[i] = v;
+      }
+      sd.set(key, { shape, data });
+    }
+    const net = await InceptionV3.fromStateDict(sd, { resizeTo: null });
+    const [b, c, hh, ww] = ref.input_shape;
+    const input = Float32Array.from({ length: b * c * hh * ww }, (_, j) => 0.9 * Math.sin(0.013 * j));
+    const x = tf.tensor4d(input, [b, c, hh, ww]);
+    const out = await net.extract(x);
+    const rf = compareArrays(out.features, ref.features);
+    const rl = compareArrays(out.logits!, ref.logits);
+    const scaleF = Math.max(...ref.features.map(Math.abs));
+    const scaleL = Math.max(...ref.logits.map(Math.abs));
+    console.log(`InceptionV3 vs numpy: features max rel err ${(rf.maxAbs / scaleF).toExponential(2)}, logits ${(rl.maxAbs / scaleL).toExponential(2)}`);
+    expect(rf.maxAbs / scaleF, formatReport('features', rf)).toBeLessThan(1e-4);
+    expect(rl.maxAbs / scaleL, formatReport('logits', rl)).toBeLessThan(1e-4);
+    x.dispose();
+    net.dispose();
   });
 
   it('TensorFlow-style average pool excludes padding (count_include_pad=False)', () => {

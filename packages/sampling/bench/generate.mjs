@@ -10,8 +10,20 @@
 // transformer step (the CFG batch is 2·B), the CFG combination, the download of the logits,
 // top-k/top-p sampling on the CPU and the f_hat update. "decode" is the VQVAE decoder on the final
 // f_hat; "total" is the whole call. Medians over the repetitions after one warm-up run.
+import { register } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+// @tensorflow/tfjs-core's dist/*.js are ES modules written for bundlers: their imports have no
+// file extension, which Node's ESM loader cannot resolve, so a side-effect import such as
+// '@tensorflow/tfjs-core/dist/register_all_gradients' (used for training) fails in plain Node.
+// This resolve hook adds the '.js' for those specifiers only (they cannot resolve otherwise).
+const hook = `export async function resolve(spec, ctx, next) {
+  const inCore = ctx.parentURL && ctx.parentURL.includes('/tfjs-core/dist/');
+  if (/^@tensorflow\\/tfjs-core\\/dist\\/[^.]+$/.test(spec) || (inCore && /^\\.\\.?\\//.test(spec) && !/\\.m?js$/.test(spec))) spec += '.js';
+  return next(spec, ctx);
+}`;
+register(`data:text/javascript,${encodeURIComponent(hook)}`);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name, def) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Rng } from '@var/core';
 import { NonFiniteError, ValueError } from '@var/core';
 import { filterLogits, filteredProbabilities, gumbelSoftmax, sampleIndex, sampleTokens, smoothTemperature } from './filter.js';
 
@@ -110,5 +111,47 @@ describe('draw mechanics', () => {
     expect(w[3] + w[4] + w[5]).toBeCloseTo(1, 12);
     expect(smoothTemperature(0)).toBeCloseTo(0.27, 15);
     expect(smoothTemperature(1)).toBeCloseTo(0.27 * 0.05, 15);
+  });
+});
+
+/** A literal, slow transcription of the official filter (full sorts), for cross-checking. */
+function naiveFilter(row: number[], topK: number, topP: number): number[] {
+  const V = row.length;
+  let r = row.slice();
+  if (topK > 0 && topK < V) {
+    const kth = r.slice().sort((a, b) => (a === b ? 0 : a < b ? 1 : -1))[topK - 1];
+    r = r.map((v) => (v < kth ? -Infinity : v));
+  }
+  if (topP > 0 && topP < 1) {
+    const idx = r.map((_, i) => i).sort((a, b) => (r[a] === r[b] ? a - b : r[a] < r[b] ? -1 : 1));
+    const max = Math.max(...r);
+    const e = idx.map((i) => Math.exp(r[i] - max));
+    const tot = e.reduce((a, b) => a + b, 0);
+    let cum = 0;
+    const rm = idx.map((_, j) => (cum += e[j] / tot) <= 1 - topP);
+    rm[V - 1] = false;
+    idx.forEach((i, j) => { if (rm[j]) r[i] = -Infinity; });
+  }
+  return r;
+}
+
+describe('fast paths agree with a literal transcription of the official filter', () => {
+  it('random float32 and float64 rows with many ties, every option combination', () => {
+    const g = new Rng(99);
+    for (let trial = 0; trial < 300; trial++) {
+      const V = 1 + g.int(40);
+      // coarse values give many ties; some rows are float64 (not float32-exact), some have -Infinity
+      const coarse = trial % 3 !== 2;
+      const row = Array.from({ length: V }, () => {
+        if (g.random() < 0.05) return -Infinity;
+        const v = coarse ? Math.round(g.normal() * 4) / 4 : g.normal() * 3 + 1e-9;
+        return v;
+      });
+      if (row.every((v) => v === -Infinity)) row[0] = 0;
+      const topK = [0, 1, 2, 5, V, V + 3][g.int(6)];
+      const topP = [0, 0.1, 0.5, 0.9, 0.999, 1][g.int(6)];
+      const got = Array.from(filterLogits(row, V, { topK, topP }));
+      expect(got).toEqual(naiveFilter(row, topK, topP));
+    }
   });
 });

@@ -54,44 +54,131 @@ function assertRows(logits: ArrayLike<number>, V: number): number {
   return logits.length / V;
 }
 
+/** The k-th largest value of `a` (1-based k), by quickselect on `scratch` (clobbered). */
+function kthLargest(a: Float64Array, k: number, scratch: Float64Array): number {
+  const n = a.length;
+  scratch.set(a);
+  // position of the k-th largest in ascending order
+  const target = n - k;
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    // median of three as the pivot
+    const mid = (lo + hi) >>> 1;
+    let x = scratch[lo], y = scratch[mid], z = scratch[hi];
+    if (x > y) [x, y] = [y, x];
+    if (y > z) [y, z] = [z, y];
+    if (x > y) [x, y] = [y, x];
+    const pivot = y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (scratch[i] < pivot) i++;
+      while (scratch[j] > pivot) j--;
+      if (i <= j) {
+        const t = scratch[i];
+        scratch[i] = scratch[j];
+        scratch[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return scratch[target];
+  }
+  return scratch[target];
+}
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** An unsigned key ordering float32 values ascending (as a float64-safe integer). */
+function sortableBits(v: number): number {
+  F32[0] = v === 0 ? 0 : v; // -0 sorts with +0 (by index)
+  const u = U32[0];
+  return u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+}
+
+/** Scratch buffers reused across the rows of one call. */
+interface Scratch {
+  values: Float64Array;
+  keys: Float64Array;
+}
+
+function makeScratch(V: number): Scratch {
+  return { values: new Float64Array(V), keys: new Float64Array(V) };
+}
+
+/**
+ * Indices of the finite-or-+Infinity entries of `row` (those above -Infinity), ascending by
+ * value with ties by index (a stable sort). Uses a numeric sort of packed (value, index) keys
+ * when every value is a float32 (the logits come from float32 tensors), else a comparator sort.
+ */
+function ascendingKept(row: Float64Array, scratch: Scratch): Int32Array {
+  const V = row.length;
+  let n = 0;
+  let packable = V <= 1 << 21;
+  for (let i = 0; i < V; i++) {
+    const v = row[i];
+    if (v === -Infinity) continue;
+    if (packable && Math.fround(v) !== v) packable = false;
+    n++;
+  }
+  const out = new Int32Array(n);
+  if (packable) {
+    const mult = 2 ** Math.max(1, Math.ceil(Math.log2(V)));
+    const keys = scratch.keys.subarray(0, n);
+    let j = 0;
+    for (let i = 0; i < V; i++) if (row[i] !== -Infinity) keys[j++] = sortableBits(row[i]) * mult + i;
+    keys.sort();
+    for (let t = 0; t < n; t++) out[t] = keys[t] % mult;
+    return out;
+  }
+  let j = 0;
+  for (let i = 0; i < V; i++) if (row[i] !== -Infinity) out[j++] = i;
+  return Int32Array.from(Array.from(out).sort((a, b) => (row[a] === row[b] ? a - b : row[a] < row[b] ? -1 : 1)));
+}
+
 /**
  * Filter one row in place: `row` holds the logits of one position (float64).
  * Returns the row for convenience.
  */
 export function filterRow(row: Float64Array, topK: number, topP: number): Float64Array {
+  return filterRowWith(row, topK, topP, makeScratch(row.length));
+}
+
+function filterRowWith(row: Float64Array, topK: number, topP: number, scratch: Scratch): Float64Array {
   const V = row.length;
   for (let i = 0; i < V; i++) {
     if (Number.isNaN(row[i])) throw new NonFiniteError(`logits contain NaN (at token ${i})`);
   }
   if (topK > 0 && topK < V) {
-    // k-th largest value: partial selection on a copy (V is at most a few thousand).
-    const sorted = Float64Array.from(row).sort(); // ascending; -Infinity first
-    const kth = sorted[V - topK];
+    const kth = kthLargest(row, topK, scratch.values);
     for (let i = 0; i < V; i++) if (row[i] < kth) row[i] = -Infinity;
   }
   if (topP > 0 && topP < 1) {
-    const order = new Int32Array(V);
-    for (let i = 0; i < V; i++) order[i] = i;
-    // ascending by value, ties by index (stable)
-    const idx = Array.from(order).sort((a, b) => (row[a] === row[b] ? a - b : row[a] < row[b] ? -1 : 1));
-    const max = row[idx[V - 1]];
-    if (max === -Infinity || max === Infinity) {
-      if (max === Infinity) {
-        // Every +Infinity logit keeps all the mass; the softmax is undefined (NaN) officially.
-        throw new NonFiniteError('logits contain +Infinity; cannot apply top-p');
-      }
-      return row; // all -Infinity: nothing to filter (sampling will reject the row)
+    // Entries already at -Infinity have probability 0: they sort first with a cumulative mass
+    // of 0 (<= 1 - p), i.e. they stay removed; only the others need sorting.
+    const idx = ascendingKept(row, scratch);
+    const n = idx.length;
+    if (n === 0) return row; // all -Infinity: nothing to filter (sampling will reject the row)
+    const max = row[idx[n - 1]];
+    if (max === Infinity) {
+      // +Infinity takes all the mass; the softmax is undefined (NaN) officially.
+      throw new NonFiniteError('logits contain +Infinity; cannot apply top-p');
     }
     let total = 0;
-    for (let j = 0; j < V; j++) total += Math.exp(row[idx[j]] - max);
+    for (let j = 0; j < n; j++) total += Math.exp(row[idx[j]] - max);
     const limit = 1 - topP;
     let cum = 0;
-    const remove: number[] = [];
-    for (let j = 0; j < V - 1; j++) {
+    let cut = 0; // idx[0..cut) are removed
+    for (let j = 0; j < n - 1; j++) {
       cum += Math.exp(row[idx[j]] - max) / total;
-      if (cum <= limit) remove.push(idx[j]);
+      if (cum <= limit) cut = j + 1;
+      else break; // the cumulative sum only grows
     }
-    for (const i of remove) row[i] = -Infinity;
+    for (let j = 0; j < cut; j++) row[idx[j]] = -Infinity;
   }
   return row;
 }
@@ -104,7 +191,8 @@ export function filterLogits(logits: ArrayLike<number>, V: number, opts: FilterO
   const { topK, topP } = checkFilterOptions(opts);
   const rows = assertRows(logits, V);
   const out = Float64Array.from(logits as ArrayLike<number>);
-  for (let r = 0; r < rows; r++) filterRow(out.subarray(r * V, (r + 1) * V), topK, topP);
+  const scratch = makeScratch(V);
+  for (let r = 0; r < rows; r++) filterRowWith(out.subarray(r * V, (r + 1) * V), topK, topP, scratch);
   return out;
 }
 

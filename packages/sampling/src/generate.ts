@@ -222,7 +222,7 @@ function resolve(model: SamplerVAR, o: SampleOptions): Resolved {
 /**
  * Codebook lookup (B, pn·pn) → (B, Cvae, pn, pn). Uses the codebook directly when the quantiser
  * exposes it (tokens here are in range by construction, so no validation read-back is needed;
- * that keeps the loop free of synchronous reads, which WebGPU in Node cannot do).
+ * that keeps the loop free of synchronous GPU reads, which stall WebGPU).
  */
 function embedTokens(q: SamplerVQVAE['quantizer'], tokens: Int32Array, B: number, pn: number): tf.Tensor4D {
   const idx = tf.tensor2d(tokens, [B, pn * pn], 'int32');

@@ -8,6 +8,7 @@
  * (out, in, kh, kw) by {@link VQVAE.stateDict} / {@link VQVAE.loadStateDict}.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { loadStateDict, type CheckpointSource } from '@var/checkpoint';
 import { ShapeError, ValueError } from '@var/core';
 import { assertFinite, assertNCHW, fmt } from './checks.js';
 import { downsampleFactor, resolveVQVAEConfig, VQVAE_PRESETS, type VQVAEConfig, type VQVAEPresetName } from './config.js';
@@ -103,7 +104,7 @@ export class VQVAE {
     const rng = new InitRng(0);
     return new VQVAE(c, (e) => {
       if (e.kind === 'conv-weight') fanIn = e.shape[1] * e.shape[2] * e.shape[3];
-      if (usable.has(e.name)) return entryToFloat32(e.name, sd.get(e.name)!);
+      if (usable.has(e.name)) return entryToFloat32(sd.get(e.name)!);
       return initEntry(e.kind === 'conv-bias' ? ({ ...e, fanIn } as StateEntry) : e, rng);
     });
   }
@@ -113,10 +114,8 @@ export class VQVAE {
    * Response) through @var/checkpoint. `config` must describe the checkpoint's model
    * (e.g. `'vae_ch160v4096z32'` for the released VAR tokenizer).
    */
-  static async load(source: string | ArrayBuffer | ArrayBufferView | { arrayBuffer(): Promise<ArrayBuffer> }, config?: VQVAEConfigInput, opts: LoadOptions = {}): Promise<VQVAE> {
-    const spec = '@var/checkpoint'; // TEMP until @var/checkpoint exports loadStateDict
-    const { loadStateDict } = (await import(/* @vite-ignore */ spec)) as { loadStateDict(s: unknown): Promise<unknown> };
-    const sd = await loadStateDict(source as never);
+  static async load(source: CheckpointSource, config?: VQVAEConfigInput, opts: LoadOptions = {}): Promise<VQVAE> {
+    const sd = await loadStateDict(source as CheckpointSource);
     return VQVAE.fromStateDict(sd as unknown as StateDictLike, config, opts);
   }
 
@@ -149,7 +148,7 @@ export class VQVAE {
     this.checkAlive();
     const usable = checkStateDict(sd, this.entries, opts.strict ?? true, 'VQVAE');
     const converted = new Map<string, Float32Array>();
-    for (const e of this.entries) if (usable.has(e.name)) converted.set(e.name, entryToFloat32(e.name, sd.get(e.name)!));
+    for (const e of this.entries) if (usable.has(e.name)) converted.set(e.name, entryToFloat32(sd.get(e.name)!));
     for (const e of this.entries) {
       const data = converted.get(e.name);
       if (!data) continue;

@@ -2,7 +2,9 @@
  * Parity with the official PyTorch VQVAE on the fixture case of VAR_FIXTURE_DIR.
  * Every shape and option comes from the case's config.json / refs.json.
  */
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { CheckpointError } from '@var/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectClose, expectEqualInts, formatReport, loadFixtureCase, testBackends, type FixtureTensor } from '@var/test-helpers';
 import { VQVAE, fromOfficialConfig } from '../src/index.js';
@@ -82,3 +84,35 @@ for (const backend of testBackends(['cpu', 'wasm', 'webgpu'])) {
     });
   });
 }
+
+describe('VQVAE.load through @var/checkpoint (.pth and .safetensors)', () => {
+  it('loads both files of the case bit-exactly, and the .pth model gives the reference tokens', async (ctx) => {
+    if (!(await setBackend(testBackends(['wasm', 'cpu'])[0] ?? 'cpu'))) return ctx.skip();
+    const ref = fc.tensors('vae.safetensors');
+    const img = t4(fc.ref('img'));
+    for (const file of ['vae.pth', 'vae.safetensors']) {
+      const before = tf.memory().numTensors;
+      const vae = await VQVAE.load(fc.path(file), config);
+      const sd = vae.stateDict();
+      expect([...sd.keys()]).toEqual([...ref.keys()]);
+      for (const [k, t] of ref) {
+        const a = sd.get(k)!.data, b = t.data;
+        let same = a.length === b.length;
+        for (let i = 0; same && i < b.length; i++) same = Object.is(a[i], b[i]);
+        expect(same, `${file} ${k} differs`).toBe(true);
+      }
+      if (file === 'vae.pth') {
+        const idx = vae.imgToIdx(img);
+        for (let si = 0; si < S; si++) expectEqualInts(`${file} idx_s${si}`, (await idx[si].data()) as Int32Array, fc.ref(`idx_s${si}`).data);
+        tf.dispose(idx);
+      }
+      vae.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    // bytes work too, and a config that does not match the file gives a CheckpointError naming the keys
+    const bytes = readFileSync(fc.path('vae.safetensors'));
+    await expect(VQVAE.load(bytes, { ...config, vocabSize: config.vocabSize * 2 })).rejects.toThrow(/mis-shaped key\(s\):.*quantize\.embedding\.weight: checkpoint \[/);
+    await expect(VQVAE.load(bytes, { ...config, zChannels: config.zChannels + 1 })).rejects.toBeInstanceOf(CheckpointError);
+    img.dispose();
+  });
+});

@@ -34,18 +34,25 @@ async function child(threads) {
   const { beginEnds, L, headDim: hd } = deriveConfig(cfg);
   const H = cfg.numHeads;
   const B = 2;
+  // Wall time and process CPU time (this machine is shared: with 1 thread, CPU time is the
+  // uncontended cost; with N threads the wall time is what counts).
   const time = (fn) => {
     tf.dispose(fn()); // warm-up
     const ts = [];
+    const cs = [];
     for (let r = 0; r < reps; r++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const out = fn();
       out.dataSync();
       ts.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cs.push((c.user + c.system) / 1000);
       tf.dispose(out);
     }
     ts.sort((a, b) => a - b);
-    return ts[Math.floor(ts.length / 2)];
+    cs.sort((a, b) => a - b);
+    return { ms: ts[Math.floor(ts.length / 2)], cpuMs: cs[Math.floor(cs.length / 2)] };
   };
   const rows = [];
   // --- per scale (KV-cached inference pattern)
@@ -56,8 +63,8 @@ async function child(threads) {
     const v = tf.randomNormal([B, H, e, hd], 0, 1, 'float32', 3);
     const flop = 4 * B * H * hd * (e - b) * e;
     for (const impl of ['batched', 'perHead']) {
-      const ms = time(() => attend(q, k, v, 1, { blocks: null, kvOffset: 0 }, impl));
-      rows.push({ part: 'per-scale', si, pn: Math.sqrt(e - b), Lq: e - b, Lk: e, impl, ms, gflops: flop / ms / 1e6 });
+      const { ms, cpuMs } = time(() => attend(q, k, v, 1, { blocks: null, kvOffset: 0 }, impl));
+      rows.push({ part: 'per-scale', si, pn: Math.sqrt(e - b), Lq: e - b, Lk: e, impl, ms, cpuMs, gflops: flop / ms / 1e6, gflopsCpu: flop / cpuMs / 1e6 });
     }
     tf.dispose([q, k, v]);
   }
@@ -70,8 +77,8 @@ async function child(threads) {
     for (const [b, e] of beginEnds) pairs += (e - b) * e;
     const flop = 4 * B * H * hd * pairs;
     for (const impl of ['batched', 'perHead', 'perHeadBlocks']) {
-      const ms = time(() => attend(q, k, v, 1, { blocks: beginEnds, kvOffset: 0 }, impl));
-      rows.push({ part: 'full', Lq: L, Lk: L, impl, ms, gflops: flop / ms / 1e6 });
+      const { ms, cpuMs } = time(() => attend(q, k, v, 1, { blocks: beginEnds, kvOffset: 0 }, impl));
+      rows.push({ part: 'full', Lq: L, Lk: L, impl, ms, cpuMs, gflops: flop / ms / 1e6, gflopsCpu: flop / cpuMs / 1e6 });
     }
     tf.dispose([q, k, v]);
   }
@@ -87,10 +94,12 @@ async function child(threads) {
       for (let si = 0; si < beginEnds.length; si++) {
         const [b, e] = beginEnds[si];
         const x = si === 0 ? null : tf.randomNormal([2, e - b, cfg.Cvae], 0, 1, 'float32', si);
+        const c1 = process.cpuUsage();
         const t1 = performance.now();
         const lg = sess.step(si, x);
         lg.dataSync();
-        steps.push({ impl, si, ms: performance.now() - t1 });
+        const c = process.cpuUsage(c1);
+        steps.push({ impl, si, ms: performance.now() - t1, cpuMs: (c.user + c.system) / 1000 });
         tf.dispose([lg, x].filter(Boolean));
       }
       sess.dispose();
@@ -98,13 +107,16 @@ async function child(threads) {
     }
     m.attentionImpl = 'perHead';
     const x = tf.randomNormal([2, L - 1, cfg.Cvae], 0, 1, 'float32', 9);
+    const c2 = process.cpuUsage();
     const t2 = performance.now();
     const logits = m.forward([207, cfg.numClasses], x);
     logits.dataSync();
     const fwdMs = performance.now() - t2;
+    const c = process.cpuUsage(c2);
+    const fwdCpuMs = (c.user + c.system) / 1000;
     tf.dispose([x, logits]);
     m.dispose();
-    model = { initS, steps, fwdMs, numTensorsAfter: tf.memory().numTensors };
+    model = { initS, steps, fwdMs, fwdCpuMs, numTensorsAfter: tf.memory().numTensors };
   }
   const maxRssMB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(JSON.stringify({ threads: info.threads, requested: threads, binary: info.wasmBinary, rows, model, maxRssMB }) + '\n');
@@ -114,21 +126,24 @@ function table(r) {
   const out = [];
   out.push(`\n=== wasm, ${r.threads} thread(s) (${r.binary}) ===`);
   out.push('attention alone, KV-cached inference (queries of one scale vs all keys so far), B=2 H=16 hd=64:');
-  out.push('  si  pn   Lq   Lk |  batched ms  GFLOP/s |  perHead ms  GFLOP/s | speedup');
+  out.push('  (wall ms / CPU ms of this process; GFLOP/s from wall time, and from CPU time in brackets)');
+  out.push('  si  pn   Lq   Lk |          batched: wall / cpu ms   GFLOP/s |          perHead: wall / cpu ms   GFLOP/s | speedup (cpu)');
   const per = r.rows.filter((x) => x.part === 'per-scale');
+  const f = (x) => `${x.ms.toFixed(2).padStart(9)} / ${x.cpuMs.toFixed(2).padStart(9)} ${x.gflops.toFixed(2).padStart(7)} (${x.gflopsCpu.toFixed(2).padStart(6)})`;
   for (let i = 0; i < per.length; i += 2) {
     const a = per[i], b = per[i + 1];
-    out.push(`  ${String(a.si).padStart(2)} ${String(a.pn).padStart(3)} ${String(a.Lq).padStart(4)} ${String(a.Lk).padStart(4)} | ${a.ms.toFixed(2).padStart(10)} ${a.gflops.toFixed(2).padStart(8)} | ${b.ms.toFixed(2).padStart(10)} ${b.gflops.toFixed(2).padStart(8)} | ${(a.ms / b.ms).toFixed(1)}x`);
+    out.push(`  ${String(a.si).padStart(2)} ${String(a.pn).padStart(3)} ${String(a.Lq).padStart(4)} ${String(a.Lk).padStart(4)} | ${f(a)} | ${f(b)} | ${(a.cpuMs / b.cpuMs).toFixed(1)}x`);
   }
-  out.push('attention alone, teacher-forced L=680 with the block-causal mask:');
-  for (const x of r.rows.filter((x) => x.part === 'full')) out.push(`  ${x.impl.padEnd(14)} ${x.ms.toFixed(1).padStart(9)} ms ${x.gflops.toFixed(2).padStart(7)} GFLOP/s (useful FLOPs)`);
+  out.push('attention alone, teacher-forced L=680 with the block-causal mask (useful FLOPs):');
+  for (const x of r.rows.filter((x) => x.part === 'full')) out.push(`  ${x.impl.padEnd(14)} ${f(x)}`);
   if (r.model) {
     out.push(`whole d16 (random official init, ${r.model.initS.toFixed(1)} s to initialise), CFG pair B'=2, KV-cached steps:`);
     const impls = [...new Set(r.model.steps.map((s) => s.impl))];
-    out.push('  si ' + impls.map((i) => `${i.padStart(12)} ms`).join(' '));
-    for (let si = 0; si < 10; si++) out.push(`  ${String(si).padStart(2)} ` + impls.map((i) => (r.model.steps.find((s) => s.impl === i && s.si === si)?.ms ?? NaN).toFixed(1).padStart(15)).join(' '));
-    out.push('  total ' + impls.map((i) => `${i}: ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.ms, 0) / 1000).toFixed(2)} s`).join(', '));
-    out.push(`  teacher-forced forward, batch 2, L=680 (perHead): ${(r.model.fwdMs / 1000).toFixed(2)} s`);
+    out.push('  si ' + impls.map((i) => `${i.padStart(12)} wall / cpu ms`).join(' '));
+    const g = (s) => (s ? `${s.ms.toFixed(1).padStart(9)} / ${s.cpuMs.toFixed(1).padStart(9)}` : '');
+    for (let si = 0; si < 10; si++) out.push(`  ${String(si).padStart(2)} ` + impls.map((i) => g(r.model.steps.find((s) => s.impl === i && s.si === si)).padStart(26)).join(' '));
+    out.push('  total ' + impls.map((i) => `${i}: ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.ms, 0) / 1000).toFixed(2)} s wall, ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.cpuMs, 0) / 1000).toFixed(2)} s cpu`).join('; '));
+    out.push(`  teacher-forced forward, batch 2, L=680 (perHead): ${(r.model.fwdMs / 1000).toFixed(2)} s wall, ${(r.model.fwdCpuMs / 1000).toFixed(2)} s cpu`);
   }
   out.push(`peak RSS: ${r.maxRssMB.toFixed(0)} MB`);
   return out.join('\n');

@@ -46,6 +46,10 @@ function additiveMask(blocks: [number, number][], kvOffset: number, Lq: number, 
  * @param q (B, H, Lq, hd) @param k (B, H, Lk, hd) @param v (B, H, Lk, hd) → (B, H, Lq, hd)
  */
 export function attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, mask: AttentionMask, impl: AttentionImpl): tf.Tensor4D {
+  return tf.tidy(() => attendImpl(q, k, v, scale, mask, impl));
+}
+
+function attendImpl(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, mask: AttentionMask, impl: AttentionImpl): tf.Tensor4D {
   const [B, H, Lq, hd] = q.shape;
   const Lk = k.shape[2];
   if (scale !== 1) q = tf.mul(q, scale);

@@ -1,0 +1,78 @@
+/**
+ * Evaluation during training, with @var/metrics: reconstruction quality of a tokenizer on
+ * held-out images, and for VAR the digit classifier's accuracy on generated samples.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { batches } from '@var/data';
+import { DigitClassifier } from '@var/metrics';
+import type { VQVAE } from '@var/tokenizer';
+import type { LoadedDataset } from './dataset.js';
+
+/** What evaluation needs of a classifier (e.g. @var/metrics' DigitClassifier). */
+export interface DigitClassifierLike {
+  predict(images: tf.Tensor4D): Promise<Int32Array>;
+  dispose(): void;
+}
+
+/** The digit classifier shipped with @var/metrics. */
+export async function loadDigitClassifier(): Promise<DigitClassifierLike> {
+  return DigitClassifier.load();
+}
+
+/** PSNR in dB of images in [-1, 1] given their mean squared error (peak-to-peak range 2). */
+export function psnrFromMse(mse: number): number {
+  return 10 * Math.log10(4 / Math.max(mse, 1e-12));
+}
+
+/**
+ * Reconstruct the first `n` held-out images through all scales and measure: `recMse`
+ * (mean squared error in [-1, 1]), `psnr` (dB), `codebookUsage` (fraction of the codebook
+ * used by the token maps of every scale), and with a classifier and labels `recAccuracy`
+ * (classifier accuracy on the reconstructions) and `realAccuracy` (on the originals).
+ */
+export async function evalImages(vae: VQVAE, ds: LoadedDataset, n: number, classifier?: DigitClassifierLike): Promise<Record<string, number>> {
+  let se = 0;
+  let count = 0;
+  let correct = 0;
+  let correctReal = 0;
+  const used = new Uint8Array(vae.config.vocabSize);
+  let seen = 0;
+  for await (const b of batches(ds.heldOut, { batchSize: 100, ...ds.imageOptions, shuffle: false })) {
+    const take = Math.min(b.images.shape[0], n - seen);
+    if (take <= 0) break;
+    const img = take === b.images.shape[0] ? b.images : (tf.slice(b.images, [0, 0, 0, 0], [take, -1, -1, -1]) as tf.Tensor4D);
+    const idx = vae.imgToIdx(img);
+    const rec = vae.idxToImg(idx);
+    for (const t of idx) {
+      const d = t.dataSync();
+      for (let i = 0; i < d.length; i++) used[d[i]] = 1;
+    }
+    tf.dispose(idx);
+    se += tf.tidy(() => tf.sum(tf.squaredDifference(rec, img)).dataSync()[0]);
+    count += img.size;
+    if (classifier && ds.numClasses > 0) {
+      const p = await classifier.predict(rec);
+      const q = await classifier.predict(img);
+      for (let i = 0; i < take; i++) {
+        if (p[i] === b.labels[i]) correct++;
+        if (q[i] === b.labels[i]) correctReal++;
+      }
+    }
+    rec.dispose();
+    if (img !== b.images) img.dispose();
+    seen += take;
+    if (seen >= n) break;
+  }
+  const recMse = se / Math.max(1, count);
+  const out: Record<string, number> = {
+    images: seen,
+    recMse,
+    psnr: psnrFromMse(recMse),
+    codebookUsage: used.reduce((a, v) => a + v, 0) / used.length,
+  };
+  if (classifier && ds.numClasses > 0) {
+    out.recAccuracy = correct / seen;
+    out.realAccuracy = correctReal / seen;
+  }
+  return out;
+}

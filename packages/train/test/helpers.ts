@@ -1,0 +1,29 @@
+import { mkdtemp, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writePng } from '@var/data';
+
+/** A tiny image folder: 2 classes × `perClass` gray `size`×`size` images (bright square, dark square) with noise. */
+export async function tinyFolder(size = 8, perClass = 12): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'var-train-'));
+  const dir = join(root, 'images');
+  let s = 12345;
+  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (const [ci, cls] of ['a', 'b'].entries()) {
+    await mkdir(join(dir, cls), { recursive: true });
+    for (let k = 0; k < perClass; k++) {
+      const data = new Uint8Array(size * size);
+      for (let y = 0; y < size; y++)
+        for (let x = 0; x < size; x++) {
+          const inside = ci === 0 ? x < size / 2 : y < size / 2;
+          data[y * size + x] = Math.round((inside ? 200 : 40) + rand() * 50);
+        }
+      await writePng(join(dir, cls, `${k}.png`), { width: size, height: size, channels: 1, data });
+    }
+  }
+  return dir;
+}
+
+export async function tmpRunDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'var-run-'));
+}
