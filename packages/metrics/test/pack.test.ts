@@ -43,6 +43,7 @@ describe('pack and install @var/metrics alone', () => {
     const [metricsExample, extractorExample] = readmeExamples();
     writeFileSync(join(app, 'metrics.mjs'), metricsExample);
     const out1 = run('node', ['metrics.mjs'], app);
+    console.log(out1);
     expect(out1).toMatch(/^FID \d+\.\d{4}$/m);
     expect(out1).toMatch(/^precision [\d.]+ recall [\d.]+$/m);
     expect(out1).toMatch(/^IS \d/m);
@@ -57,6 +58,7 @@ describe('pack and install @var/metrics alone', () => {
     }
     writeFileSync(join(app, 'extractors.mjs'), extractorExample);
     const out2 = run('node', ['extractors.mjs'], app);
+    console.log(out2);
     expect(out2).toMatch(/^digit FID \d+\.\d{3}$/m);
     expect(out2).toMatch(/^digit IS \d+\.\d{3}$/m);
   }, 300_000);

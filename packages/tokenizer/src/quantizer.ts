@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { interpolate, ShapeError, ValueError } from '@var/core';
 import { assertFinite, assertIdxList, assertNCHW, assertTensor, fmt } from './checks.js';
 import { phiLayout, type PhiLayout, type VQVAEConfig } from './config.js';
-import type { ParamMap } from './nn.js';
+import { convOp, type ParamMap } from './nn.js';
 
 /** Gradient barrier (PyTorch `.detach()`): identity forward, zero gradient. */
 export const stopGradient: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tensor) => {
@@ -98,8 +98,8 @@ export class MultiScaleQuantizer {
     const prefix = this.phi.prefix(this.phi.indexPerScale[si]);
     const w = this.params.get(`${prefix}.weight`)! as unknown as tf.Tensor4D;
     const b = this.params.get(`${prefix}.bias`)! as unknown as tf.Tensor1D;
-    const nhwc = tf.transpose(h, [0, 2, 3, 1]);
-    const c = tf.transpose(tf.fused.conv2d({ x: nhwc, filter: w, strides: 1, pad: 'same', bias: b }), [0, 3, 1, 2]) as tf.Tensor4D;
+    const nhwc = tf.transpose(h, [0, 2, 3, 1]) as tf.Tensor4D;
+    const c = tf.transpose(convOp(nhwc, w, b, 1, (w.shape[0] - 1) / 2), [0, 3, 1, 2]) as tf.Tensor4D;
     return tf.add(tf.mul(h, 1 - this.resiRatio), tf.mul(c, this.resiRatio));
   }
 

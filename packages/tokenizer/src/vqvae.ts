@@ -13,7 +13,7 @@ import { ShapeError, ValueError } from '@var/core';
 import { assertFinite, assertNCHW, fmt } from './checks.js';
 import { downsampleFactor, resolveVQVAEConfig, VQVAE_PRESETS, type VQVAEConfig, type VQVAEPresetName } from './config.js';
 import { InitRng, initEntry, type InitOptions } from './init.js';
-import { decoderForward, encoderForward, type ForwardOptions, type ParamMap } from './nn.js';
+import { conv, decoderForward, encoderForward, type ForwardOptions } from './nn.js';
 import { MultiScaleQuantizer } from './quantizer.js';
 import { stateDictEntries, type StateEntry } from './shapes.js';
 import { checkStateDict, entryToFloat32, type StateDictLike, type StateDictOut } from './statedict.js';
@@ -225,18 +225,15 @@ export class VQVAE {
 
   /** img (B,3,H,W) → f (B,Cvae,h,w); runs inside a tidy / gradient scope. */
   encodeRaw(img: tf.Tensor4D, training = false): tf.Tensor4D {
-    const x = tf.transpose(img, [0, 2, 3, 1]);
+    const x = tf.transpose(img, [0, 2, 3, 1]) as tf.Tensor4D;
     const h = encoderForward(this.vars, this.config, x, this.fwdOpts(training));
-    const w = this.vars.get('quant_conv.weight')! as unknown as tf.Tensor4D;
-    const f = tf.fused.conv2d({ x: h, filter: w, strides: 1, pad: 'same', bias: this.vars.get('quant_conv.bias')! as unknown as tf.Tensor1D });
-    return tf.transpose(f, [0, 3, 1, 2]);
+    return tf.transpose(conv(this.vars, 'quant_conv', h), [0, 3, 1, 2]);
   }
 
   /** f_hat (B,Cvae,h,w) → image (B,3,H,W), not clamped; runs inside a tidy / gradient scope. */
   decodeRaw(fHat: tf.Tensor4D, training = false): tf.Tensor4D {
-    const z = tf.transpose(fHat, [0, 2, 3, 1]);
-    const w = this.vars.get('post_quant_conv.weight')! as unknown as tf.Tensor4D;
-    const pq = tf.fused.conv2d({ x: z, filter: w, strides: 1, pad: 'same', bias: this.vars.get('post_quant_conv.bias')! as unknown as tf.Tensor1D });
+    const z = tf.transpose(fHat, [0, 2, 3, 1]) as tf.Tensor4D;
+    const pq = conv(this.vars, 'post_quant_conv', z);
     return tf.transpose(decoderForward(this.vars, this.config, pq, this.fwdOpts(training)), [0, 3, 1, 2]);
   }
 

@@ -10,3 +10,4 @@ export * from './dataset.js';
 export * from './session.js';
 export * from './eval.js';
 export * from './tokenizer.js';
+export * from './fast-conv.js';

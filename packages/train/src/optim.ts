@@ -31,8 +31,10 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
     for (const [n, p] of vars) {
       this.scale.set(n, opts.wdScale ? opts.wdScale(n, p.shape) : 1);
-      this.m.set(n, tf.variable(tf.zerosLike(p), false));
-      this.v.set(n, tf.variable(tf.zerosLike(p), false));
+      const z = tf.zerosLike(p);
+      this.m.set(n, tf.variable(z, false));
+      this.v.set(n, tf.variable(z, false));
+      z.dispose();
     }
   }
 

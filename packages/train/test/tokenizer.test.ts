@@ -1,15 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, ConfigError } from '@var/core';
+import { CheckpointError, ConfigError, initBackend } from '@var/core';
 import { readLog, trainTokenizer, type ProgressEvent, type TrainTokenizerOptions } from '../src/index.js';
 import { tinyFolder, tmpRunDir } from './helpers.js';
 
 let folder: string;
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initBackend('wasm', { threads: 1 });
   folder = await tinyFolder();
 });
 

@@ -24,6 +24,8 @@ const arg = (name, def) => {
 };
 const reps = Number(arg('reps', 3));
 const withModel = !process.argv.includes('--no-model');
+const withMicro = !process.argv.includes('--no-micro');
+const log = (...a) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${a.join(' ')}\n`);
 
 async function child(threads) {
   const tf = await import('@tensorflow/tfjs-core');
@@ -56,7 +58,8 @@ async function child(threads) {
   };
   const rows = [];
   // --- per scale (KV-cached inference pattern)
-  for (let si = 0; si < beginEnds.length; si++) {
+  for (let si = 0; withMicro && si < beginEnds.length; si++) {
+    log('micro per-scale', si);
     const [b, e] = beginEnds[si];
     const q = tf.randomNormal([B, H, e - b, hd], 0, 1, 'float32', 1);
     const k = tf.randomNormal([B, H, e, hd], 0, 1, 'float32', 2);
@@ -69,14 +72,15 @@ async function child(threads) {
     tf.dispose([q, k, v]);
   }
   // --- full teacher-forced pass, block-causal mask
-  {
+  if (withMicro) {
+    log('micro full');
     const q = tf.randomNormal([B, H, L, hd], 0, 1, 'float32', 1);
     const k = tf.randomNormal([B, H, L, hd], 0, 1, 'float32', 2);
     const v = tf.randomNormal([B, H, L, hd], 0, 1, 'float32', 3);
     let pairs = 0;
     for (const [b, e] of beginEnds) pairs += (e - b) * e;
     const flop = 4 * B * H * hd * pairs;
-    for (const impl of ['batched', 'perHead', 'perHeadBlocks']) {
+    for (const impl of ['batched', 'perHead', 'perHeadBlocks', 'auto']) {
       const { ms, cpuMs } = time(() => attend(q, k, v, 1, { blocks: beginEnds, kvOffset: 0 }, impl));
       rows.push({ part: 'full', Lq: L, Lk: L, impl, ms, cpuMs, gflops: flop / ms / 1e6, gflopsCpu: flop / cpuMs / 1e6 });
     }
@@ -84,11 +88,13 @@ async function child(threads) {
   }
   let model = null;
   if (withModel) {
+    log('creating d16');
     const t0 = performance.now();
     const m = VAR.create(cfg, { seed: 0 });
+    log('created', m.numParameters(), 'parameters, RSS', (process.memoryUsage().rss / 1e6).toFixed(0), 'MB');
     const initS = (performance.now() - t0) / 1000;
     const steps = [];
-    for (const impl of ['perHead', 'batched']) {
+    for (const impl of ['auto', 'batched']) {
       m.attentionImpl = impl;
       const sess = m.startInference([207, cfg.numClasses]); // one CFG pair: cond + uncond
       for (let si = 0; si < beginEnds.length; si++) {
@@ -98,6 +104,7 @@ async function child(threads) {
         const t1 = performance.now();
         const lg = sess.step(si, x);
         lg.dataSync();
+        log('step', impl, si, 'RSS', (process.memoryUsage().rss / 1e6).toFixed(0), 'MB');
         const c = process.cpuUsage(c1);
         steps.push({ impl, si, ms: performance.now() - t1, cpuMs: (c.user + c.system) / 1000 });
         tf.dispose([lg, x].filter(Boolean));
@@ -105,7 +112,7 @@ async function child(threads) {
       sess.dispose();
       if (impl === 'batched' && process.argv.includes('--quick')) break;
     }
-    m.attentionImpl = 'perHead';
+    m.attentionImpl = 'auto';
     const x = tf.randomNormal([2, L - 1, cfg.Cvae], 0, 1, 'float32', 9);
     const c2 = process.cpuUsage();
     const t2 = performance.now();
@@ -143,7 +150,7 @@ function table(r) {
     const g = (s) => (s ? `${s.ms.toFixed(1).padStart(9)} / ${s.cpuMs.toFixed(1).padStart(9)}` : '');
     for (let si = 0; si < 10; si++) out.push(`  ${String(si).padStart(2)} ` + impls.map((i) => g(r.model.steps.find((s) => s.impl === i && s.si === si)).padStart(26)).join(' '));
     out.push('  total ' + impls.map((i) => `${i}: ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.ms, 0) / 1000).toFixed(2)} s wall, ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.cpuMs, 0) / 1000).toFixed(2)} s cpu`).join('; '));
-    out.push(`  teacher-forced forward, batch 2, L=680 (perHead): ${(r.model.fwdMs / 1000).toFixed(2)} s wall, ${(r.model.fwdCpuMs / 1000).toFixed(2)} s cpu`);
+    out.push(`  teacher-forced forward, batch 2, L=680 (auto): ${(r.model.fwdMs / 1000).toFixed(2)} s wall, ${(r.model.fwdCpuMs / 1000).toFixed(2)} s cpu`);
   }
   out.push(`peak RSS: ${r.maxRssMB.toFixed(0)} MB`);
   return out.join('\n');

@@ -7,12 +7,20 @@
  *   the mask added as −∞. On wasm this is the slow non-XNNPACK loop.
  * - `perHead`: one plain 2-D product per (batch, head) with kᵀ materialised, mask added.
  * - `perHeadBlocks`: like `perHead`, but each scale's queries only meet the keys of scales ≤ it,
- *   so the masked (−∞) part of the score matrix is never computed (≈38% fewer FLOPs at L=680).
+ *   so the masked (−∞) part of the score matrix is never computed (≈38% fewer FLOPs at L=680,
+ *   but more ops: measured slower than `perHead` on wasm).
+ * - `auto` (the default): `perHead` for large score matrices, `batched` for small ones.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { mm } from './ops.js';
 
-export type AttentionImpl = 'batched' | 'perHead' | 'perHeadBlocks';
+export type AttentionImpl = 'auto' | 'batched' | 'perHead' | 'perHeadBlocks';
+
+/**
+ * `auto`: `perHead` when a (batch, head) score matrix has at least this many entries, else
+ * `batched` (small scales are dominated by per-op overhead, see bench/attention.mjs).
+ */
+export const AUTO_PER_HEAD_MIN_SCORES = 32768;
 
 export interface AttentionMask {
   /**
@@ -52,6 +60,7 @@ export function attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: nu
 function attendImpl(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, mask: AttentionMask, impl: AttentionImpl): tf.Tensor4D {
   const [B, H, Lq, hd] = q.shape;
   const Lk = k.shape[2];
+  if (impl === 'auto') impl = Lq * Lk >= AUTO_PER_HEAD_MIN_SCORES ? 'perHead' : 'batched';
   if (scale !== 1) q = tf.mul(q, scale);
   if (impl === 'batched') {
     let s: tf.Tensor = tf.matMul(q, k, false, true);

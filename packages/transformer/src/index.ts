@@ -1,10 +1,11 @@
-export { VAR, InferenceSession, blockCausalBias } from './model.js';
-export type { CreateOptions, ForwardOptions } from './model.js';
+export { VAR, InferenceSession, blockCausalBias, TRANSPOSE_CACHE_AUTO_BYTES } from './model.js';
+export type { CreateOptions, ForwardOptions, InferenceOptions } from './model.js';
 export { deriveConfig, validateConfig, fromOfficialConfig, varPreset, paramShapes, countParameters } from './config.js';
 export type { VARConfig, VARDerived, VARPresetName, ParamSpec } from './config.js';
 export { DEFAULT_INIT, initArgsFromOfficial, initParameters, initStds } from './init.js';
 export type { InitArgs } from './init.js';
-export { attend } from './attention.js';
+export { attend, AUTO_PER_HEAD_MIN_SCORES } from './attention.js';
+export { withFastGradients } from './ops.js';
 export type { AttentionImpl, AttentionMask } from './attention.js';
 export { crossEntropyPerToken, lossWeights, weightedLoss, trainLoss, valLoss } from './loss.js';
 export { truncNormal } from './rng.js';

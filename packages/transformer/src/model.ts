@@ -21,7 +21,7 @@ export interface CreateOptions {
   seed?: number | RandomSource;
   /** Arguments of the official `init_weights` (build_vae_var defaults: 0.5, 1e-5, 0.02, -1). */
   init?: Partial<InitArgs>;
-  /** Attention formulation (default: the fastest measured, `perHead`). */
+  /** Attention formulation (default `auto`: per-head 2-D products for large scales, batched for small). */
   attention?: AttentionImpl;
 }
 
@@ -47,6 +47,18 @@ interface AdaParts {
 }
 
 let modelCounter = 0;
+
+/** `cacheTransposedWeights` defaults to true when the weight copies need at most this many bytes. */
+export const TRANSPOSE_CACHE_AUTO_BYTES = 512 * 1024 * 1024;
+
+export interface InferenceOptions {
+  /**
+   * Keep a transposed copy of every linear weight for the session (faster small steps, twice the
+   * weight memory). Default: only when the copies take ≤ 512 MiB (wasm's heap is limited to 4 GiB,
+   * so a d16 transposes per block on demand instead).
+   */
+  cacheTransposedWeights?: boolean;
+}
 
 /** The next-scale-prediction transformer. */
 export class VAR {
@@ -82,7 +94,7 @@ export class VAR {
   static create(config: VARConfig, opts: CreateOptions = {}): VAR {
     deriveConfig(config);
     const values = initParameters(config, toRng(opts.seed, 0), opts.init);
-    return new VAR(config, values, opts.attention ?? 'perHead');
+    return new VAR(config, values, opts.attention ?? 'auto');
   }
 
   /** A model whose parameters come from an official state dict (see {@link VAR.loadStateDict}). */
@@ -91,7 +103,7 @@ export class VAR {
     checkStateDict(specs, sd, opts.strict ?? true);
     const values = new Map<string, Float32Array>();
     for (const s of specs) if (s.kind === 'param') values.set(s.name, rawToFloat32(s.name, sd.get(s.name)!));
-    const m = new VAR(config, values, opts.attention ?? 'perHead');
+    const m = new VAR(config, values, opts.attention ?? 'auto');
     m.loadBuffers(sd);
     return m;
   }
@@ -352,7 +364,9 @@ export class VAR {
       const mask: AttentionMask = { blocks: progSi >= 0 ? beginEnds.slice(0, progSi + 1) : beginEnds, kvOffset: 0 };
       for (let i = 0; i < this.config.depth; i++) {
         const km = keepMasks[i];
-        x = this.block(W, i, x, ada.blocks[i], mask, undefined, km ? tf.tensor3d(km, [B, 1, 1]) : undefined);
+        const xi = x;
+        // one scope per block: its transposed weights and activations are freed as it ends
+        x = tf.tidy(() => this.block(W, i, xi, ada.blocks[i], mask, undefined, km ? tf.tensor3d(km, [B, 1, 1]) : undefined));
       }
       return this.head(W, x, ada.headScale, ada.headShift);
     });
@@ -362,16 +376,18 @@ export class VAR {
    * Start scale-by-scale inference with a KV cache. `labels` (B') may mix classes and the
    * unconditional class `numClasses` (CFG: `[l_0..l_{B-1}, numClasses × B]`).
    */
-  startInference(labels: Int32Array | number[]): InferenceSession {
+  startInference(labels: Int32Array | number[], opts: InferenceOptions = {}): InferenceSession {
     this.assertAlive();
-    return new InferenceSession(this, this.labelsToArray(labels));
+    return new InferenceSession(this, this.labelsToArray(labels), opts);
   }
 
   /** @internal used by InferenceSession */
-  _sessionParts(labels: Int32Array): { W: WeightView; cond: tf.Tensor2D; ada: ReturnType<VAR['adaLN']>; lvlPos: tf.Tensor3D; dispose: () => void } {
+  _sessionParts(labels: Int32Array, opts: InferenceOptions): { W: WeightView; cond: tf.Tensor2D; ada: ReturnType<VAR['adaLN']>; lvlPos: tf.Tensor3D; dispose: () => void } {
     const names = this.specs.filter((s) => s.kind === 'param' && s.shape.length === 2 && !s.name.startsWith('class_emb') && !s.name.startsWith('lvl_embed')).map((s) => s.name);
+    const bytes = names.reduce((a, n) => a + this.vars.get(n)!.size * 4, 0);
+    const cache = opts.cacheTransposedWeights ?? bytes <= TRANSPOSE_CACHE_AUTO_BYTES;
     const cacheT = new Map<string, tf.Tensor2D>();
-    for (const n of names) cacheT.set(n, tf.keep(tf.transpose(this.vars.get(n)!) as tf.Tensor2D));
+    if (cache) for (const n of names) cacheT.set(n, tf.keep(tf.transpose(this.vars.get(n)!) as tf.Tensor2D));
     const vars = this.vars;
     const W: WeightView = { get: (n) => vars.get(n)!, T: (n) => cacheT.get(n) ?? (tf.transpose(vars.get(n)!) as tf.Tensor2D) };
     const kept: tf.Tensor[] = [];
@@ -395,7 +411,10 @@ export class VAR {
   _sessionStep(parts: ReturnType<VAR['_sessionParts']>, cache: KVCache, x: tf.Tensor3D): tf.Tensor3D {
     let h = x;
     const mask: AttentionMask = { blocks: null, kvOffset: 0 };
-    for (let i = 0; i < this.config.depth; i++) h = this.block(parts.W, i, h, parts.ada.blocks[i], mask, cache);
+    for (let i = 0; i < this.config.depth; i++) {
+      const hi = h;
+      h = tf.tidy(() => this.block(parts.W, i, hi, parts.ada.blocks[i], mask, cache));
+    }
     return this.head(parts.W, h, parts.ada.headScale, parts.ada.headShift);
   }
 }
@@ -430,9 +449,9 @@ export class InferenceSession {
   private nextSi = 0;
   private cache = new KVCache();
   private parts: ReturnType<VAR['_sessionParts']> | null;
-  constructor(private readonly model: VAR, labels: Int32Array) {
+  constructor(private readonly model: VAR, labels: Int32Array, opts: InferenceOptions = {}) {
     this.labels = labels;
-    this.parts = model._sessionParts(labels);
+    this.parts = model._sessionParts(labels, opts);
   }
 
   /** Index of the scale the next `step` must be called with. */

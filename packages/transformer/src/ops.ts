@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * a (M,K) @ b (K,N) with a gradient that materialises the transposes itself
  * (dA = dY @ bᵀ, dB = aᵀ @ dY), so the backward pass stays on the fast path too.
  */
-export const mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
+const mmWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
   ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     save([a, b]);
     return {
@@ -21,6 +21,27 @@ export const mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad
     };
   }) as any,
 ) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+let gradDepth = 0;
+
+/**
+ * Run `fn` (which records gradients, e.g. `tf.variableGrads`) with the fast-backward products.
+ * Outside it, {@link mm} is a plain `matMul` (no custom-gradient scope overhead); gradients taken
+ * outside are still correct, only their transposed products take tfjs' default path.
+ */
+export function withFastGradients<T>(fn: () => T): T {
+  gradDepth++;
+  try {
+    return fn();
+  } finally {
+    gradDepth--;
+  }
+}
+
+/** a (M,K) @ b (K,N); inside {@link withFastGradients} with the transposes of the backward pass materialised. */
+export function mm(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return gradDepth > 0 ? mmWithGrad(a, b) : tf.matMul(a, b);
+}
 
 /** y = x Wᵀ + b for x of any rank (last axis = in), `wT` already transposed to (in, out). */
 export function linear(x: tf.Tensor, wT: tf.Tensor2D, bias?: tf.Tensor): tf.Tensor {

@@ -17,21 +17,26 @@ for (const backend of testBackends(['cpu', 'wasm', 'webgpu'])) {
     });
     afterAll(() => model?.dispose());
 
-    it('logits match the official forward', (ctx) => {
+    it('logits match the official forward', async (ctx) => {
       if (!ok) ctx.skip();
       const x = varInput(fc);
-      const before = tf.memory().numTensors;
-      const logits = model.forward(labelsOf(fc), x);
-      expect(tf.memory().numTensors).toBe(before + 1);
-      const ref = fc.ref('logits');
-      expect(logits.shape).toEqual(ref.shape);
-      const r = expectClose(`logits (${backend})`, { data: logits.dataSync(), shape: logits.shape }, ref, tol[backend]);
-      console.log(formatReport(`logits ${backend}`, r));
-      logits.dispose();
+      // every exact attention formulation gives the official logits
+      for (const impl of ['auto', 'batched', 'perHead', 'perHeadBlocks'] as const) {
+        model.attentionImpl = impl;
+        const before = tf.memory().numTensors;
+        const logits = model.forward(labelsOf(fc), x);
+        expect(tf.memory().numTensors).toBe(before + 1);
+        const ref = fc.ref('logits');
+        expect(logits.shape).toEqual(ref.shape);
+        const r = expectClose(`logits (${backend}, ${impl})`, { data: await logits.data(), shape: logits.shape }, ref, tol[backend]);
+        console.log(formatReport(`logits ${backend} ${impl}`, r));
+        logits.dispose();
+      }
+      model.attentionImpl = 'auto';
       x.dispose();
     });
 
-    it('losses match loss_train, loss_train_per_token, loss_val, loss_val_weighted', (ctx) => {
+    it('losses match loss_train, loss_train_per_token, loss_val, loss_val_weighted', async (ctx) => {
       if (!ok) ctx.skip();
       const x = varInput(fc);
       const logits = model.forward(labelsOf(fc), x);
@@ -44,10 +49,10 @@ for (const backend of testBackends(['cpu', 'wasm', 'webgpu'])) {
       const lvw = weightedLoss(per0, lossWeights(model.derived.beginEnds));
       expect(tf.memory().numTensors).toBe(before + 5);
       const atol = backend === 'webgpu' ? 1e-3 : 1e-5;
-      expectClose('loss_train_per_token', { data: per.dataSync(), shape: per.shape }, fc.ref('loss_train_per_token'), atol);
-      expectClose('loss_train', { data: lt.dataSync(), shape: [] }, fc.ref('loss_train'), atol);
-      expectClose('loss_val', { data: lv.dataSync(), shape: [] }, fc.ref('loss_val'), atol);
-      expectClose('loss_val_weighted', { data: lvw.dataSync(), shape: [] }, fc.ref('loss_val_weighted'), atol);
+      expectClose('loss_train_per_token', { data: await per.data(), shape: per.shape }, fc.ref('loss_train_per_token'), atol);
+      expectClose('loss_train', { data: await lt.data(), shape: [] }, fc.ref('loss_train'), atol);
+      expectClose('loss_val', { data: await lv.data(), shape: [] }, fc.ref('loss_val'), atol);
+      expectClose('loss_val_weighted', { data: await lvw.data(), shape: [] }, fc.ref('loss_val_weighted'), atol);
       tf.dispose([per, lt, lv, per0, lvw, logits, x]);
     });
   });

@@ -16,8 +16,10 @@ for (const backend of testBackends(['cpu', 'wasm'])) {
     });
     afterAll(() => model?.dispose());
 
-    it('every parameter gradient matches grads.safetensors (norm-wise rel ≤ 1e-3)', (ctx) => {
+    for (const impl of ['auto', 'perHead'] as const)
+    it(`every parameter gradient matches grads.safetensors (norm-wise rel ≤ 1e-3), attention ${impl}`, (ctx) => {
       if (!ok) ctx.skip();
+      model.attentionImpl = impl;
       const ref = fc.tensors('grads.safetensors');
       const x = varInput(fc);
       const before = tf.memory().numTensors;
@@ -36,7 +38,7 @@ for (const backend of testBackends(['cpu', 'wasm'])) {
         maxRel = Math.max(maxRel, r.relNorm);
         if (!(r.relNorm <= 1e-3) || r.nonFinite) worst.push(`${name}: relNorm=${r.relNorm.toExponential(3)} maxAbs=${r.maxAbs.toExponential(3)}`);
       }
-      console.log(`[${backend}] grads: max norm-wise rel error over ${names.length} parameters = ${maxRel.toExponential(3)}`);
+      console.log(`[${backend}, ${impl}] grads: max norm-wise rel error over ${names.length} parameters = ${maxRel.toExponential(3)}`);
       tf.dispose([...grads.values()]);
       expect(tf.memory().numTensors).toBe(before);
       x.dispose();

@@ -16,13 +16,13 @@ for (const backend of testBackends(['cpu', 'wasm'])) {
     });
     afterAll(() => model?.dispose());
 
-    function check(labels: Int32Array, x: tf.Tensor3D) {
+    function check(labels: Int32Array, x: tf.Tensor3D, opts: { cacheTransposedWeights?: boolean } = {}) {
       const { beginEnds, firstL } = model.derived;
       const full = model.forward(labels, x);
       const V = full.shape[2];
       const B = labels.length;
       const before = tf.memory().numTensors;
-      const sess = model.startInference(labels);
+      const sess = model.startInference(labels, opts);
       let worst = 0;
       for (let si = 0; si < beginEnds.length; si++) {
         const [b, e] = beginEnds[si];
@@ -57,7 +57,26 @@ for (const backend of testBackends(['cpu', 'wasm'])) {
       const x2 = tf.concat([x, x], 0);
       const w = check(cfgLabels, x2);
       console.log(`[${backend}] KV cache vs full (CFG batch): max abs ${w.toExponential(3)}`);
+      // without the per-session transposed weight copies (the default for large models)
+      expect(check(cfgLabels, x2, { cacheTransposedWeights: false })).toBeLessThanOrEqual(1e-5);
       tf.dispose([x, x2]);
+    });
+
+    it('scale 0 of a CFG session equals the official autoregressive_infer_cfg logits (t = 0 there)', (ctx) => {
+      if (!ok) ctx.skip();
+      const names = Object.keys(fc.refs.tensors).filter((n) => /^gen_cfg[\d.]+_logits_s0$/.test(n));
+      if (!names.length) ctx.skip();
+      const lab = labelsOf(fc);
+      const sess = model.startInference(Int32Array.from([...lab, ...lab.map(() => model.config.numClasses)]));
+      const l0 = sess.step(0, null);
+      const B = lab.length;
+      const cond = tf.slice(l0, [0, 0, 0], [B, l0.shape[1], l0.shape[2]]);
+      for (const n of names) {
+        const r = compareArrays(cond.dataSync(), fc.ref(n).data as Float32Array, cond.shape);
+        expect(r.maxAbs, n).toBeLessThan(1e-4);
+      }
+      tf.dispose([l0, cond]);
+      sess.dispose();
     });
 
     it('rejects out-of-order scales and wrong shapes', (ctx) => {

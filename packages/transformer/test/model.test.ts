@@ -78,6 +78,9 @@ describe('VAR model', () => {
     const cfg = fixtureConfig(fc);
     const fromPth = await loadVAR(fc.path('var.pth'), cfg);
     const sd = await loadStateDict(fc.path('var.safetensors'));
+    const n0 = tf.memory().numTensors;
+    fromPth.loadStateDict(sd); // loading into an existing model allocates nothing new
+    expect(tf.memory().numTensors).toBe(n0);
     const out = fromPth.stateDict();
     expect([...out.keys()].sort()).toEqual([...sd.keys()].sort());
     for (const [k, t] of sd) {

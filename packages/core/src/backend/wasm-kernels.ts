@@ -33,6 +33,13 @@ class KernelRunner {
   private readonly made: TensorInfo[] = [];
   constructor(private readonly backend: WasmBackendLike) {}
   run(name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+    if (name === '__var_wasm_BatchMatMul_orig') {
+      const out = originalBatchMatMul!.kernelFunc({
+        inputs, attrs: { transposeA: false, transposeB: false }, backend: this.backend as any,
+      }) as TensorInfo;
+      this.made.push(out);
+      return out;
+    }
     const k = tf.getKernel(name, BACKEND);
     if (!k) throw new Error(`wasm kernel ${name} is not registered`);
     const out = k.kernelFunc({ inputs, attrs, backend: this.backend as any }) as TensorInfo;
@@ -86,20 +93,24 @@ function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unkno
         : xs;
     const N = B * OH * OW;
     const dy3 = r.run('Reshape', { x: dys }, { shape: [1, N, Co] });
+    // (Ci, B, Hp, Wp): each tap's window then reshapes straight to (1, Ci, N), so the product
+    // (1, Ci, N)·(1, N, Co) needs no transpose flag and runs in XNNPACK (tfjs-backend-wasm
+    // sends transposed or batched products to a naive loop, 10-40x slower). XNNPACK packs dy
+    // once and reuses it for every tap (its operator cache is keyed on dy's id).
+    const xt = r.run('Transpose', { x: xp }, { perm: [3, 0, 1, 2] });
     const taps: TensorInfo[] = [];
+    const size = [Ci, B, (OH - 1) * SH + 1, (OW - 1) * SW + 1];
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
-        const begin = [0, kh, kw, 0];
-        const size = [B, (OH - 1) * SH + 1, (OW - 1) * SW + 1, Ci];
-        let patch = r.run('Slice', { x: xp }, { begin, size });
+        let patch = r.run('Slice', { x: xt }, { begin: [0, 0, kh, kw], size });
         if (SH !== 1 || SW !== 1) {
           patch = r.run('StridedSlice', { x: patch }, {
-            begin: [0, 0, 0, 0], end: size, strides: [1, SH, SW, 1],
+            begin: [0, 0, 0, 0], end: size, strides: [1, 1, SH, SW],
             beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
           });
         }
-        const p3 = r.run('Reshape', { x: patch }, { shape: [1, N, Ci] });
-        taps.push(r.run('BatchMatMul', { a: p3, b: dy3 }, { transposeA: true, transposeB: false })); // (1, Ci, Co)
+        const p3 = r.run('Reshape', { x: patch }, { shape: [1, Ci, N] });
+        taps.push(r.run('BatchMatMul', { a: p3, b: dy3 }, { transposeA: false, transposeB: false })); // (1, Ci, Co)
       }
     }
     const stacked = taps.length === 1 ? taps[0] : r.run('Concat', taps as unknown as NamedTensorInfoMap, { axis: 0 });
@@ -138,6 +149,154 @@ function unsortedSegmentSum(args: { inputs: NamedTensorInfoMap; backend: unknown
     for (let j = 0; j < inner; j++) o[dst + j] += xv[src + j];
   }
   return out;
+}
+
+/**
+ * Conv2DBackpropInput (the conv2d input gradient) as one XNNPACK product and a col2im pass:
+ * cols (N, KH·KW·Cin) = dY (N, Cout) · Wᵀ (Cout, KH·KW·Cin), then every column is added to
+ * the input pixel it came from. tfjs-backend-wasm's own kernel is a direct loop ~10x slower
+ * than the forward conv.
+ */
+function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as {
+    strides: [number, number] | number;
+    pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    inputShape: [number, number, number, number];
+  };
+  const $dataFormat = backend_util.convertConv2DDataFormat(dataFormat);
+  const info = backend_util.computeConv2DInfo(
+    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, $dataFormat,
+  );
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
+  const { top, left } = info.padInfo;
+  const r = new KernelRunner(backend);
+  try {
+    const dys = $dataFormat === 'channelsFirst' ? r.run('Transpose', { x: dy }, { perm: [0, 2, 3, 1] }) : dy;
+    const N = B * OH * OW;
+    const T = KH * KW * Ci;
+    const dy3 = r.run('Reshape', { x: dys }, { shape: [1, N, Co] });
+    const w2 = r.run('Reshape', { x: filter }, { shape: [T, Co] });
+    const wt = r.run('Transpose', { x: w2 }, { perm: [1, 0] });
+    const wt3 = r.run('Reshape', { x: wt }, { shape: [1, Co, T] });
+    const cols = r.run('BatchMatMul', { a: dy3, b: wt3 }, { transposeA: false, transposeB: false }); // (1, N, T)
+    const dxNhwc = backend.makeOutput([B, H, W, Ci], 'float32');
+    // Views are taken after the last allocation (a heap growth would detach them).
+    const dx = backend.typedArrayFromHeap(dxNhwc);
+    const c = backend.typedArrayFromHeap(cols);
+    dx.fill(0);
+    for (let b = 0; b < B; b++) {
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          const n = (b * OH + oh) * OW + ow;
+          for (let kh = 0; kh < KH; kh++) {
+            const ih = oh * SH - top + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (let kw = 0; kw < KW; kw++) {
+              const iw = ow * SW - left + kw;
+              if (iw < 0 || iw >= W) continue;
+              const src = n * T + (kh * KW + kw) * Ci;
+              const dst = ((b * H + ih) * W + iw) * Ci;
+              for (let ci = 0; ci < Ci; ci++) dx[dst + ci] += c[src + ci];
+            }
+          }
+        }
+      }
+    }
+    if ($dataFormat === 'channelsFirst') {
+      const out = r.run('Transpose', { x: dxNhwc }, { perm: [0, 3, 1, 2] });
+      backend.disposeData(dxNhwc.dataId);
+      r.finish(out);
+      return out;
+    }
+    r.finish();
+    return dxNhwc;
+  } catch (e) {
+    r.finish();
+    throw e;
+  }
+}
+
+/** Products below this many multiply-adds per batch item stay on tfjs's own loop. */
+const MIN_FAST_BATCH_WORK = 16384;
+
+let originalBatchMatMul: KernelConfig | undefined;
+
+/**
+ * BatchMatMul that keeps transposed and batched products on XNNPACK. tfjs-backend-wasm 4.22
+ * runs `a·b` through XNNPACK only when neither side is transposed and both batch sizes are 1;
+ * every other case (all matMul gradients, attention's batched products) goes to a naive
+ * single-threaded loop that is 10-40x slower. Here a transposed operand is transposed
+ * explicitly (XNNPACK transpose), a batch shared by `a` only is folded into its rows, and
+ * equal batches are multiplied item by item; then the fast path does the work.
+ */
+function fastBatchMatMul(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
+  const orig = originalBatchMatMul!.kernelFunc as (a: typeof args) => TensorInfo;
+  const backend = args.backend as WasmBackendLike;
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return orig(args);
+  const aR = a.shape.length;
+  const bR = b.shape.length;
+  if (aR < 2 || bR < 2) return orig(args);
+  const M = transposeA ? a.shape[aR - 1] : a.shape[aR - 2];
+  const K = transposeA ? a.shape[aR - 2] : a.shape[aR - 1];
+  const Kb = transposeB ? b.shape[bR - 1] : b.shape[bR - 2];
+  const N = transposeB ? b.shape[bR - 2] : b.shape[bR - 1];
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const batchA = util.sizeFromShape(outerA);
+  const batchB = util.sizeFromShape(outerB);
+  const simple = !transposeA && !transposeB && batchA === 1 && batchB === 1;
+  if (simple || K !== Kb || M * K * N < MIN_FAST_BATCH_WORK || M === 0 || N === 0 || K === 0) return orig(args);
+  const sameBatch = batchA === batchB && util.arraysEqual(outerA, outerB);
+  if (!(batchB === 1 || (batchA === 1 && batchB > 1) || sameBatch)) return orig(args); // general broadcasting
+  const outOuter = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  const outShape = [...outOuter, M, N];
+  const r = new KernelRunner(backend);
+  try {
+    const contiguous = (t: TensorInfo, batch: number, rows: number, cols: number, transposed: boolean): TensorInfo => {
+      if (!transposed) return r.run('Reshape', { x: t }, { shape: [batch, rows, cols] });
+      const t3 = r.run('Reshape', { x: t }, { shape: [batch, cols, rows] });
+      return r.run('Transpose', { x: t3 }, { perm: [0, 2, 1] });
+    };
+    const a3 = contiguous(a, batchA, M, K, transposeA); // (batchA, M, K)
+    const b3 = contiguous(b, batchB, K, N, transposeB); // (batchB, K, N)
+    const mm = (x: TensorInfo, y: TensorInfo): TensorInfo =>
+      r.run('__var_wasm_BatchMatMul_orig', { a: x, b: y }, {});
+    let res: TensorInfo;
+    if (batchB === 1) {
+      // b shared by every item of a: fold a's batch into its rows.
+      const a2 = r.run('Reshape', { x: a3 }, { shape: [1, batchA * M, K] });
+      res = mm(a2, b3);
+    } else if (batchA === 1) {
+      // a shared by every item of b: a · [b_0 | b_1 | …] with b laid out as (K, batchB·N).
+      const bt = r.run('Transpose', { x: b3 }, { perm: [1, 0, 2] });
+      const b2 = r.run('Reshape', { x: bt }, { shape: [1, K, batchB * N] });
+      const a2 = r.run('Reshape', { x: a3 }, { shape: [1, M, K] });
+      const wide = mm(a2, b2); // (1, M, batchB·N)
+      const w3 = r.run('Reshape', { x: wide }, { shape: [M, batchB, N] });
+      res = r.run('Transpose', { x: w3 }, { perm: [1, 0, 2] });
+    } else {
+      const items: TensorInfo[] = [];
+      for (let i = 0; i < batchA; i++) {
+        const ai = r.run('Slice', { x: a3 }, { begin: [i, 0, 0], size: [1, M, K] });
+        const bi = r.run('Slice', { x: b3 }, { begin: [i, 0, 0], size: [1, K, N] });
+        items.push(mm(ai, bi));
+      }
+      res = items.length === 1 ? items[0] : r.run('Concat', items as unknown as NamedTensorInfoMap, { axis: 0 });
+    }
+    const out = r.run('Reshape', { x: res }, { shape: outShape });
+    r.finish(out);
+    return out;
+  } catch (e) {
+    r.finish();
+    throw e;
+  }
 }
 
 type DwAttrs = {
@@ -224,12 +383,16 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: BACKEND, kernelFunc: depthwiseBackpropInput as unknown as KernelFunc },
 ];
 
+/** Kernels the wasm backend has but runs slowly; {@link registerWasmTrainingKernels} replaces them. */
+export const WASM_FAST_KERNELS: readonly string[] = [tf.BatchMatMul, tf.Conv2DBackpropInput];
+
 /**
  * Register, for backend 'wasm', the gradient kernels that TensorFlow.js's wasm backend lacks
- * and VQVAE/VAR training needs (see the module comment). Kernels already registered (by an
- * earlier call, or by a future tfjs version that has them) are left alone. Safe to call any
- * number of times, before or after the wasm backend is initialised. Returns the names it
- * registered in this call.
+ * and VQVAE/VAR training needs (see the module comment), and replace two slow ones
+ * ({@link WASM_FAST_KERNELS}: BatchMatMul with transposes/batches, Conv2DBackpropInput) by
+ * versions that run on XNNPACK. Kernels already registered (by an earlier call, or by a
+ * future tfjs version that has them) are left alone. Safe to call any number of times, before
+ * or after the wasm backend is initialised. Returns the names it registered in this call.
  */
 export function registerWasmTrainingKernels(): string[] {
   const added: string[] = [];
@@ -238,6 +401,19 @@ export function registerWasmTrainingKernels(): string[] {
       tf.registerKernel(k);
       added.push(k.kernelName);
     }
+  }
+  const bmm = tf.getKernel(tf.BatchMatMul, BACKEND);
+  if (bmm && bmm.kernelFunc !== (fastBatchMatMul as unknown as KernelFunc)) {
+    originalBatchMatMul = bmm;
+    tf.unregisterKernel(tf.BatchMatMul, BACKEND);
+    tf.registerKernel({ ...bmm, kernelFunc: fastBatchMatMul as unknown as KernelFunc });
+    added.push(tf.BatchMatMul);
+  }
+  const bpi = tf.getKernel(tf.Conv2DBackpropInput, BACKEND);
+  if (bpi && bpi.kernelFunc !== (conv2DBackpropInput as unknown as KernelFunc)) {
+    tf.unregisterKernel(tf.Conv2DBackpropInput, BACKEND);
+    tf.registerKernel({ kernelName: tf.Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2DBackpropInput as unknown as KernelFunc });
+    added.push(tf.Conv2DBackpropInput);
   }
   return added;
 }

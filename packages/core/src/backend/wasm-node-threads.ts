@@ -21,6 +21,8 @@
  *    self-contained Emscripten glue, `wasm-out/tfjs-backend-wasm-threaded-simd.js` (found
  *    next to the loaded `dist/tf-backend-wasm.node.js`), which defines
  *    `WasmBackendModuleThreadedSimd` when evaluated;
+ *  - makes `ref()` a no-op on those workers: Emscripten refs a worker while a pthread runs
+ *    on it, and XNNPACK's pool threads never end, so Node would never exit;
  *  - reports `2 × threads` CPUs from `os.cpus()` so the cap lets `threads` threads through.
  * Everything is restored afterwards, except `global.Worker`, which Emscripten itself set and
  * may use for workers it starts later (the subclass behaves as `Worker` for other paths).
@@ -88,6 +90,12 @@ export async function withNodeWasmThreads<T>(threads: number, init: () => Promis
       }
       super(filename, options);
     }
+    // Emscripten calls ref() while a pthread runs on the worker, and XNNPACK's pool threads
+    // run forever, so the process would never exit. The main thread drives all work
+    // synchronously (workers are only needed while it waits in Atomics.wait), so workers
+    // never need to keep the event loop alive once loaded (they start ref'd; Emscripten
+    // unrefs them on 'loaded').
+    override ref(): void {}
     override postMessage(value: any, transferList?: readonly any[]): void {
       if (value && value.cmd === 'load' && value.urlOrBlob && typeof value.urlOrBlob !== 'string') {
         value = { ...value, urlOrBlob: glue };

@@ -1,0 +1,111 @@
+/**
+ * Output conventions of the CLI:
+ * - results go to stdout: one line per written file / fact (stable, line-oriented), or with
+ *   `--json` exactly one JSON document;
+ * - progress goes to stderr: a cli-progress bar on a terminal, nothing otherwise (one line per
+ *   step with `--verbose`);
+ * - errors go to stderr as one line (details with `--verbose`).
+ */
+import cliProgress from 'cli-progress';
+
+/** Where the CLI writes; tests pass their own. */
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Whether stderr is a terminal (progress bars). */
+  isTTY: boolean;
+  /** Working directory for relative paths. */
+  cwd: string;
+  /** Aborted on SIGINT. */
+  signal?: AbortSignal;
+}
+
+export function processIo(signal?: AbortSignal): Io {
+  return {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    isTTY: Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI,
+    cwd: process.cwd(),
+    signal,
+  };
+}
+
+export interface UiOptions {
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** One progress bar. */
+export interface Progress {
+  update(value: number, detail?: string): void;
+  /** Change the total (e.g. once it is known). */
+  setTotal(total: number): void;
+  stop(): void;
+}
+
+export class Ui {
+  readonly json: boolean;
+  readonly verbose: boolean;
+  constructor(readonly io: Io, opts: UiOptions = {}) {
+    this.json = !!opts.json;
+    this.verbose = !!opts.verbose;
+  }
+
+  /** A result line (suppressed with --json: the JSON document carries it). */
+  line(text: string): void {
+    if (!this.json) this.io.stdout(`${text}\n`);
+  }
+
+  /** A diagnostic line on stderr (only with --verbose). */
+  debug(text: string): void {
+    if (this.verbose) this.io.stderr(`${text}\n`);
+  }
+
+  /** A warning on stderr (always). */
+  warn(text: string): void {
+    this.io.stderr(`var: warning: ${text}\n`);
+  }
+
+  /** The JSON document (with --json). */
+  result(value: unknown): void {
+    if (this.json) this.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** A progress bar on a terminal; line-per-update on stderr with --verbose; otherwise silent. */
+  progress(label: string, total: number): Progress {
+    if (this.io.isTTY) {
+      const bar = new cliProgress.SingleBar(
+        {
+          format: `${label.padEnd(10)} [{bar}] {value}/{total} {detail}`,
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: false,
+          etaBuffer: 20,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(total, 0, { detail: '' });
+      return {
+        update: (v, detail = '') => bar.update(v, { detail }),
+        setTotal: (t) => bar.setTotal(t),
+        stop: () => bar.stop(),
+      };
+    }
+    let t = total;
+    return {
+      update: (v, detail) => {
+        if (this.verbose) this.io.stderr(`${label} ${v}/${t}${detail ? ` ${detail}` : ''}\n`);
+      },
+      setTotal: (n) => {
+        t = n;
+      },
+      stop: () => undefined,
+    };
+  }
+}
+
+/** What every command gets: the I/O and a way to make its Ui from its options. */
+export interface Ctx {
+  io: Io;
+  ui(o: UiOptions): Ui;
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * Run (or resume) a training run described by a JSON file:
+ *
+ *   node packages/train/scripts/train.mjs <config.json> [--run-dir DIR] [--threads N] [--stop-after N] [--backend wasm|cpu]
+ *
+ * The JSON holds the options of trainTokenizer ({ "kind": "tokenizer", model, dataset, train, seed, settings, evalSamples })
+ * or trainVAR ({ "kind": "var", tokenizer, model, dataset, train, seed, settings, eval }). Paths in it are relative to
+ * the current directory. Re-running the same command resumes from the last checkpoint. SIGINT/SIGTERM write a
+ * checkpoint and exit; SIGKILL loses at most the steps since the last checkpoint.
+ * Needs the packages built: pnpm turbo run build --filter @var/train...
+ */
+import { readFile } from 'node:fs/promises';
+await import('./node-setup.mjs');
+
+const args = process.argv.slice(2);
+const flag = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const file = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--')));
+if (!file) {
+  console.error('usage: train.mjs <config.json> [--run-dir DIR] [--threads N] [--stop-after N] [--backend wasm|cpu]');
+  process.exit(2);
+}
+const spec = JSON.parse(await readFile(file, 'utf8'));
+const runDir = flag('--run-dir', spec.runDir);
+if (!runDir) throw new Error('no run directory: set "runDir" in the config or pass --run-dir');
+const backend = flag('--backend', 'wasm');
+const threads = Number(flag('--threads', '1'));
+const stopAfter = flag('--stop-after') ? Number(flag('--stop-after')) : undefined;
+
+const { initBackend } = await import('@var/core');
+const train = await import('@var/train');
+const info = await initBackend(backend, { threads });
+if (backend === 'wasm') train.registerFastConvGradients('wasm');
+console.log(`[train] ${new Date().toISOString()} backend ${info.name} (${info.reason}); run dir ${runDir}`);
+
+const controller = new AbortController();
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (controller.signal.aborted) process.exit(130);
+    console.log(`[train] ${sig}: stopping after the current step (a checkpoint is written)`);
+    controller.abort();
+  });
+}
+let lastPrint = 0;
+const onProgress = (e) => {
+  const now = Date.now();
+  if (e.phase === 'train' && now - lastPrint < 10_000 && e.step !== e.totalSteps) return;
+  lastPrint = now;
+  console.log(`[train] ${new Date().toISOString()} ${e.message}`);
+};
+const common = { runDir, seed: spec.seed, settings: spec.settings, signal: controller.signal, stopAfter, onProgress, model: spec.model, dataset: spec.dataset, train: spec.train };
+const t0 = Date.now();
+const result =
+  spec.kind === 'var'
+    ? await train.trainVAR({ ...common, tokenizer: spec.tokenizer, eval: spec.eval, tokenCacheDir: spec.tokenCacheDir })
+    : await train.trainTokenizer({ ...common, evalSamples: spec.evalSamples });
+console.log(`[train] ${new Date().toISOString()} ${JSON.stringify(result)} (session ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
