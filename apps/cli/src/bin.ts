@@ -12,19 +12,12 @@
  */
 import { register } from 'node:module';
 
-const hook = `
-const TF = /[\\\\/]@tensorflow[\\\\/]tfjs-core[\\\\/]dist[\\\\/]/;
+const hook = String.raw`
+const IN_TF = /[\\/]@tensorflow[\\/]tfjs-core[\\/]dist[\\/]/;
 export async function resolve(specifier, context, next) {
-  try {
-    return await next(specifier, context);
-  } catch (err) {
-    const fromTf = context.parentURL && TF.test(context.parentURL) && specifier.startsWith('.');
-    const deep = specifier.startsWith('@tensorflow/tfjs-core/dist/');
-    if (err && err.code === 'ERR_MODULE_NOT_FOUND' && (fromTf || deep) && !specifier.endsWith('.js')) {
-      try { return await next(specifier + '.js', context); } catch { return next(specifier + '/index.js', context); }
-    }
-    throw err;
-  }
+  const deep = /^@tensorflow\/tfjs-core\/dist\/[^.]+$/.test(specifier);
+  const fromTf = context.parentURL && IN_TF.test(context.parentURL) && /^\.\.?\//.test(specifier) && !/\.m?js$/.test(specifier);
+  return next(deep || fromTf ? specifier + '.js' : specifier, context);
 }`;
 register(`data:text/javascript,${encodeURIComponent(hook)}`, import.meta.url);
 

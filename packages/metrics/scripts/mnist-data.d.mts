@@ -4,4 +4,4 @@ export interface MnistSet {
   labels: Int32Array;
   n: number;
 }
-export function loadMnistSplit(opts?: { holdoutPerClass?: number }): { train: MnistSet; test: MnistSet };
+export function loadMnistSplit(opts?: { holdoutEvery?: number }): { train: MnistSet; test: MnistSet };

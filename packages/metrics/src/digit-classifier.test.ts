@@ -1,6 +1,7 @@
 /**
- * The shipped digit-classifier weights reach >= 99% on the held-out MNIST digits (the
- * last 200 of each class of the `mnist` package, never used in training).
+ * The shipped digit-classifier weights reach >= 99% on the held-out MNIST digits (every
+ * 5th digit of each class of the `mnist` package, never used in training; see
+ * scripts/mnist-data.mjs).
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -43,10 +44,10 @@ async function accuracy(images: Float32Array, labels: Int32Array, n: number, px:
 }
 
 describe('DigitClassifier (shipped weights)', () => {
-  it('held-out split is disjoint from training: 2,000 digits, 200 per class', () => {
-    expect(test.n).toBe(2000);
+  it('held-out split: about 2,000 digits of every class', () => {
+    expect(test.n).toBeGreaterThan(1900);
     expect(train.n + test.n).toBe(10000);
-    for (let d = 0; d < 10; d++) expect(test.labels.filter((l) => l === d).length).toBe(200);
+    for (let d = 0; d < 10; d++) expect(test.labels.filter((l) => l === d).length).toBeGreaterThan(150);
   });
 
   it('>= 99% accuracy on the held-out digits at 28 px', async () => {

@@ -35,6 +35,34 @@ const lookupWithGrad = tf.customGrad(((codebook: tf.Tensor, idx: tf.Tensor, save
   };
 }) as never) as unknown as (codebook: tf.Tensor2D, idx: tf.Tensor1D) => tf.Tensor2D;
 
+function nearestImpl(zNC: tf.Tensor2D, E: tf.Tensor2D, znorm: boolean): tf.Tensor1D {
+  if (znorm) {
+    const zn = tf.div(zNC, tf.maximum(tf.sqrt(tf.sum(tf.square(zNC), 1, true)), 1e-12));
+    const en = tf.div(E, tf.maximum(tf.sqrt(tf.sum(tf.square(E), 1, true)), 1e-12));
+    return tf.argMax(tf.matMul(zn, en, false, true), 1) as tf.Tensor1D;
+  }
+  // official: ||z||² + ||e||² − 2 z·e (addmm with alpha=-2, beta=1), argmin, float32
+  const zz = tf.sum(tf.square(zNC), 1, true); // (N,1)
+  const ee = tf.sum(tf.square(E), 1); // (V)
+  const d = tf.add(tf.add(zz, ee), tf.mul(tf.matMul(zNC, E, false, true), -2));
+  return tf.argMin(d, 1) as tf.Tensor1D;
+}
+
+const nearestGrad = new Map<boolean, (z: tf.Tensor2D, E: tf.Tensor2D) => tf.Tensor1D>(
+  [false, true].map((znorm) => [
+    znorm,
+    tf.customGrad(((z: tf.Tensor2D, E: tf.Tensor2D) => ({
+      value: nearestImpl(z, E, znorm),
+      gradFunc: () => [tf.zeros(z.shape), tf.zeros(E.shape)],
+    })) as never) as unknown as (z: tf.Tensor2D, E: tf.Tensor2D) => tf.Tensor1D,
+  ]),
+);
+
+/** Nearest codebook row of every row of z: (N, C), (V, C) → (N) int32. */
+export function nearestCode(zNC: tf.Tensor2D, E: tf.Tensor2D, znorm: boolean): tf.Tensor1D {
+  return nearestGrad.get(znorm)!(zNC, E);
+}
+
 /** Result of the quantiser's training forward pass. */
 export interface QuantizerTrainOutput {
   /** f_hat with the straight-through estimator: value f_hat, gradient passed to f unchanged. (B,Cvae,H,W) */
@@ -103,18 +131,9 @@ export class MultiScaleQuantizer {
     return tf.add(tf.mul(h, 1 - this.resiRatio), tf.mul(c, this.resiRatio));
   }
 
-  /** (N, C) → nearest code index (N) int32. */
+  /** (N, C) → nearest code index (N) int32; not differentiable (zero gradients, nothing recorded on the tape). */
   private nearest(zNC: tf.Tensor2D): tf.Tensor1D {
-    const E = this.codebook as unknown as tf.Tensor2D;
-    if (this.usingZnorm) {
-      const zn = tf.div(zNC, tf.maximum(tf.norm(zNC, 'euclidean', 1, true), 1e-12));
-      const en = tf.div(E, tf.maximum(tf.norm(E, 'euclidean', 1, true), 1e-12));
-      return tf.argMax(tf.matMul(zn, en, false, true), 1) as tf.Tensor1D;
-    }
-    const zz = tf.sum(tf.square(zNC), 1, true); // (N,1)
-    const ee = tf.sum(tf.square(E), 1); // (V)
-    const d = tf.add(tf.add(zz, ee), tf.mul(tf.matMul(zNC, E, false, true), -2));
-    return tf.argMin(d, 1) as tf.Tensor1D;
+    return nearestCode(zNC, this.codebook as unknown as tf.Tensor2D, this.usingZnorm);
   }
 
   /** f_rest (B,C,H,W) → z (B*pn*pn, C) at scale si. */
@@ -150,7 +169,7 @@ export class MultiScaleQuantizer {
     const idx: tf.Tensor2D[] = [];
     const fHats: tf.Tensor4D[] = [];
     let fRest: tf.Tensor4D = f;
-    let fHat: tf.Tensor4D = tf.zerosLike(f);
+    let fHat: tf.Tensor4D = tf.zeros(f.shape);
     for (let si = 0; si < this.numScales; si++) {
       const pn = this.vPatchNums[si];
       const id = this.nearest(this.residualAt(si, fRest));
@@ -305,12 +324,12 @@ export class MultiScaleQuantizer {
     const B = f.shape[0];
     const fNoGrad = stopGradient(f) as tf.Tensor4D;
     let fRest: tf.Tensor4D = fNoGrad;
-    let fHat: tf.Tensor4D = tf.zerosLike(f);
+    let fHat: tf.Tensor4D = tf.zeros(f.shape);
     let loss: tf.Scalar = tf.scalar(0);
     const idx: tf.Tensor2D[] = [];
     for (let si = 0; si < this.numScales; si++) {
       const pn = this.vPatchNums[si];
-      const id = this.nearest(stopGradient(this.residualAt(si, fRest)) as tf.Tensor2D);
+      const id = this.nearest(this.residualAt(si, fRest));
       const rows = lookupWithGrad(this.codebook as unknown as tf.Tensor2D, id);
       const h = this.hAt(si, this.rowsToMap(rows, B, pn));
       fHat = tf.add(fHat, h);

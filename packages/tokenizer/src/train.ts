@@ -8,9 +8,8 @@
  *   f_hat_ste = (f_hat − f).detach() + f   (straight-through estimator)
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients (the umbrella @tensorflow/tfjs does): register them here.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { ValueError } from '@var/core';
+import { ensureTrainingGradients } from './gradients.js';
 import type { VQVAE } from './vqvae.js';
 
 export interface VQVAELossOptions {
@@ -37,6 +36,7 @@ export interface VQVAELossTensors {
  * `tf.tidy`, `tf.variableGrads` or an optimiser's `minimize`.
  */
 export function vqvaeLossTensors(vae: VQVAE, img: tf.Tensor4D, opts: VQVAELossOptions = {}): VQVAELossTensors {
+  ensureTrainingGradients();
   const f = vae.encodeRaw(img, true);
   const q = vae.quantizer.forwardTrain(f);
   const rec = vae.decodeRaw(q.fHat, true);
@@ -57,6 +57,7 @@ export interface VQVAEGradients {
 /** Loss values and gradients w.r.t. every trainable variable (the caller disposes `grads`). */
 export function vqvaeGradients(vae: VQVAE, img: tf.Tensor4D, opts: VQVAELossOptions = {}): VQVAEGradients {
   vae.checkImage('train: img', img, true);
+  ensureTrainingGradients();
   const vars = vae.trainableVariables();
   const byTfName = new Map<string, string>();
   for (const [name, v] of vars) byTfName.set(v.name, name);

@@ -11,3 +11,4 @@ export * from './session.js';
 export * from './eval.js';
 export * from './tokenizer.js';
 export * from './fast-conv.js';
+export * from './var.js';

@@ -125,7 +125,7 @@ export async function readTokens(path: string): Promise<TokenFile> {
 async function scaleStrip(vae: VQVAE, input: tf.Tensor4D | tf.Tensor2D[], channels: 1 | 3): Promise<RawImage[][]> {
   const recs = vae.reconstructionsPerScale(input);
   try {
-    const perScale = [];
+    const perScale: RawImage[][] = [];
     for (const r of recs) perScale.push(await toImages(r, channels));
     return perScale[0].map((_, b) => perScale.map((s) => s[b]));
   } finally {

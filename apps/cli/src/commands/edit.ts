@@ -28,7 +28,7 @@ interface EditOpts extends ModelOptions {
   rect?: string;
   outpaint?: boolean;
   mask?: string;
-  class?: string[];
+  class?: string;
   seed?: string;
   cfg?: string;
   topK?: string;
@@ -101,7 +101,7 @@ export async function editAction(ui: Ui, image: string, o: EditOpts): Promise<vo
   if (maskPath && !existsSync(maskPath)) throw new UsageError(`no such mask: ${maskPath}`);
   const spec = await resolveModel(ui.io, o);
   const { card } = spec;
-  const classes = parseClasses(o.class, card);
+  const classes = parseClasses(o.class !== undefined ? [o.class] : undefined, card);
   if (classes && classes.length !== 1) throw new UsageError('edit takes one --class');
   const label = classes?.[0] ?? card.var.config.numClasses;
   const seed = intOpt('--seed', o.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1);

@@ -206,9 +206,9 @@ describe('wasm training kernels', () => {
       { a: [30, 40], b: [30, 20], tA: true, tB: false },
       { a: [40, 30], b: [20, 30], tA: false, tB: true },
       { a: [30, 40], b: [20, 30], tA: true, tB: true },
-      { a: [6, 40, 32], b: [6, 32, 24], tA: false, tB: false },
-      { a: [2, 3, 40, 32], b: [2, 3, 40, 32], tA: false, tB: true }, // attention q·kᵀ
-      { a: [2, 3, 32, 40], b: [2, 3, 32, 24], tA: true, tB: false },
+      { a: [6, 40, 32], b: [6, 32, 24], tA: false, tB: false }, // small items: tfjs's loop
+      { a: [2, 2, 130, 64], b: [2, 2, 130, 64], tA: false, tB: true }, // attention q·kᵀ, item by item
+      { a: [3, 64, 130], b: [3, 64, 128], tA: true, tB: false },
       { a: [5, 40, 32], b: [32, 24], tA: false, tB: false }, // b broadcast
       { a: [5, 40, 32], b: [1, 24, 32], tA: false, tB: true },
       { a: [40, 32], b: [5, 32, 24], tA: false, tB: false }, // a broadcast

@@ -12,6 +12,12 @@
  *  - UnsortedSegmentSum: one pass over the data in wasm memory (O(size), no one-hot).
  *  - DepthwiseConv2dNativeBackpropInput/Filter: direct loops over wasm memory.
  *
+ * Two kernels the wasm backend has are replaced because they run on a naive loop:
+ *  - BatchMatMul: tfjs-backend-wasm uses XNNPACK only for untransposed, unbatched products;
+ *    matMul gradients (transposed) and attention (batched) are 10-40x slower. See
+ *    fastBatchMatMul.
+ *  - Conv2DBackpropInput: one XNNPACK product + col2im instead of a direct loop (~10x).
+ *
  * All are built from wasm kernels or plain loops over the wasm heap; nothing leaves wasm
  * memory except through typed-array views.
  */
@@ -221,8 +227,11 @@ function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknow
   }
 }
 
-/** Products below this many multiply-adds per batch item stay on tfjs's own loop. */
-const MIN_FAST_BATCH_WORK = 16384;
+/** Products below this many multiply-adds stay on tfjs's own loop (overhead dominates). */
+const MIN_FAST_WORK = 16384;
+/** Item-by-item batches need this much work per item to beat tfjs's loop (measured break-even
+ * near 128×64×128 per item). */
+const MIN_FAST_ITEM_WORK = 1 << 20;
 
 let originalBatchMatMul: KernelConfig | undefined;
 
@@ -252,9 +261,10 @@ function fastBatchMatMul(args: { inputs: NamedTensorInfoMap; backend: unknown; a
   const batchA = util.sizeFromShape(outerA);
   const batchB = util.sizeFromShape(outerB);
   const simple = !transposeA && !transposeB && batchA === 1 && batchB === 1;
-  if (simple || K !== Kb || M * K * N < MIN_FAST_BATCH_WORK || M === 0 || N === 0 || K === 0) return orig(args);
+  if (simple || K !== Kb || M * K * N < MIN_FAST_WORK || M === 0 || N === 0 || K === 0) return orig(args);
   const sameBatch = batchA === batchB && util.arraysEqual(outerA, outerB);
   if (!(batchB === 1 || (batchA === 1 && batchB > 1) || sameBatch)) return orig(args); // general broadcasting
+  if (batchA > 1 && batchB > 1 && M * K * N < MIN_FAST_ITEM_WORK) return orig(args);
   const outOuter = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
   const outShape = [...outOuter, M, N];
   const r = new KernelRunner(backend);

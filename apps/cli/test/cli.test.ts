@@ -1,0 +1,337 @@
+/**
+ * End-to-end tests of the `var` CLI on a tiny random model (the fixture case's configs) saved
+ * to a temporary model directory: in-process through `run(argv, io)` (the same code the bin
+ * runs), plus a few runs of the built bin in a child process.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '@var/core';
+import { readSafetensors } from '@var/checkpoint';
+import { decodeImage, imageToTensor, tensorToImages, encodePng, type RawImage } from '@var/data';
+import { VQVAE, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
+import { VAR, countParameters, fromOfficialConfig as varConfig } from '@var/transformer';
+import { listModels, loadModel, saveModel, defaultModelId } from '@var/models';
+import { loadFixtureCase } from '@var/test-helpers';
+import { run, readTokens, type Io } from '../src/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = join(here, '..', 'dist', 'bin.js');
+const fc = loadFixtureCase();
+const tokCfg = vqvaeConfig(fc.config.VQVAE);
+const varCfg = varConfig(fc.config.VAR, fc.config.VQVAE);
+const S = varCfg.patchNums.length;
+const BACKEND = ['--backend', 'wasm', '--threads', '1'];
+
+let tmp: string;
+let modelDir: string;
+let size: number;
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false, cwd: tmp };
+  const code = await run(args, io);
+  return { code, stdout, stderr };
+}
+
+function png(path: string): RawImage {
+  return decodeImage(new Uint8Array(readFileSync(path)));
+}
+
+beforeAll(async () => {
+  await initBackend('wasm', { threads: 1 });
+  tmp = mkdtempSync(join(tmpdir(), 'var-cli-'));
+  modelDir = join(tmp, 'tiny');
+  const vae = VQVAE.create(tokCfg, { seed: 11 });
+  const model = VAR.create(varCfg, { seed: 12 });
+  size = vae.imageSize;
+  await saveModel(modelDir, {
+    vae,
+    var: model,
+    card: {
+      id: 'tiny',
+      name: 'tiny random model',
+      dataset: { name: 'none' },
+      classNames: Array.from({ length: varCfg.numClasses }, (_, i) => `class${i}`),
+      sampling: { cfg: 1.5, topK: 0, topP: 0 },
+    },
+  });
+  vae.dispose();
+  model.dispose();
+});
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('var generate', () => {
+  it('writes one PNG per image and a labelled grid, of the right sizes; --json parses; no tensors leak', async () => {
+    const before = tf.memory().numTensors;
+    const r = await cli(['generate', '--model', modelDir, '--class', '3,class7', '--count', '2', '--seed', '5', '--out', 'gen1', '--json', ...BACKEND]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    const j = JSON.parse(r.stdout);
+    expect(j.seed).toBe(5);
+    expect(j.images.map((i: { label: number }) => i.label)).toEqual([3, 3, 7, 7]);
+    expect(j.images.map((i: { className: string }) => i.className)).toEqual(['class3', 'class3', 'class7', 'class7']);
+    for (const im of j.images) {
+      const p = png(im.file);
+      expect([p.width, p.height]).toEqual([size, size]);
+    }
+    const files = readdirSync(join(tmp, 'gen1')).sort();
+    expect(files).toEqual(['0000-class3.png', '0001-class3.png', '0002-class7.png', '0003-class7.png', 'grid.png']); // no temp files left
+    const grid = png(j.grid);
+    expect(grid.width).toBe(2 + 4 * (size + 2)); // 4 columns, torchvision-style padding 2
+    expect(grid.height).toBeGreaterThan(size + 4); // one row plus its label strip
+  });
+
+  it('same seed gives byte-identical PNGs; another seed gives other images', async () => {
+    const a = await cli(['generate', '--model', modelDir, '--class', '1', '--count', '3', '--seed', '42', '--out', 'seedA', ...BACKEND]);
+    const b = await cli(['generate', '--model', modelDir, '--class', '1', '--count', '3', '--seed', '42', '--out', 'seedB', ...BACKEND]);
+    const c = await cli(['generate', '--model', modelDir, '--class', '1', '--count', '3', '--seed', '43', '--out', 'seedC', ...BACKEND]);
+    expect([a.code, b.code, c.code]).toEqual([0, 0, 0]);
+    // non-TTY output: one path per line
+    expect(a.stdout.trim().split('\n')).toHaveLength(4);
+    const names = readdirSync(join(tmp, 'seedA')).sort();
+    let same = 0;
+    for (const n of names) {
+      const ba = readFileSync(join(tmp, 'seedA', n));
+      expect(Buffer.compare(ba, readFileSync(join(tmp, 'seedB', n))), n).toBe(0);
+      if (Buffer.compare(ba, readFileSync(join(tmp, 'seedC', n))) === 0) same++;
+    }
+    expect(same).toBeLessThan(names.length);
+  });
+
+  it('--progression writes a strip with one image per scale', async () => {
+    const r = await cli(['generate', '--model', modelDir, '--class', '2', '--seed', '1', '--out', 'prog', '--progression', '--no-grid', '--json', ...BACKEND]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.grid).toBeNull();
+    const strip = png(j.images[0].progression);
+    expect(strip.width).toBe(2 + S * (size + 2));
+    // the strip's last cell is the final image
+    const fin = png(j.images[0].file);
+    const row = 2; // first image row inside the padding
+    const off = (row * strip.width + 2 + (S - 1) * (size + 2)) * strip.channels;
+    const finRow = fin.data.subarray(0, size * fin.channels);
+    expect(Array.from(strip.data.subarray(off, off + size * strip.channels))).toEqual(Array.from(finRow));
+  });
+
+  it('usage errors exit 2 with one clear line; typed errors exit 1', async () => {
+    const bad = await cli(['generate', '--model', modelDir, '--class', 'banana', ...BACKEND]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown class "banana"/);
+    expect(bad.stderr.split('\n').filter(Boolean).length).toBeLessThanOrEqual(2); // error + hint
+    expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const badIdx = await cli(['generate', '--model', modelDir, '--class', String(varCfg.numClasses), ...BACKEND]);
+    expect(badIdx.code).toBe(2);
+    const unknownOpt = await cli(['generate', '--bogus']);
+    expect(unknownOpt.code).toBe(2);
+    expect(unknownOpt.stderr).toMatch(/unknown option/);
+    const badSeed = await cli(['generate', '--model', modelDir, '--seed', 'x']);
+    expect(badSeed.code).toBe(2);
+    const noModel = await cli(['generate', '--model', 'no-such-model']);
+    expect(noModel.code).toBe(1);
+    expect(noModel.stderr).toMatch(/unknown model "no-such-model"/);
+    const def = (await listModels()).find((m) => m.id === defaultModelId)!;
+    if (!def.bundled) {
+      const r = await cli(['generate']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/ModelNotBundledError: model "mnist" is not bundled yet/);
+      expect(r.stderr).toMatch(/hint:/);
+    }
+    const badBackend = await cli(['generate', '--model', modelDir, '--backend', 'quantum']);
+    expect(badBackend.code).toBe(2);
+  });
+
+  it('--help of every command has examples', async () => {
+    for (const c of ['generate', 'edit', 'encode', 'decode', 'convert', 'eval', 'info', 'bench']) {
+      const r = await cli([c, '--help']);
+      expect(r.code, c).toBe(0);
+      expect(r.stdout, c).toMatch(/Examples:\n\s+\$ var /);
+    }
+    const top = await cli(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/Exit codes/);
+  });
+});
+
+describe('var convert / info', () => {
+  for (const part of ['var', 'vae'] as const) {
+    it(`converts the fixture's ${part}.pth to safetensors equal to the fixture's ${part}.safetensors, checked against its config`, async () => {
+      const out = join(tmp, `${part}.safetensors`);
+      const cfgFile = join(tmp, 'config.json');
+      writeFileSync(cfgFile, JSON.stringify(fc.config));
+      const r = await cli(['convert', fc.path(`${part}.pth`), out, '--config', cfgFile, '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.check.ok).toBe(true);
+      const got = await readSafetensors(out);
+      const want = await readSafetensors(fc.path(`${part}.safetensors`));
+      expect([...got.tensors.keys()].sort()).toEqual([...want.tensors.keys()].sort());
+      for (const [k, t] of want.tensors) {
+        const g = got.tensors.get(k)!;
+        expect(g.dtype, k).toBe(t.dtype);
+        expect(g.shape, k).toEqual(t.shape);
+        expect(Buffer.compare(Buffer.from(g.data.buffer, g.data.byteOffset, g.data.byteLength), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), k).toBe(0);
+      }
+      // float16 variant halves the float data
+      const r16 = await cli(['convert', fc.path(`${part}.pth`), join(tmp, `${part}-f16.safetensors`), '--float16', '--json']);
+      expect(r16.code).toBe(0);
+      const j16 = JSON.parse(r16.stdout);
+      expect(j16.dtypes.F16).toBeGreaterThan(0);
+      expect(j16.dtypes.F32 ?? 0).toBe(0);
+    });
+  }
+
+  it('refuses a checkpoint that does not match the preset and writes nothing', async () => {
+    const out = join(tmp, 'mismatch.safetensors');
+    const r = await cli(['convert', fc.path('var.pth'), out, '--preset', 'd16']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/does not match preset d16; nothing written/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(tmp).some((f) => f.includes('mismatch'))).toBe(false);
+    const exists = await cli(['convert', fc.path('var.pth'), join(tmp, 'var.safetensors')]);
+    expect(exists.code).toBe(2); // output exists, no --force
+  });
+
+  it('info prints the parameter count of a checkpoint and of a model directory', async () => {
+    const want = countParameters(varCfg);
+    const r = await cli(['info', fc.path('var.safetensors'), '--no-backends']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`parameters: ${want} `);
+    expect(r.stdout).toMatch(/kind: transformer/);
+    const j = JSON.parse((await cli(['info', fc.path('var.pth'), '--no-backends', '--json', '--config', JSON.stringify(fc.config)])).stdout);
+    expect(j.checkpoint.parameters).toBe(want);
+    expect(j.checkpoint.configMatch.ok).toBe(true);
+    expect(j.checkpoint.presetsMatched).toEqual([]);
+    const d = await cli(['info', modelDir, '--json']);
+    expect(d.code).toBe(0);
+    const dj = JSON.parse(d.stdout);
+    expect(dj.model.parameters.transformer).toBe(want);
+    expect(dj.backends.available.find((b: { name: string }) => b.name === 'cpu').available).toBe(true);
+    expect(typeof dj.backends.auto.name).toBe('string');
+  });
+});
+
+describe('var encode / decode / edit', () => {
+  let image: string;
+  beforeAll(async () => {
+    // a deterministic test picture: a bright rectangle on a gradient
+    const data = new Uint8Array(size * size * 3);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const inside = y > size / 4 && y < (3 * size) / 4 && x > size / 3 && x < (2 * size) / 3;
+        for (let c = 0; c < 3; c++) data[(y * size + x) * 3 + c] = inside ? 230 : (x * 4 + c * 40) % 256;
+      }
+    }
+    image = join(tmp, 'picture.png');
+    writeFileSync(image, encodePng({ width: size, height: size, channels: 3, data }));
+  });
+
+  it('encode → decode round trip: tokens are the tokenizer\'s, the decoded image is its reconstruction', async () => {
+    const e = await cli(['encode', image, '--model', modelDir, '--out', 'tok.safetensors', '--reconstructions', 'rec', '--json', ...BACKEND]);
+    expect(e.stderr).toBe('');
+    expect(e.code).toBe(0);
+    const ej = JSON.parse(e.stdout);
+    expect(ej.patchNums).toEqual(tokCfg.vPatchNums);
+    const ej2 = await cli(['encode', image, '--model', modelDir, '--out', 'tok.json', ...BACKEND]);
+    expect(ej2.code).toBe(0);
+    const a = await readTokens(join(tmp, 'tok.safetensors'));
+    const b = await readTokens(join(tmp, 'tok.json'));
+    expect(a.tokens).toEqual(b.tokens);
+    const strip = png(ej.reconstructions[0]);
+    expect(strip.width).toBe(2 + S * (size + 2));
+
+    const m = await loadModel(modelDir);
+    const x = imageToTensor(png(image), { channels: 3, size });
+    const idx = m.vae.imgToIdx(x);
+    const want = await Promise.all(idx.map(async (t) => [Array.from(await t.data())]));
+    expect(a.tokens).toEqual(want);
+
+    const d = await cli(['decode', join(tmp, 'tok.safetensors'), '--model', modelDir, '--out', 'dec', '--per-scale', '--json', ...BACKEND]);
+    expect(d.code).toBe(0);
+    const dj = JSON.parse(d.stdout);
+    const img = m.vae.idxToImg(idx);
+    const [ref] = await tensorToImages(img);
+    const got = png(dj.images[0]);
+    expect(Buffer.compare(Buffer.from(got.data), Buffer.from(ref.data))).toBe(0);
+    tf.dispose([x, img, ...idx]);
+    m.vae.dispose();
+    m.var.dispose();
+
+    const badTok = join(tmp, 'bad-tok.json');
+    writeFileSync(badTok, JSON.stringify({ patchNums: [1, 2], tokens: [[[0]], [[0, 0, 0, 0]]] }));
+    const bd = await cli(['decode', badTok, '--model', modelDir, ...BACKEND]);
+    expect(bd.code).toBe(1);
+    expect(bd.stderr).toMatch(/tokens of scales \(1,2\)/);
+  });
+
+  it('edit keeps the input\'s tokens outside the rectangle and writes the before/mask/after strip', async () => {
+    const r = await cli(['edit', image, '--model', modelDir, '--rect', '0,0,0.5,1', '--class', '4', '--seed', '3', '--out', 'edited.png', '--strip', 'strip.png', '--tokens-out', 'edit-tokens.json', '--json', ...BACKEND]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.mode).toBe('inpaint');
+    const edited = png(j.output);
+    expect([edited.width, edited.height]).toEqual([size, size]);
+    expect(png(j.strip).width).toBe(2 + 3 * (size + 2));
+    const doc = JSON.parse(readFileSync(join(tmp, 'edit-tokens.json'), 'utf8'));
+    const m = await loadModel(modelDir);
+    const x = imageToTensor(png(image), { channels: 3, size });
+    const idx = m.vae.imgToIdx(x);
+    let kept = 0;
+    for (let si = 0; si < S; si++) {
+      const input = await idx[si].data();
+      const keep: number[] = doc.keep[si][0];
+      keep.forEach((k, i) => {
+        if (k) {
+          expect(doc.tokens[si][0][i], `scale ${si} pos ${i}`).toBe(input[i]);
+          kept++;
+        }
+      });
+    }
+    const last = j.keep[S - 1];
+    expect(last.kept).toBeGreaterThan(0);
+    expect(last.kept).toBeLessThan(last.total); // the top half was regenerated
+    expect(kept).toBeGreaterThan(0);
+    tf.dispose([x, ...idx]);
+    m.vae.dispose();
+    m.var.dispose();
+
+    const badRect = await cli(['edit', image, '--model', modelDir, '--rect', '0,0,2,1']);
+    expect(badRect.code).toBe(2);
+    const both = await cli(['edit', image, '--model', modelDir, '--rect', '0,0,1,1', '--mask', image]);
+    expect(both.code).toBe(2);
+    const notImage = join(tmp, 'not-an-image.png');
+    writeFileSync(notImage, 'hello');
+    const badMask = await cli(['edit', image, '--model', modelDir, '--mask', notImage, ...BACKEND]);
+    expect(badMask.code).toBe(1);
+    expect(badMask.stderr).toMatch(/ImageFormatError/);
+  });
+});
+
+describe('the built bin', () => {
+  const built = existsSync(BIN);
+  it.skipIf(!built)('runs as a child process: generate --json, usage error exit 2, info', () => {
+    const env = { ...process.env, CI: '1' };
+    const g = spawnSync(process.execPath, [BIN, 'generate', '--model', modelDir, '--class', '0', '--seed', '7', '--out', join(tmp, 'spawned'), '--json', ...BACKEND], { encoding: 'utf8', env });
+    expect(g.status, g.stderr).toBe(0);
+    const j = JSON.parse(g.stdout);
+    expect(j.images).toHaveLength(1);
+    // same seed in-process and in the bin → same bytes
+    const bad = spawnSync(process.execPath, [BIN, 'generate', '--model', modelDir, '--class', 'nope'], { encoding: 'utf8', env });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown class "nope"/);
+    const info = spawnSync(process.execPath, [BIN, 'info', fc.path('var.safetensors'), '--no-backends'], { encoding: 'utf8', env });
+    expect(info.status).toBe(0);
+    expect(info.stdout).toContain(`parameters: ${countParameters(varCfg)} `);
+  });
+});

@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// Benchmark: VQVAE encode (image → f) and decode (f_hat → image) of the official
+// preset `vae_ch160v4096z32` (random weights, batch 1) on cpu and on wasm with 1 and 2
+// threads, with the achieved GFLOP/s (convolutions and attention matMuls counted
+// analytically by `convFlops`).
+//
+//   pnpm --filter @var/tokenizer bench            # after `pnpm build`
+//   node bench/encode-decode.mjs --size 256 --cpu-size 64 --reps 2
+//   node bench/encode-decode.mjs --quick          # everything at 64 px, 1 rep (smoke test)
+//
+// The cpu backend (~1 GFLOP/s) needs many minutes at 256 px, so by default it runs at
+// 64 px (pass --cpu-size 256 to change it); the output says which size each row used.
+// TensorFlow.js initialises wasm once per process: every backend runs in a child process.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '..', 'dist', 'index.js');
+
+function arg(name, def) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
+}
+const quick = process.argv.includes('--quick');
+const size = Number(arg('size', quick ? 64 : 256));
+const cpuSize = Number(arg('cpu-size', quick ? 64 : Math.min(64, size)));
+const reps = Number(arg('reps', quick ? 1 : 2));
+
+async function child(backend, threads, px) {
+  const { VQVAE, convFlops } = await import(pathToFileURL(dist).href);
+  const { initBackend } = await import('@var/core');
+  const tf = await import('@tensorflow/tfjs-core');
+  const info = await initBackend(backend, backend === 'wasm' ? { threads } : {});
+  const t0 = performance.now();
+  const vae = VQVAE.create('vae_ch160v4096z32', { seed: 0 });
+  const initMs = performance.now() - t0;
+  const img = tf.randomUniform([1, 3, px, px], -1, 1, 'float32', 1);
+  const time = async (fn) => {
+    const out = fn();
+    await out.data(); // warm-up (XNNPACK packs weights on first use)
+    out.dispose();
+    const t = performance.now();
+    for (let i = 0; i < reps; i++) {
+      const o = fn();
+      await o.data();
+      o.dispose();
+    }
+    return (performance.now() - t) / reps;
+  };
+  const encMs = await time(() => vae.encode(img));
+  const f = vae.encode(img);
+  const decMs = await time(() => vae.fhatToImg(f));
+  const flops = convFlops(vae.config, px, px);
+  tf.dispose([img, f]);
+  vae.dispose();
+  const r = {
+    backend,
+    threads: info.threads ?? 1,
+    binary: info.wasmBinary,
+    px,
+    params: 108948355,
+    initMs,
+    encMs,
+    decMs,
+    encGflop: flops.encoder / 1e9,
+    decGflop: flops.decoder / 1e9,
+    encGflops: flops.encoder / (encMs * 1e6),
+    decGflops: flops.decoder / (decMs * 1e6),
+  };
+  process.stdout.write(JSON.stringify(r) + '\n');
+}
+
+if (process.argv.includes('--child')) {
+  await child(arg('backend', 'wasm'), Number(arg('threads', 1)), Number(arg('px', size)));
+} else {
+  if (!existsSync(dist)) {
+    console.error(`${dist} not found: run \`pnpm --filter @var/tokenizer... build\` (or \`pnpm build\`) first.`);
+    process.exit(1);
+  }
+  const runs = [
+    ['wasm', 1, size],
+    ['wasm', 2, size],
+    ['cpu', 1, cpuSize],
+  ];
+  const results = [];
+  for (const [backend, threads, px] of runs) {
+    const r = spawnSync(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--child', '--backend', backend, '--threads', String(threads), '--px', String(px), '--reps', String(reps)],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], cwd: join(here, '..') },
+    );
+    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    if (r.status !== 0 || !line) {
+      console.error(`${backend} (${threads} thread(s)) failed (exit ${r.status})\n${r.stdout}`);
+      process.exit(1);
+    }
+    results.push(JSON.parse(line));
+  }
+  console.log(`VQVAE vae_ch160v4096z32 (random weights, batch 1), ${availableParallelism()} cores, ${reps} timed run(s) after a warm-up`);
+  for (const r of results) {
+    const label = r.backend === 'wasm' ? `wasm ${r.threads} thread(s) [${r.binary}]` : r.backend;
+    const note = r.px !== size ? `  (at ${r.px} px: ${r.backend} at ${size} px would take ~${(((r.encMs + r.decMs) * (size / r.px) ** 2) / 60000).toFixed(0)} min)` : '';
+    console.log(
+      `  ${label.padEnd(32)} ${r.px}px  encode ${r.encMs.toFixed(0).padStart(7)} ms (${r.encGflop.toFixed(1)} GFLOP, ${r.encGflops.toFixed(1)} GFLOP/s)` +
+        `  decode ${r.decMs.toFixed(0).padStart(7)} ms (${r.decGflop.toFixed(1)} GFLOP, ${r.decGflops.toFixed(1)} GFLOP/s)${note}`,
+    );
+  }
+  const [w1, w2] = results;
+  console.log(`  wasm 2 threads vs 1: encode ${(w1.encMs / w2.encMs).toFixed(2)}x, decode ${(w1.decMs / w2.decMs).toFixed(2)}x`);
+  if (process.argv.includes('--json')) console.log(JSON.stringify({ size, cpuSize, reps, results }));
+}

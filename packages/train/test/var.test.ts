@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, initBackend } from '@var/core';
+import { readLog, trainTokenizer, trainVAR, type ProgressEvent, type TrainVAROptions } from '../src/index.js';
+import { tinyFolder, tmpRunDir } from './helpers.js';
+
+let folder: string;
+let tokRun: string;
+beforeAll(async () => {
+  await initBackend('wasm', { threads: 1 });
+  folder = await tinyFolder();
+  tokRun = await tmpRunDir();
+  await trainTokenizer({
+    runDir: tokRun,
+    model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+    train: { steps: 2, batchSize: 4 },
+    classifier: false,
+    evalSamples: 0,
+  });
+});
+
+function opts(runDir: string, extra: Partial<TrainVAROptions> = {}): TrainVAROptions {
+  return {
+    runDir,
+    tokenizer: tokRun,
+    model: { depth: 2, embedDim: 16, numHeads: 2, condDropRate: 0.5 },
+    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25, hflip: 0.5 },
+    train: { steps: 6, batchSize: 4, lr: 1e-3, warmupSteps: 1 },
+    seed: 3,
+    settings: { logEvery: 1, checkpointEvery: 100, evalEvery: 3 },
+    eval: { valSamples: 6, perClass: 0 },
+    classifier: false,
+    ...extra,
+  };
+}
+
+describe('trainVAR', () => {
+  it('caches tokens, logs, reports progress and resumes (fresh instances) to the same losses', async () => {
+    const n0 = tf.memory().numTensors;
+    const a = await tmpRunDir();
+    const events: ProgressEvent[] = [];
+    const full = await trainVAR(opts(a, { onProgress: (e) => events.push(e) }));
+    expect(full).toMatchObject({ step: 6, done: true, reason: 'done' });
+    const files = (await readdir(a)).sort();
+    expect(files.filter((f) => !f.startsWith('tokens-'))).toEqual(['checkpoint.safetensors', 'config.json', 'log.jsonl', 'model.safetensors']);
+    expect(files.filter((f) => /^tokens-[0-9a-f]{16}\.safetensors$/.test(f))).toHaveLength(1);
+    const cfg = JSON.parse(await readFile(join(a, 'config.json'), 'utf8'));
+    expect(cfg).toMatchObject({ kind: 'var', seed: 3, model: { depth: 2, patchNums: [1, 2, 4], vocabSize: 16, Cvae: 4, numClasses: 2 } });
+    expect(cfg.tokenizer.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const logA = await readLog(join(a, 'log.jsonl'));
+    expect(logA[0]).toMatchObject({ type: 'start', tokenCache: 'miss' });
+    const trainA = logA.filter((r) => r.type === 'train');
+    expect(trainA.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    const evals = logA.filter((r) => r.type === 'eval');
+    expect(evals.map((r) => r.step)).toEqual([3, 6]);
+    expect(evals[0].valLoss).toBeGreaterThan(0);
+    expect(events.some((e) => e.phase === 'tokens' && e.done === e.total)).toBe(true);
+    expect(events.filter((e) => e.phase === 'train').map((e) => e.loss)).toEqual(trainA.map((r) => r.loss));
+
+    // interrupted after 4 steps (past an eval), resumed in fresh instances; the token cache is shared (hit)
+    const b = await tmpRunDir();
+    const part = await trainVAR(opts(b, { stopAfter: 4, tokenCacheDir: a }));
+    expect(part).toMatchObject({ step: 4, done: false, reason: 'stopped' });
+    const rest = await trainVAR(opts(b, { tokenCacheDir: a }));
+    expect(rest).toMatchObject({ step: 6, done: true, resumedFrom: 4 });
+    const logB = await readLog(join(b, 'log.jsonl'));
+    expect(logB[0]).toMatchObject({ type: 'start', tokenCache: 'hit' });
+    const trainB = logB.filter((r) => r.type === 'train');
+    expect(trainB.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(trainB.map((r) => r.loss)).toEqual(trainA.map((r) => r.loss));
+    expect(rest.lastLosses).toEqual(full.lastLosses);
+    expect(rest.lastEval).toEqual(full.lastEval);
+    expect(await readFile(join(b, 'model.safetensors'))).toEqual(await readFile(join(a, 'model.safetensors')));
+    expect(tf.memory().numTensors).toBe(n0);
+  });
+
+  it('a dataset change misses the token cache; a changed model config is a ConfigError', async () => {
+    const a = await tmpRunDir();
+    await trainVAR(opts(a, { stopAfter: 1, settings: { evalEvery: 0 } }));
+    const c = await tmpRunDir();
+    await trainVAR(opts(c, { stopAfter: 1, tokenCacheDir: a, dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25, hflip: 0 }, settings: { evalEvery: 0 } }));
+    expect((await readdir(a)).filter((f) => f.startsWith('tokens-'))).toHaveLength(2);
+    expect((await readLog(join(c, 'log.jsonl')))[0]).toMatchObject({ tokenCache: 'miss' });
+    await expect(trainVAR(opts(a, { model: { depth: 3, embedDim: 16, numHeads: 2 } }))).rejects.toThrow(ConfigError);
+    await expect(trainVAR(opts(a, { model: { depth: 3, embedDim: 16, numHeads: 2 } }))).rejects.toThrow(/model\.depth/);
+  });
+});
