@@ -150,6 +150,28 @@ describe('var generate', () => {
     expect(badBackend.code).toBe(2);
   });
 
+  it('an interrupt (abort signal) stops generation: exit 130, only complete files, no grid', async () => {
+    const ac = new AbortController();
+    let stdout = '';
+    let stderr = '';
+    const io: Io = {
+      stdout: (t) => {
+        stdout += t;
+        ac.abort(); // after the first written file
+      },
+      stderr: (t) => void (stderr += t),
+      isTTY: false,
+      cwd: tmp,
+      signal: ac.signal,
+    };
+    const code = await run(['generate', '--model', modelDir, '--class', '0', '--count', '3', '--batch', '1', '--seed', '9', '--out', 'aborted', ...BACKEND], io);
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/interrupted/);
+    const files = readdirSync(join(tmp, 'aborted'));
+    expect(files).toEqual(['0000-class0.png']);
+    expect(png(join(tmp, 'aborted', files[0])).width).toBe(size);
+  });
+
   it('--help of every command has examples', async () => {
     for (const c of ['generate', 'edit', 'encode', 'decode', 'convert', 'eval', 'info', 'bench']) {
       const r = await cli([c, '--help']);
@@ -318,9 +340,39 @@ describe('var encode / decode / edit', () => {
   });
 });
 
+describe('var eval / bench', () => {
+  it('eval computes FID, IS, precision/recall and accuracy with the digit classifier against MNIST', async () => {
+    const r = await cli(['eval', '--model', modelDir, '--count', '1', '--reference-count', '24', '--batch', '10', '--json', ...BACKEND]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.samples).toBe(varCfg.numClasses);
+    expect(j.reference.images).toBe(24);
+    expect(Number.isFinite(j.fid) && j.fid >= 0).toBe(true);
+    expect(j.inceptionScore.mean).toBeGreaterThanOrEqual(1 - 1e-9);
+    expect(j.accuracy).toBeGreaterThanOrEqual(0);
+    expect(j.accuracy).toBeLessThanOrEqual(1);
+    expect(j.precision).toBeGreaterThanOrEqual(0);
+    expect(j.recall).toBeLessThanOrEqual(1);
+    const bad = await cli(['eval', '--model', modelDir, '--metrics', 'fid,speed']);
+    expect(bad.code).toBe(2);
+  });
+
+  it('bench lists the packages\' benchmarks', async () => {
+    const r = await cli(['bench', '--list', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const pkgs = j.benchmarks.map((b: { package: string }) => b.package);
+    expect(pkgs).toContain('@var/sampling');
+    for (const b of j.benchmarks) expect(b.command[0]).toBe('node');
+    const bad = await cli(['bench', '--only', 'nonexistent']);
+    expect(bad.code).toBe(2);
+  });
+});
+
 describe('the built bin', () => {
   const built = existsSync(BIN);
-  it.skipIf(!built)('runs as a child process: generate --json, usage error exit 2, info', () => {
+  it.skipIf(!built)('runs as a child process: generate --json, usage error exit 2', () => {
     const env = { ...process.env, CI: '1' };
     const g = spawnSync(process.execPath, [BIN, 'generate', '--model', modelDir, '--class', '0', '--seed', '7', '--out', join(tmp, 'spawned'), '--json', ...BACKEND], { encoding: 'utf8', env });
     expect(g.status, g.stderr).toBe(0);
@@ -330,8 +382,5 @@ describe('the built bin', () => {
     const bad = spawnSync(process.execPath, [BIN, 'generate', '--model', modelDir, '--class', 'nope'], { encoding: 'utf8', env });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown class "nope"/);
-    const info = spawnSync(process.execPath, [BIN, 'info', fc.path('var.safetensors'), '--no-backends'], { encoding: 'utf8', env });
-    expect(info.status).toBe(0);
-    expect(info.stdout).toContain(`parameters: ${countParameters(varCfg)} `);
   });
 });

@@ -196,3 +196,4 @@ export function disposeBackend(): void {
   if (factory) tf.registerBackend(n, factory.factory, factory.priority);
   current = undefined;
 }
+export { ensureGradients, gradientsRegistered } from './ensure-gradients.js';
