@@ -39,7 +39,8 @@ function firstLine(s: string): string {
 export function describeError(err: unknown): { message: string; hint?: string; code: number; detail?: string } {
   if (err instanceof UsageError) return { message: err.message, hint: err.hint ?? 'see --help', code: EXIT_USAGE };
   if (err instanceof AbortError || (err as { name?: string })?.name === 'AbortError') {
-    return { message: 'interrupted; no partial output files were left', code: EXIT_INTERRUPTED };
+    const custom = !(err instanceof AbortError) && err instanceof Error && err.message ? err.message : undefined;
+    return { message: custom ?? 'interrupted; no partial output files were left', code: EXIT_INTERRUPTED };
   }
   if (err instanceof VarError) {
     return { message: `${err.name}: ${firstLine(err.message)}`, hint: HINTS[err.code], code: EXIT_ERROR, detail: err.message };

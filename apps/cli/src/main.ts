@@ -38,15 +38,19 @@ Examples:
 
 Exit codes: 0 ok, 1 error (message on one line; --verbose for details), 2 usage error, 130 interrupted.`,
     );
-  const cmds = [generateCommand(ctx), editCommand(ctx), ...codecCommands(ctx), convertCommand(ctx), trainCommand(ctx), evalCommand(ctx), infoCommand(ctx), bench(ctx)];
-  for (const c of cmds) {
-    if (!c) continue;
+  const cmds: (Command | null)[] = [generateCommand(ctx), editCommand(ctx), ...codecCommands(ctx), convertCommand(ctx), trainCommand(ctx), evalCommand(ctx), infoCommand(ctx), bench(ctx)];
+  const setup = (c: Command) => {
     c.exitOverride().configureOutput({
       writeOut: (s) => ctx.io.stdout(s),
       writeErr: (s) => ctx.io.stderr(s),
       outputError: (s, write) => write(s.startsWith('error:') ? `var: ${s}` : s),
     });
     c.showSuggestionAfterError(true);
+    c.commands.forEach(setup);
+  };
+  for (const c of cmds) {
+    if (!c) continue;
+    setup(c);
     program.addCommand(c);
   }
   return program;
@@ -66,7 +70,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // help / version print and succeed; every other commander error is a usage error
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      // explicit --help / --version succeed; help shown because no command was given is a usage error
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
       if (err.exitCode === 0) return EXIT_OK;
       return EXIT_USAGE;
     }

@@ -51,9 +51,20 @@ export class Ui {
     this.verbose = !!opts.verbose;
   }
 
-  /** A result line (suppressed with --json: the JSON document carries it). */
+  private activeBars = 0;
+  private held: string[] = [];
+
+  /** A result line (suppressed with --json: the JSON document carries it). Held back while a bar is drawn. */
   line(text: string): void {
-    if (!this.json) this.io.stdout(`${text}\n`);
+    if (this.json) return;
+    if (this.activeBars > 0) this.held.push(text);
+    else this.io.stdout(`${text}\n`);
+  }
+
+  private flush(): void {
+    const lines = this.held;
+    this.held = [];
+    for (const l of lines) this.io.stdout(`${l}\n`);
   }
 
   /** A diagnostic line on stderr (only with --verbose). */
@@ -85,10 +96,17 @@ export class Ui {
         cliProgress.Presets.shades_classic,
       );
       bar.start(total, 0, { detail: '' });
+      this.activeBars++;
+      let stopped = false;
       return {
         update: (v, detail = '') => bar.update(v, { detail }),
         setTotal: (t) => bar.setTotal(t),
-        stop: () => bar.stop(),
+        stop: () => {
+          if (stopped) return;
+          stopped = true;
+          bar.stop();
+          if (--this.activeBars === 0) this.flush();
+        },
       };
     }
     let t = total;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@var/core';
 import { readSafetensors } from '@var/checkpoint';
 import { decodeImage, imageToTensor, tensorToImages, encodePng, type RawImage } from '@var/data';
-import { VQVAE, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
+import { VQVAE, countParameters as vaeParams, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, countParameters, fromOfficialConfig as varConfig } from '@var/transformer';
 import { listModels, loadModel, saveModel, defaultModelId } from '@var/models';
 import { loadFixtureCase } from '@var/test-helpers';
@@ -87,8 +87,8 @@ describe('var generate', () => {
     const files = readdirSync(join(tmp, 'gen1')).sort();
     expect(files).toEqual(['0000-class3.png', '0001-class3.png', '0002-class7.png', '0003-class7.png', 'grid.png']); // no temp files left
     const grid = png(j.grid);
-    expect(grid.width).toBe(2 + 4 * (size + 2)); // 4 columns, torchvision-style padding 2
-    expect(grid.height).toBeGreaterThan(size + 4); // one row plus its label strip
+    expect(grid.width).toBe(2 + 2 * (size + 2)); // one row per class: 2 columns, torchvision-style padding 2
+    expect(grid.height).toBeGreaterThan(2 * (size + 2) + 2); // two rows plus their label strips
   });
 
   it('same seed gives byte-identical PNGs; another seed gives other images', async () => {
@@ -173,8 +173,8 @@ describe('var generate', () => {
   });
 
   it('--help of every command has examples', async () => {
-    for (const c of ['generate', 'edit', 'encode', 'decode', 'convert', 'eval', 'info', 'bench']) {
-      const r = await cli([c, '--help']);
+    for (const c of ['generate', 'edit', 'encode', 'decode', 'convert', 'eval', 'info', 'bench', 'train', 'train tokenizer', 'train var']) {
+      const r = await cli([...c.split(' '), '--help']);
       expect(r.code, c).toBe(0);
       expect(r.stdout, c).toMatch(/Examples:\n\s+\$ var /);
     }
@@ -234,6 +234,10 @@ describe('var convert / info', () => {
     expect(j.checkpoint.parameters).toBe(want);
     expect(j.checkpoint.configMatch.ok).toBe(true);
     expect(j.checkpoint.presetsMatched).toEqual([]);
+    const v = await cli(['info', fc.path('vae.pth'), '--no-backends', '--json']);
+    const vj = JSON.parse(v.stdout).checkpoint;
+    expect(vj.kind).toBe('tokenizer');
+    expect(vj.parameters).toBe(vaeParams(tokCfg));
     const d = await cli(['info', modelDir, '--json']);
     expect(d.code).toBe(0);
     const dj = JSON.parse(d.stdout);
@@ -367,6 +371,54 @@ describe('var eval / bench', () => {
     for (const b of j.benchmarks) expect(b.command[0]).toBe('node');
     const bad = await cli(['bench', '--only', 'nonexistent']);
     expect(bad.code).toBe(2);
+  });
+});
+
+describe('var train', () => {
+  it('trains a tokenizer then a transformer through @var/train, in resumable slices', async () => {
+    const folder = join(tmp, 'train-images');
+    for (const [ci, cls] of ['a', 'b'].entries()) {
+      for (let k = 0; k < 8; k++) {
+        const data = new Uint8Array(64);
+        for (let i = 0; i < 64; i++) data[i] = ((ci === 0 ? i % 8 < 4 : i < 32) ? 200 : 40) + ((i * 7 + k * 13) % 30);
+        const dir = join(folder, cls);
+        (await import('node:fs')).mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, `${k}.png`), encodePng({ width: 8, height: 8, channels: 1, data }));
+      }
+    }
+    const tokCfg = {
+      model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+      dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+      train: { steps: 2, batchSize: 4 },
+      evalSamples: 0,
+    };
+    const tok = await cli(['train', 'tokenizer', '--run-dir', 'runs/tok', '--config', JSON.stringify(tokCfg), '--json', ...BACKEND]);
+    expect(tok.stderr).toBe('');
+    expect(tok.code).toBe(0);
+    const tj = JSON.parse(tok.stdout);
+    expect([tj.step, tj.totalSteps, tj.done]).toEqual([2, 2, true]);
+    const varCfgFile = join(tmp, 'var-train.json');
+    writeFileSync(varCfgFile, JSON.stringify({
+      model: { depth: 2, embedDim: 16, numHeads: 2 },
+      dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+      train: { steps: 3, batchSize: 4, warmupSteps: 1 },
+      settings: { evalEvery: 0 },
+      eval: { valSamples: 2, perClass: 0 },
+    }));
+    const a = await cli(['train', 'var', '--run-dir', 'runs/var', '--tokenizer', 'runs/tok', '--config', varCfgFile, '--stop-after', '1', '--json', ...BACKEND]);
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const aj = JSON.parse(a.stdout);
+    expect([aj.step, aj.done]).toEqual([1, false]);
+    const b = await cli(['train', 'var', '--run-dir', 'runs/var', '--tokenizer', 'runs/tok', '--config', varCfgFile, '--json', ...BACKEND]);
+    expect(b.code).toBe(0);
+    const bj = JSON.parse(b.stdout);
+    expect([bj.step, bj.done, bj.resumedFrom]).toEqual([3, true, 1]);
+    const noTok = await cli(['train', 'var', '--run-dir', 'runs/var2', '--config', varCfgFile]);
+    expect(noTok.code).toBe(2);
+    const wrongKind = await cli(['train', 'tokenizer', '--config', JSON.stringify({ kind: 'var', runDir: 'x' })]);
+    expect(wrongKind.code).toBe(2);
+    expect(wrongKind.stderr).toMatch(/use `var train var`/);
   });
 });
 

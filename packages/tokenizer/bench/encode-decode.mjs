@@ -6,10 +6,10 @@
 //
 //   pnpm --filter @var/tokenizer bench            # after `pnpm build`
 //   node bench/encode-decode.mjs --size 256 --cpu-size 64 --reps 2
-//   node bench/encode-decode.mjs --quick          # everything at 64 px, 1 rep (smoke test)
+//   node bench/encode-decode.mjs --quick          # wasm at 64 px, cpu at 32 px (smoke test)
 //
-// The cpu backend (~1 GFLOP/s) needs many minutes at 256 px, so by default it runs at
-// 64 px (pass --cpu-size 256 to change it); the output says which size each row used.
+// The cpu backend (~1 GFLOP/s) needs ~15 minutes at 256 px, so by default it runs at
+// 32 px (pass --cpu-size 256 to change it); the output says which size each row used.
 // TensorFlow.js initialises wasm once per process: every backend runs in a child process.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,8 +26,8 @@ function arg(name, def) {
 }
 const quick = process.argv.includes('--quick');
 const size = Number(arg('size', quick ? 64 : 256));
-const cpuSize = Number(arg('cpu-size', quick ? 64 : Math.min(64, size)));
-const reps = Number(arg('reps', quick ? 1 : 2));
+const cpuSize = Number(arg('cpu-size', Math.min(32, size)));
+const reps = Number(arg('reps', 1));
 
 async function child(backend, threads, px) {
   const { VQVAE, convFlops } = await import(pathToFileURL(dist).href);

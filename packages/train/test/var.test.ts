@@ -3,7 +3,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, initBackend } from '@var/core';
-import { readLog, trainTokenizer, trainVAR, type ProgressEvent, type TrainVAROptions } from '../src/index.js';
+import { readSafetensors } from '@var/checkpoint';
+import { DigitClassifier } from '@var/metrics';
+import { VAR } from '@var/transformer';
+import { cachedTokens, evalVAR, loadDataset, loadTokenizer, readLog, trainTokenizer, trainVAR, type ProgressEvent, type TrainVAROptions } from '../src/index.js';
 import { tinyFolder, tmpRunDir } from './helpers.js';
 
 let folder: string;
@@ -86,5 +89,28 @@ describe('trainVAR', () => {
     expect((await readLog(join(c, 'log.jsonl')))[0]).toMatchObject({ tokenCache: 'miss' });
     await expect(trainVAR(opts(a, { model: { depth: 3, embedDim: 16, numHeads: 2 } }))).rejects.toThrow(ConfigError);
     await expect(trainVAR(opts(a, { model: { depth: 3, embedDim: 16, numHeads: 2 } }))).rejects.toThrow(/model\.depth/);
+  });
+
+  it('evaluates generated samples with the digit classifier (evalVAR)', async () => {
+    const a = await tmpRunDir();
+    await trainVAR(opts(a, { train: { steps: 2, batchSize: 4 }, settings: { evalEvery: 0 }, eval: { valSamples: 2, perClass: 0 } }));
+    const n0 = tf.memory().numTensors;
+    const { vae, hash } = await loadTokenizer(tokRun);
+    const sf = await readSafetensors(join(a, 'model.safetensors'));
+    const model = VAR.fromStateDict(JSON.parse(sf.metadata.config), sf.tensors);
+    const ds = await loadDataset(opts(a).dataset);
+    const cache = await cachedTokens(vae, hash, ds, a);
+    expect(cache.hit).toBe(true);
+    const classifier = await DigitClassifier.load();
+    const m = await evalVAR(model, vae, cache.heldOut, { valSamples: 4, perClass: 3, cfg: 1.5, topK: 4, classifier, seed: 1 });
+    expect(m.genSamples).toBe(6);
+    expect(m.genAccuracy).toBeGreaterThanOrEqual(0);
+    expect(m.genAccuracy).toBeLessThanOrEqual(1);
+    expect(m.valLoss).toBeGreaterThan(0);
+    expect(m.valTokenAcc).toBeGreaterThanOrEqual(0);
+    classifier.dispose();
+    model.dispose();
+    vae.dispose();
+    expect(tf.memory().numTensors).toBe(n0);
   });
 });

@@ -3,7 +3,7 @@
 // (L = 680, 16 heads × 64, batch 2 = one CFG pair), 1 thread vs N threads.
 //
 //   pnpm --filter @var/transformer build && pnpm --filter @var/transformer bench
-//   node bench/attention.mjs --threads 2 [--no-model] [--reps 3]
+//   node bench/attention.mjs --threads 2 [--no-model] [--no-micro] [--quick] [--cache-transposed] [--reps 3]
 //
 // Part 1 times `attend()` alone: per scale of KV-cached inference (queries of the scale against
 // all keys so far) and the full teacher-forced pass with the block-causal mask; GFLOP/s counts the
@@ -94,9 +94,10 @@ async function child(threads) {
     log('created', m.numParameters(), 'parameters, RSS', (process.memoryUsage().rss / 1e6).toFixed(0), 'MB');
     const initS = (performance.now() - t0) / 1000;
     const steps = [];
-    for (const impl of ['auto', 'batched']) {
+    const cacheT = process.argv.includes('--cache-transposed') ? true : undefined;
+    for (const impl of process.argv.includes('--quick') ? ['auto'] : ['auto', 'batched']) {
       m.attentionImpl = impl;
-      const sess = m.startInference([207, cfg.numClasses]); // one CFG pair: cond + uncond
+      const sess = m.startInference([207, cfg.numClasses], { cacheTransposedWeights: cacheT }); // one CFG pair: cond + uncond
       for (let si = 0; si < beginEnds.length; si++) {
         const [b, e] = beginEnds[si];
         const x = si === 0 ? null : tf.randomNormal([2, e - b, cfg.Cvae], 0, 1, 'float32', si);
@@ -110,7 +111,6 @@ async function child(threads) {
         tf.dispose([lg, x].filter(Boolean));
       }
       sess.dispose();
-      if (impl === 'batched' && process.argv.includes('--quick')) break;
     }
     m.attentionImpl = 'auto';
     const x = tf.randomNormal([2, L - 1, cfg.Cvae], 0, 1, 'float32', 9);

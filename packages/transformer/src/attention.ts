@@ -20,7 +20,7 @@ export type AttentionImpl = 'auto' | 'batched' | 'perHead' | 'perHeadBlocks';
  * `auto`: `perHead` when a (batch, head) score matrix has at least this many entries, else
  * `batched` (small scales are dominated by per-op overhead, see bench/attention.mjs).
  */
-export const AUTO_PER_HEAD_MIN_SCORES = 32768;
+export const AUTO_PER_HEAD_MIN_SCORES = 16384;
 
 export interface AttentionMask {
   /**

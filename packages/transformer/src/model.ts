@@ -7,7 +7,7 @@
  * embeddings → AdaLN self-attention blocks (block-causal over scales) → AdaLN head → logits.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointError, ShapeError, ValueError } from '@var/core';
+import { CheckpointError, Rng, ShapeError, ValueError } from '@var/core';
 import { attend, type AttentionImpl, type AttentionMask } from './attention.js';
 import { deriveConfig, paramShapes, type ParamSpec, type VARConfig, type VARDerived } from './config.js';
 import { initParameters, type InitArgs } from './init.js';
@@ -28,7 +28,7 @@ export interface CreateOptions {
 export interface ForwardOptions {
   /** Training mode: applies conditional label dropout (`condDropRate`) and drop-path. */
   training?: boolean;
-  /** Randomness for the label dropout / drop-path in training (seed or generator). */
+  /** Randomness for the label dropout / drop-path in training (seed or generator); default: the model's own generator, which advances with every call. */
   rng?: number | RandomSource;
   /** Progressive training: only scales 0..progSi are run (official `prog_si`); -1 = all. */
   progSi?: number;
@@ -72,6 +72,8 @@ export class VAR {
   private readonly kBias = new Map<string, tf.Tensor>();
   private disposed = false;
   private readonly uid = ++modelCounter;
+  /** Randomness of training-mode passes that get no `rng` (advances with every call). */
+  private readonly trainRng: RandomSource = new Rng(0x5eed + this.uid);
 
   private constructor(config: VARConfig, values: Map<string, Float32Array>, attention: AttentionImpl) {
     this.config = { ...config, patchNums: [...config.patchNums] };
@@ -336,7 +338,7 @@ export class VAR {
     }
     if (xBLCv.dtype !== 'float32') throw new ShapeError(`xBLCv: expected float32, got ${xBLCv.dtype}`);
     const training = opts.training ?? false;
-    const rng = training ? toRng(opts.rng, 0) : undefined;
+    const rng = training ? (opts.rng === undefined ? this.trainRng : toRng(opts.rng)) : undefined;
     if (rng && condDropRate > 0) {
       for (let b = 0; b < B; b++) if (rng.random() < condDropRate) lab[b] = numClasses;
     }

@@ -52,7 +52,7 @@ export function generateCommand(ctx: Ctx): Command {
     .option('-o, --out <dir>', 'output directory', 'var-out')
     .option('--batch <n>', 'images per forward pass (bounds memory; the images of a seed depend on it)', '16')
     .option('--no-grid', 'do not write grid.png')
-    .option('--cols <n>', 'grid columns (default: images per class × classes, at most 10)')
+    .option('--cols <n>', 'grid columns (default: one row per class with --count > 1, else 10 per row)')
     .option('--progression', 'also write a per-scale strip per image: the image after each scale');
   addModelOptions(cmd);
   addBackendOptions(cmd);
@@ -83,7 +83,8 @@ export async function generateAction(ui: Ui, o: GenerateOpts): Promise<void> {
   const topP = numOpt('--top-p', o.topP, card.sampling?.topP ?? 0, 0, 1);
   const batch = intOpt('--batch', o.batch, 16, 1, 4096);
   const labels = classes.flatMap((c) => new Array<number>(count).fill(c));
-  const cols = intOpt('--cols', o.cols, Math.min(labels.length, count * classes.length <= 10 ? labels.length : Math.max(count, Math.min(10, labels.length))), 1);
+  // one row per class when several images per class, else up to 10 per row
+  const cols = intOpt('--cols', o.cols, count > 1 ? count : Math.min(labels.length, 10), 1);
   const outDir = abs(ui.io, o.out);
   const channels = imageChannels(card);
 
