@@ -219,38 +219,60 @@ export function downsample2x(p: ParamMap, prefix: string, x: tf.Tensor4D): tf.Te
   return conv(p, prefix, padded, { stride: 2, pad: 'valid' });
 }
 
+/**
+ * Runs one block in its own tidy and frees the previous activation (not the caller's
+ * input): peak memory is a block's intermediates, not the whole network's (at 256 px
+ * one 160-channel activation is 42 MB). Tensors saved for a gradient are kept by the
+ * tape itself, so this is safe under `tf.variableGrads`.
+ */
+function chain(input: tf.Tensor4D): { h: tf.Tensor4D; run(f: (h: tf.Tensor4D) => tf.Tensor4D): void } {
+  const st = {
+    h: input,
+    run(f: (h: tf.Tensor4D) => tf.Tensor4D) {
+      const prev = st.h;
+      st.h = tf.tidy(() => f(prev));
+      if (prev !== input) prev.dispose();
+    },
+  };
+  return st;
+}
+
 /** Official Encoder (NHWC in and out): image (B,H,W,3) → (B,H/ds,W/ds,zChannels). */
 export function encoderForward(p: ParamMap, c: VQVAEConfig, x: tf.Tensor4D, opts: ForwardOptions = {}): tf.Tensor4D {
   const L = c.chMult.length;
-  let h = conv(p, 'encoder.conv_in', x);
+  const s = chain(x);
+  s.run((h) => conv(p, 'encoder.conv_in', h));
   for (let lvl = 0; lvl < L; lvl++) {
     for (let b = 0; b < c.numResBlocks; b++) {
-      h = resnetBlock(p, `encoder.down.${lvl}.block.${b}`, h, c.dropout, opts);
-      if (lvl === L - 1 && c.usingSa) h = attnBlock(p, `encoder.down.${lvl}.attn.${b}`, h);
+      s.run((h) => resnetBlock(p, `encoder.down.${lvl}.block.${b}`, h, c.dropout, opts));
+      if (lvl === L - 1 && c.usingSa) s.run((h) => attnBlock(p, `encoder.down.${lvl}.attn.${b}`, h));
     }
-    if (lvl !== L - 1) h = downsample2x(p, `encoder.down.${lvl}.downsample.conv`, h);
+    if (lvl !== L - 1) s.run((h) => downsample2x(p, `encoder.down.${lvl}.downsample.conv`, h));
   }
-  h = resnetBlock(p, 'encoder.mid.block_1', h, c.dropout, opts);
-  if (c.usingMidSa) h = attnBlock(p, 'encoder.mid.attn_1', h);
-  h = resnetBlock(p, 'encoder.mid.block_2', h, c.dropout, opts);
-  return conv(p, 'encoder.conv_out', silu(groupNorm(p, 'encoder.norm_out', h)));
+  s.run((h) => resnetBlock(p, 'encoder.mid.block_1', h, c.dropout, opts));
+  if (c.usingMidSa) s.run((h) => attnBlock(p, 'encoder.mid.attn_1', h));
+  s.run((h) => resnetBlock(p, 'encoder.mid.block_2', h, c.dropout, opts));
+  s.run((h) => conv(p, 'encoder.conv_out', silu(groupNorm(p, 'encoder.norm_out', h))));
+  return s.h;
 }
 
 /** Official Decoder (NHWC in and out): z (B,h,w,zChannels) → (B,h*ds,w*ds,3), not clamped. */
 export function decoderForward(p: ParamMap, c: VQVAEConfig, z: tf.Tensor4D, opts: ForwardOptions = {}): tf.Tensor4D {
   const L = c.chMult.length;
-  let h = conv(p, 'decoder.conv_in', z);
-  h = resnetBlock(p, 'decoder.mid.block_1', h, c.dropout, opts);
-  if (c.usingMidSa) h = attnBlock(p, 'decoder.mid.attn_1', h);
-  h = resnetBlock(p, 'decoder.mid.block_2', h, c.dropout, opts);
+  const s = chain(z);
+  s.run((h) => conv(p, 'decoder.conv_in', h));
+  s.run((h) => resnetBlock(p, 'decoder.mid.block_1', h, c.dropout, opts));
+  if (c.usingMidSa) s.run((h) => attnBlock(p, 'decoder.mid.attn_1', h));
+  s.run((h) => resnetBlock(p, 'decoder.mid.block_2', h, c.dropout, opts));
   for (let lvl = L - 1; lvl >= 0; lvl--) {
     for (let b = 0; b < c.numResBlocks + 1; b++) {
-      h = resnetBlock(p, `decoder.up.${lvl}.block.${b}`, h, c.dropout, opts);
-      if (lvl === L - 1 && c.usingSa) h = attnBlock(p, `decoder.up.${lvl}.attn.${b}`, h);
+      s.run((h) => resnetBlock(p, `decoder.up.${lvl}.block.${b}`, h, c.dropout, opts));
+      if (lvl === L - 1 && c.usingSa) s.run((h) => attnBlock(p, `decoder.up.${lvl}.attn.${b}`, h));
     }
-    if (lvl !== 0) h = conv(p, `decoder.up.${lvl}.upsample.conv`, upsample2x(h));
+    if (lvl !== 0) s.run((h) => conv(p, `decoder.up.${lvl}.upsample.conv`, upsample2x(h)));
   }
-  return conv(p, 'decoder.conv_out', silu(groupNorm(p, 'decoder.norm_out', h)));
+  s.run((h) => conv(p, 'decoder.conv_out', silu(groupNorm(p, 'decoder.norm_out', h))));
+  return s.h;
 }
 
 /** Multiply-accumulate count ×2 (FLOPs) of every convolution and attention matMul of encoder / decoder at an image size. */

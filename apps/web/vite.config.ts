@@ -1,0 +1,100 @@
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const require = createRequire(import.meta.url);
+
+/** tfjs-backend-wasm's `.wasm` binaries (served at /tfjs-wasm/, passed to setWasmPaths). */
+const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+/** The shipped models (`packages/models/weights/<id>/`), served at /models/. */
+const weightsDir = join(root, 'packages', 'models', 'weights');
+
+/** COOP + COEP make the page cross-origin isolated: SharedArrayBuffer, so wasm threads. */
+export const isolationHeaders = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+function listFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listFiles(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** Files served under a URL prefix: in dev from disk, in the build copied into dist/. */
+function localAssets(): Plugin {
+  const mounts: Array<{ prefix: string; dir: string; filter: (f: string) => boolean }> = [
+    { prefix: 'tfjs-wasm/', dir: wasmDir, filter: (f) => f.endsWith('.wasm') && !f.includes(sep + 'miniprogram') },
+    { prefix: 'models/', dir: weightsDir, filter: (f) => /\.(json|safetensors)$/.test(f) },
+  ];
+  const types: Record<string, string> = { '.wasm': 'application/wasm', '.json': 'application/json' };
+  return {
+    name: 'var-local-assets',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const url = decodeURIComponent((req.url ?? '').split('?')[0]);
+        for (const m of mounts) {
+          const prefix = `/${m.prefix}`;
+          if (!url.startsWith(prefix)) continue;
+          const file = join(m.dir, url.slice(prefix.length));
+          if (!file.startsWith(m.dir) || !existsSync(file) || !statSync(file).isFile() || !m.filter(file)) {
+            res.statusCode = 404;
+            res.end('not found');
+            return;
+          }
+          const ext = file.slice(file.lastIndexOf('.'));
+          res.setHeader('Content-Type', types[ext] ?? 'application/octet-stream');
+          for (const [k, v] of Object.entries(isolationHeaders)) res.setHeader(k, v);
+          createReadStream(file).pipe(res);
+          return;
+        }
+        next();
+      });
+    },
+    generateBundle() {
+      for (const m of mounts) {
+        for (const f of listFiles(m.dir).filter(m.filter)) {
+          const rel = relative(m.dir, f).split(sep).join('/');
+          if (rel.includes('/') && m.prefix === 'tfjs-wasm/') continue;
+          this.emitFile({ type: 'asset', fileName: `${m.prefix}${rel}`, source: readFileSync(f) });
+        }
+      }
+    },
+  };
+}
+
+/** Workspace packages resolve to their TypeScript sources (no build order between packages). */
+const varAliases = [
+  {
+    find: /^@var\/(core|checkpoint|tokenizer|transformer|sampling|data|models)$/,
+    replacement: join(root, 'packages', '$1', 'src', 'index.ts'),
+  },
+];
+
+export default defineConfig({
+  base: './',
+  resolve: { alias: varAliases },
+  plugins: [localAssets()],
+  server: { headers: isolationHeaders, host: '127.0.0.1' },
+  preview: { headers: isolationHeaders, host: '127.0.0.1' },
+  worker: { format: 'es' },
+  build: {
+    target: 'es2022',
+    outDir: 'dist',
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 4000,
+  },
+  optimizeDeps: {
+    exclude: ['@tensorflow/tfjs-backend-wasm'],
+  },
+});

@@ -1,0 +1,12 @@
+import { defineProject } from 'vitest/config';
+import { varAliases } from '../../tooling/vitest.shared';
+
+export default defineProject({
+  resolve: { alias: varAliases },
+  test: {
+    name: '@var/web',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
+  },
+});
