@@ -116,7 +116,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     await building;
     ({ server, origin } = await serve([[MODEL_PATH, modelDir], ['/', outDir]]));
     const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...FLAGS, `--user-data-dir=${join(tmp, 'profile')}`] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS }); // launch() gives chromium a fresh temporary --user-data-dir
   });
 
   afterAll(async () => {

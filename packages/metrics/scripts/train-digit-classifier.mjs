@@ -17,7 +17,7 @@ import { loadTfWithGradients } from './tfjs-gradients.mjs';
 
 const tf = await loadTfWithGradients();
 await import('@tensorflow/tfjs-backend-wasm');
-const { DIGIT_CLASSIFIER_SHAPES, DigitClassifier, digitClassifierForward, floatToHalf } = await import('../dist/index.js');
+const { DIGIT_CLASSIFIER_SHAPES, DigitClassifier, digitClassifierForward, floatToHalf, parseWeights } = await import('../dist/index.js');
 const { loadMnistSplit } = await import('./mnist-data.mjs');
 
 const args = process.argv.slice(2);
@@ -62,6 +62,12 @@ for (const [name, shape] of Object.entries(DIGIT_CLASSIFIER_SHAPES)) {
     for (let i = 0; i < size; i++) data[i] = randn() * std;
   }
   params.set(name, tf.variable(tf.tensor(data, shape), true, name));
+}
+// --init FILE: continue from earlier weights (e.g. a second, lower-learning-rate phase)
+if (args.includes('--init')) {
+  const { readFileSync } = await import('node:fs');
+  const init = parseWeights(readFileSync(args[args.indexOf('--init') + 1]), 'init');
+  for (const [name, t] of init) params.get(name).assign(tf.tensor(t.data, t.shape));
 }
 
 // --- convolution with a filter gradient that avoids Conv2DBackpropFilter ---

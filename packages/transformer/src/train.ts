@@ -4,9 +4,7 @@
  * (lr_wd_annealing), gradient-norm clipping, conditional label dropout and progressive training.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients (the umbrella package does); training needs them.
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-import { ConfigError, NonFiniteError, Rng, ValueError } from '@var/core';
+import { ConfigError, NonFiniteError, Rng, ValueError, gradientsRegistered, ensureGradients } from '@var/core';
 import { lossWeights, trainLoss } from './loss.js';
 import type { VAR } from './model.js';
 import { withFastGradients } from './ops.js';
@@ -63,6 +61,16 @@ export function lrWdAnnealing(
 }
 
 /**
+ * tfjs-core alone registers no gradients (the umbrella @tensorflow/tfjs does). Training
+ * needs them: `await ensureGradients()` from @var/core once (VARTrainer.create does it).
+ */
+function requireGradients(): void {
+  if (!gradientsRegistered()) {
+    throw new ConfigError('TensorFlow.js gradients are not registered: call `await ensureGradients()` from @var/core once before training (VARTrainer.create does it for you)');
+  }
+}
+
+/**
  * Loss (official train loss) and d loss / d parameter for every trainable variable.
  * Nothing is left allocated except the returned gradients.
  */
@@ -70,6 +78,7 @@ export function lossGrads(
   model: VAR, labels: Int32Array | number[] | tf.Tensor1D, xBLCv: tf.Tensor3D, gtBL: Int32Array | number[] | tf.Tensor2D,
   opts: { labelSmoothing?: number; training?: boolean; rng?: number | RandomSource; progSi?: number; progWp?: number } = {},
 ): { loss: number; grads: Map<string, tf.Tensor> } {
+  requireGradients();
   const vars = model.trainableVariables();
   const names = [...vars.keys()];
   const progSi = opts.progSi ?? -1;
@@ -213,6 +222,11 @@ export class VARTrainer {
     };
     this.rng = new Rng(opts.seed ?? 0);
     this.opt = new AdamW(model.trainableVariables(), { betas: this.options.betas });
+  }
+  /** Registers tfjs-core's gradients (`ensureGradients`) and constructs the trainer. */
+  static async create(model: VAR, opts: TrainerOptions): Promise<VARTrainer> {
+    await ensureGradients();
+    return new VARTrainer(model, opts);
   }
   get iteration(): number { return this.it; }
 

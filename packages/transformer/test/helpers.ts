@@ -12,7 +12,8 @@ export async function useBackend(name: 'cpu' | 'wasm' | 'webgpu'): Promise<boole
   const init = (core as any).initBackend as undefined | ((n: string, o?: unknown) => Promise<unknown>);
   if (typeof init === 'function') {
     try {
-      await init(name);
+      await init(name, { threads: 1 });
+      await core.ensureGradients();
       return tf.getBackend() === name;
     } catch (e) {
       if (e instanceof core.BackendUnavailableError) return false;

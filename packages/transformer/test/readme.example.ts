@@ -24,7 +24,7 @@ const l1 = session.step(1, x1); // (2, 4, 32)
 session.dispose();
 
 // One training step: official loss, AdamW (0.9, 0.95), lr schedule, clipping, label dropout.
-const trainer = new VARTrainer(model, { peakLr: 1e-3, maxIt: 100, seed: 0 });
+const trainer = await VARTrainer.create(model, { peakLr: 1e-3, maxIt: 100, seed: 0 });
 const gtBL = new Int32Array(2 * 14).fill(5);
 const { loss, gradNorm } = trainer.step([3, 7], x, gtBL);
 console.log(logits.shape, l0.shape, l1.shape, loss, gradNorm);
