@@ -26,6 +26,20 @@ else
   SUDO=""
 fi
 
+# Debian's chromium for the browser demo's tests (apps/web, Playwright drives /usr/bin/chromium).
+# Without it those tests skip with a logged reason.
+if [ ! -x /usr/bin/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  log "installing chromium (for apps/web's browser tests)"
+  if $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq chromium >/dev/null; then
+    log "ok: $(/usr/bin/chromium --version 2>/dev/null || echo chromium installed)"
+  else
+    log "chromium install failed; apps/web's browser tests will skip"
+  fi
+else
+  log "chromium already installed"
+fi
+
 pkg_version() { dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$1" 2>/dev/null | awk '$1 ~ /^ii/ {print $2}'; }
 
 mesa_ok() {

@@ -231,6 +231,7 @@ function showScale(m: Extract<FromWorker, { type: 'scale' }>): void {
   }
   slot.append(grid);
   (cell.querySelector('.ms') as HTMLElement).textContent = `${m.ms.toFixed(0)} ms`;
+  cell.title = m.preview ? 'time of this scale, including the preview decode' : 'time of this scale (transformer step + sampling)';
   $('run-status').textContent = `scale ${m.si + 1}/${m.scales}`;
 }
 
@@ -252,11 +253,11 @@ function showResults(m: Extract<FromWorker, { type: 'done' }>, params: SamplePar
   const names = state.card?.classNames ?? [];
   m.images.rgba.forEach((rgba, b) => {
     const fig = document.createElement('figure');
-    fig.className = 'result';
+    fig.className = m.kind === 'edit' ? 'result edited' : 'result';
     fig.append(pictureCanvas(rgba, m.images.size, 160));
     const cap = document.createElement('figcaption');
     const lab = m.labels[b];
-    cap.textContent = `${lab >= names.length ? 'unconditional' : `class ${names[lab]}`} · seed ${params.seed} · #${b}`;
+    cap.textContent = `${m.kind === 'edit' ? 'edit · ' : ''}${lab >= names.length ? 'unconditional' : `class ${names[lab]}`} · seed ${params.seed} · #${b}`;
     const btns = document.createElement('div');
     btns.className = 'buttons';
     const e = document.createElement('button');
@@ -278,7 +279,7 @@ type EditSource = { kind: 'generated'; rgba: Uint8ClampedArray; size: number; to
 let editSource: EditSource | null = null;
 const imgCanvas = $<HTMLCanvasElement>('edit-image');
 const maskCanvas = $<HTMLCanvasElement>('edit-mask');
-const mctx = maskCanvas.getContext('2d')!;
+const mctx = maskCanvas.getContext('2d', { willReadFrequently: true })!;
 
 function setEditSource(src: EditSource): void {
   editSource = src;
@@ -303,7 +304,7 @@ function pos(e: PointerEvent): { x: number; y: number } {
   const r = maskCanvas.getBoundingClientRect();
   return { x: ((e.clientX - r.left) / r.width) * maskCanvas.width, y: ((e.clientY - r.top) / r.height) * maskCanvas.height };
 }
-const PAINT = 'rgba(255, 64, 129, 0.55)';
+const PAINT = 'rgba(255, 40, 120, 0.6)';
 function dab(x: number, y: number): void {
   const r = Number($<HTMLInputElement>('brush').value) / 2;
   mctx.fillStyle = PAINT;
@@ -399,6 +400,7 @@ function readParams(labelFrom: string): SampleParams {
     topP: num('topp'),
     seed: Math.round(num('seed')),
     delayMs: Number($<HTMLSelectElement>('delay').value),
+    previews: $<HTMLInputElement>('previews').checked,
   };
 }
 
@@ -456,8 +458,17 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       const label = m.info.name === 'wasm' ? `wasm · ${m.info.threads} thread${m.info.threads === 1 ? '' : 's'}` : m.info.name;
       $('backend-name').textContent = label;
       $('backend').className = `backend ok ${m.info.name}`;
-      const iso = m.info.crossOriginIsolated ? 'page is cross-origin isolated' : 'page is NOT cross-origin isolated (no wasm threads)';
-      $('backend-reason').textContent = `${m.info.reason}${m.info.adapter ? ` · adapter: ${m.info.adapter}` : ''} · ${iso}`;
+      const iso = m.info.crossOriginIsolated
+        ? 'page is cross-origin isolated (SharedArrayBuffer: wasm threads possible)'
+        : 'page is NOT cross-origin isolated (no SharedArrayBuffer, so no wasm threads)';
+      const why: string[] = [m.info.reason];
+      if (m.info.adapter) why.push(`adapter: ${m.info.adapter}`);
+      if (m.info.name === 'wasm') {
+        why.push(iso);
+        why.push(`navigator.hardwareConcurrency = ${m.info.cores}`);
+      }
+      if (backend === 'auto') why.push('pick another with ?backend=webgpu|wasm|cpu');
+      $('backend-reason').textContent = why.join(' · ');
       break;
     }
     case 'backend-error':
@@ -535,6 +546,7 @@ worker.onerror = (e) => {
   setState('error');
 };
 
+if (q.get('previews') === '0') $<HTMLInputElement>('previews').checked = false;
 const delayParam = q.get('delay');
 if (delayParam !== null) {
   const sel = $<HTMLSelectElement>('delay');

@@ -13,6 +13,8 @@ export interface SampleParams {
   seed: number;
   /** Slow motion: pause this long after each scale so fast models can be watched (does not change the result). */
   delayMs?: number;
+  /** Decode an image after every scale (one decoder pass per scale). Default true. */
+  previews?: boolean;
 }
 
 export interface EditParams extends SampleParams {
@@ -39,6 +41,8 @@ export interface BackendReport {
   wasmBinary?: string;
   adapter?: string;
   crossOriginIsolated: boolean;
+  /** navigator.hardwareConcurrency in the worker. */
+  cores: number;
 }
 
 export interface ModelEntry {

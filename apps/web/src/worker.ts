@@ -36,6 +36,7 @@ async function init(backend: BackendName, wasmPaths: string): Promise<void> {
         wasmBinary: info.wasmBinary,
         adapter: a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ') + (a.isSoftware ? ' (software)' : '') : undefined,
         crossOriginIsolated: (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
+        cores: navigator.hardwareConcurrency ?? 1,
       },
     });
   } catch (e) {
@@ -120,9 +121,11 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
   const t0 = performance.now();
   let last = t0;
   const onScale = async (ev: ScaleEvent): Promise<void> => {
-    const now = performance.now();
-    const ms = now - last;
+    // Time of this scale: transformer step, sampling and (with previews) the preview's decode,
+    // up to its pixels being on the CPU. Backends differ in where the work happens (wasm runs
+    // eagerly, WebGPU when read back), so only the total per scale is meaningful.
     const preview = ev.preview ? await toPictures(ev.preview) : undefined;
+    const ms = performance.now() - last;
     post({ type: 'scale', reqId, si: ev.si, pn: ev.pn, scales: ev.scales, ms, tokens: ev.tokens, ...(preview ? { preview } : {}) });
     if (p.delayMs && ev.si < ev.scales - 1) await new Promise((r) => setTimeout(r, p.delayMs));
     last = performance.now();
@@ -135,7 +138,7 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
     topP: p.topP,
     seed: p.seed,
     signal,
-    previews: true,
+    previews: p.previews ?? true,
     onScale,
   };
   let image: tf.Tensor4D | null = null;

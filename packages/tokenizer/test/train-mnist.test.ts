@@ -43,7 +43,7 @@ it('a few hundred steps on MNIST lower the held-out reconstruction error', async
   expect(vae.imageSize).toBe(SIZE);
   const train = loadDigits(0, 30); // 300 digits
   const test = loadDigits(500, 5); // 50 other digits
-  const B = 16;
+  const B = 12;
   const steps = Number(process.env.VAR_MNIST_STEPS ?? 40);
   const before = reconMse(vae, test);
   const trainer = new VQVAETrainer(vae, { learningRate: Number(process.env.VAR_MNIST_LR ?? 4e-3) });

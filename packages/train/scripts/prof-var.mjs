@@ -17,5 +17,5 @@ step();
 let t = Date.now(); step(); console.log('step ms', Date.now() - t, 'params', model.numParameters());
 const info = await tf.profile(step);
 const agg = new Map();
-for (const k of info.kernels) { const key = k.name === 'BatchMatMul' ? `BatchMatMul tA=${k.extraInfo ?? ''}` : k.name; const a = agg.get(k.name) ?? [0, 0]; a[0] += k.kernelTimeMs; a[1]++; agg.set(k.name, a); }
+for (const k of info.kernels) { const a = agg.get(k.name) ?? [0, 0]; a[0] += k.kernelTimeMs; a[1]++; agg.set(k.name, a); }
 console.log([...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, 12).map(([n, [t, c]]) => `${n} ${t.toFixed(0)}ms x${c}`).join('\n'));
