@@ -94,7 +94,9 @@ export default defineConfig({
     emptyOutDir: true,
     chunkSizeWarningLimit: 4000,
   },
+  // The backends are imported lazily by @var/core's initBackend; pre-bundle them up front so
+  // the dev server does not re-optimise (and reload) on the first generation.
   optimizeDeps: {
-    exclude: ['@tensorflow/tfjs-backend-wasm'],
+    include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'fflate'],
   },
 });

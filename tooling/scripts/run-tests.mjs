@@ -13,8 +13,10 @@ const out = join(outDir, 'vitest.json');
 mkdirSync(outDir, { recursive: true });
 if (existsSync(out)) rmSync(out);
 
+// Parallel test files already use both cores; threaded wasm inside each would oversubscribe them.
+const env = { ...process.env, VAR_WASM_THREADS: process.env.VAR_WASM_THREADS ?? '1' };
 const args = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)];
-const r = spawnSync('pnpm', args, { cwd: root, stdio: 'inherit' });
+const r = spawnSync('pnpm', args, { cwd: root, stdio: 'inherit', env });
 
 let passed = 0;
 let failed = 0;

@@ -3,7 +3,7 @@
  * held-out images, and for VAR the digit classifier's accuracy on generated samples.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { batches } from '@var/data';
+import { batches, subset } from '@var/data';
 import { DigitClassifier } from '@var/metrics';
 import type { VQVAE } from '@var/tokenizer';
 import type { LoadedDataset } from './dataset.js';
@@ -24,8 +24,14 @@ export function psnrFromMse(mse: number): number {
   return 10 * Math.log10(4 / Math.max(mse, 1e-12));
 }
 
+/** `n` indices spread evenly over `0..length-1` (held-out splits are in dataset order, e.g. sorted by class). */
+export function spreadIndices(length: number, n: number): number[] {
+  const k = Math.max(0, Math.min(length, Math.floor(n)));
+  return Array.from({ length: k }, (_, i) => Math.floor((i * length) / k));
+}
+
 /**
- * Reconstruct the first `n` held-out images through all scales and measure: `recMse`
+ * Reconstruct `n` held-out images (spread evenly over the split) through all scales and measure: `recMse`
  * (mean squared error in [-1, 1]), `psnr` (dB), `codebookUsage` (fraction of the codebook
  * used by the token maps of every scale), and with a classifier and labels `recAccuracy`
  * (classifier accuracy on the reconstructions) and `realAccuracy` (on the originals).
@@ -37,7 +43,8 @@ export async function evalImages(vae: VQVAE, ds: LoadedDataset, n: number, class
   let correctReal = 0;
   const used = new Uint8Array(vae.config.vocabSize);
   let seen = 0;
-  for await (const b of batches(ds.heldOut, { batchSize: 100, ...ds.imageOptions, shuffle: false })) {
+  const sample = n >= ds.heldOut.length ? ds.heldOut : subset(ds.heldOut, spreadIndices(ds.heldOut.length, n));
+  for await (const b of batches(sample, { batchSize: 100, ...ds.imageOptions, shuffle: false })) {
     const take = Math.min(b.images.shape[0], n - seen);
     if (take <= 0) break;
     const img = take === b.images.shape[0] ? b.images : (tf.slice(b.images, [0, 0, 0, 0], [take, -1, -1, -1]) as tf.Tensor4D);

@@ -24,7 +24,7 @@ import type { VQVAE } from '@var/tokenizer';
 import { lossGrads, lrWdAnnealing, valLoss, VAR, weightDecayScale, type ScheduleType, type VARConfig } from '@var/transformer';
 import { loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { loadDataset, type DatasetSpec, type LoadedDataset } from './dataset.js';
-import { loadDigitClassifier, type DigitClassifierLike } from './eval.js';
+import { loadDigitClassifier, spreadIndices, type DigitClassifierLike } from './eval.js';
 import { AdamW, clipGradients } from './optim.js';
 import { canonicalJson, exists, JsonlLog, prepareRunDir, sha256 } from './run-dir.js';
 import { resolveSettings, round, SessionClock, type ProgressCallback, type RunSettings, type SessionOptions } from './session.js';
@@ -272,12 +272,13 @@ export async function evalVAR(
 ): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const n = Math.min(opts.valSamples ?? 200, heldOut.n);
+  const pick = spreadIndices(heldOut.n, n); // held-out rows are in dataset order (e.g. by class)
   if (n > 0) {
     let lossSum = 0;
     let correct = 0;
     let count = 0;
     for (let s = 0; s < n; s += 50) {
-      const rows = Array.from({ length: Math.min(50, n - s) }, (_, i) => s + i);
+      const rows = pick.slice(s, s + 50);
       const { gt, idx } = gatherScales(heldOut, rows, model.config.patchNums);
       const labels = Int32Array.from(rows, (r) => heldOut.labels[r]);
       const x = vae.idxToVarInput(idx);
