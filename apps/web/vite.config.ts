@@ -2,7 +2,7 @@ import { createReadStream, existsSync, readdirSync, readFileSync, statSync } fro
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig, type Plugin } from 'vite';
+import { createLogger, defineConfig, type Plugin } from 'vite';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -81,7 +81,23 @@ const varAliases = [
   },
 ];
 
+/**
+ * The packages' Node-only branches (`import('node:fs/promises')` behind `isNode()`, the default
+ * weights root `new URL('../weights/', import.meta.url)`) are expected in a browser build:
+ * Vite stubs the Node modules, the worker passes explicit URLs. Keep those two notices out
+ * of the build log; every other warning is shown.
+ */
+const logger = createLogger();
+const expected = (msg: string) =>
+  /Module "node:[a-z/]+" has been externalized for browser compatibility, imported by "[^"]*\/packages\//.test(msg) ||
+  msg.includes('new URL("../weights/", import.meta.url) doesn\'t exist at build time');
+const warn = logger.warn.bind(logger);
+const warnOnce = logger.warnOnce.bind(logger);
+logger.warn = (msg, opts) => (expected(msg) ? undefined : warn(msg, opts));
+logger.warnOnce = (msg, opts) => (expected(msg) ? undefined : warnOnce(msg, opts));
+
 export default defineConfig({
+  customLogger: logger,
   base: './',
   resolve: { alias: varAliases },
   plugins: [localAssets()],

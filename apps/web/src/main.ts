@@ -63,6 +63,11 @@ const customUrl = q.get('model');
 function renderModelSelect(): void {
   const sel = $<HTMLSelectElement>('model-select');
   sel.replaceChildren();
+  if (!currentSource) {
+    const none = new Option(state.models.some((m) => m.bundled) ? 'choose a model…' : 'no model available', '');
+    none.disabled = true;
+    sel.append(none);
+  }
   if (customUrl) sel.append(new Option(`${customUrl} (from the URL)`, CUSTOM));
   for (const m of state.models) {
     const o = new Option(`${m.name}${m.bundled ? '' : ' — not bundled yet'}`, m.id);
@@ -71,6 +76,7 @@ function renderModelSelect(): void {
   }
   if (currentSource?.kind === 'url') sel.value = CUSTOM;
   else if (currentSource?.kind === 'id') sel.value = currentSource.id;
+  else sel.value = '';
 }
 
 function loadSource(source: ModelSource): void {
@@ -515,6 +521,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
         tokens: m.tokens.map((t) => Array.from(t)),
         labels: Array.from(m.labels),
         ...(m.keep ? { keep: m.keep.map((k) => Array.from(k)) } : {}),
+        ...(m.inputTokens ? { inputTokens: m.inputTokens.map((t) => Array.from(t)) } : {}),
         ...pending.extra,
         ms: m.ms,
         scales: runScales,

@@ -91,6 +91,8 @@ export type FromWorker =
       labels: Int32Array;
       images: Pictures;
       keep?: Uint8Array[];
+      /** Edits: the input's tokens per scale (for uploads: as tokenised by the VQVAE here). */
+      inputTokens?: Int32Array[];
       ms: number;
     }
   | { type: 'aborted'; reqId: number }

@@ -157,7 +157,7 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
     const images = await toPictures(r.images!);
     r.images?.dispose();
     r.fHat.dispose();
-    post({ type: 'done', reqId, kind, tokens: r.tokens, labels: r.labels, images, ...(r.keep ? { keep: r.keep } : {}), ms: performance.now() - t0 });
+    post({ type: 'done', reqId, kind, tokens: r.tokens, labels: r.labels, images, ...(r.keep ? { keep: r.keep } : {}), ...(r.inputTokens ? { inputTokens: r.inputTokens } : {}), ms: performance.now() - t0 });
   } catch (e) {
     if ((e as { name?: string; code?: string }).name === 'AbortError' || (e as { code?: string }).code === 'E_ABORTED' || signal.aborted) {
       post({ type: 'aborted', reqId });

@@ -6,13 +6,15 @@
  * Stop cancels, and that the page reports its backend. Screenshots go to test-results/.
  */
 import { createServer, type Server } from 'node:http';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@var/core';
-import { loadModel, saveModel, disposeModel, type LoadedModel } from '@var/models';
+import { decodeImage, encodePng } from '@var/data';
+import { defaultModelId, loadModel, saveModel, disposeModel, type LoadedModel } from '@var/models';
 import { edit, generate } from '@var/sampling';
 import { VQVAE, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, fromOfficialConfig as varConfig } from '@var/transformer';
@@ -82,6 +84,8 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
   let tmp: string;
   let server: Server;
   let origin: string;
+  let registryServer: Server;
+  let registryOrigin: string;
   let browser: Browser;
   let model: LoadedModel;
   const log: string[] = [];
@@ -91,9 +95,9 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     tmp = mkdtempSync(join(tmpdir(), 'var-web-'));
     const outDir = join(tmp, 'dist');
     const modelDir = join(tmp, 'test-model');
-    const { build } = await import('vite');
+    const { build, createLogger } = await import('vite');
     // The production build of the app (the test serves the built files, not the dev server).
-    const building = build({ root: appDir, configFile: join(appDir, 'vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
+    const building = build({ root: appDir, configFile: join(appDir, 'vite.config.ts'), logLevel: 'error', customLogger: createLogger('error'), build: { outDir, emptyOutDir: true } });
     await initBackend('cpu');
     const tokCfg = vqvaeConfig(fc.config.VQVAE);
     const varCfg = varConfig(fc.config.VAR, fc.config.VQVAE);
@@ -109,12 +113,21 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
         classNames: Array.from({ length: varCfg.numClasses }, (_, i) => `c${i}`),
       },
     });
+    // The same weights as the registry's default model id, for the "bundled default model" path.
+    await saveModel(join(tmp, 'registry', defaultModelId), {
+      vae,
+      var: net,
+      card: { id: defaultModelId, name: 'tiny random stand-in (test only)', dataset: { name: 'none (random weights)' }, classNames: Array.from({ length: varCfg.numClasses }, (_, i) => `c${i}`) },
+    });
     vae.dispose();
     net.dispose();
     // The Node reference loads the same float16 files the page fetches.
     model = await loadModel(modelDir);
     await building;
-    ({ server, origin } = await serve([[MODEL_PATH, modelDir], ['/', outDir]]));
+    // The main server has an empty models/ folder (whatever weights the build bundles): no registry model is available there.
+    mkdirSync(join(tmp, 'no-models'));
+    ({ server, origin } = await serve([[MODEL_PATH, modelDir], ['/models/', join(tmp, 'no-models')], ['/', outDir]]));
+    ({ server: registryServer, origin: registryOrigin } = await serve([['/models/', join(tmp, 'registry')], ['/', outDir]]));
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS }); // launch() gives chromium a fresh temporary --user-data-dir
   });
@@ -123,6 +136,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     if (log.length) console.info(`[web test] browser console:\n${log.slice(0, 60).join('\n')}`);
     await browser?.close();
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    await new Promise((r) => (registryServer ? registryServer.close(r) : r(undefined)));
     if (model) disposeModel(model);
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
@@ -134,7 +148,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     page.on('pageerror', (e) => log.push(`[${backend}] pageerror: ${e.message}`));
     await page.goto(`${origin}/?backend=${backend}&model=${MODEL_PATH}${extra}`);
     await page.waitForFunction(() => ['ready', 'error', 'no-model'].includes((window as any).__var?.state), null, { timeout: 90_000 });
-    const state = await page.evaluate(() => (window as any).__var);
+    const state = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
     console.info(`[web test] ${backend}: page ${state.state} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return { page, state };
   }
@@ -151,17 +165,21 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
   async function runAndWait(page: Page, button: string, runsBefore: number): Promise<any> {
     await page.click(button);
     await page.waitForFunction((n) => (window as any).__var.runs > n || (window as any).__var.error, runsBefore, { timeout: 90_000 });
-    const s = await page.evaluate(() => (window as any).__var);
+    const s = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
     if (s.error) throw new Error(`page error: ${s.error}\n${log.join('\n')}`);
     return s.last;
   }
 
   const params = { label: 3, cfg: 2, topK: 0, topP: 0.9, seed: 1234, count: 2 };
   let nodeTokens: number[][];
+  /** Node's decoded images, (B, 3, H, W) in [0, 1]. */
+  let nodeImages: { data: Float32Array; shape: number[] };
 
   async function expected(): Promise<number[][]> {
     if (nodeTokens) return nodeTokens;
-    const r = await generate(model.vae, model.var, { labels: params.label, count: params.count, cfg: params.cfg, topK: params.topK, topP: params.topP, seed: params.seed, decode: false });
+    const r = await generate(model.vae, model.var, { labels: params.label, count: params.count, cfg: params.cfg, topK: params.topK, topP: params.topP, seed: params.seed });
+    nodeImages = { data: (await r.images!.data()) as Float32Array, shape: r.images!.shape };
+    r.images!.dispose();
     r.fHat.dispose();
     nodeTokens = r.tokens.map((t) => Array.from(t));
     return nodeTokens;
@@ -184,13 +202,29 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       await page.waitForSelector('.scale:not(.pending)[data-si="1"]', { timeout: 60_000 });
       await page.screenshot({ path: join(resultsDir, 'web-generating.png'), fullPage: true });
       await page.waitForFunction(() => (window as any).__var.runs >= 1 || (window as any).__var.error, null, { timeout: 90_000 });
-      const last = await page.evaluate(() => (window as any).__var.last);
+      const last = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var.last)));
       expect(last.kind).toBe('generate');
       expect(last.labels).toEqual(new Array(params.count).fill(params.label));
       expect(last.scales.map((s: any) => s.pn)).toEqual(fc.config.VAR.patch_nums);
       console.info(`[web test] wasm: generated in ${(last.ms / 1000).toFixed(1)} s (with 300 ms pauses); per scale ${last.scales.map((s: any) => `${s.pn}×${s.pn}: ${s.ms.toFixed(0)} ms`).join(', ')}`);
       expect(last.tokens).toEqual(await expected());
       expect(await page.locator('.result canvas').count()).toBe(params.count);
+
+      // Download result #1 as PNG: the model's resolution, the pixels Node decodes (up to rounding).
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('.result .download').nth(1).click()]);
+      expect(download.suggestedFilename()).toMatch(/\.png$/);
+      const png = decodeImage(readFileSync((await download.path())!));
+      const [, , H0, W0] = nodeImages.shape;
+      expect([png.width, png.height]).toEqual([W0, H0]);
+      let maxDiff = 0;
+      for (let i = 0; i < H0 * W0; i++) {
+        for (let c = 0; c < 3; c++) {
+          const want = Math.round(nodeImages.data[(1 * 3 + c) * H0 * W0 + i] * 255);
+          maxDiff = Math.max(maxDiff, Math.abs((png.data as Uint8Array)[i * png.channels + c] - want));
+        }
+      }
+      console.info(`[web test] downloaded PNG vs Node's decoded image: max |diff| = ${maxDiff}/255`);
+      expect(maxDiff).toBeLessThanOrEqual(2);
       await page.screenshot({ path: join(resultsDir, 'web-wasm.png'), fullPage: true });
 
       // Stop: start a slow run and cancel it.
@@ -246,18 +280,57 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       keepLast.forEach((k, i) => {
         if (k === 1) expect(ed.tokens[S - 1][i]).toBe(ed.inputTokens[S - 1][i % L]);
       });
+
+      // Upload a PNG (an image Node generated and encoded), paint a brush stroke, out-paint.
+      const g = await generate(model.vae, model.var, { labels: 5 % fc.config.VAR.num_classes, seed: 77, cfg: 1 });
+      const [, , H, W] = g.images!.shape;
+      const px = await g.images!.data();
+      const rgb = new Uint8Array(H * W * 3);
+      for (let i = 0; i < H * W; i++) for (let c = 0; c < 3; c++) rgb[3 * i + c] = Math.round(px[c * H * W + i] * 255);
+      g.images!.dispose();
+      g.fHat.dispose();
+      const pngPath = join(tmp, 'upload.png');
+      writeFileSync(pngPath, encodePng({ width: W, height: H, channels: 3, data: rgb }));
+      await page.setInputFiles('#upload', pngPath);
+      await page.waitForSelector('#editor-empty', { state: 'hidden' });
+      await page.check('input[name=tool][value=brush]');
+      await page.check('input[name=mode][value=outpaint]');
+      await page.selectOption('#edit-class', String(params.label));
+      await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.5);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.5, { steps: 8 });
+      await page.mouse.up();
+      const up = await runAndWait(page, '#edit', 2);
+      await page.screenshot({ path: join(resultsDir, 'web-upload-edit.png'), fullPage: true });
+      expect(up.mask[0][0]).toBe(0); // out-painting: the unpainted corner is generated
+      expect(up.mask[H >> 1][W >> 1]).toBeGreaterThan(0.5); // the stroke is kept
+      const dec = decodeImage(readFileSync(pngPath));
+      const img = tf.tidy(() => {
+        const hwc = tf.tensor3d(Float32Array.from(dec.data as ArrayLike<number>), [dec.height, dec.width, dec.channels]);
+        const chw = tf.slice(tf.transpose(hwc, [2, 0, 1]), [0, 0, 0], [3, H, W]);
+        return tf.sub(tf.mul(tf.expandDims(chw, 0), 2 / 255), 1) as tf.Tensor4D;
+      });
+      const ru = await edit(model.vae, model.var, {
+        labels: params.label, count: params.count, cfg: params.cfg, topK: params.topK, topP: params.topP, seed: params.seed,
+        image: img, mask: up.mask, decode: false,
+      });
+      img.dispose();
+      ru.fHat.dispose();
+      // The page tokenised the upload with its VQVAE (wasm) exactly as Node does (cpu).
+      expect(up.inputTokens).toEqual(ru.inputTokens!.map((t) => Array.from(t)));
+      expect(up.tokens).toEqual(ru.tokens.map((t) => Array.from(t)));
     } finally {
       await page.close();
     }
   });
 
-  it('webgpu (SwiftShader): reports the adapter and generates the Node API\'s tokens', async () => {
+  it('webgpu (SwiftShader): reports the adapter and generates the Node API\'s tokens', async (ctx) => {
     // SwiftShader runs WebGPU on the CPU, slowly: skip the per-scale preview decodes.
     const { page, state } = await open('webgpu', '&previews=0');
     try {
-      if (state.state === 'error' && /adapter|navigator\.gpu|WebGPU/i.test(String(state.error))) {
+      if (state.state === 'error' && /navigator\.gpu is undefined|no WebGPU adapter|requestAdapter failed/.test(String(state.error))) {
         console.warn(`[web test] skipping WebGPU: this chromium has no WebGPU adapter: ${state.error}`);
-        return;
+        ctx.skip();
       }
       expect(state.state, `page state (error: ${state.error})\n${log.join('\n')}`).toBe('ready');
       expect(state.backend.name).toBe('webgpu');
@@ -273,19 +346,44 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     }
   });
 
-  it('says so clearly when no model is bundled, instead of showing output', async () => {
+  it('loads the registry\'s default model from the build\'s models/ folder, with a progress bar', async () => {
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     try {
-      // Without ?model= the page looks in the build's models/ folder (the registry's shipped models).
-      await page.goto(`${origin}/?backend=cpu&id=no-such-model`);
+      const seen = page.waitForSelector('#load-progress:not([hidden])', { timeout: 60_000 });
+      await page.goto(`${registryOrigin}/?backend=cpu`);
+      await seen;
       await page.waitForFunction(() => ['ready', 'error', 'no-model'].includes((window as any).__var?.state), null, { timeout: 60_000 });
-      const s = await page.evaluate(() => (window as any).__var);
+      const s = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
+      expect(s.state, String(s.error)).toBe('ready');
+      expect(s.card.id).toBe(defaultModelId);
+      expect(s.models.find((m: any) => m.id === defaultModelId)?.bundled).toBe(true);
+      expect(await page.inputValue('#model-select')).toBe(defaultModelId);
+      expect(await page.isEnabled('#generate')).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('says so clearly when no model is bundled (or an unknown one is asked for), instead of showing output', async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    try {
+      const settle = () => page.waitForFunction(() => ['ready', 'error', 'no-model'].includes((window as any).__var?.state), null, { timeout: 60_000 });
+      await page.goto(`${origin}/?backend=cpu`);
+      await settle();
+      const s = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
       expect(s.state).toBe('no-model');
       expect(s.models.length).toBeGreaterThan(0);
-      expect(await page.textContent('#model-message')).toMatch(/Unknown model|not bundled/);
+      expect(s.models.every((m: any) => !m.bundled)).toBe(true);
+      const text = await page.textContent('#model-message');
+      expect(text).toContain('No trained model is bundled');
+      for (const m of s.models) expect(text).toContain(m.id);
       expect(await page.isDisabled('#generate')).toBe(true);
+      expect(await page.isDisabled('#edit')).toBe(true);
       expect(await page.locator('.result').count()).toBe(0);
       await page.screenshot({ path: join(resultsDir, 'web-no-model.png') });
+      await page.goto(`${origin}/?backend=cpu&id=no-such-model`);
+      await settle();
+      expect(await page.textContent('#model-message')).toContain('Unknown model');
     } finally {
       await page.close();
     }

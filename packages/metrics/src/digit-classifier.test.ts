@@ -87,7 +87,15 @@ describe('DigitClassifier (shipped weights)', () => {
 
   it('clear errors for a missing or wrong weights file', async () => {
     await expect(DigitClassifier.load('/nonexistent/digit.safetensors')).rejects.toThrow(CheckpointError);
-    const bytes = new Uint8Array(readFileSync(DIGIT_CLASSIFIER_WEIGHTS_URL));
+    const bytes = readFileSync(DIGIT_CLASSIFIER_WEIGHTS_URL); // a Node Buffer
     await expect(DigitClassifier.load(bytes.subarray(0, 100))).rejects.toThrow(CheckpointError);
+    // loading from bytes gives the same model as loading from the URL
+    const fromBytes = await DigitClassifier.load(bytes);
+    const x = tf.tensor4d(test.images.subarray(0, 50 * 784), [50, 1, 28, 28]);
+    expect(await fromBytes.predict(x)).toEqual(await model.predict(x));
+    const [a, b] = [await fromBytes.extract(x), await model.extract(x)];
+    expect(a.features).toEqual(b.features);
+    x.dispose();
+    fromBytes.dispose();
   });
 });

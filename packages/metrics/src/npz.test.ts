@@ -51,6 +51,10 @@ describe('npy / npz', () => {
     expect((10 + headerLen) % 64).toBe(0);
     expect(new TextDecoder().decode(npy.subarray(10, 10 + headerLen)).trimEnd()).toBe("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }");
     expect(readNpy(handNpy('<f8', '()', new Uint8Array(Float64Array.of(7).buffer))).shape).toEqual([]);
+    // a Node Buffer view at an odd offset (Buffer#slice is a view, not a copy)
+    const big = Buffer.alloc(npy.length + 5);
+    big.set(npy, 5);
+    expect(readNpy(big.subarray(5)).data).toEqual(a);
   });
 
   it('reads archives written by numpy (savez, savez_compressed)', () => {

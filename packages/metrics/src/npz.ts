@@ -73,7 +73,8 @@ export function readNpy(bytes: Uint8Array, what = 'readNpy'): NpyArray {
     throw new ShapeError(`${what}: shape [${header.shape}] needs ${need} data bytes, file has ${bytes.length - off}`);
   }
   // Copy into an aligned buffer (the data offset need not be a multiple of 8 in a zip).
-  const raw = bytes.slice(off, off + need);
+  // Uint8Array's slice (a copy), also for Node Buffers whose slice() is a view.
+  const raw = Uint8Array.prototype.slice.call(bytes, off, off + need);
   const data = size === 8 ? new Float64Array(raw.buffer, 0, count) : new Float32Array(raw.buffer, 0, count);
   if (!littleEndianHost) byteSwap(raw, size);
   return { dtype: header.descr as NpyArray['dtype'], shape: header.shape, data };

@@ -74,7 +74,8 @@ export function parseWeights(input: Uint8Array | ArrayBuffer, label = 'weights')
     if (e - s !== count * size || base + e > bytes.length) {
       throw new CheckpointError(`${label}: tensor ${name} [${info.shape}] ${info.dtype} has data_offsets [${s}, ${e}] inconsistent with its size or the file`);
     }
-    const raw = bytes.slice(base + s, base + e);
+    // a copy in a fresh ArrayBuffer (Node Buffers' slice() is a view into a shared pool)
+    const raw = Uint8Array.prototype.slice.call(bytes, base + s, base + e);
     const data = new Float32Array(count);
     const rv = new DataView(raw.buffer);
     for (let i = 0; i < count; i++) {

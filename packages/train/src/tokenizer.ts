@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { writeSafetensors, type StateDict } from '@var/checkpoint';
-import { ConfigError, ValueError } from '@var/core';
+import { ConfigError, ensureGradients, ValueError } from '@var/core';
 import { batches, batchesPerEpoch } from '@var/data';
 import { resolveVQVAEConfig, VQVAE, vqvaeGradients, type VQVAEConfig } from '@var/tokenizer';
 import { loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
@@ -152,6 +152,7 @@ export async function writeTokenizerModel(path: string, vae: VQVAE, extra: Recor
  * tensor it allocates.
  */
 export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<TrainResult> {
+  await ensureGradients(); // tfjs-core alone registers no gradients
   const ds = await loadDataset(opts.dataset);
   const config = tokenizerRunConfig(opts, ds);
   const hash = configHash(config);

@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, writeSafetensors, type StateDict } from '@var/checkpoint';
-import { ConfigError, Rng, ValueError, type RngState } from '@var/core';
+import { ConfigError, ensureGradients, Rng, ValueError, type RngState } from '@var/core';
 import { batches, horizontalFlip, rngFor, shuffledIndices, batchesPerEpoch } from '@var/data';
 import { generate } from '@var/sampling';
 import type { VQVAE } from '@var/tokenizer';
@@ -326,6 +326,7 @@ export async function evalVAR(
  * step, the label-dropout Rng state, data position), log.jsonl, model.safetensors at the end.
  */
 export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
+  await ensureGradients(); // tfjs-core alone registers no gradients
   const ds = await loadDataset(opts.dataset);
   const tok = await loadTokenizer(opts.tokenizer);
   const vae = tok.vae;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
-import { initBackend } from '@var/core';
+import { ensureGradients, initBackend } from '@var/core';
 import { registerFastConvGradients } from '../src/index.js';
 
 type Case = { x: number[]; w: number[]; s: number; pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]] };
@@ -27,6 +27,7 @@ function grads(c: Case, xd: Float32Array, wd: Float32Array, dyd: (shape: number[
 describe('registerFastConvGradients', () => {
   it('matches the cpu gradients for strides, paddings and kernel sizes, and frees its intermediates', async () => {
     const rand = (n: number, seed: number) => { let s = seed; return Float32Array.from({ length: n }, () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1); };
+    await ensureGradients();
     const results: number[][][] = [];
     for (const backend of ['cpu', 'wasm']) {
       if (backend === 'wasm') {
