@@ -392,6 +392,18 @@ $<HTMLInputElement>('upload').addEventListener('change', async (e) => {
   setEditSource({ kind: 'upload', rgba: new Uint8ClampedArray(rgba), size });
 });
 
+const placeholders = { scales: $('scales').innerHTML, results: $('results').innerHTML };
+/** A new model: earlier results and the edit source belong to the old one. */
+function resetOutputs(): void {
+  editSource = null;
+  imgCanvas.getContext('2d')!.clearRect(0, 0, imgCanvas.width, imgCanvas.height);
+  clearMask();
+  $('editor-empty').hidden = false;
+  $('scales').innerHTML = placeholders.scales;
+  $('results').innerHTML = placeholders.results;
+  $('run-status').textContent = '';
+}
+
 // ---------- runs ----------
 let reqId = 0;
 let pending: { id: number; params: SampleParams; kind: 'generate' | 'edit'; extra: Partial<LastRun> } | null = null;
@@ -437,6 +449,11 @@ $('edit').onclick = () => {
   if (state.state !== 'ready' || !editSource || !state.card) return;
   const size = state.card.imageSize;
   const painted = paintedCoverage(size);
+  if (!painted.some((row) => row.some((v) => v > 0))) {
+    $('run-status').textContent = 'paint a region on the image first (brush or rectangle)';
+    $('scales-panel').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+    return;
+  }
   const inpaint = (document.querySelector('input[name=mode]:checked') as HTMLInputElement).value === 'inpaint';
   // keep = 1 where the input stays: outside the painted region for in-painting, inside it for out-painting.
   const mask = painted.map((row) => row.map((v) => (inpaint ? 1 - v : v)));
@@ -494,6 +511,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       break;
     case 'loaded':
       state.card = m.card;
+      resetOutputs();
       showProgress(1, `loaded ${m.card.name}`);
       setTimeout(() => ($('load-progress').hidden = true), 600);
       renderCard(m.card, m.source, m.ms);
