@@ -4,7 +4,7 @@
  * (lr_wd_annealing), gradient-norm clipping, conditional label dropout and progressive training.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, NonFiniteError, Rng, ValueError, gradientsRegistered, ensureGradients } from '@var/core';
+import { ConfigError, NonFiniteError, Rng, ValueError, gradientsRegistered, ensureGradients, AdamW as CoreAdamW, clipGradNorm as coreClipGradNorm } from '@var/core';
 import { lossWeights, trainLoss } from './loss.js';
 import type { VAR } from './model.js';
 import { withFastGradients } from './ops.js';
@@ -108,71 +108,13 @@ export function lossGrads(
   return { loss, grads: out };
 }
 
-/** Global L2 norm of the gradients; scales them in place (new tensors) to `maxNorm` like clip_grad_norm_. */
-export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
-  const total = tf.tidy(() => {
-    const sq = [...grads.values()].map((g) => tf.sum(tf.square(g)));
-    return tf.sqrt(tf.addN(sq)).dataSync()[0];
-  });
-  if (maxNorm > 0) {
-    const coef = Math.min(maxNorm / (total + 1e-6), 1);
-    if (coef < 1) {
-      for (const [k, g] of grads) {
-        grads.set(k, tf.mul(g, coef));
-        g.dispose();
-      }
-    }
-  }
-  return total;
-}
+/** Global L2 norm of the gradients, clipped in place to `maxNorm` (torch's clip_grad_norm_); from @var/core. */
+export const clipGradNorm = coreClipGradNorm;
 
-/** torch.optim.AdamW (decoupled weight decay; per-parameter wd scale from {@link weightDecayScale}). */
-export class AdamW {
-  private m = new Map<string, tf.Variable>();
-  private v = new Map<string, tf.Variable>();
-  private t = 0;
-  readonly betas: [number, number];
-  readonly eps: number;
-  readonly wdScale = new Map<string, number>();
-  constructor(private readonly vars: Map<string, tf.Variable>, opts: { betas?: [number, number]; eps?: number; noWdKeys?: readonly string[] } = {}) {
-    this.betas = opts.betas ?? [0.9, 0.95];
-    this.eps = opts.eps ?? 1e-8;
-    for (const [n, p] of vars) {
-      this.wdScale.set(n, weightDecayScale(n, p.shape, opts.noWdKeys));
-      const z = tf.zerosLike(p);
-      this.m.set(n, tf.variable(z, false));
-      this.v.set(n, tf.variable(z, false));
-      z.dispose();
-    }
-  }
-  get stepCount(): number { return this.t; }
-  /** One update with learning rate `lr` and weight decay `wd` (scaled per parameter group). */
-  step(grads: Map<string, tf.Tensor>, lr: number, wd: number): void {
-    this.t++;
-    const [b1, b2] = this.betas;
-    const bc1 = 1 - b1 ** this.t;
-    const bc2 = 1 - b2 ** this.t;
-    const stepSize = lr / bc1;
-    const sqrtBc2 = Math.sqrt(bc2);
-    for (const [n, p] of this.vars) {
-      const g = grads.get(n);
-      if (!g) continue;
-      tf.tidy(() => {
-        const m = this.m.get(n)!;
-        const v = this.v.get(n)!;
-        const decay = lr * wd * this.wdScale.get(n)!;
-        const pd = decay !== 0 ? tf.mul(p, 1 - decay) : p;
-        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
-        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-        const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), this.eps);
-        p.assign(tf.sub(pd, tf.mul(tf.div(m, denom), stepSize)));
-      });
-    }
-  }
-  dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
-    this.m.clear();
-    this.v.clear();
+/** torch.optim.AdamW with the official defaults: betas (0.9, 0.95), wd scale from {@link weightDecayScale}. */
+export class AdamW extends CoreAdamW {
+  constructor(vars: Map<string, tf.Variable>, opts: { betas?: [number, number]; eps?: number; noWdKeys?: readonly string[] } = {}) {
+    super(vars, { betas: opts.betas ?? [0.9, 0.95], eps: opts.eps, wdScale: (n, shape) => weightDecayScale(n, shape, opts.noWdKeys) });
   }
 }
 
