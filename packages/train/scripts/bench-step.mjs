@@ -1,17 +1,16 @@
-// Time a few training steps of a tokenizer config (used to size the MNIST models).
+// Time (or, with --profile, kernel-profile) tokenizer training steps for a config (used to size
+// the MNIST models): node bench-step.mjs '<tokenizer config JSON>' [batch=32] [--profile]
 await import('./node-setup.mjs');
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend } = await import('@var/core');
 const { VQVAE, vqvaeGradients } = await import('@var/tokenizer');
+const { timeOrProfile } = await import('./profile.mjs');
 await initBackend('wasm', { threads: 1 });
 const { registerFastConvGradients } = await import('@var/train'); registerFastConvGradients();
-const cfg = JSON.parse(process.argv[2]);
-const B = Number(process.argv[3] ?? 32);
+const args = process.argv.slice(2).filter((a) => a !== '--profile');
+const cfg = JSON.parse(args[0]);
+const B = Number(args[1] ?? 32);
 const vae = VQVAE.create(cfg, { seed: 0 });
 const img = tf.randomUniform([B, cfg.inChannels ?? 3, vae.imageSize, vae.imageSize], -1, 1);
-for (let i = 0; i < 3; i++) {
-  const t = Date.now();
-  const g = vqvaeGradients(vae, img);
-  tf.dispose([...g.grads.values()]);
-  console.log(`params ${vae.numParameters()} B ${B} step ${Date.now() - t} ms`);
-}
+await timeOrProfile(tf, () => { const g = vqvaeGradients(vae, img); tf.dispose([...g.grads.values()]); },
+  `params ${vae.numParameters()} B ${B}`, process.argv.includes('--profile'));
