@@ -62,6 +62,27 @@ describe('DigitClassifier (shipped weights)', () => {
     expect(acc).toBeGreaterThanOrEqual(0.98);
   });
 
+  it("fit 'center-crop': digits padded 28 → 32 give exactly the logits of the 28-px digits", async () => {
+    const cropper = await DigitClassifier.load(undefined, { fit: 'center-crop' });
+    expect(cropper.fit).toBe('center-crop');
+    const x28 = tf.tensor4d(test.images.subarray(0, 50 * 784), [50, 1, 28, 28]);
+    const x32 = tf.pad(x28, [[0, 0], [0, 0], [2, 2], [2, 2]], -1) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const a = model.forward(x28);
+    const b = cropper.forward(x32);
+    const r = model.forward(x32); // resized: different (smaller digit)
+    const [la, lb, lr] = await Promise.all([a.logits.data(), b.logits.data(), r.logits.data()]);
+    expect(Array.from(lb)).toEqual(Array.from(la));
+    expect(Array.from(lr)).not.toEqual(Array.from(la));
+    tf.dispose([a.features, a.logits, b.features, b.logits, r.features, r.logits]);
+    expect(tf.memory().numTensors).toBe(before);
+    const small = tf.zeros([1, 1, 20, 20]) as tf.Tensor4D;
+    expect(() => cropper.forward(small)).toThrow(ShapeError);
+    await expect(DigitClassifier.load(undefined, { fit: 'stretch' as never })).rejects.toThrow(/fit must be/);
+    tf.dispose([x28, x32, small]);
+    cropper.dispose();
+  });
+
   it('features 128-d, logits 10, no leaked tensors; FID real-vs-real small, digit IS near 10', async () => {
     const x = tf.tensor4d(test.images.subarray(0, 4 * 784), [4, 1, 28, 28]);
     const before = tf.memory().numTensors;

@@ -10,8 +10,12 @@
  *   flatten (C, H, W order) → fc1: Linear(3136, 128) → ReLU      = features
  *   fc2: Linear(128, 10)                                          = logits
  * Input: (B, 1, H, W) in [-1, 1] (background −1), H = W = 28, or any other size, which
- * is resized to 28 × 28 bilinearly (half-pixel centres, as PyTorch's
- * `F.interpolate(mode='bilinear', align_corners=False)`), e.g. 32-px digit models.
+ * is brought to 28 × 28 by `fit`: `'resize'` (default) resizes bilinearly (half-pixel
+ * centres, as PyTorch's `F.interpolate(mode='bilinear', align_corners=False)`), for digit
+ * models trained on resized digits; `'center-crop'` cuts the central 28 × 28 (sides ≥ 28),
+ * for models trained on digits padded to a larger canvas (e.g. MNIST padded 28 → 32, as
+ * this project's shipped MNIST models are): lossless, where resizing costs accuracy
+ * (99.05% → 98.30% on the held-out split at 32 px).
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { CheckpointError, ShapeError, ValueError } from './errors.js';
@@ -39,6 +43,9 @@ export const DIGIT_CLASSIFIER_SHAPES: Readonly<Record<string, readonly number[]>
 /** The shipped weights, relative to this module (src/ in the repo, dist/ when installed). */
 export const DIGIT_CLASSIFIER_WEIGHTS_URL = new URL('../weights/digit-classifier.safetensors', import.meta.url);
 
+/** How images that are not 28 × 28 are brought to the classifier's input size. */
+export type DigitFit = 'resize' | 'center-crop';
+
 /** A 2-D convolution NHWC × HWIO → NHWC with 'same' padding, stride 1 (replaceable for training). */
 export type Conv2dFn = (x: Tensor4D, filterHWIO: Tensor4D) => Tensor4D;
 
@@ -52,6 +59,7 @@ export function digitClassifierForward(
   params: Map<string, Tensor>,
   images: Tensor4D,
   conv?: Conv2dFn,
+  fit: DigitFit = 'resize',
 ): { features: Tensor2D; logits: Tensor2D } {
   const [b, c, h, w] = images.shape;
   if (images.rank !== 4 || c !== 1) {
@@ -65,7 +73,18 @@ export function digitClassifierForward(
   };
   let x = tf.transpose(images, [0, 2, 3, 1]) as Tensor4D; // NHWC
   if (h !== DIGIT_INPUT_SIZE || w !== DIGIT_INPUT_SIZE) {
-    x = tf.image.resizeBilinear(x, [DIGIT_INPUT_SIZE, DIGIT_INPUT_SIZE], false, true);
+    if (fit === 'center-crop') {
+      if (h < DIGIT_INPUT_SIZE || w < DIGIT_INPUT_SIZE) {
+        throw new ShapeError(`DigitClassifier: fit 'center-crop' needs images of at least ${DIGIT_INPUT_SIZE}×${DIGIT_INPUT_SIZE}, got ${h}×${w}`);
+      }
+      const top = Math.floor((h - DIGIT_INPUT_SIZE) / 2);
+      const left = Math.floor((w - DIGIT_INPUT_SIZE) / 2);
+      x = tf.slice(x, [0, top, left, 0], [b, DIGIT_INPUT_SIZE, DIGIT_INPUT_SIZE, 1]) as Tensor4D;
+    } else if (fit === 'resize') {
+      x = tf.image.resizeBilinear(x, [DIGIT_INPUT_SIZE, DIGIT_INPUT_SIZE], false, true);
+    } else {
+      throw new ValueError(`DigitClassifier: fit must be 'resize' or 'center-crop', got ${JSON.stringify(fit)}`);
+    }
   }
   const hwio = (name: string) => tf.transpose(p(name), [2, 3, 1, 0]) as Tensor4D;
   x = tf.relu(tf.add(convFn(x, hwio('conv1.weight')), p('conv1.bias'))) as Tensor4D;
@@ -99,27 +118,32 @@ export class DigitClassifier implements FeatureExtractor {
   private constructor(
     private readonly tf: TF,
     private readonly params: Map<string, Tensor>,
+    /** How non-28 × 28 inputs are fitted (see the module docs). */
+    readonly fit: DigitFit,
   ) {}
 
   /**
    * Load weights: by default the shipped `weights/digit-classifier.safetensors`; or a
    * URL / path, an ArrayBuffer or Uint8Array of a safetensors file. Needs
-   * @tensorflow/tfjs-core with a backend set.
+   * @tensorflow/tfjs-core with a backend set. `opts.fit`: how inputs that are not 28 × 28
+   * are fitted, `'resize'` (default) or `'center-crop'` (digits padded to a larger canvas).
    */
-  static async load(src: string | URL | ArrayBuffer | Uint8Array = DIGIT_CLASSIFIER_WEIGHTS_URL): Promise<DigitClassifier> {
+  static async load(src: string | URL | ArrayBuffer | Uint8Array = DIGIT_CLASSIFIER_WEIGHTS_URL, opts: { fit?: DigitFit } = {}): Promise<DigitClassifier> {
+    const fit = opts.fit ?? 'resize';
+    if (fit !== 'resize' && fit !== 'center-crop') throw new ValueError(`DigitClassifier: fit must be 'resize' or 'center-crop', got ${JSON.stringify(fit)}`);
     const tf = await loadTf();
     const bytes = await readWeightBytes(src, 'DigitClassifier', 'Pass the weights (URL, path or bytes) of packages/metrics/weights/digit-classifier.safetensors.');
     const w = parseWeights(bytes, 'DigitClassifier');
     checkDigitWeights(new Map([...w].map(([k, v]) => [k, v.shape])), 'DigitClassifier');
     const params = new Map<string, Tensor>();
     for (const [name, t] of w) params.set(name, tf.tensor(t.data, t.shape, 'float32'));
-    return new DigitClassifier(tf, params);
+    return new DigitClassifier(tf, params, fit);
   }
 
   /** Features (B×128) and logits (B×10) as tensors (the caller disposes them). */
   forward(images: Tensor4D): { features: Tensor2D; logits: Tensor2D } {
     this.assertLive();
-    return this.tf.tidy(() => digitClassifierForward(this.tf, this.params, images));
+    return this.tf.tidy(() => digitClassifierForward(this.tf, this.params, images, undefined, this.fit));
   }
 
   async extract(images: Tensor4D): Promise<ExtractorOutput> {
@@ -136,7 +160,7 @@ export class DigitClassifier implements FeatureExtractor {
   /** Predicted digit per image. */
   async predict(images: Tensor4D): Promise<Int32Array> {
     this.assertLive();
-    const arg = this.tf.tidy(() => this.tf.argMax(digitClassifierForward(this.tf, this.params, images).logits, 1) as Tensor1D);
+    const arg = this.tf.tidy(() => this.tf.argMax(digitClassifierForward(this.tf, this.params, images, undefined, this.fit).logits, 1) as Tensor1D);
     try {
       return Int32Array.from(await arg.data());
     } finally {

@@ -18,7 +18,7 @@ const cfg = await readRunConfig(runDir);
 const { vae, hash } = await loadTokenizer(runDir);
 const ds = await loadDataset(cfg.dataset);
 const n = Math.min(Number(flag('--samples', String(ds.heldOut.length))), ds.heldOut.length);
-const classifier = ds.spec.name === 'mnist' ? await loadDigitClassifier() : undefined;
+const classifier = ds.spec.name === 'mnist' ? await loadDigitClassifier(ds.spec) : undefined;
 const t0 = Date.now();
 const m = await evalImages(vae, ds, n, classifier);
 console.log(JSON.stringify({ runDir, tokenizerSha256: hash, heldOut: ds.heldOut.length, ...m, seconds: (Date.now() - t0) / 1000 }, null, 2));

@@ -5,6 +5,7 @@
  *   node packages/train/scripts/train.mjs <config.json> [--run-dir DIR] [--threads N] [--stop-after N] [--backend wasm|cpu]
  *
  * The JSON holds the options of trainTokenizer ({ "kind": "tokenizer", model, dataset, train, seed, settings, evalSamples })
+ * ("init": a finished tokenizer run dir or model file to fine-tune from)
  * or trainVAR ({ "kind": "var", tokenizer, model, dataset, train, seed, settings, eval }). Paths in it are relative to
  * the current directory. Re-running the same command resumes from the last checkpoint. SIGINT/SIGTERM write a
  * checkpoint and exit; SIGKILL loses at most the steps since the last checkpoint.
@@ -56,5 +57,5 @@ const t0 = Date.now();
 const result =
   spec.kind === 'var'
     ? await train.trainVAR({ ...common, tokenizer: spec.tokenizer, eval: spec.eval, tokenCacheDir: spec.tokenCacheDir })
-    : await train.trainTokenizer({ ...common, evalSamples: spec.evalSamples });
+    : await train.trainTokenizer({ ...common, evalSamples: spec.evalSamples, init: spec.init });
 console.log(`[train] ${new Date().toISOString()} ${JSON.stringify(result)} (session ${((Date.now() - t0) / 1000).toFixed(0)} s)`);

@@ -14,9 +14,14 @@ export interface DigitClassifierLike {
   dispose(): void;
 }
 
-/** The digit classifier shipped with @var/metrics. */
-export async function loadDigitClassifier(): Promise<DigitClassifierLike> {
-  return DigitClassifier.load();
+/**
+ * The digit classifier shipped with @var/metrics, fitted to the dataset's images: MNIST
+ * padded 28 → size (size ≥ 28, see {@link loadDataset}) is centre-cropped back to 28 × 28
+ * (lossless); smaller sizes are resized.
+ */
+export async function loadDigitClassifier(spec?: { name: string; size: number }): Promise<DigitClassifierLike> {
+  const padded = spec?.name === 'mnist' && spec.size >= 28;
+  return DigitClassifier.load(undefined, { fit: padded ? 'center-crop' : 'resize' });
 }
 
 /** PSNR in dB of images in [-1, 1] given their mean squared error (peak-to-peak range 2). */

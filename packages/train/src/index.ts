@@ -12,3 +12,4 @@ export * from './eval.js';
 export * from './tokenizer.js';
 export * from './fast-conv.js';
 export * from './var.js';
+export * from './quality.js';

@@ -69,6 +69,12 @@ export interface TrainTokenizerOptions extends SessionOptions {
   classifier?: DigitClassifierLike | false;
   /** 'auto' (default): resume when a checkpoint exists; 'never': fail if the run dir has one. */
   resume?: 'auto' | 'never';
+  /**
+   * Fine-tune: start from the weights of a finished tokenizer (its run directory or model
+   * file, see {@link loadTokenizer}) instead of a fresh initialisation. Its model config must
+   * equal `model`; its path and SHA-256 are recorded in config.json.
+   */
+  init?: string;
 }
 
 export interface TrainResult {
@@ -155,6 +161,16 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
   await ensureGradients(); // tfjs-core alone registers no gradients
   const ds = await loadDataset(opts.dataset);
   const config = tokenizerRunConfig(opts, ds);
+  let initFrom: VQVAE | undefined;
+  if (opts.init !== undefined) {
+    const init = await loadTokenizer(opts.init);
+    initFrom = init.vae;
+    if (canonicalJson(init.vae.config) !== canonicalJson(config.model)) {
+      init.vae.dispose();
+      throw new ConfigError(`init ${opts.init}: its model config ${canonicalJson(init.vae.config)} differs from this run's ${canonicalJson(config.model)}`);
+    }
+    config.init = { path: init.weightsPath, sha256: init.hash };
+  }
   const hash = configHash(config);
   const { paths } = await prepareRunDir(opts.runDir, config);
   const settings = resolveSettings(opts.settings);
@@ -164,6 +180,10 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
   if (perEpoch === 0) throw new ValueError(`the training split has ${ds.train.length} images, fewer than batchSize ${tc.batchSize}`);
 
   const vae = VQVAE.create(config.model, { seed: config.seed });
+  if (initFrom) {
+    vae.loadStateDict(initFrom.stateDict() as never);
+    initFrom.dispose();
+  }
   const opt = new AdamW(vae.trainableVariables(), { betas: tc.betas, wdScale: (n, shape) => (shape.length === 1 || n.endsWith('bias') ? 0 : 1) });
   let classifier: DigitClassifierLike | undefined;
   try {
@@ -184,7 +204,7 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
     const resumedFrom = state.step;
     const clock = new SessionClock('tokenizer', tc.steps, state.elapsedSec, settings, log, opts.onProgress);
     const evalSamples = Math.min(opts.evalSamples ?? 500, ds.heldOut.length);
-    if (opts.classifier !== false && ds.spec.name === 'mnist' && evalSamples > 0) classifier = opts.classifier ?? (await loadDigitClassifier());
+    if (opts.classifier !== false && ds.spec.name === 'mnist' && evalSamples > 0) classifier = opts.classifier ?? (await loadDigitClassifier(ds.spec));
 
     const evaluate = async (step: number) => {
       if (evalSamples <= 0) return undefined;

@@ -382,7 +382,7 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
     const resumedFrom = state.step;
     const clock = new SessionClock('var', tc.steps, state.elapsedSec, settings, log, opts.onProgress);
     const ev = opts.eval ?? {};
-    if (opts.classifier !== false && ds.spec.name === 'mnist' && (ev.perClass ?? 2) > 0) classifier = opts.classifier ?? (await loadDigitClassifier());
+    if (opts.classifier !== false && ds.spec.name === 'mnist' && (ev.perClass ?? 2) > 0) classifier = opts.classifier ?? (await loadDigitClassifier(ds.spec));
     const evaluate = async (step: number) => {
       const m = await evalVAR(model!, vae, cache.heldOut, { ...ev, classifier, seed });
       await clock.evalDone(step, m);

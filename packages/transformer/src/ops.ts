@@ -64,9 +64,13 @@ export function layerNorm(x: tf.Tensor, eps: number): tf.Tensor {
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
-/** GELU with the tanh approximation (`nn.GELU(approximate='tanh')`). */
+/**
+ * GELU with the tanh approximation (`nn.GELU(approximate='tanh')`). x³ is computed as x·x·x:
+ * wasm's Pow kernel (and its gradient, which takes a log) cost ≈8% of a small VAR's training
+ * step (packages/train/scripts/bench-var.mjs --profile).
+ */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), GELU_C);
+  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), GELU_C);
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
 }
 

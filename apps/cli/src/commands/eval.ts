@@ -33,6 +33,7 @@ interface EvalOpts extends ModelOptions {
   topK?: string;
   topP?: string;
   batch?: string;
+  fit?: string;
   json?: boolean;
   verbose?: boolean;
 }
@@ -49,7 +50,8 @@ export function evalCommand(ctx: Ctx): Command {
     .option('--cfg <x>', 'classifier-free guidance strength')
     .option('--top-k <k>', 'top-k filter (0 = off)')
     .option('--top-p <p>', 'top-p filter (0 = off)')
-    .option('--batch <n>', 'images per forward pass', '32');
+    .option('--batch <n>', 'images per forward pass', '32')
+    .option('--fit <how>', "how samples that are not 28 px reach the digit classifier: resize | center-crop (default: center-crop for MNIST models of 28 px or more, which are trained on padded digits; else resize)");
   addModelOptions(cmd);
   addBackendOptions(cmd);
   addOutputOptions(cmd);
@@ -103,8 +105,10 @@ export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
   if (npz && metrics.some((m) => m === 'pr')) throw new UsageError('precision/recall needs real images, not .npz statistics: drop "pr" from --metrics or give images');
   if (metrics.includes('accuracy') && numClasses !== 10) ui.warn(`accuracy uses a digit classifier (10 classes); this model has ${numClasses} classes`);
 
+  const fit = o.fit ?? (card.dataset.name === 'mnist' && (card.imageSize ?? 0) >= 28 ? 'center-crop' : 'resize');
+  if (fit !== 'resize' && fit !== 'center-crop') throw new UsageError(`--fit: expected resize or center-crop; got ${JSON.stringify(o.fit)}`);
   const backend = await startBackend(o, ui);
-  const classifier = await DigitClassifier.load();
+  const classifier = await DigitClassifier.load(undefined, { fit });
   const model = await spec.load();
   const labels = Array.from({ length: numClasses * perClass }, (_, i) => i % numClasses);
   const fakeFeat = new Float32Array(labels.length * classifier.featureDim);
@@ -135,7 +139,7 @@ export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
   const genSeconds = (performance.now() - t0) / 1000;
   const n = labels.length;
   const D = classifier.featureDim;
-  const result: Record<string, unknown> = { command: 'eval', backend: backend.name, model: spec.label, features: 'digits', samples: n, seed, cfg, topK, topP, seconds: { generate: Math.round(genSeconds * 1000) / 1000 } };
+  const result: Record<string, unknown> = { command: 'eval', backend: backend.name, model: spec.label, features: 'digits', fit, samples: n, seed, cfg, topK, topP, seconds: { generate: Math.round(genSeconds * 1000) / 1000 } };
 
   let realFeat: Float32Array | undefined;
   let nReal = 0;

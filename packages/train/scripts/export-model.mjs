@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * Ship a trained model: write a @var/models model directory (model-card.json, vae.safetensors,
+ * var.safetensors in float16) from a finished tokenizer run and VAR run. The card records the
+ * data, both configs, the training steps and time (from the runs' logs) and the commands that
+ * reproduce the weights. Measure it afterwards with quality.mjs --write-card.
+ *
+ *   node packages/train/scripts/export-model.mjs <tokenizer run> <var run> --id mnist --out packages/models/weights/mnist \
+ *     [--name "VAR MNIST digits"] [--description …] [--cfg 2] [--top-k 0] [--top-p 0] [--reproduce "cmd" …]
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+await import('./node-setup.mjs');
+const args = process.argv.slice(2);
+const flag = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
+const flags = (n) => args.flatMap((a, i) => (a === n ? [args[i + 1]] : []));
+const [tokRun, varRun] = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--')));
+const out = flag('--out');
+const id = flag('--id');
+if (!tokRun || !varRun || !out || !id) {
+  console.error('usage: export-model.mjs <tokenizer run> <var run> --id ID --out DIR [--name …] [--cfg x] [--top-k k] [--top-p p] [--reproduce "cmd"]…');
+  process.exit(2);
+}
+const { initBackend } = await import('@var/core');
+await initBackend('wasm', { threads: 1 });
+const { loadTokenizer, readRunConfig, loadDataset } = await import('@var/train');
+const { loadVAR } = await import('@var/transformer');
+const { saveModel } = await import('@var/models');
+
+async function runInfo(dir) {
+  const lines = (await readFile(join(dir, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const end = lines.filter((l) => l.type === 'end' && l.reason === 'done').pop();
+  if (!end) throw new Error(`${dir}: the run has not finished (no "end … done" line in log.jsonl)`);
+  const evals = lines.filter((l) => l.type === 'eval');
+  const cfg = await readRunConfig(dir);
+  return { steps: end.step, seconds: Math.round(end.elapsedSec), batchSize: cfg.train.batchSize, lastEval: evals.pop(), config: cfg };
+}
+const tok = await runInfo(tokRun);
+const vr = await runInfo(varRun);
+const ds = await loadDataset(vr.config.dataset);
+const { vae } = await loadTokenizer(tokRun);
+const model = await loadVAR(join(varRun, 'model.safetensors'), vr.config.model);
+const os = await import('node:os');
+const card = await saveModel(out, {
+  vae,
+  var: model,
+  card: {
+    id,
+    name: flag('--name', id),
+    description: flag('--description'),
+    dataset: { name: ds.spec.name, images: ds.full.length, trainImages: ds.train.length, heldOutImages: ds.heldOut.length, spec: ds.spec },
+    classNames: ds.classNames,
+    imageSize: ds.spec.size,
+    channels: ds.spec.channels,
+    sampling: { cfg: Number(flag('--cfg', '2')), topK: Number(flag('--top-k', '0')), topP: Number(flag('--top-p', '0')) },
+    training: {
+      tokenizer: { steps: tok.steps, batchSize: tok.batchSize, seconds: tok.seconds, run: tok.config, lastEval: tok.lastEval },
+      var: { steps: vr.steps, batchSize: vr.batchSize, seconds: vr.seconds, run: vr.config, lastEval: vr.lastEval },
+      machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, tfjs wasm backend (Node ${process.version})`,
+    },
+    reproduce: flags('--reproduce'),
+    license: 'MIT',
+    createdAt: new Date().toISOString(),
+  },
+});
+console.log(`wrote ${out}: ${card.id}, tokenizer ${vae.numParameters()} params, VAR ${model.numParameters()} params`);
+vae.dispose();
+model.dispose();

@@ -1,0 +1,187 @@
+/**
+ * Quality of a class-conditional digit model (tokenizer + VAR), measured with @var/metrics'
+ * digit classifier on a held-out split:
+ *
+ * - `recAccuracy`: classifier accuracy on tokenizer reconstructions of held-out digits
+ *   (`realAccuracy`: on the originals), `recPsnr`, and `recFid`: FID (classifier features)
+ *   of the reconstructions against the originals;
+ * - `genAccuracy`: the fraction of generated digits classified as the requested class
+ *   (`perClass` of each class, with the given cfg / top-k / top-p), and `genFid`: FID of
+ *   the generated digits against the held-out originals.
+ *
+ * This is the measurement behind the shipped MNIST model's card (scripts/quality.mjs) and
+ * the lower bounds CI asserts on a small sample.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, ValueError } from '@var/core';
+import { batches, subset } from '@var/data';
+import { DigitClassifier, FeatureStats, fidFromStats } from '@var/metrics';
+import { generate } from '@var/sampling';
+import type { VAR } from '@var/transformer';
+import type { VQVAE } from '@var/tokenizer';
+import type { LoadedDataset } from './dataset.js';
+import { psnrFromMse, spreadIndices } from './eval.js';
+
+export interface DigitQualityOptions {
+  /** Held-out digits to reconstruct and to compare against (spread evenly over the split; default all). */
+  heldOut?: number;
+  /** Generated digits per class (default 100: 1,000 for 10 classes). 0 skips generation. */
+  perClass?: number;
+  /** Classifier-free guidance (default 2). */
+  cfg?: number;
+  /** Top-k filter (default 0 = off). */
+  topK?: number;
+  /** Top-p filter (default 0 = off). */
+  topP?: number;
+  moreSmooth?: boolean;
+  /** Seed of the sampling (default 0). */
+  seed?: number;
+  /** Images per forward pass (default 50). */
+  batchSize?: number;
+  /** The digit classifier (default: @var/metrics' shipped one, fitted to the dataset: padded MNIST is centre-cropped). */
+  classifier?: DigitClassifier;
+  onProgress?: (e: { stage: 'reconstruct' | 'generate'; done: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface DigitQuality {
+  heldOutImages: number;
+  realAccuracy: number;
+  recAccuracy: number;
+  recPsnr: number;
+  recFid: number;
+  generated: number;
+  genAccuracy?: number;
+  /** Accuracy per requested class. */
+  genAccuracyPerClass?: number[];
+  genFid?: number;
+  /** genFid / recFid (the issue's goal: ≤ 2). */
+  fidRatio?: number;
+  sampling: { cfg: number; topK: number; topP: number; moreSmooth: boolean; seed: number };
+  seconds: { reconstruct: number; generate: number };
+}
+
+const argmaxRows = (logits: Float32Array, n: number, k: number): Int32Array => {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+};
+
+/** Images in [0, 1] with C channels → (B, 1, H, W) in [-1, 1]. */
+function toClassifierInput(images: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.sub(tf.mul(tf.mean(images, 1, true), 2), 1) as tf.Tensor4D);
+}
+
+/**
+ * Measure a digit model (see the module docs). `ds` is the dataset the model was trained on
+ * (its held-out split is used). Frees every tensor it allocates.
+ * @throws ValueError when the dataset has no labels or the model is not class-conditional.
+ */
+export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDataset, opts: DigitQualityOptions = {}): Promise<DigitQuality> {
+  const numClasses = model.config.numClasses;
+  if (ds.numClasses !== 10 || numClasses !== 10) throw new ValueError(`evaluateDigitModel: needs a 10-class digit dataset and model; got ${ds.numClasses} dataset classes, ${numClasses} model classes`);
+  const n = Math.min(opts.heldOut ?? ds.heldOut.length, ds.heldOut.length);
+  if (!(n >= 2)) throw new ValueError(`evaluateDigitModel: heldOut must be ≥ 2 (FID needs a covariance); got ${opts.heldOut}`);
+  const perClass = opts.perClass ?? 100;
+  const cfg = opts.cfg ?? 2;
+  const topK = opts.topK ?? 0;
+  const topP = opts.topP ?? 0;
+  const moreSmooth = opts.moreSmooth ?? false;
+  const seed = opts.seed ?? 0;
+  const bs = opts.batchSize ?? 50;
+  const classifier = opts.classifier ?? (await DigitClassifier.load(undefined, { fit: ds.spec.name === 'mnist' && ds.spec.size >= 28 ? 'center-crop' : 'resize' }));
+  const D = classifier.featureDim;
+  const K = classifier.numClasses;
+  try {
+    // ---- reconstructions of held-out digits
+    const t0 = performance.now();
+    const sample = n >= ds.heldOut.length ? ds.heldOut : subset(ds.heldOut, spreadIndices(ds.heldOut.length, n));
+    const real = new FeatureStats(D);
+    const rec = new FeatureStats(D);
+    let realOk = 0;
+    let recOk = 0;
+    let se = 0;
+    let count = 0;
+    let seen = 0;
+    for await (const b of batches(sample, { batchSize: bs, ...ds.imageOptions, shuffle: false })) {
+      opts.signal?.throwIfAborted();
+      const img = b.images;
+      const idx = vae.imgToIdx(img);
+      const r = vae.idxToImg(idx);
+      tf.dispose(idx);
+      try {
+        se += tf.tidy(() => tf.sum(tf.squaredDifference(r, img)).dataSync()[0]);
+        count += img.size;
+        const gray = (t: tf.Tensor4D) => (t.shape[1] === 1 ? t : (tf.mean(t, 1, true) as tf.Tensor4D));
+        const [ri, ii] = [gray(r), gray(img)];
+        const a = await classifier.extract(ii);
+        const c = await classifier.extract(ri);
+        if (ri !== r) ri.dispose();
+        if (ii !== img) ii.dispose();
+        const m = img.shape[0];
+        real.add(a.features, m, D);
+        rec.add(c.features, m, D);
+        const pa = argmaxRows(a.logits!, m, K);
+        const pc = argmaxRows(c.logits!, m, K);
+        for (let i = 0; i < m; i++) {
+          if (pa[i] === b.labels[i]) realOk++;
+          if (pc[i] === b.labels[i]) recOk++;
+        }
+        seen += m;
+      } finally {
+        r.dispose(); // img belongs to batches() (disposed when the next batch is asked for)
+      }
+      opts.onProgress?.({ stage: 'reconstruct', done: seen, total: n });
+    }
+    const recMse = se / Math.max(1, count);
+    const tRec = (performance.now() - t0) / 1000;
+
+    // ---- generated digits
+    const t1 = performance.now();
+    const total = perClass * numClasses;
+    const result: DigitQuality = {
+      heldOutImages: seen,
+      realAccuracy: realOk / seen,
+      recAccuracy: recOk / seen,
+      recPsnr: psnrFromMse(recMse),
+      recFid: fidFromStats(real, rec).fid,
+      generated: total,
+      sampling: { cfg, topK, topP, moreSmooth, seed },
+      seconds: { reconstruct: tRec, generate: 0 },
+    };
+    if (total > 0) {
+      const labels = Int32Array.from({ length: total }, (_, i) => i % numClasses);
+      const gen = new FeatureStats(D);
+      const okPerClass = new Array<number>(numClasses).fill(0);
+      const rng = new Rng(seed);
+      for (let s = 0; s < total; s += bs) {
+        const lab = labels.subarray(s, Math.min(total, s + bs));
+        const res = await generate(vae, model, { labels: lab, cfg, topK, topP, moreSmooth, rng, signal: opts.signal });
+        res.fHat.dispose();
+        const x = toClassifierInput(res.images!);
+        res.images!.dispose();
+        try {
+          const o = await classifier.extract(x);
+          gen.add(o.features, lab.length, D);
+          const p = argmaxRows(o.logits!, lab.length, K);
+          for (let i = 0; i < lab.length; i++) if (p[i] === lab[i]) okPerClass[lab[i]]++;
+        } finally {
+          x.dispose();
+        }
+        opts.onProgress?.({ stage: 'generate', done: s + lab.length, total });
+      }
+      result.genAccuracy = okPerClass.reduce((a, v) => a + v, 0) / total;
+      result.genAccuracyPerClass = okPerClass.map((v) => v / perClass);
+      result.genFid = fidFromStats(real, gen).fid;
+      result.fidRatio = result.genFid / result.recFid;
+    }
+    result.seconds.generate = (performance.now() - t1) / 1000;
+    return result;
+  } finally {
+    if (!opts.classifier) classifier.dispose();
+  }
+}
