@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs every package's vitest suite in one vitest process (root vitest.config.ts lists
-// the projects), then prints the plain closing line CI reads: "N passed, N failed".
+// Runs every package's, app's, tooling's and example's vitest suite in one vitest process
+// (root vitest.config.ts lists the projects: packages/*, apps/*, tooling/*, examples/*), then
+// prints the plain closing line CI reads: "N passed, N failed".
 // Extra arguments are passed to vitest (e.g. a path filter).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';

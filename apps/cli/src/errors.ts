@@ -30,6 +30,11 @@ const HINTS: Record<string, string> = {
   E_DATA_IO: 'check the path and its permissions',
 };
 
+function isSystemError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) && typeof (e as { syscall?: unknown }).syscall === 'string';
+}
+
 function firstLine(s: string): string {
   const i = s.indexOf('\n');
   return i < 0 ? s : `${s.slice(0, i)} …`;
@@ -43,7 +48,9 @@ export function describeError(err: unknown): { message: string; hint?: string; c
     return { message: custom ?? 'interrupted; no partial output files were left', code: EXIT_INTERRUPTED };
   }
   if (err instanceof VarError) {
-    return { message: `${err.name}: ${firstLine(err.message)}`, hint: HINTS[err.code], code: EXIT_ERROR, detail: err.message };
+    // a typed error caused by the file system (a checkpoint that cannot be written: ENOSPC, EACCES, …) gets the I/O hint
+    const hint = isSystemError(err.cause) ? HINTS.E_DATA_IO : HINTS[err.code];
+    return { message: `${err.name}: ${firstLine(err.message)}`, hint, code: EXIT_ERROR, detail: err.message };
   }
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e === 'object' && typeof e.code === 'string' && e.code.startsWith('E') && typeof e.message === 'string') {

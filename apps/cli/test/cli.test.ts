@@ -139,15 +139,31 @@ describe('var generate', () => {
     const noModel = await cli(['generate', '--model', 'no-such-model']);
     expect(noModel.code).toBe(1);
     expect(noModel.stderr).toMatch(/unknown model "no-such-model"/);
-    const def = (await listModels()).find((m) => m.id === defaultModelId)!;
-    if (!def.bundled) {
-      const r = await cli(['generate']);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/ModelNotBundledError: model "mnist" is not bundled yet/);
-      expect(r.stderr).toMatch(/hint:/);
-    }
     const badBackend = await cli(['generate', '--model', modelDir, '--backend', 'quantum']);
     expect(badBackend.code).toBe(2);
+  });
+
+  it('generates with the bundled default model (MNIST) when no model is given: PNGs the digit classifier reads as the class asked for', async () => {
+    const def = (await listModels()).find((m) => m.id === defaultModelId)!;
+    expect(def.bundled, 'packages/models/weights/mnist is bundled').toBe(true);
+    const r = await cli(['generate', '--class', '3', '--class', '8', '--count', '3', '--seed', '5', '--out', 'default-out', ...BACKEND]);
+    expect(r.code, r.stderr).toBe(0);
+    const dir = join(tmp, 'default-out');
+    const files = readdirSync(dir).sort();
+    expect(files).toEqual(['0000-class3.png', '0001-class3.png', '0002-class3.png', '0003-class8.png', '0004-class8.png', '0005-class8.png', 'grid.png']);
+    const { DigitClassifier } = await import('@var/metrics');
+    const clf = await DigitClassifier.load(undefined, { fit: 'center-crop' });
+    const imgs = files.filter((f) => f !== 'grid.png').map((f) => png(join(dir, f)));
+    expect(imgs.every((i) => i.width === 32 && i.height === 32)).toBe(true);
+    const x = tf.tidy(() => {
+      const px = imgs.map((i) => Array.from({ length: 32 * 32 }, (_, k) => (i.data as Uint8Array)[k * i.channels] / 127.5 - 1));
+      return tf.tensor4d(px.flat(), [imgs.length, 1, 32, 32]);
+    });
+    const pred = await clf.predict(x);
+    x.dispose();
+    clf.dispose();
+    const asked = [3, 3, 3, 8, 8, 8];
+    expect(asked.filter((c, i) => pred[i] === c).length, `classified as ${Array.from(pred)}`).toBeGreaterThanOrEqual(5); // a broken model: ~1 in 10
   });
 
   it('an interrupt (abort signal) stops generation: exit 130, only complete files, no grid', async () => {

@@ -88,12 +88,13 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
   let registryOrigin: string;
   let browser: Browser;
   let model: LoadedModel;
+  let outDir: string;
   const log: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(resultsDir, { recursive: true });
     tmp = mkdtempSync(join(tmpdir(), 'var-web-'));
-    const outDir = join(tmp, 'dist');
+    outDir = join(tmp, 'dist');
     const modelDir = join(tmp, 'test-model');
     const { build, createLogger } = await import('vite');
     // The production build of the app (the test serves the built files, not the dev server).
@@ -386,6 +387,48 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       expect(await page.textContent('#model-message')).toContain('Unknown model');
     } finally {
       await page.close();
+    }
+  });
+
+  it('the build bundles the shipped models: MNIST loads by default and generates the Node API\'s digits; emoji is one click away', async () => {
+    const { server: own, origin: ownOrigin } = await serve([['/', outDir]]); // the build alone, with its own models/ folder
+    const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+    page.on('pageerror', (e) => log.push(`[bundled] pageerror: ${e.message}`));
+    const settled = (id: string) =>
+      page.waitForFunction((want) => (window as any).__var?.state === 'error' || ((window as any).__var?.state === 'ready' && (window as any).__var?.card?.id === want), id, { timeout: 120_000 });
+    try {
+      await page.goto(`${ownOrigin}/?backend=wasm`);
+      await settled('mnist');
+      const s = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
+      expect(s.state, String(s.error)).toBe('ready');
+      expect(s.card.id).toBe(defaultModelId);
+      expect(s.models.filter((m: any) => m.bundled).map((m: any) => m.id).sort()).toEqual(['emoji', 'mnist']);
+      const p = { label: 7, cfg: s.card.sampling?.cfg ?? 2, topK: s.card.sampling?.topK ?? 0, topP: s.card.sampling?.topP ?? 0, seed: 7, count: 2 };
+      await fill(page, p);
+      const last = await runAndWait(page, '#generate', 0);
+      const shipped = await loadModel(defaultModelId);
+      try {
+        const r = await generate(shipped.vae, shipped.var, { labels: p.label, count: p.count, cfg: p.cfg, topK: p.topK, topP: p.topP, seed: p.seed });
+        r.images!.dispose();
+        r.fHat.dispose();
+        expect(last.tokens).toEqual(r.tokens.map((t) => Array.from(t)));
+      } finally {
+        disposeModel(shipped);
+      }
+      await page.screenshot({ path: join(resultsDir, 'web-mnist.png'), fullPage: true });
+      await page.selectOption('#model-select', 'emoji');
+      await settled('emoji');
+      const e = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
+      expect(e.state, String(e.error)).toBe('ready');
+      expect(e.card.classNames).toHaveLength(9);
+      await fill(page, { label: 6, cfg: e.card.sampling?.cfg ?? 2, topK: 0, topP: 0, seed: 1, count: 2 });
+      const le = await runAndWait(page, '#generate', e.runs);
+      expect(le.labels).toEqual([6, 6]);
+      expect(await page.locator('.result canvas').count()).toBe(2);
+      await page.screenshot({ path: join(resultsDir, 'web-emoji.png'), fullPage: true });
+    } finally {
+      await page.close();
+      await new Promise((r) => own.close(r));
     }
   });
 });

@@ -158,6 +158,8 @@ export async function openSource(src: CheckpointSource): Promise<ByteSource> {
  * Write `parts` to `path` atomically: into a temporary file in the same directory,
  * flushed, then renamed over `path`. On any error the temporary file is removed and
  * `path` is left as it was.
+ * @throws CheckpointError when the file cannot be written (missing folder, permission
+ * denied, disk full, …): the message names the path and the system error, which is the `cause`.
  */
 export async function writeFileAtomic(path: string, parts: Iterable<Uint8Array>): Promise<void> {
   const fs = await import('node:fs/promises');
@@ -184,6 +186,8 @@ export async function writeFileAtomic(path: string, parts: Iterable<Uint8Array>)
   } catch (e) {
     if (fh) await fh.close().catch(() => {});
     await fs.rm(tmp, { force: true }).catch(() => {});
-    throw e;
+    const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : undefined;
+    const what = e instanceof Error ? e.message : String(e);
+    throw new CheckpointError(`cannot write checkpoint ${path}${code && !what.includes(code) ? ` (${code})` : ''}: ${what}; nothing was written (an existing file is unchanged)`, { cause: e });
   }
 }

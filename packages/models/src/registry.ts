@@ -34,6 +34,12 @@ export const REGISTRY: readonly RegistryEntry[] = Object.freeze([
     description: 'Class-conditional handwritten digits (classes 0–9), a small VQVAE + VAR trained from scratch on MNIST with @var/train',
     dataset: 'mnist',
   }),
+  Object.freeze({
+    id: 'emoji',
+    name: 'VAR emoji',
+    description: 'Google (Noto) emoji conditional on their 9 categories (Activities … Travel & Places), 32 px RGB, a small VQVAE + VAR trained from scratch with @var/train',
+    dataset: 'emoji',
+  }),
 ]);
 
 /** The model `var generate` uses when no model is given. */

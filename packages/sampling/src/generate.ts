@@ -54,6 +54,26 @@ export interface SampleOptions {
    * teacher-forced `forward` at each step (slower; for checks and benchmarks).
    */
   kvCache?: boolean;
+  /**
+   * Timing hook (benchmarks, profiling): called after each phase with its wall time. Phases:
+   * `transformer` (the transformer step of scale `si`, including the CFG batch; scale 0's also
+   * counts starting the session, i.e. the AdaLN conditions and KV cache set-up), `sampling`
+   * (CFG combination, logits download, top-k/top-p on the CPU, f_hat update and the next
+   * scale's input) and `decode` (the VQVAE decoder on the final f_hat, `si` null; not with
+   * `decode: false`). When set, generation waits for the backend at every phase boundary (one
+   * read of the phase's output) so the times are those of the work, not of queuing it; that
+   * adds small reads on GPU backends and changes no result. Called synchronously.
+   */
+  onPhase?: (timing: PhaseTiming) => void;
+}
+
+/** One phase's wall time, given to {@link SampleOptions.onPhase}. */
+export interface PhaseTiming {
+  phase: 'transformer' | 'sampling' | 'decode';
+  /** Scale index of `transformer` / `sampling`; null for `decode`. */
+  si: number | null;
+  /** Milliseconds (performance.now()). */
+  ms: number;
 }
 
 /** One scale's output, streamed as soon as it is ready. */
@@ -146,6 +166,7 @@ interface Resolved {
   returnLogits: boolean;
   decode: boolean;
   kvCache: boolean;
+  onPhase?: (timing: PhaseTiming) => void;
 }
 
 function checkModels(vae: SamplerVQVAE, model: SamplerVAR): void {
@@ -187,6 +208,12 @@ export function resolveLabels(labels: number | ArrayLike<number>, count: number 
   return Int32Array.from(arr);
 }
 
+function checkOnPhase(f: unknown): Resolved['onPhase'] {
+  if (f == null) return undefined;
+  if (typeof f !== 'function') throw new ValueError(`onPhase must be a function; got ${typeof f}`);
+  return f as Resolved['onPhase'];
+}
+
 function resolve(model: SamplerVAR, o: SampleOptions): Resolved {
   if (o == null || typeof o !== 'object') throw new ValueError('options are required ({ labels, ... })');
   const labels = resolveLabels(o.labels, o.count, model.config.numClasses);
@@ -216,6 +243,7 @@ function resolve(model: SamplerVAR, o: SampleOptions): Resolved {
     returnLogits: !!o.returnLogits,
     decode: o.decode ?? true,
     kvCache: o.kvCache ?? true,
+    onPhase: checkOnPhase(o.onPhase),
   };
 }
 
@@ -290,8 +318,11 @@ async function* runScales(
   if (guided) sessionLabels.fill(numClasses, B);
   const codebook = r.moreSmooth ? codebookOf(vae) : null;
 
+  const onPhase = r.onPhase;
   throwIfAborted(r.signal);
+  const tSession = onPhase ? performance.now() : 0;
   const session = r.kvCache ? model.startInference(sessionLabels) : new UncachedSession(model, sessionLabels);
+  let setupMs = onPhase ? performance.now() - tSession : 0; // counted into scale 0's transformer phase
   let fHat: tf.Tensor4D | null = null;
   let x: tf.Tensor3D | null = null;
   let logitsT: tf.Tensor | null = null;
@@ -308,19 +339,24 @@ async function* runScales(
       const l = pn * pn;
       const ratio = S > 1 ? si / (S - 1) : 0;
       const t = cfg * ratio;
+      const tStep = onPhase ? performance.now() : 0;
       const out = session.step(si, x);
       if (x) x.dispose();
       x = null;
+      logitsT = out;
+      if (onPhase) {
+        await out.data(); // wait for the backend: the phase ends when its output exists
+        onPhase({ phase: 'transformer', si, ms: performance.now() - tStep + setupMs });
+        setupMs = 0;
+      }
+      const tSample = onPhase ? performance.now() : 0;
       if (guided) {
-        logitsT = out;
         logitsT = tf.tidy(() => {
           const cond = tf.slice(out, [0, 0, 0], [B, l, V]);
           const uncond = tf.slice(out, [B, 0, 0], [B, l, V]);
           return tf.sub(tf.mul(cond, 1 + t), tf.mul(uncond, t));
         });
         out.dispose();
-      } else {
-        logitsT = out;
       }
       const logits = (await logitsT.data()) as Float32Array;
       logitsT.dispose();
@@ -374,6 +410,11 @@ async function* runScales(
         next.dispose();
       }
 
+      if (onPhase) {
+        await (x ?? fHat).data();
+        onPhase({ phase: 'sampling', si, ms: performance.now() - tSample });
+      }
+
       tokens.push(effective);
       if (editing) sampledAll.push(sampled);
       if (r.returnLogits) logitsAll.push(logits);
@@ -394,7 +435,17 @@ async function* runScales(
     }
     throwIfAborted(r.signal);
     const f = fHat!;
+    const tDecode = onPhase ? performance.now() : 0;
     const images = r.decode ? tf.tidy(() => tf.mul(tf.add(vae.fhatToImg(f), 1), 0.5) as tf.Tensor4D) : null;
+    if (onPhase && images) {
+      try {
+        await images.data();
+        onPhase({ phase: 'decode', si: null, ms: performance.now() - tDecode });
+      } catch (e) {
+        images.dispose();
+        throw e;
+      }
+    }
     done = true;
     const result: GenerateResult = { images, fHat: f, tokens, labels: r.labels };
     if (r.returnLogits) result.logits = logitsAll;

@@ -14,6 +14,7 @@ export {
   type EditRect,
   type ScaleEvent,
   type GenerateResult,
+  type PhaseTiming,
 } from './generate.js';
 export {
   filterLogits,

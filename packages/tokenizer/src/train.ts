@@ -55,10 +55,18 @@ export interface VQVAEGradients {
 
 
 /** Loss values and gradients w.r.t. every trainable variable (the caller disposes `grads`). */
-export function vqvaeGradients(vae: VQVAE, img: tf.Tensor4D, opts: VQVAELossOptions = {}): VQVAEGradients {
+export function vqvaeGradients(
+  vae: VQVAE,
+  img: tf.Tensor4D,
+  opts: VQVAELossOptions & {
+    /** Only parameters whose official name passes get gradients (default: all), e.g. the decoder for decoder-only fine-tuning. */
+    trainable?: (name: string) => boolean;
+  } = {},
+): VQVAEGradients {
   vae.checkImage('train: img', img, true);
   ensureTrainingGradients();
-  const vars = vae.trainableVariables();
+  const vars = new Map([...vae.trainableVariables()].filter(([name]) => !opts.trainable || opts.trainable(name)));
+  if (vars.size === 0) throw new ValueError('vqvaeGradients: the trainable filter selects no parameter');
   const byTfName = new Map<string, string>();
   for (const [name, v] of vars) byTfName.set(v.name, name);
   let parts: tf.Scalar[] = [];

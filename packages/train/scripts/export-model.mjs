@@ -9,7 +9,7 @@
  *     [--name "VAR MNIST digits"] [--description …] [--cfg 2] [--top-k 0] [--top-p 0] [--reproduce "cmd" …]
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 await import('./node-setup.mjs');
 const args = process.argv.slice(2);
 const flag = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
@@ -23,7 +23,7 @@ if (!tokRun || !varRun || !out || !id) {
 }
 const { initBackend } = await import('@var/core');
 await initBackend('wasm', { threads: 1 });
-const { loadTokenizer, readRunConfig, loadDataset } = await import('@var/train');
+const { loadTokenizer, readRunConfig, loadDataset, isDecoderParameter } = await import('@var/train');
 const { loadVAR } = await import('@var/transformer');
 const { saveModel } = await import('@var/models');
 
@@ -35,10 +35,36 @@ async function runInfo(dir) {
   const cfg = await readRunConfig(dir);
   return { steps: end.step, seconds: Math.round(end.elapsedSec), batchSize: cfg.train.batchSize, lastEval: evals.pop(), config: cfg };
 }
-const tok = await runInfo(tokRun);
+// A fine-tuned tokenizer (config "init") counts the runs it started from too.
+async function runChain(dir) {
+  const info = await runInfo(dir);
+  if (info.config.init?.path) {
+    const from = await runChain(dirname(info.config.init.path));
+    return { ...info, init: from, totalSteps: info.steps + from.totalSteps, totalSeconds: info.seconds + from.totalSeconds };
+  }
+  return { ...info, totalSteps: info.steps, totalSeconds: info.seconds };
+}
+const tok = await runChain(tokRun);
 const vr = await runInfo(varRun);
 const ds = await loadDataset(vr.config.dataset);
-const { vae } = await loadTokenizer(tokRun);
+const { vae, hash } = await loadTokenizer(tokRun);
+// The VAR was trained on the tokens of vr.config.tokenizer. Another tokenizer file is only
+// accepted when it tokenizes identically: a decoder-only fine-tune (train.trainable 'decoder')
+// of that tokenizer, i.e. every encoder / quantizer parameter equal.
+if (hash !== vr.config.tokenizer.sha256) {
+  const { vae: trained } = await loadTokenizer(vr.config.tokenizer.path);
+  const a = trained.stateDict();
+  const b = vae.stateDict();
+  const differ = [...a.keys()].filter((k) => {
+    if (isDecoderParameter(k)) return false;
+    const x = a.get(k).data;
+    const y = b.get(k)?.data;
+    return !y || x.length !== y.length || x.some((v, i) => v !== y[i]);
+  });
+  trained.dispose();
+  if (differ.length) throw new Error(`${tokRun} is not the tokenizer ${varRun} was trained on (${vr.config.tokenizer.path}) nor a decoder-only fine-tune of it: ${differ.slice(0, 5).join(', ')} differ`);
+  console.log(`tokenizer ${tokRun}: a decoder-only fine-tune of ${vr.config.tokenizer.path} (encoder and codebook identical: the VAR's tokens are unchanged)`);
+}
 const model = await loadVAR(join(varRun, 'model.safetensors'), vr.config.model);
 const os = await import('node:os');
 const card = await saveModel(out, {
@@ -54,7 +80,7 @@ const card = await saveModel(out, {
     channels: ds.spec.channels,
     sampling: { cfg: Number(flag('--cfg', '2')), topK: Number(flag('--top-k', '0')), topP: Number(flag('--top-p', '0')) },
     training: {
-      tokenizer: { steps: tok.steps, batchSize: tok.batchSize, seconds: tok.seconds, run: tok.config, lastEval: tok.lastEval },
+      tokenizer: { steps: tok.totalSteps, seconds: tok.totalSeconds, batchSize: tok.batchSize, run: tok.config, lastEval: tok.lastEval, ...(tok.init ? { initRun: { steps: tok.init.totalSteps, seconds: tok.init.totalSeconds, run: tok.init.config, lastEval: tok.init.lastEval } } : {}) },
       var: { steps: vr.steps, batchSize: vr.batchSize, seconds: vr.seconds, run: vr.config, lastEval: vr.lastEval },
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, tfjs wasm backend (Node ${process.version})`,
     },

@@ -19,7 +19,7 @@ if (!src) { console.error('usage: quality.mjs <model dir | id> [--held-out N] [-
 const { initBackend } = await import('@var/core');
 const info = await initBackend('wasm', { threads: Number(flag('--threads', '1')) });
 const { loadModel } = await import('@var/models');
-const { loadDataset, evaluateDigitModel } = await import('@var/train');
+const { loadDataset, evaluateDigitModel, evalImages } = await import('@var/train');
 const m = await loadModel(src);
 const spec = m.card.dataset.spec ?? { name: m.card.dataset.name, size: m.card.imageSize };
 const ds = await loadDataset(spec);
@@ -33,12 +33,17 @@ const opts = {
   seed: num('--seed', 0),
 };
 let last = 0;
-const q = await evaluateDigitModel(m.vae, m.var, ds, {
-  ...opts,
-  onProgress: (e) => {
-    if (Date.now() - last > 5000 || e.done === e.total) { last = Date.now(); process.stderr.write(`[quality] ${e.stage} ${e.done}/${e.total}\n`); }
-  },
-});
+const isDigits = ds.spec.name === 'mnist';
+// Digit models: the digit classifier's figures (evaluateDigitModel). Other models: reconstruction
+// quality of the tokenizer on the held-out split (evalImages: MSE, PSNR, codebook usage).
+const q = isDigits
+  ? await evaluateDigitModel(m.vae, m.var, ds, {
+      ...opts,
+      onProgress: (e) => {
+        if (Date.now() - last > 5000 || e.done === e.total) { last = Date.now(); process.stderr.write(`[quality] ${e.stage} ${e.done}/${e.total}\n`); }
+      },
+    })
+  : { ...(await evalImages(m.vae, ds, opts.heldOut)), sampling: { cfg: opts.cfg, topK: opts.topK, topP: opts.topP } };
 const result = { model: src, backend: info.name, dataset: spec, ...q, command: `node packages/train/scripts/quality.mjs ${args.join(' ')}`.trim(), measuredAt: new Date().toISOString() };
 console.log(JSON.stringify(result, null, 2));
 if (args.includes('--write-card')) {

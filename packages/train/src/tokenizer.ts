@@ -40,14 +40,23 @@ export interface TokenizerTrainConfig {
   recLoss?: 'mse' | 'l1';
   recWeight?: number;
   vqWeight?: number;
+  /**
+   * Which parameters train (default 'all'). 'decoder': only `decoder.*` and
+   * `post_quant_conv.*` — the encoder and codebook stay fixed, so every image keeps its
+   * tokens and a VAR trained on them stays valid (fine-tune with `init`).
+   */
+  trainable?: 'all' | 'decoder';
 }
+
+/** Training options with defaults filled in (`trainable` only when not 'all'). */
+export type ResolvedTokenizerTrainConfig = Required<Omit<TokenizerTrainConfig, 'trainable'>> & { trainable?: 'decoder' };
 
 export interface TokenizerRunConfig {
   kind: 'tokenizer';
   version: number;
   seed: number;
   model: VQVAEConfig;
-  train: Required<TokenizerTrainConfig>;
+  train: ResolvedTokenizerTrainConfig;
   dataset: LoadedDataset['spec'];
   run?: RunSettings & { evalSamples?: number };
   [key: string]: unknown;
@@ -94,10 +103,10 @@ export interface TrainResult {
   elapsedSec: number;
 }
 
-function resolveTrainConfig(t: TokenizerTrainConfig): Required<TokenizerTrainConfig> {
+function resolveTrainConfig(t: TokenizerTrainConfig): ResolvedTokenizerTrainConfig {
   if (!t || !(Number.isInteger(t.steps) && t.steps > 0)) throw new ConfigError(`train.steps must be a positive integer; got ${JSON.stringify(t?.steps)}`);
   if (!(Number.isInteger(t.batchSize) && t.batchSize > 0)) throw new ConfigError(`train.batchSize must be a positive integer; got ${JSON.stringify(t.batchSize)}`);
-  const r: Required<TokenizerTrainConfig> = {
+  const r: ResolvedTokenizerTrainConfig = {
     steps: t.steps,
     batchSize: t.batchSize,
     lr: t.lr ?? 1e-3,
@@ -110,9 +119,16 @@ function resolveTrainConfig(t: TokenizerTrainConfig): Required<TokenizerTrainCon
     recWeight: t.recWeight ?? 1,
     vqWeight: t.vqWeight ?? 1,
   };
+  if (t.trainable !== undefined && t.trainable !== 'all' && t.trainable !== 'decoder') throw new ConfigError(`train.trainable must be 'all' or 'decoder'; got ${JSON.stringify(t.trainable)}`);
+  if (t.trainable === 'decoder') r.trainable = 'decoder'; // 'all' is left out of config.json: runs made before the option keep their hash
   if (!(r.lr > 0)) throw new ConfigError(`train.lr must be > 0; got ${r.lr}`);
   if (!(r.warmupSteps >= 0)) throw new ConfigError(`train.warmupSteps must be >= 0; got ${r.warmupSteps}`);
   return r;
+}
+
+/** Parameters of the decoder side (official names): what `trainable: 'decoder'` trains. */
+export function isDecoderParameter(name: string): boolean {
+  return name.startsWith('decoder.') || name.startsWith('post_quant_conv.');
 }
 
 /** The config.json a tokenizer run would have (validates the options). */
@@ -179,6 +195,8 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
   const perEpoch = batchesPerEpoch(ds.train.length, tc.batchSize, true);
   if (perEpoch === 0) throw new ValueError(`the training split has ${ds.train.length} images, fewer than batchSize ${tc.batchSize}`);
 
+  const trainable = tc.trainable === 'decoder' ? isDecoderParameter : undefined;
+  if (tc.trainable === 'decoder' && !initFrom) throw new ConfigError("train.trainable 'decoder' fine-tunes a trained tokenizer: give init");
   const vae = VQVAE.create(config.model, { seed: config.seed });
   if (initFrom) {
     vae.loadStateDict(initFrom.stateDict() as never);
@@ -241,7 +259,7 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
       clock.resetStepTimer();
       for await (const b of it) {
         const lr = learningRateAt(state.step, tc.steps, tc.lr, tc.warmupSteps, tc.lrEndFraction);
-        const g = vqvaeGradients(vae, b.images, { recLoss: tc.recLoss, recWeight: tc.recWeight, vqWeight: tc.vqWeight });
+        const g = vqvaeGradients(vae, b.images, { recLoss: tc.recLoss, recWeight: tc.recWeight, vqWeight: tc.vqWeight, trainable });
         if (!Number.isFinite(g.loss)) {
           tf.dispose([...g.grads.values()]);
           throw new ValueError(`tokenizer training diverged: loss ${g.loss} at step ${state.step}; lower train.lr or set train.gradClip`);

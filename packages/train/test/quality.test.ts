@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, initBackend, ValueError } from '@var/core';
 import { loadModel, saveModel } from '@var/models';
 import { VAR } from '@var/transformer';
-import { evaluateDigitModel, loadDataset, loadTokenizer, readRunConfig, trainTokenizer, varModelConfig } from '../src/index.js';
+import { evaluateDigitModel, isDecoderParameter, loadDataset, loadTokenizer, readRunConfig, trainTokenizer, varModelConfig } from '../src/index.js';
 import { tinyFolder, tmpRunDir } from './helpers.js';
 
 const tokModel = { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1 as const, usingSa: false, usingMidSa: false, shareQuantResi: 1 };
@@ -30,15 +30,41 @@ describe('trainTokenizer init (fine-tuning)', () => {
     const b = await loadTokenizer(run);
     const sa = a.vae.stateDict();
     const sb = b.vae.stateDict();
-    for (const [k, v] of Object.entries(sa)) {
-      const x = (v as { data: Float32Array }).data;
-      const y = (sb as Record<string, { data: Float32Array }>)[k].data;
+    for (const [k, v] of sa) {
+      const x = v.data;
+      const y = sb.get(k)!.data;
       let d = 0;
       for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
       expect(d, k).toBeLessThan(1e-6);
     }
     a.vae.dispose();
     b.vae.dispose();
+  });
+
+  it("trainable 'decoder' changes only the decoder: every image keeps its tokens", async () => {
+    const run = await tmpRunDir();
+    await trainTokenizer({ runDir: run, init: tokRun, model: tokModel, dataset: mnist8, train: { steps: 3, batchSize: 4, lr: 1e-2, warmupSteps: 0, trainable: 'decoder' }, classifier: false, evalSamples: 0 });
+    const a = await loadTokenizer(tokRun);
+    const b = await loadTokenizer(run);
+    const sa = a.vae.stateDict();
+    const sb = b.vae.stateDict();
+    let decoderChanged = 0;
+    for (const [k, v] of sa) {
+      const same = v.data.every((x, i) => x === sb.get(k)!.data[i]);
+      if (isDecoderParameter(k)) decoderChanged += same ? 0 : 1;
+      else expect(same, k).toBe(true);
+    }
+    expect(decoderChanged).toBeGreaterThan(0);
+    const img = tf.randomUniform([2, 1, 8, 8], -1, 1, 'float32', 5) as tf.Tensor4D;
+    const ta = a.vae.imgToIdx(img);
+    const tb = b.vae.imgToIdx(img);
+    for (let i = 0; i < ta.length; i++) expect(Array.from(tb[i].dataSync())).toEqual(Array.from(ta[i].dataSync()));
+    tf.dispose([img, ...ta, ...tb]);
+    a.vae.dispose();
+    b.vae.dispose();
+    await expect(
+      trainTokenizer({ runDir: await tmpRunDir(), model: tokModel, dataset: mnist8, train: { steps: 1, batchSize: 4, trainable: 'decoder' }, classifier: false, evalSamples: 0 }),
+    ).rejects.toBeInstanceOf(ConfigError);
   });
 
   it('rejects an init tokenizer of another config', async () => {

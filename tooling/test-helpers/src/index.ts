@@ -1,3 +1,5 @@
 export * from './fixtures.js';
 export * from './compare.js';
 export * from './backends.js';
+export * from './faults.js';
+export * from './test-names.js';

@@ -1,11 +1,31 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { VarError } from '@var/core';
 import { writeFileAtomic } from '@var/data';
+import {
+  BENCH_BACKENDS,
+  CASE_NAMES,
+  ERROR_PREFIX,
+  RESULT_PREFIX,
+  checkResult,
+  defaultWarmup,
+  machineInfo,
+  planRuns,
+  renderMarkdown,
+  type BenchBackend,
+  type CaseName,
+  type CaseResult,
+  type ChildSpec,
+  type GenerateBenchReport,
+  type ProbeResult,
+  type ReportRow,
+} from '../bench/generate-report.js';
 import { UsageError } from '../errors.js';
-import { abs, addOutputOptions } from '../model.js';
+import { abs, addOutputOptions, intOpt } from '../model.js';
 import type { Ctx, Ui } from '../ui.js';
 
 interface BenchOpts {
@@ -15,6 +35,14 @@ interface BenchOpts {
   timeout?: string;
   json?: boolean;
   verbose?: boolean;
+  generate?: boolean;
+  cases?: string;
+  threads?: string;
+  backends?: string;
+  peakSize?: string;
+  warmup?: string;
+  fixture?: string;
+  webgpuSoftware?: boolean;
 }
 
 export interface BenchScript {
@@ -55,7 +83,15 @@ export function bench(ctx: Ctx): Command {
     .option('--only <pkgs>', 'comma-separated package names (e.g. sampling,transformer)')
     .option('-o, --out <file>', 'write the report (Markdown, or JSON when the name ends in .json)')
     .option('--list', 'list the benchmarks and exit')
-    .option('--timeout <s>', 'seconds per benchmark before it is stopped', '900')
+    .option('--timeout <s>', 'seconds per benchmark before it is stopped (default 900; --generate: 3600 per case)')
+    .option('--generate', 'end-to-end generation benchmark (one image, CFG on) per case × backend × threads, each in a fresh process; writes docs/benchmarks.md')
+    .option('--cases <list>', `--generate: cases, comma-separated (${CASE_NAMES.join(',')})`, CASE_NAMES.join(','))
+    .option('--threads <list>', '--generate: wasm thread counts, comma-separated', '1,2')
+    .option('--backends <list>', `--generate: backends, comma-separated (${BENCH_BACKENDS.join(',')}; cpu runs the tiny case only; webgpu only on a hardware adapter)`, BENCH_BACKENDS.join(','))
+    .option('--peak-size <n>', '--generate: side of the square matMul measuring the practical peak', '1024')
+    .option('--warmup <n>', '--generate: untimed generations before the timed one (default: 1, none for d16)')
+    .option('--fixture <dir>', '--generate: fixture case of the tiny case (config.json, vae/var.safetensors); default $VAR_FIXTURE_DIR or the one case in ../shared/fixtures')
+    .option('--webgpu-software', '--generate: run webgpu on a software adapter too (slow; for checking the code path)')
     .allowExcessArguments(true)
     .argument('[args...]', 'extra arguments passed to every benchmark after --, e.g. -- --backend wasm');
   addOutputOptions(cmd);
@@ -66,10 +102,12 @@ Examples:
   $ var bench --list
   $ var bench --only sampling -- --backend wasm --threads 2
   $ var bench --out bench-report.md
+  $ var bench --generate                       # all cases → docs/benchmarks.md (pnpm bench:generate)
+  $ var bench --generate --cases tiny,mid --threads 1 --out - --json
 
 The benchmarks import the packages' built dist/: run \`pnpm build\` first.`,
   );
-  cmd.action(async (args: string[], o: BenchOpts) => benchAction(ctx.ui(o), args, o));
+  cmd.action(async (args: string[], o: BenchOpts) => (o.generate ? benchGenerateAction(ctx.ui(o), args, o) : benchAction(ctx.ui(o), args, o)));
   return cmd;
 }
 
@@ -104,7 +142,7 @@ export async function benchAction(ui: Ui, args: string[], o: BenchOpts): Promise
     ui.result({ command: 'bench', benchmarks: scripts.map((s) => ({ package: s.pkg, command: ['node', ...s.command] })) });
     return;
   }
-  const timeout = Number(o.timeout ?? 900);
+  const timeout = intOpt('--timeout', o.timeout, 900, 1);
   const results = [];
   const bar = ui.progress('bench', scripts.length);
   try {
@@ -147,4 +185,167 @@ export async function benchAction(ui: Ui, args: string[], o: BenchOpts): Promise
   ui.result(report);
   const failed = results.filter((r) => r.exitCode !== 0);
   if (failed.length) ui.warn(`${failed.length} benchmark(s) failed: ${failed.map((r) => r.package).join(', ')}`);
+}
+
+// ------------------------------------------------------------------ --generate
+
+function listOpt<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T[] {
+  const items = (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = items.filter((x) => !allowed.includes(x as T));
+  if (bad.length || !items.length) throw new UsageError(`${name}: expected a comma-separated list of ${allowed.join(', ')}; got ${JSON.stringify(v)}`);
+  return [...new Set(items)] as T[];
+}
+
+/** The fixture case of the tiny case: --fixture, $VAR_FIXTURE_DIR (relative to the repo root), or the only case in ../shared/fixtures. */
+export function findFixtureDir(root: string, given?: string, cwd = process.cwd()): string {
+  const isCase = (d: string) => ['config.json', 'vae.safetensors', 'var.safetensors'].every((f) => existsSync(join(d, f)));
+  const env = process.env.VAR_FIXTURE_DIR;
+  const dir = given ? resolve(cwd, given) : env ? resolve(root, env) : null;
+  if (dir) {
+    if (!isCase(dir)) throw new UsageError(`${given ? '--fixture' : 'VAR_FIXTURE_DIR'}: ${dir} is not a fixture case (needs config.json, vae.safetensors, var.safetensors)`);
+    return dir;
+  }
+  const shared = resolve(root, '..', 'shared', 'fixtures');
+  const found = existsSync(shared) ? readdirSync(shared).map((d) => join(shared, d)).filter(isCase).sort() : [];
+  if (found.length !== 1) {
+    throw new UsageError(
+      found.length ? `several fixture cases in ${shared} (${found.map((d) => d.slice(shared.length + 1)).join(', ')}): choose one with --fixture or VAR_FIXTURE_DIR` : `no fixture case in ${shared}: give the tiny case with --fixture DIR or VAR_FIXTURE_DIR`,
+    );
+  }
+  return found[0];
+}
+
+/** The built child entry (dist/bench-child.js), from src/commands (tests) or from dist (the bin). */
+function childEntry(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const p of [join(here, 'bench-child.js'), resolve(here, '..', '..', 'dist', 'bench-child.js')]) if (existsSync(p)) return p;
+  throw new UsageError('var bench --generate runs the built dist/bench-child.js of @var/cli: run `pnpm build` first');
+}
+
+interface ChildOutcome {
+  value?: unknown;
+  error?: string;
+}
+
+function runChild(entry: string, arg: string, cwd: string, timeoutS: number, ui: Ui): Promise<ChildOutcome> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [entry, arg], { cwd, stdio: ['ignore', 'pipe', 'pipe'], signal: ui.io.signal, timeout: timeoutS * 1000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (ui.verbose) ui.io.stderr(String(d));
+    });
+    child.on('error', (e) => (stderr += `\n${e.message}`));
+    child.on('close', (code, sig) => {
+      const lines = stdout.split('\n');
+      const ok = lines.find((l) => l.startsWith(RESULT_PREFIX));
+      const err = lines.find((l) => l.startsWith(ERROR_PREFIX));
+      if (ok && code === 0) {
+        try {
+          res({ value: JSON.parse(ok.slice(RESULT_PREFIX.length)) });
+          return;
+        } catch (e) {
+          res({ error: `unreadable result (${(e as Error).message})` });
+          return;
+        }
+      }
+      if (err) res({ error: err.slice(ERROR_PREFIX.length) });
+      else if (sig) res({ error: `stopped by ${sig}${sig === 'SIGTERM' ? ` (over --timeout ${timeoutS} s?)` : ''}` });
+      else res({ error: `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' ') || 'no output'}` });
+    });
+  });
+}
+
+export async function benchGenerateAction(ui: Ui, args: string[], o: BenchOpts): Promise<void> {
+  if (args.length) throw new UsageError(`--generate takes no extra arguments; got ${args.join(' ')}`);
+  const root = repoRoot();
+  if (!root) throw new UsageError('var bench --generate runs from a checkout of the var.ts repository (it needs the built CLI and, for the tiny case, the fixtures)');
+  const cases = listOpt('--cases', o.cases, CASE_NAMES);
+  const backends = listOpt('--backends', o.backends, BENCH_BACKENDS);
+  const threads = [...new Set((o.threads ?? '1,2').split(',').map((t) => intOpt('--threads', t.trim(), 1, 1, 8)))];
+  const peakSize = intOpt('--peak-size', o.peakSize, 1024, 1, 8192);
+  const warmup = o.warmup !== undefined ? intOpt('--warmup', o.warmup, 0, 0, 100) : undefined;
+  const timeout = intOpt('--timeout', o.timeout, 3600, 1);
+  const fixtureDir = cases.includes('tiny') ? findFixtureDir(root, o.fixture, ui.io.cwd) : undefined;
+  const entry = childEntry();
+  const outPath = o.out === '-' ? null : abs(ui.io, o.out ?? join(root, 'docs', 'benchmarks.md'));
+
+  const t0 = performance.now();
+  const machine = machineInfo();
+  const rows: ReportRow[] = [];
+  let probe: ProbeResult | null = null;
+  let runWebgpu = false;
+  if (backends.includes('webgpu')) {
+    const p = await runChild(entry, 'probe', root, 120, ui);
+    probe = (p.value as ProbeResult | undefined) ?? { available: false, software: null, adapter: null, reason: p.error ?? 'probe failed' };
+    runWebgpu = probe.available && (!probe.software || !!o.webgpuSoftware);
+  }
+  const plan = planRuns(cases, backends, threads);
+  const bar = ui.progress('bench', plan.length);
+  try {
+    for (const [i, p] of plan.entries()) {
+      const label = `${p.case} ${p.backend}${p.threads ? ` ×${p.threads}` : ''}`;
+      bar.update(i, label);
+      if (p.backend === 'webgpu' && !runWebgpu) {
+        const why = !probe!.available ? `no WebGPU adapter (${probe!.reason})` : `only a software adapter (${probe!.reason}); slower than wasm`;
+        rows.push({ status: 'skipped', case: p.case, backend: p.backend, threads: null, reason: why });
+        continue;
+      }
+      const spec: ChildSpec = {
+        case: p.case,
+        backend: p.backend,
+        peakSize,
+        warmup: warmup ?? defaultWarmup(p.case),
+        ...(p.threads ? { threads: p.threads } : {}),
+        ...(p.case === 'tiny' ? { fixtureDir } : {}),
+        ...(p.backend === 'webgpu' && o.webgpuSoftware ? { allowSoftwareWebgpu: true } : {}),
+      };
+      ui.debug(`bench: ${label} …`);
+      const r = await runChild(entry, JSON.stringify(spec), root, timeout, ui);
+      if (r.value) {
+        const result = r.value as CaseResult;
+        rows.push({ status: 'ok', case: p.case, backend: p.backend, threads: result.threads, result });
+        ui.debug(`bench: ${label}: total ${(result.totalMs / 1000).toFixed(2)} s`);
+      } else {
+        rows.push({ status: 'failed', case: p.case, backend: p.backend, threads: p.threads, reason: r.error ?? 'unknown' });
+        ui.debug(`bench: ${label}: failed: ${r.error}`);
+      }
+    }
+    bar.update(plan.length);
+  } finally {
+    bar.stop();
+  }
+  const ok = rows.flatMap((r) => (r.status === 'ok' ? [r.result] : []));
+  const report: GenerateBenchReport = {
+    command: 'bench --generate',
+    date: new Date().toISOString(),
+    machine: { ...machine, loadAverageEnd: loadavg() },
+    tfjsVersion: ok[0]?.tfjsVersion ?? null,
+    args: [
+      `--cases ${cases.join(',')}`,
+      `--backends ${backends.join(',')}`,
+      `--threads ${threads.join(',')}`,
+      ...(peakSize !== 1024 ? [`--peak-size ${peakSize}`] : []),
+      ...(warmup !== undefined ? [`--warmup ${warmup}`] : []),
+      ...(o.webgpuSoftware ? ['--webgpu-software'] : []),
+    ].join(' '),
+    webgpu: probe,
+    rows,
+    seconds: (performance.now() - t0) / 1000,
+  };
+  const md = renderMarkdown(report);
+  if (outPath) {
+    await writeFileAtomic(outPath, new TextEncoder().encode(outPath.endsWith('.json') ? `${JSON.stringify(report, null, 2)}\n` : md));
+    ui.line(outPath);
+  } else if (!ui.json) {
+    ui.io.stdout(md);
+  }
+  ui.result(report);
+  const problems = [
+    ...rows.flatMap((r) => (r.status === 'failed' ? [`${r.case} ${r.backend}${r.threads ? ` ×${r.threads}` : ''}: ${r.reason}`] : [])),
+    ...ok.flatMap((r) => checkResult(r).map((m) => `${r.case} ${r.backend}${r.threads ? ` ×${r.threads}` : ''}: ${m}`)),
+  ];
+  if (problems.length) throw new VarError('E_BENCH', `${problems.length} problem(s) in the generation benchmark: ${problems.join('; ')}`);
 }

@@ -65,7 +65,13 @@ export async function convertAction(ui: Ui, input: string, output: string, o: Co
     expectedName = `preset ${o.preset}`;
   } else if (o.config !== undefined) {
     const t = o.config.trim();
-    const cfg = resolveModelConfig(JSON.parse(t.startsWith('{') ? t : readFileSync(abs(ui.io, t), 'utf8')));
+    let raw: unknown;
+    try {
+      raw = JSON.parse(t.startsWith('{') ? t : readFileSync(abs(ui.io, t), 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--config: ${t.startsWith('{') ? 'inline JSON' : abs(ui.io, t)} cannot be read as JSON: ${(e as Error).message}`);
+    }
+    const cfg = resolveModelConfig(raw);
     if (kind === 'unknown') throw new CheckpointError(`${src}: neither a VAR tokenizer nor a transformer state dict (no quantize.embedding.weight, head.weight or blocks.*)`);
     expected = kind === 'tokenizer' ? tokenizerShapes(cfg.tokenizer) : transformerShapes(cfg.var);
     expectedName = `the ${kind} of --config`;

@@ -20,7 +20,7 @@ describe('AdamW', () => {
     await initBackend('cpu');
     const before = tf.memory().numTensors;
     // tidy frees the initial values; variables survive it.
-    const vars = tf.tidy(() => new Map([['w', tf.variable(tf.tensor1d([0.5, -1]))], ['b', tf.variable(tf.tensor1d([0.25]))]]));
+    const vars = tf.tidy(() => new Map([['w', tf.variable(tf.tensor1d([0.5, -1]))], ['b', tf.variable(tf.tensor1d([0.25]))]]) as never) as Map<string, tf.Variable>;
     const opt = new AdamW(vars, { betas: [0.9, 0.95], wdScale: (n) => (n === 'b' ? 0 : 1) });
     const gs = [[0.3, -0.2, 0.1], [1, 0.5, -2]];
     for (let i = 0; i < 3; i++) {
@@ -35,7 +35,7 @@ describe('AdamW', () => {
 
     const state = opt.getState();
     expect(state.step).toBe(3);
-    const vars2 = tf.tidy(() => new Map([['w', tf.variable(tf.zeros([2]))], ['b', tf.variable(tf.zeros([1]))]]));
+    const vars2 = tf.tidy(() => new Map([['w', tf.variable(tf.zeros([2]))], ['b', tf.variable(tf.zeros([1]))]]) as never) as Map<string, tf.Variable>;
     const opt2 = new AdamW(vars2);
     opt2.setState(state);
     expect(opt2.getState().tensors.get('m.w')!.data).toEqual(state.tensors.get('m.w')!.data);

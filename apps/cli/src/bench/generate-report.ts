@@ -1,0 +1,293 @@
+/**
+ * `var bench --generate`: the plan (which case runs on which backend), the data each child
+ * process sends back, the machine description and the Markdown report (`docs/benchmarks.md`
+ * is written from here, never by hand).
+ */
+import { cpus, freemem, loadavg, totalmem, availableParallelism, platform, arch, release } from 'node:os';
+
+/** The line prefixes a child process reports with (see bench-child.ts). */
+export const RESULT_PREFIX = '@@var-bench ';
+export const ERROR_PREFIX = '@@var-bench-error ';
+
+export const CASE_NAMES = ['tiny', 'mid', 'd16'] as const;
+export type CaseName = (typeof CASE_NAMES)[number];
+export const BENCH_BACKENDS = ['cpu', 'wasm', 'webgpu'] as const;
+export type BenchBackend = (typeof BENCH_BACKENDS)[number];
+
+/** What a child process is asked to run. */
+export interface ChildSpec {
+  case: CaseName;
+  backend: BenchBackend;
+  /** wasm only. */
+  threads?: number;
+  /** Side of the square matMul measuring the practical peak. */
+  peakSize: number;
+  /** Untimed generations before the timed one. */
+  warmup: number;
+  /** The fixture case directory (the tiny case's config.json and weights). */
+  fixtureDir?: string;
+  /** webgpu: run on a software adapter anyway (tests). */
+  allowSoftwareWebgpu?: boolean;
+}
+
+/** What a child process sends back for one case. */
+export interface CaseResult {
+  case: CaseName;
+  backend: string;
+  threads: number | null;
+  backendDetail: string | null;
+  tfjsVersion: string;
+  node: string;
+  config: {
+    imageSize: number;
+    patchNums: number[];
+    depth: number;
+    embedDim: number;
+    numHeads: number;
+    vocabSize: number;
+    Cvae: number;
+    vaeCh: number;
+    varParams: number;
+    vaeParams: number;
+    weights: string;
+  };
+  sampling: { cfg: number; topK: number; topP: number; seed: number; count: number; label: number };
+  warmupRuns: number;
+  /** Building / loading the models (not part of the generation). */
+  buildMs: number;
+  /** The whole `generate` call, until the image's pixels are read. */
+  totalMs: number;
+  transformerMs: number;
+  samplingMs: number;
+  decodeMs: number;
+  /** total − (transformer + sampling + decode): the event-loop yields between scales. */
+  otherMs: number;
+  /** transformer + sampling of each scale. */
+  scaleMs: number[];
+  transformerScaleMs: number[];
+  samplingScaleMs: number[];
+  transformerGflop: number;
+  decodeGflop: number;
+  transformerGflops: number;
+  decodeGflops: number;
+  peakSize: number;
+  peakGflops: number;
+  /** process.resourceUsage().maxRSS of the child, MiB. */
+  maxRssMB: number;
+  tensorsBefore: number;
+  /** tf.memory().numTensors after the generation (results disposed) minus before. */
+  leakedTensors: number;
+  imageShape: number[];
+  imageFinite: boolean;
+  childMs: number;
+}
+
+export interface ProbeResult {
+  available: boolean;
+  software: boolean | null;
+  adapter: string | null;
+  reason: string;
+}
+
+/** One row of the report: a measured case, or a case that did not run (and why). */
+export type ReportRow =
+  | { status: 'ok'; case: CaseName; backend: BenchBackend; threads: number | null; result: CaseResult }
+  | { status: 'skipped' | 'failed'; case: CaseName; backend: BenchBackend; threads: number | null; reason: string };
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  freeMemoryGiB: number;
+  os: string;
+  node: string;
+  loadAverageStart: number[];
+  loadAverageEnd?: number[];
+}
+
+export interface GenerateBenchReport {
+  command: 'bench --generate';
+  date: string;
+  machine: MachineInfo;
+  tfjsVersion: string | null;
+  args: string;
+  webgpu: ProbeResult | null;
+  rows: ReportRow[];
+  seconds: number;
+}
+
+export function machineInfo(): MachineInfo {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model?.trim() || 'unknown',
+    cores: typeof availableParallelism === 'function' ? availableParallelism() : c.length,
+    memoryGiB: totalmem() / 2 ** 30,
+    freeMemoryGiB: freemem() / 2 ** 30,
+    os: `${platform()} ${release()} ${arch()}`,
+    node: process.version,
+    loadAverageStart: loadavg(),
+  };
+}
+
+/** The child specs for the cases × backends × threads asked for (webgpu gets its own decision). */
+export function planRuns(cases: CaseName[], backends: BenchBackend[], threads: number[]): { case: CaseName; backend: BenchBackend; threads: number | null }[] {
+  const out: { case: CaseName; backend: BenchBackend; threads: number | null }[] = [];
+  for (const c of cases) {
+    for (const b of backends) {
+      if (b === 'cpu' && c !== 'tiny') continue; // ~1 GFLOP/s: minutes to hours for mid / d16
+      if (b === 'wasm') for (const t of threads) out.push({ case: c, backend: b, threads: t });
+      else out.push({ case: c, backend: b, threads: null });
+    }
+  }
+  return out;
+}
+
+/** Untimed generations before the timed one: one for the small cases, none for d16 (minutes per run). */
+export function defaultWarmup(c: CaseName): number {
+  return c === 'd16' ? 0 : 1;
+}
+
+const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : String(v));
+const s = (ms: number) => f(ms / 1000, ms < 10_000 ? 3 : 1);
+const gf = (v: number) => f(v, v < 10 ? 2 : 1);
+const thr = (r: { backend: string; threads: number | null }) => (r.threads ?? (r.backend === 'wasm' ? '?' : '—'));
+
+/** The columns of the main table (the quick test checks every one is present). */
+export const MAIN_COLUMNS = [
+  'case',
+  'backend',
+  'threads',
+  'total s',
+  'transformer s',
+  'sampling s',
+  'decode s',
+  'transformer GFLOP/s',
+  'decode GFLOP/s',
+  'matMul peak GFLOP/s',
+  'transformer % of peak',
+  'decode % of peak',
+  'peak RSS MiB',
+  'leaked tensors',
+] as const;
+
+function describeCase(r: CaseResult): string {
+  const c = r.config;
+  return (
+    `**${r.case}**: ${c.imageSize} px, ${c.patchNums.length} scales (${c.patchNums.join(',')}); VAR depth ${c.depth}, width ${c.embedDim}, ` +
+    `${c.numHeads} heads, V ${c.vocabSize}, Cvae ${c.Cvae} (${(c.varParams / 1e6).toFixed(2)} M params); VQVAE ch ${c.vaeCh} ` +
+    `(${(c.vaeParams / 1e6).toFixed(2)} M params); ${c.weights}. FLOPs per image: transformer ${gf(r.transformerGflop)} GFLOP ` +
+    `(CFG: 2 sequences), decode ${gf(r.decodeGflop)} GFLOP. ${r.warmupRuns ? `Timed run after ${r.warmupRuns} warm-up generation${r.warmupRuns > 1 ? 's' : ''}` : 'One cold run (no warm-up)'}.`
+  );
+}
+
+/** The Markdown report. */
+export function renderMarkdown(rep: GenerateBenchReport): string {
+  const m = rep.machine;
+  const ok = rep.rows.filter((r): r is Extract<ReportRow, { status: 'ok' }> => r.status === 'ok');
+  const L: string[] = [];
+  L.push('# var.ts benchmarks: end-to-end generation');
+  L.push('');
+  L.push('<!-- Written by `pnpm bench:generate` (`var bench --generate`); do not edit by hand. -->');
+  L.push('');
+  L.push(`- Date: ${rep.date}`);
+  L.push(`- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory (${m.freeMemoryGiB.toFixed(1)} GiB free at start); ${m.os}`);
+  L.push(`- Load average (1/5/15 min) at start: ${m.loadAverageStart.map((v) => v.toFixed(2)).join(' / ')}${m.loadAverageEnd ? `; at end: ${m.loadAverageEnd.map((v) => v.toFixed(2)).join(' / ')}` : ''}`);
+  L.push(`- Node ${m.node}; TensorFlow.js (tfjs-core) ${rep.tfjsVersion ?? 'unknown'}`);
+  L.push(`- Command: \`var bench --generate${rep.args ? ` ${rep.args}` : ''}\` (${rep.seconds.toFixed(0)} s)`);
+  if (rep.webgpu) {
+    L.push(`- WebGPU: ${rep.webgpu.available ? `${rep.webgpu.software ? 'software' : 'hardware'} adapter ${rep.webgpu.adapter ?? ''}` : 'no adapter'} — ${rep.webgpu.reason}`);
+  }
+  L.push('');
+  L.push('Each row is a fresh child process: backend initialised with the given thread count, a');
+  L.push(`square matMul (${ok[0] ? `${ok[0].result.peakSize}³` : 'n³'}, best of a few after a warm-up) as the practical peak, the models built, then one`);
+  L.push('class-conditional generation of one image with classifier-free guidance (cfg 4, top-k 900, top-p 0.95,');
+  L.push('seed 0), timed through the sampler\'s `onPhase` hook, which waits for the backend at each phase boundary.');
+  L.push('*transformer*: the KV-cached transformer steps (2 sequences: conditional and unconditional; scale 0 includes');
+  L.push('the session start); *sampling*: CFG, logits download, top-k/top-p on the CPU, f_hat update and next input;');
+  L.push('*decode*: the VQVAE decoder. GFLOP/s count matmuls and convolutions analytically from the config (2 FLOPs');
+  L.push('per multiply-add). Peak RSS is the child\'s `process.resourceUsage().maxRSS`; leaked tensors is');
+  L.push('`tf.memory().numTensors` after the generation (results disposed) minus before.');
+  L.push('');
+  L.push(`| ${MAIN_COLUMNS.join(' | ')} |`);
+  L.push(`|${MAIN_COLUMNS.map((_, i) => (i < 3 ? ' --- ' : ' ---: ')).join('|')}|`);
+  for (const row of rep.rows) {
+    if (row.status !== 'ok') {
+      const cells = [row.case, row.backend, String(thr(row)), `${row.status}: ${row.reason.replace(/\|/g, '\\|').replace(/\s+/g, ' ')}`];
+      while (cells.length < MAIN_COLUMNS.length) cells.push('');
+      L.push(`| ${cells.join(' | ')} |`);
+      continue;
+    }
+    const r = row.result;
+    L.push(
+      `| ${[
+        r.case,
+        r.backend + (r.backendDetail ? ` (${r.backendDetail})` : ''),
+        String(thr(r)),
+        s(r.totalMs),
+        s(r.transformerMs),
+        s(r.samplingMs),
+        s(r.decodeMs),
+        gf(r.transformerGflops),
+        gf(r.decodeGflops),
+        gf(r.peakGflops),
+        f((100 * r.transformerGflops) / r.peakGflops, 0),
+        f((100 * r.decodeGflops) / r.peakGflops, 0),
+        f(r.maxRssMB, 0),
+        String(r.leakedTensors),
+      ].join(' | ')} |`,
+    );
+  }
+  L.push('');
+  const cases = [...new Set(ok.map((r) => r.case))];
+  if (cases.length) {
+    L.push('## Cases');
+    L.push('');
+    for (const c of cases) L.push(`- ${describeCase(ok.find((r) => r.case === c)!.result)}`);
+    L.push('');
+    L.push('## Time per scale (transformer + sampling, ms)');
+    for (const c of cases) {
+      const rows = ok.filter((r) => r.case === c);
+      const pns = rows[0].result.config.patchNums;
+      L.push('');
+      L.push(`### ${c}`);
+      L.push('');
+      L.push(`| backend | threads | ${pns.map((pn, si) => `s${si} ${pn}×${pn}`).join(' | ')} | decode | other | model build s |`);
+      L.push(`| --- | --- |${pns.map(() => ' ---: ').join('|')}| ---: | ---: | ---: |`);
+      for (const { result: r } of rows) {
+        L.push(`| ${r.backend} | ${thr(r)} | ${r.scaleMs.map((v) => f(v, 1)).join(' | ')} | ${f(r.decodeMs, 1)} | ${f(r.otherMs, 1)} | ${s(r.buildMs)} |`);
+      }
+      L.push('');
+      L.push('Transformer share of each scale (ms):');
+      L.push('');
+      for (const { result: r } of rows) L.push(`- ${r.backend} ${thr(r)}: ${r.transformerScaleMs.map((v) => f(v, 1)).join(', ')}`);
+    }
+    L.push('');
+  }
+  return `${L.join('\n')}\n`;
+}
+
+/**
+ * Problems with a measured row (empty when sane): times > 0 and finite, GFLOP/s finite and
+ * positive, no leaked tensors, a finite image of the case's size.
+ */
+export function checkResult(r: CaseResult): string[] {
+  const bad: string[] = [];
+  const pos = (name: string, v: number) => {
+    if (!(Number.isFinite(v) && v > 0)) bad.push(`${name} = ${v} (expected a finite number > 0)`);
+  };
+  pos('totalMs', r.totalMs);
+  pos('transformerMs', r.transformerMs);
+  pos('samplingMs', r.samplingMs);
+  pos('decodeMs', r.decodeMs);
+  r.scaleMs.forEach((v, i) => pos(`scaleMs[${i}]`, v));
+  pos('transformerGflops', r.transformerGflops);
+  pos('decodeGflops', r.decodeGflops);
+  pos('peakGflops', r.peakGflops);
+  pos('maxRssMB', r.maxRssMB);
+  if (r.transformerMs + r.samplingMs + r.decodeMs > r.totalMs * 1.001 + 1) bad.push('the phases add up to more than the total');
+  if (r.leakedTensors !== 0) bad.push(`${r.leakedTensors} tensors leaked`);
+  if (!r.imageFinite) bad.push('the image has non-finite pixels');
+  const side = r.config.imageSize;
+  if (r.imageShape.join(',') !== [1, 3, side, side].join(',')) bad.push(`image shape ${r.imageShape} (expected 1,3,${side},${side})`);
+  return bad;
+}

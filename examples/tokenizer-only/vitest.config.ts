@@ -1,0 +1,14 @@
+import { defineProject } from 'vitest/config';
+import { varAliases } from '../../tooling/vitest.shared';
+
+// The test runs the example's command (`node main.mjs`, which imports the packages' built
+// dist/) in a child process, and checks its output with the packages' sources (aliases).
+export default defineProject({
+  resolve: { alias: varAliases },
+  test: {
+    name: '@var-examples/tokenizer-only',
+    include: ['*.test.ts'],
+    testTimeout: 600_000,
+    hookTimeout: 300_000,
+  },
+});

@@ -1,0 +1,60 @@
+/**
+ * Out of disk during a training checkpoint write (ENOSPC, simulated by wrapping node:fs/promises:
+ * the bytes that fit are written, then the write fails). The run stops with a CheckpointError, the
+ * previous checkpoint is intact and loadable, no temporary file is left, and resuming once space is
+ * back ends with the same losses and weights as a run that never failed.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { CheckpointError, initBackend } from '@var/core';
+import { loadCheckpoint, readLog, trainTokenizer, type TrainTokenizerOptions } from '../src/index.js';
+import { tinyFolder, tmpRunDir } from './helpers.js';
+
+const fault = vi.hoisted(() => ({ budget: Infinity, failures: 0 }));
+vi.mock('node:fs/promises', async (orig) => (await import('@var/test-helpers')).withDiskFault(await orig(), fault));
+
+let folder: string;
+beforeAll(async () => {
+  await initBackend('wasm', { threads: 1 });
+  folder = await tinyFolder();
+});
+
+function opts(runDir: string, extra: Partial<TrainTokenizerOptions> = {}): TrainTokenizerOptions {
+  return {
+    runDir,
+    model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+    train: { steps: 6, batchSize: 4, lr: 3e-3, warmupSteps: 2 },
+    seed: 3,
+    settings: { logEvery: 1, checkpointEvery: 2, evalEvery: 0 },
+    evalSamples: 0,
+    classifier: false,
+    ...extra,
+  };
+}
+
+describe('disk full during a checkpoint write', () => {
+  it('stops with CheckpointError, keeps the previous checkpoint, and resumes to the same losses and weights', async () => {
+    const ref = await tmpRunDir();
+    await trainTokenizer(opts(ref));
+
+    const d = await tmpRunDir();
+    // after step 3 is reported, only a few KB are left: the log lines fit, the step-4 checkpoint does not
+    const run = trainTokenizer(opts(d, { onProgress: (e) => { if (e.phase === 'train' && e.step === 3 && fault.budget === Infinity) fault.budget = 16_000; } }));
+    const err = await run.then(() => null, (e: unknown) => e);
+    fault.budget = Infinity;
+    expect(err, 'expected a CheckpointError').toBeInstanceOf(CheckpointError);
+    expect((err as Error).message).toMatch(/cannot write checkpoint .*checkpoint\.safetensors.*ENOSPC/);
+    expect(fault.failures).toBeGreaterThan(0);
+    expect((await readdir(d)).filter((f) => f.includes('.tmp'))).toEqual([]);
+    const kept = await loadCheckpoint(join(d, 'checkpoint.safetensors'));
+    expect(kept.state.step).toBe(2);
+
+    const done = await trainTokenizer(opts(d));
+    expect(done).toMatchObject({ step: 6, done: true, resumedFrom: 2 });
+    const losses = async (dir: string) => (await readLog(join(dir, 'log.jsonl'))).filter((r) => r.type === 'train').map((r) => [r.step, r.loss]);
+    expect(await losses(d)).toEqual(await losses(ref));
+    expect((await readFile(join(d, 'model.safetensors'))).equals(await readFile(join(ref, 'model.safetensors')))).toBe(true);
+  }, 300_000);
+});
