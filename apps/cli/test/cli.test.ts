@@ -150,7 +150,7 @@ describe('var generate', () => {
     expect(r.code, r.stderr).toBe(0);
     const dir = join(tmp, 'default-out');
     const files = readdirSync(dir).sort();
-    expect(files).toEqual(['0000-class3.png', '0001-class3.png', '0002-class3.png', '0003-class8.png', '0004-class8.png', '0005-class8.png', 'grid.png']);
+    expect(files).toEqual(['0000-3.png', '0001-3.png', '0002-3.png', '0003-8.png', '0004-8.png', '0005-8.png', 'grid.png']); // named by the card's class names
     const { DigitClassifier } = await import('@var/metrics');
     const clf = await DigitClassifier.load(undefined, { fit: 'center-crop' });
     const imgs = files.filter((f) => f !== 'grid.png').map((f) => png(join(dir, f)));
