@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadFixtureCase } from '@var/test-helpers';
 import { fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { fromOfficialConfig as varConfig } from '@var/transformer';
-import { run, type Io } from '../src/index.js';
+import { runCli } from './run-cli.js';
 import { MAIN_COLUMNS, checkResult, type CaseResult, type GenerateBenchReport } from '../src/bench/generate-report.js';
 import { decodeFlops, transformerFlops } from '../src/bench/flops.js';
 
@@ -19,13 +19,7 @@ const fc = loadFixtureCase();
 const tmp = mkdtempSync(join(tmpdir(), 'var-bench-gen-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false, cwd: tmp };
-  const code = await run(args, io);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, tmp);
 
 describe('var bench --generate', () => {
   it(

@@ -18,6 +18,7 @@ import { VAR, countParameters, fromOfficialConfig as varConfig } from '@var/tran
 import { listModels, loadModel, saveModel, defaultModelId } from '@var/models';
 import { loadFixtureCase } from '@var/test-helpers';
 import { run, readTokens, type Io } from '../src/index.js';
+import { runCli } from './run-cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'dist', 'bin.js');
@@ -31,13 +32,7 @@ let tmp: string;
 let modelDir: string;
 let size: number;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false, cwd: tmp };
-  const code = await run(args, io);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, tmp);
 
 function png(path: string): RawImage {
   return decodeImage(new Uint8Array(readFileSync(path)));

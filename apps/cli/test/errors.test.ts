@@ -14,7 +14,7 @@ import { saveModel } from '@var/models';
 import { VQVAE, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, fromOfficialConfig as varConfig } from '@var/transformer';
 import { loadFixtureCase } from '@var/test-helpers';
-import { run, type Io } from '../src/index.js';
+import { runCli } from './run-cli.js';
 
 const fc = loadFixtureCase();
 const tokCfg = vqvaeConfig(fc.config.VQVAE);
@@ -27,13 +27,7 @@ let cfgFile: string;
 let image: string;
 let size: number;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false, cwd: tmp };
-  const code = await run(args, io);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, tmp);
 
 /** Exit 1 with one `var: error: <cls>: …` line (plus a hint for most classes) and no stack trace. */
 function typed(r: { code: number; stderr: string }, cls: string, re?: RegExp): void {

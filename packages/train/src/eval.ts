@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { batches, subset } from '@var/data';
-import { DigitClassifier } from '@var/metrics';
+import { DigitClassifier, type DigitFit } from '@var/metrics';
 import type { VQVAE } from '@var/tokenizer';
 import type { LoadedDataset } from './dataset.js';
 
@@ -20,8 +20,12 @@ export interface DigitClassifierLike {
  * (lossless); smaller sizes are resized.
  */
 export async function loadDigitClassifier(spec?: { name: string; size: number }): Promise<DigitClassifierLike> {
-  const padded = spec?.name === 'mnist' && spec.size >= 28;
-  return DigitClassifier.load(undefined, { fit: padded ? 'center-crop' : 'resize' });
+  return DigitClassifier.load(undefined, { fit: digitFitFor(spec) });
+}
+
+/** How the digit classifier sees a dataset's images: MNIST padded 28 → size (size ≥ 28) is centre-cropped, anything else resized. */
+export function digitFitFor(spec?: { name: string; size: number }): DigitFit {
+  return spec?.name === 'mnist' && spec.size >= 28 ? 'center-crop' : 'resize';
 }
 
 /** PSNR in dB of images in [-1, 1] given their mean squared error (peak-to-peak range 2). */

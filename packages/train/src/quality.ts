@@ -20,7 +20,7 @@ import { generate } from '@var/sampling';
 import type { VAR } from '@var/transformer';
 import type { VQVAE } from '@var/tokenizer';
 import type { LoadedDataset } from './dataset.js';
-import { psnrFromMse, spreadIndices } from './eval.js';
+import { digitFitFor, psnrFromMse, spreadIndices } from './eval.js';
 
 export interface DigitQualityOptions {
   /** Held-out digits to reconstruct and to compare against (spread evenly over the split; default all). */
@@ -93,7 +93,7 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
   const moreSmooth = opts.moreSmooth ?? false;
   const seed = opts.seed ?? 0;
   const bs = opts.batchSize ?? 50;
-  const classifier = opts.classifier ?? (await DigitClassifier.load(undefined, { fit: ds.spec.name === 'mnist' && ds.spec.size >= 28 ? 'center-crop' : 'resize' }));
+  const classifier = opts.classifier ?? (await DigitClassifier.load(undefined, { fit: digitFitFor(ds.spec) }));
   const D = classifier.featureDim;
   const K = classifier.numClasses;
   try {

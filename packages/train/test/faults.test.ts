@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CheckpointError, initBackend } from '@var/core';
 import { loadCheckpoint, readLog, trainTokenizer, type TrainTokenizerOptions } from '../src/index.js';
-import { tinyFolder, tmpRunDir } from './helpers.js';
+import { tinyFolder, tmpRunDir, tinyTokenizerOptions } from './helpers.js';
 
 const fault = vi.hoisted(() => ({ budget: Infinity, failures: 0 }));
 vi.mock('node:fs/promises', async (orig) => (await import('@var/test-helpers')).withDiskFault(await orig(), fault));
@@ -21,17 +21,7 @@ beforeAll(async () => {
 });
 
 function opts(runDir: string, extra: Partial<TrainTokenizerOptions> = {}): TrainTokenizerOptions {
-  return {
-    runDir,
-    model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
-    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
-    train: { steps: 6, batchSize: 4, lr: 3e-3, warmupSteps: 2 },
-    seed: 3,
-    settings: { logEvery: 1, checkpointEvery: 2, evalEvery: 0 },
-    evalSamples: 0,
-    classifier: false,
-    ...extra,
-  };
+  return tinyTokenizerOptions(runDir, folder, { seed: 3, settings: { logEvery: 1, checkpointEvery: 2, evalEvery: 0 }, evalSamples: 0, ...extra });
 }
 
 describe('disk full during a checkpoint write', () => {

@@ -1,3 +1,4 @@
+import type { TrainTokenizerOptions } from '../src/index.js';
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,4 +27,19 @@ export async function tinyFolder(size = 8, perClass = 12): Promise<string> {
 
 export async function tmpRunDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'var-run-'));
+}
+
+/** A tiny 8-px tokenizer run on {@link tinyFolder}'s images; `extra` overrides any option. */
+export function tinyTokenizerOptions(runDir: string, folder: string, extra: Partial<TrainTokenizerOptions> = {}): TrainTokenizerOptions {
+  return {
+    runDir,
+    model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+    train: { steps: 6, batchSize: 4, lr: 3e-3, warmupSteps: 2 },
+    seed: 7,
+    settings: { logEvery: 1, checkpointEvery: 100, evalEvery: 0 },
+    evalSamples: 4,
+    classifier: false,
+    ...extra,
+  };
 }

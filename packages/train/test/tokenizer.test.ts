@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, ConfigError, initBackend } from '@var/core';
 import { readLog, trainTokenizer, type ProgressEvent, type TrainTokenizerOptions } from '../src/index.js';
-import { tinyFolder, tmpRunDir } from './helpers.js';
+import { tinyFolder, tmpRunDir, tinyTokenizerOptions } from './helpers.js';
 
 let folder: string;
 beforeAll(async () => {
@@ -13,17 +13,7 @@ beforeAll(async () => {
 });
 
 function opts(runDir: string, extra: Partial<TrainTokenizerOptions> = {}): TrainTokenizerOptions {
-  return {
-    runDir,
-    model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
-    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
-    train: { steps: 6, batchSize: 4, lr: 3e-3, warmupSteps: 2 },
-    seed: 7,
-    settings: { logEvery: 1, checkpointEvery: 100, evalEvery: 0 },
-    evalSamples: 4,
-    classifier: false,
-    ...extra,
-  };
+  return tinyTokenizerOptions(runDir, folder, extra);
 }
 
 describe('trainTokenizer', () => {
