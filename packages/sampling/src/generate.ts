@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Rng, ShapeError, ValueError, throwIfAborted } from '@var/core';
 import { checkFilterOptions, gumbelSoftmax, sampleTokens, smoothTemperature, type RandomSource } from './filter.js';
 import { editMaskData, maskFromArray, normalizeMask, scaleKeepMasks, type ImageLikeMask } from './mask.js';
+import { isRasterPair } from './raster.js';
 import type { SamplerSession, SamplerVAR, SamplerVQVAE } from './types.js';
 
 /** Options shared by {@link generate} and {@link edit}. */
@@ -29,8 +30,14 @@ export interface SampleOptions {
   labels: number | ArrayLike<number>;
   /** Batch size when `labels` is a single number (default 1; ignored otherwise). */
   count?: number;
-  /** Classifier-free guidance strength (>= 0, default 1.5); ramped as cfg·si/(S−1). 0 = no guidance. */
+  /** Classifier-free guidance strength (>= 0, default 1.5); ramped as cfg·si/(S−1) (see `cfgSchedule`). 0 = no guidance. */
   cfg?: number;
+  /**
+   * How the guidance strength varies over the steps: `linear` (the official VAR ramp
+   * t = cfg·si/(S−1)) or `constant` (t = cfg at every step, as raster-order models use).
+   * Default `linear` for next-scale models, `constant` for raster-order ones.
+   */
+  cfgSchedule?: 'linear' | 'constant';
   /** Top-k filter (0 = off, default 0; ties at the k-th value are kept). */
   topK?: number;
   /** Top-p (nucleus) filter (<= 0 or >= 1 = off, default 0). */
@@ -157,6 +164,7 @@ interface Resolved {
   B: number;
   labels: Int32Array;
   cfg: number;
+  cfgSchedule: 'linear' | 'constant';
   topK: number;
   topP: number;
   rng: RandomSource;
@@ -175,7 +183,9 @@ function checkModels(vae: SamplerVQVAE, model: SamplerVAR): void {
   if (!c || !q) throw new ValueError('generate needs a VQVAE (with .quantizer) and a VAR (with .config)');
   const bad: string[] = [];
   const pq = q.vPatchNums, pv = c.patchNums;
-  if (pq.length !== pv.length || pq.some((p, i) => p !== pv[i])) bad.push(`patch numbers (${pq.join(', ')}) vs (${pv.join(', ')})`);
+  if (!isRasterPair(q, model) && (pq.length !== pv.length || pq.some((p, i) => p !== pv[i]))) {
+    bad.push(`patch numbers (${pq.join(', ')}) vs (${pv.length > 12 ? `${pv.length} scales` : pv.join(', ')})`);
+  }
   if (q.vocabSize !== c.vocabSize) bad.push(`vocabulary ${q.vocabSize} vs ${c.vocabSize}`);
   if (q.Cvae !== c.Cvae) bad.push(`Cvae ${q.Cvae} vs ${c.Cvae}`);
   if (bad.length) {
@@ -214,8 +224,10 @@ function checkOnPhase(f: unknown): Resolved['onPhase'] {
   return f as Resolved['onPhase'];
 }
 
-function resolve(model: SamplerVAR, o: SampleOptions): Resolved {
+function resolve(model: SamplerVAR, o: SampleOptions, raster = false): Resolved {
   if (o == null || typeof o !== 'object') throw new ValueError('options are required ({ labels, ... })');
+  const cfgSchedule = o.cfgSchedule ?? (raster ? 'constant' : 'linear');
+  if (cfgSchedule !== 'linear' && cfgSchedule !== 'constant') throw new ValueError(`cfgSchedule must be 'linear' or 'constant'; got ${String(o.cfgSchedule)}`);
   const labels = resolveLabels(o.labels, o.count, model.config.numClasses);
   const cfg = o.cfg ?? 1.5;
   if (typeof cfg !== 'number' || !Number.isFinite(cfg) || cfg < 0) {
@@ -234,6 +246,7 @@ function resolve(model: SamplerVAR, o: SampleOptions): Resolved {
     B: labels.length,
     labels,
     cfg,
+    cfgSchedule,
     topK,
     topP,
     rng,
@@ -316,7 +329,12 @@ async function* runScales(
   const sessionLabels = new Int32Array(guided ? 2 * B : B);
   sessionLabels.set(r.labels);
   if (guided) sessionLabels.fill(numClasses, B);
-  const codebook = r.moreSmooth ? codebookOf(vae) : null;
+  const raster = isRasterPair(q, model);
+  if (raster && (editing || r.moreSmooth || r.previews || !r.kvCache)) {
+    throw new ConfigError('a raster-order model supports plain generation only (no edits, moreSmooth, previews or kvCache: false)');
+  }
+  const codebook = r.moreSmooth || raster ? codebookOf(vae) : null;
+  const gridTokens: Int32Array | null = raster ? new Int32Array(B * S) : null; // raster: (B, g²) row-major
 
   const onPhase = r.onPhase;
   throwIfAborted(r.signal);
@@ -338,7 +356,7 @@ async function* runScales(
       const pn = patchNums[si];
       const l = pn * pn;
       const ratio = S > 1 ? si / (S - 1) : 0;
-      const t = cfg * ratio;
+      const t = r.cfgSchedule === 'constant' ? cfg : cfg * ratio;
       const tStep = onPhase ? performance.now() : 0;
       const out = session.step(si, x);
       if (x) x.dispose();
@@ -364,6 +382,34 @@ async function* runScales(
       throwIfAborted(r.signal);
 
       const { tokens: sampled, filtered } = sampleTokens(logits, V, rng, { topK: r.topK, topP: r.topP });
+      if (raster && codebook && gridTokens) {
+        // raster: the next input is the codebook vector of the token just drawn
+        for (let b = 0; b < B; b++) gridTokens[b * S + si] = sampled[b];
+        if (si + 1 < S) {
+          x = tf.tidy(() => {
+            const e = tf.reshape(tf.gather(codebook, tf.tensor1d(sampled, 'int32')), [B, 1, Cvae]) as tf.Tensor3D;
+            return guided ? (tf.concat([e, e], 0) as tf.Tensor3D) : e;
+          });
+        } else {
+          const g = q.vPatchNums[0];
+          const h = tf.tidy(() => embedTokens(q, gridTokens, B, g));
+          try {
+            fHat = q.nextAutoregressiveInput(0, null, h).fHat;
+          } finally {
+            h.dispose();
+          }
+        }
+        if (onPhase) {
+          await (x ?? fHat!).data();
+          onPhase({ phase: 'sampling', si, ms: performance.now() - tSample });
+        }
+        tokens.push(sampled);
+        if (r.returnLogits) logitsAll.push(logits);
+        const event: ScaleEvent = { si, pn, scales: S, tokens: sampled };
+        if (r.returnLogits) event.logits = logits;
+        yield event;
+        continue;
+      }
       let smooth: Float32Array | null = null;
       if (codebook) {
         const scaled = new Float64Array(filtered.length);
@@ -447,7 +493,8 @@ async function* runScales(
       }
     }
     done = true;
-    const result: GenerateResult = { images, fHat: f, tokens, labels: r.labels };
+    // raster: `tokens` holds the tokenizer's single scale (B, g²); the per-step tokens went out as events
+    const result: GenerateResult = { images, fHat: f, tokens: gridTokens ? [gridTokens] : tokens, labels: r.labels };
     if (r.returnLogits) result.logits = logitsAll;
     if (editing) {
       result.sampled = sampledAll;
@@ -484,6 +531,8 @@ async function drive(
 
 /**
  * Generate images for a batch of class labels (official `autoregressive_infer_cfg`).
+ * A raster-order pair (single-scale tokenizer, transformer with `rasterPatchNums(g)`, see
+ * raster.ts) is generated token by token in raster order with the same guidance and filters.
  *
  * @example
  * const r = await generate(vae, model, { labels: [3, 7], cfg: 4, topK: 900, topP: 0.95, seed: 0 });
@@ -492,7 +541,7 @@ async function drive(
  */
 export async function generate(vae: SamplerVQVAE, model: SamplerVAR, opts: GenerateOptions): Promise<GenerateResult> {
   checkModels(vae, model);
-  const r = resolve(model, opts);
+  const r = resolve(model, opts, isRasterPair(vae.quantizer, model));
   return drive(runScales(vae, model, r, null), opts.onScale);
 }
 
@@ -507,7 +556,7 @@ export function generateStream(
   opts: SampleOptions,
 ): AsyncGenerator<ScaleEvent, GenerateResult, void> {
   checkModels(vae, model);
-  const r = resolve(model, opts);
+  const r = resolve(model, opts, isRasterPair(vae.quantizer, model));
   return runScales(vae, model, r, null);
 }
 

@@ -30,4 +30,5 @@ export {
   type RandomSource,
 } from './filter.js';
 export { getEditMask, editMaskData, normalizeMask, scaleKeepMasks, roundHalfEven, maskFromArray, type ImageLikeMask } from './mask.js';
+export { rasterPatchNums, isRasterPair } from './raster.js';
 export type { SamplerQuantizer, SamplerVQVAE, SamplerSession, SamplerVAR } from './types.js';

@@ -116,9 +116,11 @@ export function resolveVQVAEConfig(partial: Partial<VQVAEConfig> = {}): VQVAECon
       throw new ConfigError(`VQVAE config: every ch*chMult[i] must be divisible by 32 (GroupNorm with 32 groups); ch=${c.ch}, chMult=${JSON.stringify(c.chMult)}`);
     }
   }
-  if (!Array.isArray(c.vPatchNums) || c.vPatchNums.length < 2 || !c.vPatchNums.every(isPosInt)) {
+  // One scale is a plain (single-scale) VQ tokenizer, as raster-order baselines use; the official
+  // quantiser would divide by len-1 there, this one uses phi 0 (see phiLayout).
+  if (!Array.isArray(c.vPatchNums) || c.vPatchNums.length < 1 || !c.vPatchNums.every(isPosInt)) {
     throw new ConfigError(
-      `VQVAE config: vPatchNums must list at least 2 positive integers (the official quantiser divides by len-1); got ${JSON.stringify(c.vPatchNums)}`,
+      `VQVAE config: vPatchNums must list at least one positive integer; got ${JSON.stringify(c.vPatchNums)}`,
     );
   }
   if (!(typeof c.dropout === 'number' && c.dropout >= 0 && c.dropout < 1)) {
@@ -227,7 +229,7 @@ export function phiLayout(config: Pick<VQVAEConfig, 'quantResi' | 'shareQuantRes
   const ticks = K === 4 ? linspace(1 / 3 / K, 1 - 1 / 3 / K, K) : linspace(1 / 2 / K, 1 - 1 / 2 / K, K);
   const indexPerScale: number[] = [];
   for (let si = 0; si < SN; si++) {
-    const at = si / (SN - 1);
+    const at = SN > 1 ? si / (SN - 1) : 0; // one scale: the official si/(SN-1) divides by zero; use the first tick's end
     let best = 0;
     let bestD = Math.abs(ticks[0] - at);
     for (let k = 1; k < K; k++) {

@@ -107,7 +107,8 @@ describe('fixture case', () => {
 describe('config validation', () => {
   it('rejects bad configs with ConfigError', () => {
     expect(() => resolveVQVAEConfig({ ch: 48 })).toThrow(ConfigError);
-    expect(() => resolveVQVAEConfig({ vPatchNums: [4] })).toThrow(/at least 2/);
+    expect(() => resolveVQVAEConfig({ vPatchNums: [] })).toThrow(/at least one/);
+    expect(resolveVQVAEConfig({ vPatchNums: [4] }).vPatchNums).toEqual([4]); // single-scale VQ
     expect(() => resolveVQVAEConfig({ quantConvKs: 2 })).toThrow(ConfigError);
     expect(() => resolveVQVAEConfig({ vocabSize: 0 })).toThrow(/vocabSize/);
     expect(() => resolveVQVAEConfig({ shareQuantResi: -1 })).toThrow(/shareQuantResi/);

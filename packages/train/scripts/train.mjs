@@ -56,6 +56,6 @@ const common = { runDir, seed: spec.seed, settings: spec.settings, signal: contr
 const t0 = Date.now();
 const result =
   spec.kind === 'var'
-    ? await train.trainVAR({ ...common, tokenizer: spec.tokenizer, eval: spec.eval, tokenCacheDir: spec.tokenCacheDir })
+    ? await train.trainVAR({ ...common, tokenizer: spec.tokenizer, eval: spec.eval, tokenCacheDir: spec.tokenCacheDir, order: spec.order })
     : await train.trainTokenizer({ ...common, evalSamples: spec.evalSamples, init: spec.init });
 console.log(`[train] ${new Date().toISOString()} ${JSON.stringify(result)} (session ${((Date.now() - t0) / 1000).toFixed(0)} s)`);

@@ -29,6 +29,8 @@ export interface DigitQualityOptions {
   perClass?: number;
   /** Classifier-free guidance (default 2). */
   cfg?: number;
+  /** Guidance schedule (@var/sampling's `cfgSchedule`; default that of the model's order: linear for VAR, constant for raster). */
+  cfgSchedule?: 'linear' | 'constant';
   /** Top-k filter (default 0 = off). */
   topK?: number;
   /** Top-p filter (default 0 = off). */
@@ -160,7 +162,7 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
       const rng = new Rng(seed);
       for (let s = 0; s < total; s += bs) {
         const lab = labels.subarray(s, Math.min(total, s + bs));
-        const res = await generate(vae, model, { labels: lab, cfg, topK, topP, moreSmooth, rng, signal: opts.signal });
+        const res = await generate(vae, model, { labels: lab, cfg, cfgSchedule: opts.cfgSchedule, topK, topP, moreSmooth, rng, signal: opts.signal });
         res.fHat.dispose();
         const x = toClassifierInput(res.images!);
         res.images!.dispose();

@@ -81,7 +81,9 @@ export interface TrainTokenizerOptions extends SessionOptions {
   /**
    * Fine-tune: start from the weights of a finished tokenizer (its run directory or model
    * file, see {@link loadTokenizer}) instead of a fresh initialisation. Its model config must
-   * equal `model`; its path and SHA-256 are recorded in config.json.
+   * equal `model` except for `vPatchNums` (the scales carry no weights, so a multi-scale
+   * tokenizer can be fine-tuned into a single-scale one); its path and SHA-256 are recorded
+   * in config.json.
    */
   init?: string;
 }
@@ -181,7 +183,9 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
   if (opts.init !== undefined) {
     const init = await loadTokenizer(opts.init);
     initFrom = init.vae;
-    if (canonicalJson(init.vae.config) !== canonicalJson(config.model)) {
+    // the quantiser's scales carry no weights: a tokenizer may be fine-tuned to other vPatchNums (e.g. single-scale)
+    const withoutScales = (c: VQVAEConfig) => canonicalJson({ ...c, vPatchNums: [] });
+    if (withoutScales(init.vae.config) !== withoutScales(config.model)) {
       init.vae.dispose();
       throw new ConfigError(`init ${opts.init}: its model config ${canonicalJson(init.vae.config)} differs from this run's ${canonicalJson(config.model)}`);
     }
@@ -311,6 +315,18 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
 }
 
 /** Load a tokenizer from a run directory (its model.safetensors, or the latest checkpoint) or a model file. */
+/** The tokenizer config of a bundled model's card (`model-card.json` beside the weights, whose `tokenizer.file` is this file). */
+async function configFromModelCard(file: string): Promise<Partial<VQVAEConfig> | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const { basename, dirname, join } = await import('node:path');
+  try {
+    const card = JSON.parse(await readFile(join(dirname(file), 'model-card.json'), 'utf8')) as { tokenizer?: { file?: string; config?: Partial<VQVAEConfig> } };
+    return card.tokenizer?.file === basename(file) ? card.tokenizer.config : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function loadTokenizer(pathOrRunDir: string): Promise<{ vae: VQVAE; weightsPath: string; hash: string }> {
   const { readFile, stat } = await import('node:fs/promises');
   const { join } = await import('node:path');
@@ -331,7 +347,8 @@ export async function loadTokenizer(pathOrRunDir: string): Promise<{ vae: VQVAE;
   } catch {
     cfg = undefined;
   }
-  if (!cfg) throw new ConfigError(`${file} has no VQVAE config in its metadata (write it with writeTokenizerModel)`);
+  if (!cfg) cfg = await configFromModelCard(file);
+  if (!cfg) throw new ConfigError(`${file} has no VQVAE config in its metadata (write it with writeTokenizerModel) and no model-card.json beside it names it`);
   const vae = VQVAE.fromStateDict(sf.tensors as never, cfg);
   return { vae, weightsPath: file, hash };
 }

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, writeSafetensors, type StateDict } from '@var/checkpoint';
 import { ConfigError, ensureGradients, Rng, ValueError, type RngState } from '@var/core';
 import { batches, horizontalFlip, rngFor, shuffledIndices, batchesPerEpoch } from '@var/data';
-import { generate } from '@var/sampling';
+import { generate, isRasterPair, rasterPatchNums } from '@var/sampling';
 import type { VQVAE } from '@var/tokenizer';
 import { lossGrads, lrWdAnnealing, valLoss, VAR, weightDecayScale, type ScheduleType, type VARConfig } from '@var/transformer';
 import { loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
@@ -89,6 +89,12 @@ export interface TrainVAROptions extends SessionOptions {
   eval?: VAREvalOptions;
   /** Where to cache tokens (default the run dir). */
   tokenCacheDir?: string;
+  /**
+   * Token order: `next-scale` (default, VAR) or `raster` (the raster-order baseline: needs a
+   * single-scale tokenizer, vPatchNums [g]; the transformer gets `rasterPatchNums(g)`, i.e. one
+   * token per step with a causal mask, and position t+1's input is the codebook vector of token t).
+   */
+  order?: 'next-scale' | 'raster';
   /** Digit classifier for MNIST evaluation: default @var/metrics'; `false` to skip. */
   classifier?: DigitClassifierLike | false;
   resume?: 'auto' | 'never';
@@ -113,8 +119,11 @@ function resolveTrain(t: VARTrainConfig): Required<VARTrainConfig> {
   };
 }
 
-/** The full VARConfig for a tokenizer and a dataset. */
-export function varModelConfig(m: VARModelOptions, vae: VQVAE, numClasses: number): VARConfig {
+/** The full VARConfig for a tokenizer and a dataset (`raster`: the raster-order baseline's, see {@link TrainVAROptions.order}). */
+export function varModelConfig(m: VARModelOptions, vae: VQVAE, numClasses: number, order: 'next-scale' | 'raster' = 'next-scale'): VARConfig {
+  const vp = vae.config.vPatchNums;
+  if (order === 'raster' && vp.length !== 1) throw new ConfigError(`order 'raster' needs a single-scale tokenizer (vPatchNums [g]); this one has vPatchNums [${vp.join(', ')}]`);
+  if (order !== 'raster' && order !== 'next-scale') throw new ConfigError(`order must be 'next-scale' or 'raster'; got ${JSON.stringify(order)}`);
   const extra = Object.keys(m).filter((k) => ['patchNums', 'vocabSize', 'Cvae', 'numClasses'].includes(k));
   if (extra.length) throw new ConfigError(`model.${extra[0]} is taken from the tokenizer / dataset; leave it out`);
   return {
@@ -128,7 +137,7 @@ export function varModelConfig(m: VARModelOptions, vae: VQVAE, numClasses: numbe
     condDropRate: m.condDropRate ?? 0.1,
     attnL2Norm: m.attnL2Norm ?? true,
     dropPathRate: m.dropPathRate ?? 0,
-    patchNums: [...vae.config.vPatchNums],
+    patchNums: order === 'raster' ? rasterPatchNums(vp[0]) : [...vp],
     vocabSize: vae.config.vocabSize,
     Cvae: vae.config.zChannels,
   };
@@ -240,7 +249,7 @@ export async function cachedTokens(
 }
 
 /** Per-scale token tensors (B, pn²) of rows `rows` of a table. */
-function gatherScales(table: TokenTable, rows: ArrayLike<number>, patchNums: number[], flipped?: TokenTable, flips?: boolean[]): { gt: Int32Array; idx: tf.Tensor2D[] } {
+function gatherScales(table: TokenTable, rows: ArrayLike<number>, patchNums: readonly number[], flipped?: TokenTable, flips?: boolean[]): { gt: Int32Array; idx: tf.Tensor2D[] } {
   const B = rows.length;
   const L = table.L;
   const gt = new Int32Array(B * L);
@@ -258,6 +267,21 @@ function gatherScales(table: TokenTable, rows: ArrayLike<number>, patchNums: num
     off += n;
   }
   return { gt, idx };
+}
+
+/**
+ * The teacher-forcing input (B, L − 1, Cvae) of a batch: next-scale, the area-downsampled
+ * f_hat of every scale after the first (`idxToVarInput`); raster, the codebook vectors of
+ * tokens 0..L−2 (position t+1 sees token t).
+ */
+function teacherInput(vae: VQVAE, idx: tf.Tensor2D[], raster: boolean): tf.Tensor3D {
+  if (!raster) return vae.idxToVarInput(idx);
+  return tf.tidy(() => {
+    const [B, L] = idx[0].shape;
+    const prev = tf.slice(idx[0], [0, 0], [B, L - 1]);
+    const cb = vae.quantizer.codebook as unknown as tf.Tensor2D;
+    return tf.reshape(tf.gather(cb, tf.reshape(prev, [-1])), [B, L - 1, vae.config.zChannels]) as tf.Tensor3D;
+  });
 }
 
 // ---------------------------------------------------------------- evaluation
@@ -279,9 +303,9 @@ export async function evalVAR(
     let count = 0;
     for (let s = 0; s < n; s += 50) {
       const rows = pick.slice(s, s + 50);
-      const { gt, idx } = gatherScales(heldOut, rows, model.config.patchNums);
+      const { gt, idx } = gatherScales(heldOut, rows, vae.config.vPatchNums);
       const labels = Int32Array.from(rows, (r) => heldOut.labels[r]);
-      const x = vae.idxToVarInput(idx);
+      const x = teacherInput(vae, idx, isRasterPair(vae.quantizer, model));
       tf.dispose(idx);
       const [l, c] = tf.tidy(() => {
         const logits = model.forward(labels, x, { training: false });
@@ -337,11 +361,13 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
     if (ds.spec.size !== vae.imageSize) throw new ConfigError(`dataset.size ${ds.spec.size} does not match the tokenizer's image size ${vae.imageSize}`);
     if (ds.spec.channels !== vae.config.inChannels) throw new ConfigError(`dataset channels ${ds.spec.channels} do not match the tokenizer's inChannels ${vae.config.inChannels}`);
     const seed = opts.seed ?? 0;
+    const raster = (opts.order ?? 'next-scale') === 'raster';
     const config: VARRunConfig = {
       kind: 'var',
       version: 1,
       seed,
-      model: varModelConfig(opts.model, vae, ds.numClasses),
+      ...(raster ? { order: 'raster' } : {}), // absent for next-scale: earlier runs keep their config hash
+      model: varModelConfig(opts.model, vae, ds.numClasses, opts.order),
       train: resolveTrain(opts.train),
       dataset: ds.spec,
       tokenizer: { path: tok.weightsPath, sha256: tok.hash },
@@ -410,9 +436,9 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
       for (let s = state.stepInEpoch; s < perEpoch; s++) {
         const rows = order.subarray(s * tc.batchSize, (s + 1) * tc.batchSize);
         const bFlips = flips?.slice(s * tc.batchSize, (s + 1) * tc.batchSize);
-        const { gt, idx } = gatherScales(cache.train, rows, config.model.patchNums, cache.trainFlipped, bFlips);
+        const { gt, idx } = gatherScales(cache.train, rows, vae.config.vPatchNums, cache.trainFlipped, bFlips);
         const labels = Int32Array.from(rows, (r) => cache.train.labels[r]);
-        const x = vae.idxToVarInput(idx);
+        const x = teacherInput(vae, idx, raster);
         tf.dispose(idx);
         const { lr, wd } = lrWdAnnealing(tc.schedule, tc.lr, tc.weightDecay, tc.weightDecayEnd, state.step, tc.warmupSteps, tc.steps, 0.005, tc.lrEndFraction);
         let res;

@@ -272,7 +272,8 @@ export class VAR {
     const pre = `blocks.${i}.attn.`;
     const bias = tf.concat([W.get(pre + 'q_bias'), this.kBias.get(pre + 'zero_k_bias')!, W.get(pre + 'v_bias')]);
     const qkv = linear(h, W.T(pre + 'mat_qkv.weight'), bias); // (B, L, 3C)
-    const [q0, k0, v] = tf.split(tf.transpose(tf.reshape(qkv, [B, L, 3, H, hd]), [2, 0, 3, 1, 4]), 3, 0).map((t) => tf.reshape(t, [B, H, L, hd]) as tf.Tensor4D);
+    // (B, L, 3C) → (B, 3H, L, hd) → q, k, v (B, H, L, hd); rank-4 transposes only (tfjs-wasm's rank-5 transpose is ~400× slower)
+    const [q0, k0, v] = tf.split(tf.transpose(tf.reshape(qkv, [B, L, 3 * H, hd]), [0, 2, 1, 3]), 3, 1) as tf.Tensor4D[];
     let q = q0;
     let k = k0;
     if (this.config.attnL2Norm) {

@@ -70,8 +70,9 @@ const GELU_C = Math.sqrt(2 / Math.PI);
  * step (packages/train/scripts/bench-var.mjs --profile).
  */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), GELU_C);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  // 0.5·(1 + tanh(u)) = σ(2u): the same function, and tfjs-wasm's Sigmoid is ~15× faster than its Tanh
+  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), 2 * GELU_C);
+  return tf.mul(x, tf.sigmoid(inner));
 }
 
 /** SiLU: x·σ(x). */

@@ -18,6 +18,12 @@
  *    fastBatchMatMul.
  *  - Conv2DBackpropInput: one XNNPACK product + col2im instead of a direct loop (~10x).
  *
+ * Slice, SplitV and Unpack are replaced because tfjs-backend-wasm 4.22's slice reads its
+ * input with `readSync`, which copies the WHOLE input out of the wasm heap on every call: one
+ * slice of an 11 MB tensor costs ~6 ms however small the slice, and splitting it into 128
+ * heads ~600 ms (attention's per-head products, batched matMul items). Here slices copy only
+ * what they return, from typed-array views of the heap (see fastSlice).
+ *
  * All are built from wasm kernels or plain loops over the wasm heap; nothing leaves wasm
  * memory except through typed-array views.
  */
@@ -231,9 +237,97 @@ function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknow
 const MIN_FAST_WORK = 16384;
 /** Item-by-item batches need this much work per item to beat tfjs's loop (measured break-even
  * near 128×64×128 per item). */
-const MIN_FAST_ITEM_WORK = 1 << 20;
+const MIN_FAST_ITEM_WORK = 1 << 16;
 
 let originalBatchMatMul: KernelConfig | undefined;
+const originalKernels = new Map<string, KernelConfig>();
+
+type SliceArgs = { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap };
+
+/** Copy x[begin : begin+size] (already parsed) into a new wasm tensor, reading only what it returns. */
+function sliceInto(backend: WasmBackendLike, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  const n = util.sizeFromShape(size);
+  if (n === 0) return out;
+  // views taken after makeOutput: allocating may grow (and so move) the heap
+  const xv = backend.typedArrayFromHeap(x);
+  const ov = backend.typedArrayFromHeap(out);
+  const rank = x.shape.length;
+  const strides = util.computeStrides(x.shape);
+  const stride = (d: number) => (d < rank - 1 ? strides[d] : 1);
+  // the innermost run of dims copied whole: dims after `k` span their full extent
+  let k = rank - 1;
+  while (k > 0 && size[k] === x.shape[k]) k--;
+  const run = k < 0 ? n : size.slice(k).reduce((a, v) => a * v, 1);
+  const outer = n / run;
+  let base = 0;
+  for (let d = 0; d < rank; d++) base += begin[d] * stride(d);
+  if (outer === 1) {
+    ov.set(xv.subarray(base, base + run));
+    return out;
+  }
+  // odometer over dims 0..k-1
+  const idx = new Array<number>(k).fill(0);
+  for (let o = 0; o < outer; o++) {
+    let off = base;
+    for (let d = 0; d < k; d++) off += idx[d] * stride(d);
+    ov.set(xv.subarray(off, off + run), o * run);
+    for (let d = k - 1; d >= 0; d--) {
+      if (++idx[d] < size[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+function fastSlice(args: SliceArgs): TensorInfo {
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype === 'string') return originalKernels.get(tf.Slice)!.kernelFunc(args as never) as TensorInfo;
+  const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+  const [b, sz] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo & { shape: number[] } as never, begin, size);
+  return sliceInto(args.backend as WasmBackendLike, x, b, sz);
+}
+
+function fastSplitV(args: SliceArgs): TensorInfo[] {
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype === 'string') return originalKernels.get(tf.SplitV)!.kernelFunc(args as never) as TensorInfo[];
+  const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+  const ax = util.parseAxisParam(axis, x.shape)[0];
+  const sizes = backend_util.prepareSplitSize(x as never, numOrSizeSplits, ax);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = x.shape.slice();
+    size[ax] = s;
+    const out = sliceInto(args.backend as WasmBackendLike, x, begin, size);
+    begin[ax] += s;
+    return out;
+  });
+}
+
+function fastUnpack(args: SliceArgs): TensorInfo[] {
+  const { value } = args.inputs as { value: TensorInfo };
+  if (value.dtype === 'string') return originalKernels.get(tf.Unpack)!.kernelFunc(args as never) as TensorInfo[];
+  const rank = value.shape.length;
+  let axis = (args.attrs as unknown as { axis: number }).axis;
+  if (axis < 0) axis += rank;
+  const outShape = value.shape.filter((_, i) => i !== axis);
+  const begin = new Array<number>(rank).fill(0);
+  const size = value.shape.slice();
+  size[axis] = 1;
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < value.shape[axis]; i++) {
+    begin[axis] = i;
+    const o = sliceInto(args.backend as WasmBackendLike, value, begin, size);
+    outs.push({ dataId: o.dataId, dtype: o.dtype, shape: outShape });
+  }
+  return outs;
+}
+
+const FAST_SLICING: ReadonlyArray<[string, KernelFunc]> = [
+  [tf.Slice, fastSlice as unknown as KernelFunc],
+  [tf.SplitV, fastSplitV as unknown as KernelFunc],
+  [tf.Unpack, fastUnpack as unknown as KernelFunc],
+];
 
 /**
  * BatchMatMul that keeps transposed and batched products on XNNPACK. tfjs-backend-wasm 4.22
@@ -394,7 +488,7 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
 ];
 
 /** Kernels the wasm backend has but runs slowly; {@link registerWasmTrainingKernels} replaces them. */
-export const WASM_FAST_KERNELS: readonly string[] = [tf.BatchMatMul, tf.Conv2DBackpropInput];
+export const WASM_FAST_KERNELS: readonly string[] = [tf.BatchMatMul, tf.Conv2DBackpropInput, tf.Slice, tf.SplitV, tf.Unpack];
 
 /**
  * Register, for backend 'wasm', the gradient kernels that TensorFlow.js's wasm backend lacks
@@ -418,6 +512,15 @@ export function registerWasmTrainingKernels(): string[] {
     tf.unregisterKernel(tf.BatchMatMul, BACKEND);
     tf.registerKernel({ ...bmm, kernelFunc: fastBatchMatMul as unknown as KernelFunc });
     added.push(tf.BatchMatMul);
+  }
+  for (const [name, func] of FAST_SLICING) {
+    const k = tf.getKernel(name, BACKEND);
+    if (k && k.kernelFunc !== func) {
+      originalKernels.set(name, k);
+      tf.unregisterKernel(name, BACKEND);
+      tf.registerKernel({ ...k, kernelFunc: func });
+      added.push(name);
+    }
   }
   const bpi = tf.getKernel(tf.Conv2DBackpropInput, BACKEND);
   if (bpi && bpi.kernelFunc !== (conv2DBackpropInput as unknown as KernelFunc)) {

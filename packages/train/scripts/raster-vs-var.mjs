@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+/**
+ * The paper's headline in miniature: next-scale prediction (VAR) against raster-order
+ * autoregression with the same transformer (width, depth, AdaLN blocks, class conditioning),
+ * the same training recipe and budget (optimiser steps × batch) and the same sampler.
+ *
+ *  - VAR: the shipped MNIST model (packages/models/weights/mnist: multi-scale tokenizer,
+ *    patch_nums 1,2,3,4,6,8; VAR depth 4 / width 128, 1400 steps × 16).
+ *  - Raster: a single-scale tokenizer (vPatchNums [8]) fine-tuned from the shipped one
+ *    (configs/mnist-tokenizer-single.json) and a raster-order transformer of the same
+ *    size trained with the same recipe (configs/mnist-raster.json: order 'raster').
+ *
+ * Quality: @var/train's evaluateDigitModel (digit-classifier accuracy and FID on classifier
+ * features against the 999 held-out digits), guidance picked per model by FID on a separate
+ * sweep. Speed: time per image of generation (transformer + sampling; decode reported
+ * apart) at equal batch, for the trained 8×8-grid models and for random-weight models at a
+ * 16×16 grid (patch_nums 1,2,3,4,5,6,8,10,13,16 vs 256 raster steps), same width/depth.
+ * Writes docs/paper-claims/raster.json and re-renders docs/paper-claims.md.
+ *
+ *   node packages/train/scripts/raster-vs-var.mjs [--raster-run runs/mnist-raster]
+ *        [--raster-tokenizer runs/mnist-tokenizer-single] [--per-class 100] [--sweep-per-class 20]
+ *        [--cfgs 1.5,3,5] [--threads 1] [--repeats 3]
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+await import('./node-setup.mjs');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
+const args = process.argv.slice(2);
+const flag = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const rasterRun = resolve(flag('--raster-run', join(root, 'runs/mnist-raster')));
+const rasterTok = resolve(flag('--raster-tokenizer', join(root, 'runs/mnist-tokenizer-single')));
+const perClass = Number(flag('--per-class', '100'));
+const sweepPerClass = Number(flag('--sweep-per-class', '20'));
+const cfgs = flag('--cfgs', '1.5,3,5').split(',').map(Number);
+const threads = Number(flag('--threads', '1'));
+const repeats = Number(flag('--repeats', '3'));
+const topK = Number(flag('--top-k', '10'));
+const topP = Number(flag('--top-p', '0.8'));
+const heldOut = flag('--held-out') ? Number(flag('--held-out')) : undefined; // default all 999 (smaller only for smoke runs)
+const sweepSeed = 100;
+
+const tf = await import('@tensorflow/tfjs-core');
+const { initBackend } = await import('@var/core');
+const { loadModel } = await import('@var/models');
+const { readSafetensors } = await import('@var/checkpoint');
+const { VAR } = await import('@var/transformer');
+const { VQVAE } = await import('@var/tokenizer');
+const { generate, rasterPatchNums } = await import('@var/sampling');
+const { loadDataset, loadTokenizer, evaluateDigitModel } = await import('@var/train');
+const { machineInfo, renderPaperClaims } = await import('./paper-claims-lib.mjs');
+const info = await initBackend('wasm', { threads });
+const log = (m) => console.log(`[raster-vs-var] ${new Date().toISOString()} ${m}`);
+
+// ---------------------------------------------------------------- the two models
+const shipped = await loadModel('mnist');
+const rasterCfg = JSON.parse(await readFile(join(rasterRun, 'config.json'), 'utf8'));
+if (rasterCfg.order !== 'raster') throw new Error(`${rasterRun}: not a raster-order run (config.order = ${rasterCfg.order})`);
+const rasterSf = await readSafetensors(join(rasterRun, 'model.safetensors'));
+const rasterVar = VAR.fromStateDict(rasterCfg.model, rasterSf.tensors);
+const rasterTokenizer = (await loadTokenizer(rasterTok)).vae;
+const varTrain = shipped.card.training.var; // { steps, batchSize, seconds, run }
+const models = [
+  { name: 'VAR (next-scale)', key: 'var', vae: shipped.vae, model: shipped.var, schedule: 'linear', steps: varTrain?.steps, batchSize: varTrain?.batchSize },
+  { name: 'raster AR', key: 'raster', vae: rasterTokenizer, model: rasterVar, schedule: 'constant', steps: rasterCfg.train.steps, batchSize: rasterCfg.train.batchSize },
+];
+for (const m of models) log(`${m.name}: ${m.model.numParameters()} parameters, ${m.model.config.patchNums.length} steps per image`);
+
+const ds = await loadDataset(shipped.card.dataset.spec);
+
+// ---------------------------------------------------------------- quality
+const quality = [];
+const sweep = [];
+for (const m of models) {
+  let best;
+  for (const cfg of cfgs) {
+    const q = await evaluateDigitModel(m.vae, m.model, ds, { heldOut, perClass: sweepPerClass, cfg, topK, topP, seed: sweepSeed, cfgSchedule: m.schedule });
+    sweep.push({ name: m.name, cfg, genFid: q.genFid, genAccuracy: q.genAccuracy });
+    log(`sweep ${m.name} cfg ${cfg}: FID ${q.genFid.toFixed(2)}, accuracy ${(q.genAccuracy * 100).toFixed(1)}%`);
+    if (!best || q.genFid < best.genFid) best = { cfg, genFid: q.genFid };
+  }
+  const q = await evaluateDigitModel(m.vae, m.model, ds, { heldOut, perClass, cfg: best.cfg, topK, topP, seed: 0, cfgSchedule: m.schedule });
+  log(`${m.name} (cfg ${best.cfg}): FID ${q.genFid.toFixed(2)}, accuracy ${(q.genAccuracy * 100).toFixed(1)}%, recon FID ${q.recFid.toFixed(2)}`);
+  quality.push({
+    name: m.name,
+    steps: m.steps,
+    batchSize: m.batchSize,
+    parameters: m.model.numParameters(),
+    sampling: { cfg: best.cfg, cfgSchedule: m.schedule, topK, topP, seed: 0 },
+    generated: q.generated,
+    genAccuracy: q.genAccuracy,
+    genFid: q.genFid,
+    recFid: q.recFid,
+    recAccuracy: q.recAccuracy,
+    recPsnr: q.recPsnr,
+    generateSeconds: q.seconds.generate,
+  });
+}
+
+// ---------------------------------------------------------------- speed
+/** Median ms per image of `repeats` timed generations (after one warm-up), split by phase. */
+async function timeGeneration(vae, model, batch, schedule) {
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % model.config.numClasses);
+  const runs = [];
+  for (let r = 0; r <= repeats; r++) {
+    const t = { transformer: 0, sampling: 0, decode: 0 };
+    const t0 = performance.now();
+    const res = await generate(vae, model, { labels, cfg: 3, topK, topP, seed: r, cfgSchedule: schedule, onPhase: (p) => (t[p.phase] += p.ms) });
+    const total = performance.now() - t0;
+    res.images?.dispose();
+    res.fHat.dispose();
+    if (r > 0) runs.push({ ...t, total });
+  }
+  const med = (k) => runs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+  return { genMs: (med('transformer') + med('sampling')) / batch, decodeMs: med('decode') / batch, totalMs: med('total') / batch };
+}
+
+const speed = [];
+async function compareSpeed(grid, weights, varPair, rasterPair, batches) {
+  for (const batch of batches) {
+    const v = await timeGeneration(varPair.vae, varPair.model, batch, 'linear');
+    const r = await timeGeneration(rasterPair.vae, rasterPair.model, batch, 'constant');
+    speed.push({
+      grid,
+      weights,
+      batch,
+      varSteps: varPair.model.config.patchNums.length,
+      rasterSteps: rasterPair.model.config.patchNums.length,
+      varMsPerImage: v.genMs,
+      rasterMsPerImage: r.genMs,
+      varDecodeMsPerImage: v.decodeMs,
+      rasterDecodeMsPerImage: r.decodeMs,
+    });
+    log(`speed ${grid}×${grid} batch ${batch}: VAR ${v.genMs.toFixed(1)} ms/image, raster ${r.genMs.toFixed(1)} ms/image (${(r.genMs / v.genMs).toFixed(2)}×); decode ${v.decodeMs.toFixed(1)} ms/image`);
+  }
+}
+await compareSpeed(8, 'trained', models[0], models[1], [1, 16]);
+
+// 16×16: random weights (speed does not depend on them), same tokenizer architecture at 64 px, same transformer size
+const tokBase = { ...shipped.vae.config };
+const big = {
+  var: { vae: VQVAE.create({ ...tokBase, vPatchNums: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16] }, { seed: 0 }) },
+  raster: { vae: VQVAE.create({ ...tokBase, vPatchNums: [16] }, { seed: 0 }) },
+};
+const varModelCfg = { ...shipped.var.config };
+big.var.model = VAR.create({ ...varModelCfg, patchNums: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16] }, { seed: 0 });
+big.raster.model = VAR.create({ ...varModelCfg, patchNums: rasterPatchNums(16) }, { seed: 0 });
+await compareSpeed(16, 'random', big.var, big.raster, [1, 16]);
+for (const p of Object.values(big)) {
+  p.vae.dispose();
+  p.model.dispose();
+}
+
+// ---------------------------------------------------------------- report
+const result = {
+  study: 'raster-vs-var',
+  date: new Date().toISOString(),
+  machine: await machineInfo(info),
+  setup: {
+    description:
+      `Both models use the same transformer (depth ${varModelCfg.depth}, width ${varModelCfg.embedDim}, ${varModelCfg.numHeads} heads, AdaLN class conditioning), ` +
+      `the same training recipe (AdamW, lr ${rasterCfg.train.lr}, ${rasterCfg.train.steps} steps × batch ${rasterCfg.train.batchSize}, label smoothing ${rasterCfg.train.labelSmoothing}, 10% label dropout) and the same sampler (top-k ${topK}, top-p ${topP}, classifier-free guidance). ` +
+      'VAR predicts 6 scales (1,2,3,4,6,8) of a multi-scale tokenizer, 130 tokens in 6 steps; the raster model predicts the 64 tokens of a single-scale tokenizer (same VQVAE architecture, fine-tuned from the multi-scale one) one at a time with a causal mask and KV cache. ' +
+      'VAR uses its official linear guidance ramp, the raster model constant guidance (the usual choice for raster models).',
+    rasterRun: rasterRun.replace(root + '/', ''),
+    rasterTokenizer: rasterTok.replace(root + '/', ''),
+  },
+  quality,
+  cfgSweep: sweep,
+  cfgSweepSamples: sweepPerClass * 10,
+  cfgSweepSeed: sweepSeed,
+  speed,
+  speedNote:
+    `ms/image = (transformer + sampling time) / batch, median of ${repeats} runs after a warm-up, wasm ${threads} thread(s), cfg on (the batch runs twice: conditional and unconditional). ` +
+    'Decoding the final token map is the same VQVAE decoder for both (VAR decode column; the raster tokenizer has the same architecture). ' +
+    '16×16 rows use random weights: the work per step does not depend on the weights.',
+  commands: [
+    'node packages/train/scripts/train.mjs packages/train/scripts/configs/mnist-tokenizer-single.json',
+    'node packages/train/scripts/train.mjs packages/train/scripts/configs/mnist-raster.json',
+    `node packages/train/scripts/raster-vs-var.mjs --per-class ${perClass} --sweep-per-class ${sweepPerClass} --cfgs ${cfgs.join(',')} --threads ${threads} --repeats ${repeats}`,
+  ],
+};
+const outDir = join(root, 'docs/paper-claims');
+await mkdir(outDir, { recursive: true });
+await writeFile(join(outDir, 'raster.json'), JSON.stringify(result, null, 2) + '\n');
+await renderPaperClaims(root);
+log('wrote docs/paper-claims/raster.json and docs/paper-claims.md');
+for (const m of models) {
+  m.vae.dispose();
+  m.model.dispose();
+}
