@@ -74,3 +74,29 @@ describe('loadModel on a broken model directory', () => {
     await expect(loadModel(wrong)).rejects.toBeInstanceOf(ConfigError);
   });
 });
+
+describe('saveModel where it cannot write', () => {
+  it('a model directory under a file, or a weights file that is a folder: CheckpointError with the system code; no temporary file left', async () => {
+    const vae = VQVAE.create(vqvaeConfig(fc.config.VQVAE), { seed: 1 });
+    const model = VAR.create(varConfig(fc.config.VAR, fc.config.VQVAE), { seed: 2 });
+    const card = { id: 'tiny', name: 'tiny', dataset: { name: 'none' }, classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`) };
+    try {
+      const underFile = join(good, MODEL_FILES.card, 'sub');
+      const e1 = await saveModel(underFile, { vae, var: model, card }).then(() => null, (e: unknown) => e);
+      expect(e1).toBeInstanceOf(CheckpointError);
+      expect((e1 as Error).message).toMatch(/saveModel: cannot write the model directory .*\((ENOTDIR|EEXIST)\)/);
+
+      const d = join(tmp, 'blocked');
+      const { mkdirSync, readdirSync } = await import('node:fs');
+      mkdirSync(join(d, MODEL_FILES.vae), { recursive: true }); // a folder where the weights go
+      const e2 = await saveModel(d, { vae, var: model, card }).then(() => null, (e: unknown) => e);
+      expect(e2).toBeInstanceOf(CheckpointError);
+      expect((e2 as Error).message).toContain(join(d, MODEL_FILES.vae));
+      expect(((e2 as CheckpointError).cause as NodeJS.ErrnoException).code).toMatch(/^E/);
+      expect(readdirSync(d).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      vae.dispose();
+      model.dispose();
+    }
+  });
+});

@@ -353,6 +353,8 @@ export interface SaveModelOptions {
  * Write a model directory (Node): `model-card.json`, `vae.safetensors`, `var.safetensors`
  * (float16 by default), each atomically (temp file + rename). The card's configs are
  * replaced by the models' own.
+ * @throws CheckpointError when a file cannot be written (cause: the system error, e.g. ENOSPC,
+ * EACCES); files already written stay, the failed one keeps its previous content, no temporary file is left
  */
 export async function saveModel(
   dir: string,
@@ -371,7 +373,13 @@ export async function saveModel(
     var: { ...(model.card.var ?? {}), config: cfg.var, file: MODEL_FILES.var },
   });
   const { fs, path } = await nodeModules();
-  await fs.mkdir(dir, { recursive: true });
+  const failed = (what: string, e: unknown) => {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    return new CheckpointError(`saveModel: cannot write ${what}${code ? ` (${code})` : ''}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  };
+  await fs.mkdir(dir, { recursive: true }).catch((e: unknown) => {
+    throw failed(`the model directory ${dir}`, e);
+  });
   const write = async (file: string, bytes: Uint8Array) => {
     const dst = path.join(dir, file);
     const tmp = `${dst}.${process.pid}.${Date.now().toString(36)}.tmp`;
@@ -379,8 +387,8 @@ export async function saveModel(
       await fs.writeFile(tmp, bytes);
       await fs.rename(tmp, dst);
     } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw e;
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw failed(dst, e);
     }
   };
   const conv = (sd: StateDict) => (dtype === 'F16' ? toFloat16(sd) : sd);

@@ -11,9 +11,10 @@
  * a torn one. The log is append-only; a line cut by a kill is dropped when the run resumes.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConfigError, ValueError } from '@var/core';
+import { DataIOError } from '@var/data';
 
 export const CONFIG_FILE = 'config.json';
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -45,12 +46,26 @@ export async function exists(path: string): Promise<boolean> {
 
 let tmpCounter = 0;
 
-/** Write a file atomically: a temporary file in the same folder, then rename (parents created). */
+/** A failed run-directory write as a typed error naming the file and the system error code. */
+function writeFailure(path: string, e: unknown): DataIOError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return new DataIOError(path, `cannot write ${path}${code ? ` (${code})` : ''}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+/**
+ * Write a file atomically: a temporary file in the same folder, then rename (parents created).
+ * @throws DataIOError (cause: the system error, e.g. ENOSPC) — the previous file is intact and the temporary file removed
+ */
 export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(tmp, text);
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw writeFailure(path, e);
+  }
 }
 
 /** JSON with object keys sorted (a canonical form, for hashing and comparing configs). */
@@ -163,10 +178,20 @@ export interface LogRecord {
 export class JsonlLog {
   constructor(readonly path: string) {}
 
+  /**
+   * Append records, one JSON line each.
+   * @throws DataIOError (cause: the system error, e.g. ENOSPC); a partly written line is cut off again
+   */
   async append(records: LogRecord | LogRecord[]): Promise<void> {
     const list = Array.isArray(records) ? records : [records];
     if (!list.length) return;
-    await appendFile(this.path, list.map((r) => JSON.stringify({ ...r, time: new Date().toISOString() })).join('\n') + '\n');
+    const size = await stat(this.path).then((s) => s.size, () => 0);
+    try {
+      await appendFile(this.path, list.map((r) => JSON.stringify({ ...r, time: new Date().toISOString() })).join('\n') + '\n');
+    } catch (e) {
+      await truncate(this.path, size).catch(() => undefined); // no torn line left behind
+      throw writeFailure(this.path, e);
+    }
   }
 
   /** Every complete, parseable line (a line cut by a kill is skipped). */

@@ -8,7 +8,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CheckpointError, initBackend } from '@var/core';
-import { loadCheckpoint, readLog, trainTokenizer, type TrainTokenizerOptions } from '../src/index.js';
+import { DataIOError } from '@var/data';
+import { JsonlLog, loadCheckpoint, readLog, trainTokenizer, writeTextAtomic, type TrainTokenizerOptions } from '../src/index.js';
 import { tinyFolder, tmpRunDir, tinyTokenizerOptions } from './helpers.js';
 
 const fault = vi.hoisted(() => ({ budget: Infinity, failures: 0 }));
@@ -47,4 +48,30 @@ describe('disk full during a checkpoint write', () => {
     expect(await losses(d)).toEqual(await losses(ref));
     expect((await readFile(join(d, 'model.safetensors'))).equals(await readFile(join(ref, 'model.safetensors')))).toBe(true);
   }, 300_000);
+});
+
+describe('disk full while writing the run log or config', () => {
+  it('JsonlLog.append and writeTextAtomic throw DataIOError naming the file and ENOSPC, leaving no torn line or temporary file', async () => {
+    const d = await tmpRunDir();
+    const log = new JsonlLog(join(d, 'log.jsonl'));
+    await log.append({ type: 'start', step: 0 });
+    const before = await readFile(join(d, 'log.jsonl'), 'utf8');
+    fault.budget = 10; // part of the next line fits
+    const err = await log.append({ type: 'train', step: 1, loss: 1.5 }).then(() => null, (e: unknown) => e);
+    fault.budget = Infinity;
+    expect(err).toBeInstanceOf(DataIOError);
+    expect((err as Error).message).toMatch(/cannot write .*log\.jsonl \(ENOSPC\)/);
+    expect(((err as DataIOError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(await readFile(join(d, 'log.jsonl'), 'utf8')).toBe(before);
+    expect(await readLog(join(d, 'log.jsonl'))).toHaveLength(1);
+
+    await writeTextAtomic(join(d, 'config.json'), '{"a":1}\n');
+    fault.budget = 3;
+    const err2 = await writeTextAtomic(join(d, 'config.json'), '{"a":2}\n').then(() => null, (e: unknown) => e);
+    fault.budget = Infinity;
+    expect(err2).toBeInstanceOf(DataIOError);
+    expect((err2 as DataIOError).path).toBe(join(d, 'config.json'));
+    expect(await readFile(join(d, 'config.json'), 'utf8')).toBe('{"a":1}\n');
+    expect((await readdir(d)).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
 });
