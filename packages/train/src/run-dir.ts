@@ -118,6 +118,37 @@ export interface RunConfigBase {
   [key: string]: unknown;
 }
 
+/** Temporary files of atomic writes: `.<name>.<pid>.<stamp>.tmp` (@var/checkpoint) and `<name>.tmp-<pid>-<n>` (writeTextAtomic). */
+const TEMP_FILE = /^(?:\..+\.(\d+)\.[0-9a-z]+\.tmp|.+\.tmp-(\d+)-\d+)$/;
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Delete the temporary files a killed process left in a run directory (a SIGKILL during an
+ * atomic write leaves its temporary file; the real file is intact). Files of a process that is
+ * still running are kept. Returns the names removed.
+ */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = TEMP_FILE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1] ?? m[2]);
+    if (processAlive(pid)) continue;
+    await unlink(join(dir, name)).then(() => removed.push(name), () => undefined);
+  }
+  return removed;
+}
+
 /**
  * Create the run directory and its config.json, or check that an existing one matches.
  * Only the fields that determine the results are compared (everything but `run`).
@@ -126,6 +157,7 @@ export interface RunConfigBase {
 export async function prepareRunDir<C extends RunConfigBase>(dir: string, config: C): Promise<{ paths: RunPaths; existed: boolean }> {
   const paths = runPaths(dir);
   await mkdir(dir, { recursive: true });
+  await removeStaleTemporaries(dir);
   const comparable = (c: Record<string, unknown>) => {
     const { run: _run, ...rest } = c;
     return JSON.parse(canonicalJson(rest)) as unknown;
