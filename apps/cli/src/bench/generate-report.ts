@@ -181,6 +181,9 @@ function describeCase(r: CaseResult): string {
 }
 
 /** The Markdown report. */
+/** The speed goals of issue [09] at d16: share of the practical matMul peak (%). */
+export const TARGETS = Object.freeze({ transformer: 80, decode: 70 });
+
 export function renderMarkdown(rep: GenerateBenchReport): string {
   const m = rep.machine;
   const ok = rep.rows.filter((r): r is Extract<ReportRow, { status: 'ok' }> => r.status === 'ok');
@@ -238,6 +241,20 @@ export function renderMarkdown(rep: GenerateBenchReport): string {
     );
   }
   L.push('');
+  const d16 = ok.filter((r) => r.case === 'd16');
+  if (d16.length) {
+    L.push('## Targets (d16, share of the matMul peak measured in the same process)');
+    L.push('');
+    L.push('| backend | threads | transformer | target | decode | target |');
+    L.push('| --- | --- | ---: | --- | ---: | --- |');
+    const verdict = (v: number, goal: number) => (v >= goal ? `≥ ${goal}%: met` : `≥ ${goal}%: missed by ${f(goal - v, 0)} points`);
+    for (const { result: r } of d16) {
+      const tp = (100 * r.transformerGflops) / r.peakGflops;
+      const dp = (100 * r.decodeGflops) / r.peakGflops;
+      L.push(`| ${r.backend} | ${thr(r)} | ${f(tp, 0)}% | ${verdict(tp, TARGETS.transformer)} | ${f(dp, 0)}% | ${verdict(dp, TARGETS.decode)} |`);
+    }
+    L.push('');
+  }
   const cases = [...new Set(ok.map((r) => r.case))];
   if (cases.length) {
     L.push('## Cases');
