@@ -50,22 +50,22 @@ const fmtParams = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).
 const fmt = (v, d = 4) => (v === undefined || v === null ? '–' : Number(v).toFixed(d));
 const minutes = (s) => `${(s / 60).toFixed(1)} min`;
 
-/** PNG bytes of the scaling plot: test loss and token error rate against parameters, log-log, with the fitted power laws. */
+/** PNG bytes of the scaling plot: test loss (all scales, last scale) against parameters, log-log, with the fitted power laws. */
 export async function renderScalingPlot(rows, fit) {
   const { renderPlot, encodePlotPng } = await import('./plot.mjs');
   const img = renderPlot({
     title: 'VAR scaling on MNIST tokens',
     xLabel: 'parameters',
-    yLabel: 'held-out loss / token error rate',
+    yLabel: 'held-out test loss (cross-entropy, nats)',
     logX: true,
     logY: true,
     series: [
-      { name: 'test loss', color: [31, 119, 180], points: rows.map((r) => ({ x: r.parameters, y: r.testLoss })), marker: true },
-      { name: 'token error', color: [214, 39, 40], points: rows.map((r) => ({ x: r.parameters, y: 1 - r.testTokenAcc })), marker: true },
+      { name: 'test loss, all scales', color: [31, 119, 180], points: rows.map((r) => ({ x: r.parameters, y: r.testLoss })), marker: true },
+      { name: 'test loss, last scale', color: [44, 160, 44], points: rows.map((r) => ({ x: r.parameters, y: r.testLossLast })), marker: true },
     ],
     fits: [
-      { name: `loss ~ N^${fit.loss.exponent.toFixed(3)}`, color: [31, 119, 180], f: (x) => fit.loss.coefficient * x ** fit.loss.exponent },
-      { name: `error ~ N^${fit.error.exponent.toFixed(3)}`, color: [214, 39, 40], f: (x) => fit.error.coefficient * x ** fit.error.exponent },
+      { name: `fit, slope ${fit.loss.exponent.toFixed(3)}`, color: [31, 119, 180], f: (x) => fit.loss.coefficient * x ** fit.loss.exponent },
+      { name: `fit, slope ${fit.lossLast.exponent.toFixed(3)}`, color: [44, 160, 44], f: (x) => fit.lossLast.coefficient * x ** fit.lossLast.exponent },
     ],
   });
   return encodePlotPng(img);
@@ -80,12 +80,20 @@ function scalingSection(s) {
       `(${s.setup.tokensSeen.toLocaleString('en-US')} tokens seen each, lr ${s.setup.lr}); test loss = teacher-forced cross-entropy over all ${s.setup.tokensPerSequence} tokens of the ${s.setup.heldOutImages} held-out digits.`,
   );
   lines.push('');
-  lines.push('| depth | width | parameters | test loss | token error rate | training time |');
-  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of s.rows) lines.push(`| ${r.depth} | ${r.width} | ${fmtParams(r.parameters)} | ${fmt(r.testLoss)} | ${fmt(1 - r.testTokenAcc)} | ${minutes(r.trainSec)} |`);
+  lines.push('| depth | width | parameters | test loss (all scales) | token error (all) | test loss (last scale) | token error (last) | training time |');
+  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of s.rows) {
+    lines.push(`| ${r.depth} | ${r.width} | ${fmtParams(r.parameters)} | ${fmt(r.testLoss)} | ${fmt(1 - r.testTokenAcc)} | ${fmt(r.testLossLast)} | ${fmt(1 - r.testTokenAccLast)} | ${minutes(r.trainSec)} |`);
+  }
   lines.push('');
-  lines.push(`Fit of log(test loss) = a + b·log(N): **b = ${s.fit.loss.exponent.toFixed(4)}**, R² = ${s.fit.loss.r2.toFixed(3)}.`);
-  lines.push(`Fit of log(token error rate) = a + b·log(N): **b = ${s.fit.error.exponent.toFixed(4)}**, R² = ${s.fit.error.r2.toFixed(3)}.`);
+  lines.push('Power-law fits, log(y) = a + b·log(N) over the sizes above:');
+  lines.push('');
+  lines.push('| quantity | exponent b | R² |');
+  lines.push('| --- | ---: | ---: |');
+  for (const [name, f] of [['test loss, all scales', s.fit.loss], ['test loss, last scale', s.fit.lossLast], ['token error, all scales', s.fit.error], ['token error, last scale', s.fit.errorLast]]) {
+    lines.push(`| ${name} | **${f.exponent.toFixed(4)}** | ${f.r2.toFixed(3)} |`);
+  }
+  lines.push('');
   if (s.fit.reducible) {
     lines.push(
       `With an irreducible term, test loss = L∞ + c·N^b (L∞ scanned, best R² of the straight line of log(loss − L∞)): L∞ = ${s.fit.reducible.lInf.toFixed(4)}, **b = ${s.fit.reducible.exponent.toFixed(4)}**, R² = ${s.fit.reducible.r2.toFixed(3)}.`,

@@ -131,6 +131,8 @@ async function compareSpeed(grid, weights, varPair, rasterPair, batches) {
       batch,
       varSteps: varPair.model.config.patchNums.length,
       rasterSteps: rasterPair.model.config.patchNums.length,
+      varTokens: varPair.model.config.patchNums.reduce((a, p) => a + p * p, 0),
+      rasterTokens: rasterPair.model.config.patchNums.length,
       varMsPerImage: v.genMs,
       rasterMsPerImage: r.genMs,
       varDecodeMsPerImage: v.decodeMs,
@@ -178,7 +180,10 @@ const result = {
   speedNote:
     `ms/image = (transformer + sampling time) / batch, median of ${repeats} runs after a warm-up, wasm ${threads} thread(s), cfg on (the batch runs twice: conditional and unconditional). ` +
     'Decoding the final token map is the same VQVAE decoder for both (VAR decode column; the raster tokenizer has the same architecture). ' +
-    '16×16 rows use random weights: the work per step does not depend on the weights.',
+    '16×16 rows use random weights: the work per step does not depend on the weights. ' +
+    `VAR runs ${speed.find((x) => x.grid === 8).varSteps} / ${speed.find((x) => x.grid === 16).varSteps} transformer steps instead of ${speed.find((x) => x.grid === 8).rasterSteps} / ${speed.find((x) => x.grid === 16).rasterSteps}, ` +
+    `but each image passes ${speed.find((x) => x.grid === 8).varTokens} / ${speed.find((x) => x.grid === 16).varTokens} tokens through the transformer instead of ${speed.find((x) => x.grid === 8).rasterTokens} / ${speed.find((x) => x.grid === 16).rasterTokens} ` +
+    '(every scale is predicted, not only the last): at batch 1 the raster model is bound by the per-step cost and VAR wins; at batch 16 the CPU is bound by arithmetic and the extra tokens cost about what the saved steps gain.',
   commands: [
     'node packages/train/scripts/train.mjs packages/train/scripts/configs/mnist-tokenizer-single.json',
     'node packages/train/scripts/train.mjs packages/train/scripts/configs/mnist-raster.json',

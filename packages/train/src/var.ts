@@ -288,7 +288,8 @@ function teacherInput(vae: VQVAE, idx: tf.Tensor2D[], raster: boolean): tf.Tenso
 
 /**
  * Teacher-forced validation on held-out tokens (`valLoss`: plain CE over all tokens, and
- * `valTokenAcc`: argmax accuracy), and with a classifier the accuracy of generated samples
+ * `valTokenAcc`: argmax accuracy; `valLossLast` / `valTokenAccLast`: the same on the last
+ * scale's tokens only), and with a classifier the accuracy of generated samples
  * (`genAccuracy`, `perClass` images of every class).
  */
 export async function evalVAR(
@@ -301,26 +302,40 @@ export async function evalVAR(
     let lossSum = 0;
     let correct = 0;
     let count = 0;
+    // the last scale alone (the paper's scaling plots report it too)
+    const lastL = model.config.patchNums[model.config.patchNums.length - 1] ** 2;
+    let lastLossSum = 0;
+    let lastCorrect = 0;
     for (let s = 0; s < n; s += 50) {
       const rows = pick.slice(s, s + 50);
       const { gt, idx } = gatherScales(heldOut, rows, vae.config.vPatchNums);
       const labels = Int32Array.from(rows, (r) => heldOut.labels[r]);
       const x = teacherInput(vae, idx, isRasterPair(vae.quantizer, model));
       tf.dispose(idx);
-      const [l, c] = tf.tidy(() => {
+      const [l, c, ll, lc] = tf.tidy(() => {
         const logits = model.forward(labels, x, { training: false });
         const t = tf.tensor2d(gt, [rows.length, heldOut.L], 'int32');
         const loss = valLoss(logits, t);
-        const acc = tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), t), 'float32'));
-        return [loss.dataSync()[0], acc.dataSync()[0]];
+        const hit = tf.cast(tf.equal(tf.argMax(logits, -1), t), 'float32');
+        const B = rows.length;
+        const V = logits.shape[2];
+        const lastLogits = tf.slice(logits, [0, heldOut.L - lastL, 0], [B, lastL, V]) as tf.Tensor3D;
+        const lastT = tf.slice(t, [0, heldOut.L - lastL], [B, lastL]);
+        const lastLoss = valLoss(lastLogits, lastT);
+        const lastHit = tf.slice(hit, [0, heldOut.L - lastL], [B, lastL]);
+        return [loss.dataSync()[0], tf.sum(hit).dataSync()[0], lastLoss.dataSync()[0], tf.sum(lastHit).dataSync()[0]];
       });
       x.dispose();
       lossSum += l * rows.length * heldOut.L;
       correct += c;
       count += rows.length * heldOut.L;
+      lastLossSum += ll * rows.length * lastL;
+      lastCorrect += lc;
     }
     out.valLoss = lossSum / count;
     out.valTokenAcc = correct / count;
+    out.valLossLast = lastLossSum / (n * lastL);
+    out.valTokenAccLast = lastCorrect / (n * lastL);
   }
   const perClass = opts.perClass ?? 2;
   if (opts.classifier && perClass > 0 && model.config.numClasses > 1) {
