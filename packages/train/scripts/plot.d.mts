@@ -13,6 +13,8 @@ export interface PlotOptions {
   series: PlotSeries[];
   fits?: PlotFit[];
   legend?: boolean | 'upper right' | 'upper left' | 'lower right' | 'lower left';
+  /** Empty space above the data as a fraction of the y range (default 0.05). */
+  headroom?: number;
 }
 export interface PlotImage { width: number; height: number; channels: 3; data: Uint8Array }
 export function formatTick(v: number): string;

@@ -118,12 +118,14 @@ function canvas(width, height) {
 /**
  * Render a plot. opts: { width = 640, height = 440, title, xLabel, yLabel, logX = true, logY = true,
  *   series: [{ name, color: [r, g, b], points: [{ x, y }], line = false, marker = true }],
- *   fits = [{ name, color, f: (x) => y }], legend = true | false | 'upper left' | … }.
+ *   fits = [{ name, color, f: (x) => y }], legend = true | false | 'upper left' | …,
+ *   headroom = 0.05 (empty space above the data, as a fraction of the y range: room for the legend) }.
  * Returns { width, height, channels: 3, data } (white background, row-major RGB). Throws an Error
  * for an empty series, non-finite values, or non-positive values on a log axis.
  */
 export function renderPlot(opts) {
-  const { width = 640, height = 440, title = '', xLabel = '', yLabel = '', logX = true, logY = true, series, fits = [], legend = true } = opts ?? {};
+  const { width = 640, height = 440, title = '', xLabel = '', yLabel = '', logX = true, logY = true, series, fits = [], legend = true, headroom = 0.05 } = opts ?? {};
+  if (!(headroom >= 0 && headroom <= 4)) throw new Error(`renderPlot: headroom must be in [0, 4]; got ${headroom}`);
   if (!Array.isArray(series) || series.length === 0) throw new Error('renderPlot: expected a non-empty `series` array');
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 160 || height < 120) {
     throw new Error(`renderPlot: width and height must be integers of at least 160×120; got ${width}×${height}`);
@@ -142,17 +144,17 @@ export function renderPlot(opts) {
   const tx = (x) => (logX ? Math.log10(x) : x), ty = (y) => (logY ? Math.log10(y) : y);
   const valid = (x, y) => Number.isFinite(y) && (!logY || y > 0);
   const pts = series.flatMap((s) => s.points);
-  const range = (vs) => {
+  const range = (vs, top = 0.05) => {
     let lo = Math.min(...vs), hi = Math.max(...vs);
     if (hi - lo < 1e-12) { const d = Math.max(Math.abs(lo) * 0.1, 0.5); lo -= d; hi += d; }
-    const pad = (hi - lo) * 0.05;
-    return [lo - pad, hi + pad];
+    const span = hi - lo;
+    return [lo - span * 0.05, hi + span * top];
   };
   const [dxLo, dxHi] = [Math.min(...pts.map((p) => tx(p.x))), Math.max(...pts.map((p) => tx(p.x)))];
   const fitXs = Array.from({ length: FIT_SAMPLES }, (_, i) => dxLo + ((dxHi - dxLo) * i) / (FIT_SAMPLES - 1));
   const fitCurves = fits.map((f) => fitXs.map((t) => { const x = logX ? 10 ** t : t; return { x, y: f.f(x) }; }));
   const [xLo, xHi] = range(pts.map((p) => tx(p.x)));
-  const [yLo, yHi] = range([...pts, ...fitCurves.flat().filter((p) => valid(p.x, p.y))].map((p) => ty(p.y)));
+  const [yLo, yHi] = range([...pts, ...fitCurves.flat().filter((p) => valid(p.x, p.y))].map((p) => ty(p.y)), headroom);
   const xTicks = axisTicks(xLo, xHi, logX), yTicks = axisTicks(yLo, yHi, logY);
   const xLabels = tickLabels(xTicks), yLabels = tickLabels(yTicks);
 

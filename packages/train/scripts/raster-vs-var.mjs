@@ -19,7 +19,7 @@
  *
  *   node packages/train/scripts/raster-vs-var.mjs [--raster-run runs/mnist-raster]
  *        [--raster-tokenizer runs/mnist-tokenizer-single] [--per-class 100] [--sweep-per-class 20]
- *        [--cfgs 1.5,3,5] [--threads 1] [--repeats 3]
+ *        [--cfgs 0.5,1,1.5,2,3] [--threads 1] [--repeats 3]
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -37,7 +37,7 @@ const rasterRun = resolve(flag('--raster-run', join(root, 'runs/mnist-raster')))
 const rasterTok = resolve(flag('--raster-tokenizer', join(root, 'runs/mnist-tokenizer-single')));
 const perClass = Number(flag('--per-class', '100'));
 const sweepPerClass = Number(flag('--sweep-per-class', '20'));
-const cfgs = flag('--cfgs', '1.5,3,5').split(',').map(Number);
+const cfgs = flag('--cfgs', '0.5,1,1.5,2,3').split(',').map(Number);
 const threads = Number(flag('--threads', '1'));
 const repeats = Number(flag('--repeats', '3'));
 const topK = Number(flag('--top-k', '10'));
