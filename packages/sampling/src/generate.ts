@@ -480,6 +480,8 @@ async function* runScales(
       preview = null;
     }
     throwIfAborted(r.signal);
+    // free the KV cache and the session's weight copies before decoding (a d16 holds ~1.2 GB there)
+    session.dispose();
     const f = fHat!;
     const tDecode = onPhase ? performance.now() : 0;
     const images = r.decode ? tf.tidy(() => tf.mul(tf.add(vae.fhatToImg(f), 1), 0.5) as tf.Tensor4D) : null;

@@ -50,19 +50,20 @@ let modelCounter = 0;
 
 /**
  * `cacheTransposedWeights` defaults to true when the weight copies need at most this many
- * bytes: 1.5 GiB, so a d16 (1.24 GB of linear weights) keeps its copies — its weights, their
- * copies and the official 256 px VQVAE fit wasm's 4 GiB heap (peak RSS ≈ 3.9 GB measured) and
- * small scales run ~15× faster than with per-step transposes — while d20 and larger transpose
- * per block on demand.
+ * bytes (512 MiB: models up to about d12). A d16 (1.24 GB of linear weights) transposes per
+ * block on demand: caching its copies makes its small scales ~15× faster on single-threaded
+ * wasm (2.9 s → 0.19 s for scale 1, measured), but near wasm's 4 GiB heap the threaded build
+ * then stalled in our benchmark (a 256 px generation did not finish in 8 min); pass
+ * `cacheTransposedWeights: true` to opt in.
  */
-export const TRANSPOSE_CACHE_AUTO_BYTES = 1.5 * 1024 * 1024 * 1024;
+export const TRANSPOSE_CACHE_AUTO_BYTES = 512 * 1024 * 1024;
 
 export interface InferenceOptions {
   /**
    * Keep a transposed copy of every linear weight for the session (faster small steps, twice the
    * weight memory). Default: only when the copies take ≤ {@link TRANSPOSE_CACHE_AUTO_BYTES}
-   * (1.5 GiB: d16 and smaller; wasm's heap is limited to 4 GiB, so larger models transpose per
-   * block on demand instead).
+   * (512 MiB; wasm's heap is limited to 4 GiB, so a d16 transposes per block on demand unless
+   * you opt in).
    */
   cacheTransposedWeights?: boolean;
 }
