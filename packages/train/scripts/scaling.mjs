@@ -7,7 +7,7 @@
  * last scale's tokens alone, as the paper's plots), fit log(loss) = a + b·log(parameters) and write docs/paper-claims/scaling.json plus the
  * plot docs/paper-claims/scaling.png; then re-render docs/paper-claims.md.
  *
- *   node packages/train/scripts/scaling.mjs [--depths 1,2,3,4,5] [--steps 500] [--batch 16]
+ *   node packages/train/scripts/scaling.mjs [--depths 1,2,3,4,5] [--steps 1000] [--batch 16]
  *        [--runs runs/scaling] [--threads 1] [--analyse-only]
  *
  * Each size is a resumable @var/train run (runs/scaling/d<depth>); re-running the command
@@ -26,7 +26,7 @@ const flag = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const depths = flag('--depths', '1,2,3,4,5').split(',').map(Number);
-const steps = Number(flag('--steps', '500'));
+const steps = Number(flag('--steps', '1000'));
 const batchSize = Number(flag('--batch', '16'));
 const runsDir = resolve(flag('--runs', join(root, 'runs/scaling')));
 const threads = Number(flag('--threads', '1'));
