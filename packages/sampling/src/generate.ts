@@ -403,7 +403,6 @@ async function* runScales(
           await (x ?? fHat!).data();
           onPhase({ phase: 'sampling', si, ms: performance.now() - tSample });
         }
-        tokens.push(sampled);
         if (r.returnLogits) logitsAll.push(logits);
         const event: ScaleEvent = { si, pn, scales: S, tokens: sampled };
         if (r.returnLogits) event.logits = logits;
