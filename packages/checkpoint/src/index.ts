@@ -5,7 +5,7 @@
 import { CheckpointError, ValueError } from '@var/core';
 import { DTYPE_SIZE, type DType, type RawTensor, type StateDict } from './dtypes.js';
 import { fromFloat32, isFloatDType, toFloat32Array } from './convert.js';
-import { describe, openSource, type CheckpointSource } from './io.js';
+import { describe, openSource, type ByteProgress, type CheckpointSource } from './io.js';
 import { readPthSource, type ReadPthOptions } from './pth.js';
 import { readSafetensorsSource, writeSafetensors, type SafetensorsReadOptions } from './safetensors.js';
 import { looksLikeZip } from './zip.js';
@@ -52,9 +52,13 @@ export {
   type DTypeMismatch,
 } from './compare.js';
 export { crc32 } from './zip.js';
-export type { CheckpointSource, ResponseLike } from './io.js';
+export type { ByteProgress, CheckpointSource, ResponseLike } from './io.js';
 
-export type LoadStateDictOptions = ReadPthOptions & SafetensorsReadOptions;
+export type LoadStateDictOptions = ReadPthOptions &
+  SafetensorsReadOptions & {
+    /** Bytes read so far of this checkpoint (file reads, or the download of a Response). */
+    onProgress?: (p: ByteProgress) => void;
+  };
 
 /** Which container the bytes start with. */
 export function detectFormat(first: Uint8Array): 'pth' | 'safetensors' | 'unknown' {
@@ -71,7 +75,7 @@ export function detectFormat(first: Uint8Array): 'pth' | 'safetensors' | 'unknow
  * keep it.
  */
 export async function loadStateDict(src: CheckpointSource, opts: LoadStateDictOptions = {}): Promise<StateDict> {
-  const source = await openSource(src);
+  const source = await openSource(src, opts.onProgress);
   try {
     const head = await source.read(0, Math.min(16, source.size));
     const fmt = detectFormat(head);

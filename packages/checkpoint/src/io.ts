@@ -9,6 +9,9 @@ import { CheckpointError, ValueError } from '@var/core';
 export type BytesLike = ArrayBuffer | ArrayBufferView;
 export interface ResponseLike {
   arrayBuffer(): Promise<ArrayBuffer>;
+  /** A fetch `Response`'s body and headers: read as a stream when present, for byte progress. */
+  body?: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; releaseLock?(): void } } | null;
+  headers?: { get(name: string): string | null };
   ok?: boolean;
   status?: number;
   statusText?: string;
@@ -129,27 +132,103 @@ export async function fileSource(path: string): Promise<ByteSource> {
   };
 }
 
-/** Fetch the whole body of a Response-like object. */
-export async function responseBytes(res: ResponseLike): Promise<Uint8Array> {
+/** Bytes read so far of one checkpoint, and its size (0 while unknown). */
+export interface ByteProgress {
+  loaded: number;
+  total: number;
+}
+
+/**
+ * Fetch the whole body of a Response-like object. With `onProgress` and a streaming body,
+ * the body is read chunk by chunk into one buffer of the announced `Content-Length` (no
+ * second copy), reporting the bytes received.
+ */
+export async function responseBytes(res: ResponseLike, onProgress?: (p: ByteProgress) => void): Promise<Uint8Array> {
+  const where = res.url || 'response';
   if (res.ok === false) {
-    throw new CheckpointError(
-      `cannot read checkpoint from ${res.url || 'response'}: HTTP ${res.status ?? '?'} ${res.statusText ?? ''}`.trim(),
-    );
+    throw new CheckpointError(`cannot read checkpoint from ${where}: HTTP ${res.status ?? '?'} ${res.statusText ?? ''}`.trim());
   }
   try {
-    return new Uint8Array(await res.arrayBuffer());
+    if (!onProgress || !res.body || typeof res.body.getReader !== 'function') {
+      const out = new Uint8Array(await res.arrayBuffer());
+      onProgress?.({ loaded: out.length, total: out.length });
+      return out;
+    }
+    const announced = Number(res.headers?.get('content-length') ?? NaN);
+    const total = Number.isSafeInteger(announced) && announced >= 0 ? announced : 0;
+    const reader = res.body.getReader();
+    let buf = new Uint8Array(total || 1 << 20);
+    let loaded = 0;
+    onProgress({ loaded, total });
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!value || value.length === 0) continue;
+      if (loaded + value.length > buf.length) {
+        // More than announced (or nothing announced): grow geometrically.
+        const grown = new Uint8Array(Math.max(buf.length * 2, loaded + value.length));
+        grown.set(buf.subarray(0, loaded));
+        buf = grown;
+      }
+      buf.set(value, loaded);
+      loaded += value.length;
+      onProgress({ loaded, total: Math.max(total, loaded) });
+    }
+    if (total && loaded < total) {
+      throw new CheckpointError(`${where}: body ended after ${loaded} of ${total} bytes (connection closed early?)`);
+    }
+    return loaded === buf.length ? buf : buf.subarray(0, loaded);
   } catch (e) {
-    throw new CheckpointError(`cannot read checkpoint body from ${res.url || 'response'}: ${(e as Error).message}`, { cause: e });
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`cannot read checkpoint body from ${where}: ${(e as Error).message}`, { cause: e });
   }
 }
 
-/** Open any accepted source as a ByteSource. */
-export async function openSource(src: CheckpointSource): Promise<ByteSource> {
-  if (typeof src === 'string') return fileSource(src);
-  if (src instanceof ArrayBuffer || ArrayBuffer.isView(src)) return bytesSource(asBytes(src));
+/**
+ * `src` reporting the bytes read through it (the sum of all reads, capped at the size: the
+ * readers read each byte of a checkpoint about once).
+ */
+export function withProgress(src: ByteSource, onProgress: (p: ByteProgress) => void): ByteSource {
+  let loaded = 0;
+  const count = (n: number) => {
+    loaded = Math.min(src.size, loaded + n);
+    onProgress({ loaded, total: src.size });
+  };
+  return {
+    label: src.label,
+    size: src.size,
+    inMemory: src.inMemory,
+    async read(offset, length) {
+      const out = await src.read(offset, length);
+      count(length);
+      return out;
+    },
+    async readInto(offset, target) {
+      await src.readInto(offset, target);
+      count(target.length);
+    },
+    close: () => src.close(),
+  };
+}
+
+/**
+ * Open any accepted source as a ByteSource. With `onProgress`, files report the bytes the
+ * reader takes from them, Responses the bytes downloaded, in-memory bytes their size at once.
+ */
+export async function openSource(src: CheckpointSource, onProgress?: (p: ByteProgress) => void): Promise<ByteSource> {
+  if (typeof src === 'string') {
+    const f = await fileSource(src);
+    if (onProgress) onProgress({ loaded: 0, total: f.size });
+    return onProgress ? withProgress(f, onProgress) : f;
+  }
+  if (src instanceof ArrayBuffer || ArrayBuffer.isView(src)) {
+    const b = bytesSource(asBytes(src));
+    onProgress?.({ loaded: b.size, total: b.size });
+    return b;
+  }
   if (isResponseLike(src)) {
     const label = (src as ResponseLike).url || 'response';
-    return bytesSource(await responseBytes(src), label);
+    return bytesSource(await responseBytes(src, onProgress), label);
   }
   throw new ValueError(`expected a path, an ArrayBuffer, a Uint8Array or a fetch Response, found ${describe(src)}`);
 }
