@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,6 +18,7 @@ import {
   presetConfig,
   resolveModelConfig,
   saveModel,
+  type LoadProgress,
   type ModelCard,
 } from './index.js';
 
@@ -114,9 +115,18 @@ describe('@var/models', () => {
 
   it('loads a saved model by id + root, by directory, by files, and over HTTP, with the weights rounded to float16', async () => {
     const before = tf.memory().numTensors;
-    const events: string[] = [];
-    const byId = await loadModel('tiny', { root, onProgress: (p) => events.push(p.stage) });
-    expect(events).toEqual(['card', 'tokenizer', 'transformer', 'done']);
+    const events: LoadProgress[] = [];
+    const byId = await loadModel('tiny', { root, onProgress: (p) => events.push(p) });
+    expect([...new Set(events.map((e) => e.stage))]).toEqual(['card', 'tokenizer', 'transformer', 'done']);
+    // bytes per file: each file's last event is its whole size; fractions never go back
+    for (const [stage, file] of [['tokenizer', 'vae.safetensors'], ['transformer', 'var.safetensors']] as const) {
+      const ev = events.filter((e) => e.stage === stage && e.loaded !== undefined);
+      expect(ev.length, stage).toBeGreaterThan(1);
+      expect(ev.every((e) => e.file === join(root, 'tiny', file))).toBe(true);
+      expect(ev[ev.length - 1].loaded).toBe(statSync(join(root, 'tiny', file)).size);
+    }
+    expect(events.every((e, i) => i === 0 || e.fraction >= events[i - 1].fraction)).toBe(true);
+    expect(events[events.length - 1].fraction).toBe(1);
     expect(byId.card.name).toBe(baseCard.name);
     for (const [origSd, loadedSd] of [
       [model.stateDict(), byId.var.stateDict()],

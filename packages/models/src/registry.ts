@@ -203,12 +203,19 @@ export async function getModelCard(id: string, opts: RootOptions = {}): Promise<
   return (await locate(id, opts.root)).card;
 }
 
-/** Progress of {@link loadModel}: one event before and after each stage. */
+/**
+ * Progress of {@link loadModel}: an event at the start of each stage and, while a checkpoint
+ * is read, one per chunk with the bytes of that file.
+ */
 export interface LoadProgress {
   stage: 'card' | 'tokenizer' | 'transformer' | 'done';
-  /** Fraction done in [0, 1]. */
+  /** Fraction done in [0, 1] (by bytes once both files' sizes are known). */
   fraction: number;
+  /** The checkpoint being read: its path or URL, or `'vae'` / `'var'` for bytes given in memory. */
   file?: string;
+  /** Bytes of `file` read so far, and its size (0 while unknown, e.g. a download without Content-Length). */
+  loaded?: number;
+  total?: number;
 }
 
 export interface LoadModelOptions extends RootOptions {
@@ -317,18 +324,42 @@ export async function loadModel(src: string | URL | ModelFiles, opts: LoadModelO
   }
   checkPair(card.tokenizer.config, card.var.config);
   const strict = opts.strict ?? true;
-  progress({ stage: 'tokenizer', fraction: 0.05, ...(typeof vaeSrc === 'string' ? { file: vaeSrc } : {}) });
-  const vae = VQVAE.fromStateDict(await loadStateDict(vaeSrc), card.tokenizer.config, { strict });
+  // Byte progress: the tokenizer is about a third of the bytes of the small models and a
+  // fifth of d16's; until both sizes are known, weigh the files 1:2.
+  const sizes = { vae: 0, var: 0 };
+  const reader = (stage: 'tokenizer' | 'transformer', src: CheckpointSource, key: 'vae' | 'var') => {
+    const file = sourceLabel(src, key);
+    progress({ stage, fraction: stage === 'tokenizer' ? 0.02 : fractionOf(sizes, sizes.vae, 0), file });
+    return (p: { loaded: number; total: number }) => {
+      sizes[key] = p.total;
+      const fraction = key === 'vae' ? fractionOf(sizes, p.loaded, 0) : fractionOf(sizes, sizes.vae, p.loaded);
+      progress({ stage, fraction, file, loaded: p.loaded, total: p.total });
+    };
+  };
+  const vae = VQVAE.fromStateDict(await loadStateDict(vaeSrc, { onProgress: reader('tokenizer', vaeSrc, 'vae') }), card.tokenizer.config, { strict });
   let model: VAR;
   try {
-    progress({ stage: 'transformer', fraction: 0.5, ...(typeof varSrc === 'string' ? { file: varSrc } : {}) });
-    model = VAR.fromStateDict(card.var.config, await loadStateDict(varSrc), { strict });
+    const onProgress = reader('transformer', varSrc, 'var');
+    model = VAR.fromStateDict(card.var.config, await loadStateDict(varSrc, { onProgress }), { strict });
   } catch (e) {
     vae.dispose();
     throw e;
   }
   progress({ stage: 'done', fraction: 1 });
   return { vae, var: model, card, source: label, ...(backend ? { backend } : {}) };
+}
+
+function sourceLabel(src: CheckpointSource, key: 'vae' | 'var'): string {
+  if (typeof src === 'string') return src;
+  const url = (src as { url?: unknown }).url;
+  return typeof url === 'string' && url ? url : key;
+}
+
+/** Fraction of all bytes read, with an unknown var size weighed as twice the vae's. */
+function fractionOf(sizes: { vae: number; var: number }, vaeRead: number, varRead: number): number {
+  const vae = sizes.vae || 1;
+  const all = vae + (sizes.var || 2 * vae);
+  return Math.min(0.99, 0.02 + (0.97 * (vaeRead + varRead)) / all);
 }
 
 /** Cast float tensors of a state dict to F16 (integer buffers kept). */
