@@ -53,6 +53,22 @@ describe('imageToTensor / tensorToImages', () => {
     t.dispose();
   });
 
+  it("with range 'unit' ([0, 1], as generate returns) rounds as save_image: floor(x*255 + 0.5)", async () => {
+    const xs = [-1, 0, 1, 2, 0.5, 1 / 255, 0.5 / 255, 0.5 / 255 - 1e-7, 254.5 / 255];
+    const t = tf.tensor4d(xs, [1, 1, 1, xs.length]);
+    const [img] = await tensorToImages(t, { range: 'unit' });
+    const f = Math.fround;
+    expect(Array.from(img.data)).toEqual(xs.map((x) => Math.min(255, Math.max(0, Math.floor(f(f(f(x) * 255) + 0.5))))));
+    expect(Array.from(img.data).slice(0, 5)).toEqual([0, 0, 255, 255, 128]);
+    // gray stays gray in RGBA: the three colour bytes of a pixel are equal
+    const [rgba] = await tensorToImages(t, { range: 'unit', format: 'rgba' });
+    for (let p = 0; p < xs.length; p++) {
+      expect([rgba.data[4 * p + 1], rgba.data[4 * p + 2], rgba.data[4 * p + 3]]).toEqual([img.data[p], img.data[p], 255]);
+    }
+    await expect(tensorToImages(t, { range: 'percent' as never })).rejects.toThrow(ValueError);
+    t.dispose();
+  });
+
   it('converts channels and composites alpha over white', () => {
     const rgba: RawImage = { width: 1, height: 1, channels: 4, data: new Uint8Array([0, 0, 0, 0]) };
     const t = imageToTensor(rgba, { channels: 3 });

@@ -264,12 +264,19 @@ export interface TensorToImagesOptions {
    * `'rgb'` (gray replicated) or `'rgba'` (alpha 255).
    */
   format?: 'native' | 'rgb' | 'rgba';
+  /**
+   * Value range of the tensor: `'signed'` (default), [-1, 1] as the models take images, or
+   * `'unit'`, [0, 1] as `generate` returns them (the official `(img + 1) / 2`).
+   */
+  range?: 'signed' | 'unit';
 }
 
 /**
  * A (B, C, H, W) tensor in [-1, 1] (C = 1 or 3) → B images. Each value becomes
  * `clamp(floor(((x+1)/2)·255 + 0.5), 0, 255)` in float32 arithmetic, as VAR's
- * denormalisation followed by torchvision's `save_image`. Does not dispose `t`.
+ * denormalisation followed by torchvision's `save_image`; with `range: 'unit'` (values in
+ * [0, 1], as `generate` returns) `clamp(floor(x·255 + 0.5), 0, 255)`. This is the one
+ * tensor → pixels conversion of var.ts (pipeline, CLI and web demo). Does not dispose `t`.
  *
  * @throws ShapeError for a rank other than 4 or C not 1/3; ValueError for a non-float
  * tensor; NonFiniteError when it contains NaN/±Inf.
@@ -285,6 +292,11 @@ export async function tensorToImages(t: tf.Tensor4D, options: TensorToImagesOpti
   if (format !== 'native' && format !== 'rgb' && format !== 'rgba') {
     throw new ValueError(`tensorToImages: format must be 'native', 'rgb' or 'rgba'; got ${JSON.stringify(format)}`);
   }
+  const range = options.range ?? 'signed';
+  if (range !== 'signed' && range !== 'unit') {
+    throw new ValueError(`tensorToImages: range must be 'signed' ([-1, 1]) or 'unit' ([0, 1]); got ${JSON.stringify(range)}`);
+  }
+  const unit = range === 'unit';
   const src = (await t.data()) as Float32Array;
   const plane = H * W;
   const outC = format === 'native' ? C : format === 'rgb' ? 3 : 4;
@@ -296,9 +308,9 @@ export async function tensorToImages(t: tf.Tensor4D, options: TensorToImagesOpti
       for (let c = 0; c < Math.min(outC, 3); c++) {
         const x = src[(b * C + (C === 1 ? 0 : c)) * plane + p];
         if (!Number.isFinite(x)) {
-          throw new NonFiniteError(`tensorToImages: value ${x} at [${b}, ${C === 1 ? 0 : c}, ${Math.floor(p / W)}, ${p % W}]; expected finite values in [-1, 1]`);
+          throw new NonFiniteError(`tensorToImages: value ${x} at [${b}, ${C === 1 ? 0 : c}, ${Math.floor(p / W)}, ${p % W}]; expected finite values in ${unit ? '[0, 1]' : '[-1, 1]'}`);
         }
-        const v = f(f(f(f(x + 1) * 0.5) * 255) + 0.5);
+        const v = unit ? f(f(x * 255) + 0.5) : f(f(f(f(x + 1) * 0.5) * 255) + 0.5);
         data[p * outC + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.floor(v);
       }
       if (outC === 4) data[p * 4 + 3] = 255;
