@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  */
 export const varAliases = [
   {
-    find: /^@var\/(core|checkpoint|tokenizer|transformer|sampling|metrics|data|models|train)$/,
+    find: /^@var\/(core|checkpoint|tokenizer|transformer|sampling|metrics|data|models|train|pipeline)$/,
     replacement: '$1',
     customResolver(id: string) {
       const p = join(root, 'packages', id, 'src', 'index.ts');

@@ -129,6 +129,18 @@ export const MODEL_PRESETS: Readonly<Record<string, { tokenizer: string; var: VA
   d30: { tokenizer: 'vae_ch160v4096z32', var: 'd30' },
 });
 
+/**
+ * The official sampling of the released models: the settings the VAR authors give for their
+ * FID evaluation (FoundationVision/VAR README: `autoregressive_infer_cfg(..., cfg=1.5,
+ * top_p=0.96, top_k=900, more_smooth=False)`).
+ */
+export const OFFICIAL_SAMPLING: Readonly<Required<NonNullable<ModelCard['sampling']>>> = Object.freeze({
+  cfg: 1.5,
+  topK: 900,
+  topP: 0.96,
+  moreSmooth: false,
+});
+
 /** The configs of a named preset (`d16`, `d20`, `d24`, `d30`: 256px models with the official tokenizer). */
 export function presetConfig(name: string): ModelConfig {
   const p = MODEL_PRESETS[name];

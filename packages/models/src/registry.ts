@@ -7,7 +7,17 @@ import { CheckpointError, ConfigError, ValueError, VarError, initBackend, type B
 import { fromFloat32, isFloatDType, loadStateDict, serializeSafetensors, type CheckpointSource, type RawTensor, type StateDict } from '@var/checkpoint';
 import { VQVAE } from '@var/tokenizer';
 import { VAR } from '@var/transformer';
-import { MODEL_CARD_FORMAT, MODEL_CARD_VERSION, checkPair, parseModelCard, presetConfig, resolveModelConfig, type ModelCard, type ModelConfig } from './card.js';
+import {
+  MODEL_CARD_FORMAT,
+  MODEL_CARD_VERSION,
+  OFFICIAL_SAMPLING,
+  checkPair,
+  parseModelCard,
+  presetConfig,
+  resolveModelConfig,
+  type ModelCard,
+  type ModelConfig,
+} from './card.js';
 
 /** A registered model id whose weights are not in this copy of the package. */
 export class ModelNotBundledError extends VarError {
@@ -272,6 +282,21 @@ export function cardFromConfig(cfg: ModelConfig, id = 'custom', extra: Partial<M
 }
 
 /**
+ * The card of an official preset (`d16` … `d30` with `vae_ch160v4096z32`): its configs, the
+ * 1000 ImageNet class indices as names, 256 px RGB, and the official sampling
+ * ({@link OFFICIAL_SAMPLING}).
+ * @throws ConfigError for an unknown preset name.
+ */
+export function presetCard(name: string): ModelCard {
+  return cardFromConfig(presetConfig(name), name, {
+    name: `VAR-${name} (official preset)`,
+    dataset: { name: 'ImageNet-1k' },
+    channels: 3,
+    sampling: { ...OFFICIAL_SAMPLING },
+  });
+}
+
+/**
  * Load a model: a registered id (`'mnist'`), a model directory (Node path or URL containing
  * `model-card.json`, `vae.safetensors`, `var.safetensors`), or {@link ModelFiles}.
  *
@@ -315,9 +340,9 @@ export async function loadModel(src: string | URL | ModelFiles, opts: LoadModelO
     if (src === null || typeof src !== 'object' || src.vae == null || src.var == null || src.config == null) {
       throw new ValueError('loadModel: expected a model id, a model directory, or { vae, var, config }');
     }
-    const cfg = configOf(src.config);
     const c = src.config as Record<string, unknown>;
-    card = typeof c === 'object' && typeof c.id === 'string' && typeof c.name === 'string' && c.dataset ? parseModelCard(c) : cardFromConfig(cfg);
+    if (typeof src.config === 'string') card = presetCard(src.config);
+    else card = typeof c.id === 'string' && typeof c.name === 'string' && c.dataset ? parseModelCard(c) : cardFromConfig(configOf(src.config));
     vaeSrc = src.vae;
     varSrc = src.var;
     label = typeof src.var === 'string' ? src.var : 'given weights';

@@ -143,7 +143,7 @@ export interface EditRect {
 
 /** Options of {@link edit} / {@link editStream}. */
 export interface EditOptions extends GenerateOptions {
-  /** The image to edit, (B or 1, 3, H, W) in [-1, 1]; tokenised with the VQVAE. */
+  /** The image to edit, (B or 1, C, H, W) in [-1, 1] with the tokenizer's C (1 or 3); tokenised with the VQVAE. */
   image?: tf.Tensor4D;
   /** Or its tokens per scale, (B or 1, pn·pn) each (Int32Array or int32 Tensor2D). */
   inputTokens?: Array<Int32Array | tf.Tensor2D>;
@@ -598,8 +598,9 @@ async function resolveEdit(vae: SamplerVQVAE, model: SamplerVAR, r: Resolved, o:
   } else if (o.image) {
     const img = o.image;
     const side = patchNums[patchNums.length - 1] * vae.downsample;
-    if (img.rank !== 4 || img.shape[1] !== 3 || img.shape[2] !== side || img.shape[3] !== side) {
-      throw new ShapeError(`image must be (B, 3, ${side}, ${side}) in [-1, 1]; got (${img.shape.join(', ')})`);
+    const C = vae.config?.inChannels ?? 3;
+    if (img.rank !== 4 || img.shape[1] !== C || img.shape[2] !== side || img.shape[3] !== side) {
+      throw new ShapeError(`image must be (B, ${C}, ${side}, ${side}) in [-1, 1] (the tokenizer takes ${C} channel${C === 1 ? '' : 's'}); got (${img.shape.join(', ')})`);
     }
     nIn = img.shape[0];
     const idx = vae.imgToIdx(img);

@@ -28,6 +28,8 @@ export interface SamplerVQVAE {
   quantizer: SamplerQuantizer;
   /** Spatial downsampling factor of the encoder (image side / latent side). */
   downsample: number;
+  /** Image channels the encoder takes (1 = gray, 3 = RGB; default 3 where absent). */
+  config?: { inChannels?: number };
   /** decoder(post_quant_conv(f_hat)).clamp(-1, 1): (B, Cvae, h, w) → (B, 3, H, W). */
   fhatToImg(fHat: tf.Tensor4D): tf.Tensor4D;
   /** Tokens of every scale of an image in [-1, 1]: per scale (B, pn·pn) int32. */
