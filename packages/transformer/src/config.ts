@@ -43,8 +43,11 @@ export interface VARDerived {
   mlpHidden: number;
   /** Softmax scale: 1 with attnL2Norm, else 0.25/√headDim. */
   attnScale: number;
-  /** Clamp of scale_mul before exp: float32(log 100). */
-  attnMaxScaleMul: number;
+  /**
+   * Clamp of scale_mul before exp: float32(log 100) with attnL2Norm; `null` without it (the
+   * official SelfAttention defines no max_scale_mul then, and no scale_mul parameter exists).
+   */
+  attnMaxScaleMul: number | null;
 }
 
 function isPosInt(v: unknown): v is number {
@@ -89,7 +92,7 @@ export function deriveConfig(c: VARConfig): VARDerived {
     headDim,
     mlpHidden: Math.round(c.embedDim * c.mlpRatio),
     attnScale: c.attnL2Norm ? 1 : 0.25 / Math.sqrt(headDim),
-    attnMaxScaleMul: Math.fround(Math.log(100)),
+    attnMaxScaleMul: c.attnL2Norm ? Math.fround(Math.log(100)) : null,
   };
 }
 

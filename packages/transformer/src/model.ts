@@ -284,7 +284,7 @@ export class VAR {
     const [q0, k0, v] = tf.split(tf.transpose(tf.reshape(qkv, [B, L, 3 * H, hd]), [0, 2, 1, 3]), 3, 1) as tf.Tensor4D[];
     let q = q0;
     let k = k0;
-    if (this.config.attnL2Norm) {
+    if (attnMaxScaleMul !== null) {
       const scaleMul = tf.exp(tf.minimum(W.get(pre + 'scale_mul_1H11'), attnMaxScaleMul));
       q = tf.mul(l2n(q), scaleMul) as tf.Tensor4D;
       k = l2n(k) as tf.Tensor4D;

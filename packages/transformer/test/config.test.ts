@@ -49,7 +49,9 @@ describe('fixture config', () => {
     expect(d.headDim).toBe(ref.head_dim);
     expect(d.mlpHidden).toBe(ref.mlp_hidden);
     expect(d.attnScale).toBeCloseTo(ref.attn_scale, 7);
-    expect(d.attnMaxScaleMul).toBe(ref.attn_max_scale_mul);
+    // null where the official SelfAttention has no max_scale_mul (attention without L2 norm)
+    expect(d.attnMaxScaleMul).toBe(ref.attn_max_scale_mul ?? null);
+    expect(d.attnMaxScaleMul === null).toBe(!fc.config.VAR.attn_l2_norm);
     expect(countParameters(cfg)).toBe(ref.num_params_var);
   });
   it('paramShapes equals the fixture state dict', () => {
@@ -59,7 +61,10 @@ describe('fixture config', () => {
     for (const s of specs) expect(s.shape, s.name).toEqual(sd.get(s.name)!.shape);
   });
   it('rejects bad configs with ConfigError', () => {
-    expect(() => fromOfficialConfig({ ...fc.config.VAR, embed_dim: 65 }, { vocab_size: 8, Cvae: 4 })).toThrow(expect.objectContaining({ name: 'ConfigError' }));
+    // an embed_dim the case's head count does not divide (with one head every width divides, so use two)
+    const heads = Math.max(2, fc.config.VAR.num_heads as number);
+    const indivisible = { ...fc.config.VAR, num_heads: heads, embed_dim: heads * 8 + 1 };
+    expect(() => fromOfficialConfig(indivisible, { vocab_size: 8, Cvae: 4 })).toThrow(expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/must be divisible by numHeads/) }));
     expect(() => fromOfficialConfig({ ...fc.config.VAR, patch_nums: [] }, { vocab_size: 8, Cvae: 4 })).toThrow(/patchNums/);
     expect(() => fromOfficialConfig(fc.config.VAR, {})).toThrow(/vocabSize/);
     expect(() => varPreset('d17' as VARPresetName)).toThrow(/unknown VAR preset/);
