@@ -30,6 +30,21 @@ export {
   type SafetensorsReadOptions,
 } from './safetensors.js';
 export { readPth, readPthObject, type ReadPthOptions } from './pth.js';
+export { writePth, serializePth, pthParts, type WritePthOptions } from './pth-writer.js';
+export {
+  pickleTorch,
+  pyTuple,
+  pyFloat,
+  pyOrderedDict,
+  PickleTuple,
+  PickleFloat,
+  PickleOrderedDict,
+  STORAGE_CLASS,
+  type PickleValue,
+  type PickleTensor,
+  type PickledStorage,
+  type PickledTorchObject,
+} from './pickle-writer.js';
 export {
   toFloat32Array,
   toInt32Array,

@@ -32,6 +32,9 @@ test('the README example runs', async () => {
     expect(logs[2][0]).toBe(false); // the fixture VAE is much smaller than the released one
     const floats = [...vae.values()].filter((t) => pkg.isFloatDType(t.dtype) && t.dtype !== 'F16').length;
     expect(logs[3]).toEqual([vae.size, floats, 0]);
+    expect(logs[4]).toEqual([[2, 3]]);
+    const trainer = (await pkg.readPthObject(join(dir, 'trainer.pth'))) as Map<string, unknown>;
+    expect(trainer.get('betas')).toEqual([0.9, 0.95]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
