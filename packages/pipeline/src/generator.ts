@@ -97,8 +97,12 @@ export interface GenerationResult {
   tensor?: tf.Tensor4D;
   /** Edits only: the source image as the model saw it (resized, in its channels). */
   input?: GeneratedImage;
-  /** Edits only: per scale, how many tokens were kept from the source, of how many. */
+  /** Edits only: per scale, how many tokens were kept from the source, of how many (per image). */
   kept?: { pn: number; kept: number; total: number }[];
+  /** The tokens of every scale, `(B, pn·pn)` row-major each (for edits: after forcing the source's). */
+  tokens: Int32Array[];
+  /** Edits only: per scale, 1 where the source's token was kept, `(B, pn·pn)`. */
+  keep?: Uint8Array[];
   /** Wall time of the request (seconds). */
   seconds: number;
 }
@@ -294,7 +298,7 @@ export class Generator {
       rng: RandomSource,
       settings: SamplingSettings,
       hooks: { signal?: AbortSignal; previews?: boolean; onScale?: (ev: ScaleEvent) => Promise<void> },
-    ) => Promise<{ images: tf.Tensor4D | null; fHat: tf.Tensor4D }>,
+    ) => Promise<{ images: tf.Tensor4D | null; fHat: tf.Tensor4D; tokens: Int32Array[]; keep?: Uint8Array[] }>,
   ): Promise<GenerationResult> {
     const t0 = performance.now();
     const settings = this.settingsOf(request);
@@ -309,6 +313,8 @@ export class Generator {
     }
     const images: GeneratedImage[] = [];
     const tensors: tf.Tensor4D[] = [];
+    const tokens: Int32Array[][] = [];
+    const keep: Uint8Array[][] = [];
     try {
       for (let b0 = 0; b0 < labels.length; b0 += batch) {
         const lab = labels.slice(b0, b0 + batch);
@@ -329,6 +335,8 @@ export class Generator {
             : {}),
         };
         const r = await step(lab, rng, settings, hooks);
+        tokens.push(r.tokens);
+        if (r.keep) keep.push(r.keep);
         try {
           const pix = await toPixels(r.images!, this.channels);
           pix.forEach((p, i) => images.push(generatedImage(p, b0 + i, lab[i], this.className(lab[i]))));
@@ -340,12 +348,34 @@ export class Generator {
       }
       const tensor = request.returnTensor ? (tensors.length === 1 ? tensors[0] : (tf.concat(tensors, 0) as tf.Tensor4D)) : undefined;
       if (tensor && tensors.length > 1) tensors.forEach((t) => t.dispose());
-      return { images, ...(seed !== undefined ? { seed } : {}), sampling: settings, ...(tensor ? { tensor } : {}), seconds: (performance.now() - t0) / 1000 };
+      return {
+        images,
+        ...(seed !== undefined ? { seed } : {}),
+        sampling: settings,
+        ...(tensor ? { tensor } : {}),
+        tokens: concatPerScale(tokens, Int32Array),
+        ...(keep.length ? { keep: concatPerScale(keep, Uint8Array) } : {}),
+        seconds: (performance.now() - t0) / 1000,
+      };
     } catch (e) {
       tensors.forEach((t) => t.dispose());
       throw e;
     }
   }
+}
+
+/** Per-scale arrays of each batch → per-scale arrays of the whole request. */
+function concatPerScale<A extends Int32Array | Uint8Array>(batches: A[][], Ctor: { new (n: number): A }): A[] {
+  if (batches.length === 1) return batches[0];
+  return batches[0].map((_, si) => {
+    const out = new Ctor(batches.reduce((n, b) => n + b[si].length, 0));
+    let off = 0;
+    for (const b of batches) {
+      out.set(b[si] as never, off);
+      off += b[si].length;
+    }
+    return out;
+  });
 }
 
 function definedOf<T extends object>(o: T): Partial<T> {

@@ -140,6 +140,15 @@ const cases: Record<PackageDir, Case> = {
       expect(existsSync(join(app, 'my-model', 'model-card.json'))).toBe(true);
     },
   },
+  pipeline: {
+    check: async ([out], app) => {
+      expect(out).toMatch(/^4 images \(32×32, 1 channel\), seed 0$/m);
+      for (const [i, c] of ['7', '7', '3', '3'].entries()) {
+        const png = await readFile(join(app, `digit-${i}-${c}.png`));
+        expect([...png.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
+      }
+    },
+  },
   train: {
     check: async ([out], app) => {
       expect(out).toMatch(/^tokenizer done 4 /m);
@@ -148,6 +157,17 @@ const cases: Record<PackageDir, Case> = {
     },
   },
 };
+
+describe('the root README', () => {
+  it("its first code example is @var/pipeline's tested README example, as written", () => {
+    const root = readFileSync(join(packageDir('core'), '..', '..', 'README.md'), 'utf8');
+    const first = root.match(/^```(?:js|ts)\n([\s\S]*?)```/m);
+    expect(first, 'root README has a js/ts example').not.toBeNull();
+    const tested = readmeExamples(readFileSync(join(packageDir('pipeline'), 'README.md'), 'utf8'));
+    expect(tested.length).toBeGreaterThan(0);
+    expect(first![1]).toBe(tested[0].code);
+  });
+});
 
 describe.concurrent('every package, packed and installed alone', () => {
   for (const d of PUBLISHED) {
