@@ -7,7 +7,6 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VQVAE } from '@var/tokenizer';
 import type { Command } from 'commander';
-import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendInfo, type BackendName } from '@var/core';
 import {
   cardFromConfig,
@@ -16,12 +15,13 @@ import {
   getModelCard,
   loadModel,
   parseModelCard,
-  presetConfig,
+  presetCard,
   resolveModelConfig,
   MODEL_FILES,
   type LoadedModel,
   type ModelCard,
 } from '@var/models';
+import type { GeneratorSource } from '@var/pipeline';
 import { UsageError } from './errors.js';
 import type { Io, Ui } from './ui.js';
 
@@ -111,6 +111,8 @@ function readJsonArg(io: Io, v: string): unknown {
 export interface ModelSpec {
   card: ModelCard;
   label: string;
+  /** What `loadGenerator` of @var/pipeline takes for it. */
+  source: GeneratorSource;
   /** Where the tokenizer weights are (encode/decode load only those). */
   vaePath: string;
   load(): Promise<LoadedModel>;
@@ -132,13 +134,13 @@ export async function resolveModel(io: Io, opts: ModelOptions, needVar = true): 
     const v = opts.var !== undefined ? abs(io, opts.var) : '';
     for (const [flag, p] of [['--vae', vae], ['--var', v]] as const) if (p && !existsSync(p)) throw new UsageError(`${flag}: no such file ${p}`);
     let card: ModelCard;
-    if (opts.preset !== undefined) card = cardFromConfig(presetConfig(opts.preset), opts.preset);
+    if (opts.preset !== undefined) card = presetCard(opts.preset);
     else {
       const json = readJsonArg(io, opts.config!) as Record<string, unknown>;
       const looksLikeCard = json && typeof json === 'object' && typeof json.id === 'string' && typeof json.name === 'string' && json.dataset;
       card = looksLikeCard ? parseModelCard(json) : cardFromConfig(resolveModelConfig(json));
     }
-    return { card, label: v || vae, vaePath: vae, load: () => loadModel({ vae, var: v, config: card }) };
+    return { card, label: v || vae, source: { vae, var: v, card }, vaePath: vae, load: () => loadModel({ vae, var: v, config: card }) };
   }
   if (opts.config !== undefined || opts.preset !== undefined) throw new UsageError('--config/--preset describe --vae/--var checkpoints; give those too');
   const m = opts.model ?? defaultModelId;
@@ -147,11 +149,11 @@ export async function resolveModel(io: Io, opts: ModelOptions, needVar = true): 
     const dir = abs(io, m);
     if (!existsSync(`${dir}/${MODEL_FILES.card}`)) throw new UsageError(`--model: ${dir} is not a model directory (no ${MODEL_FILES.card})`);
     const card = parseModelCard(JSON.parse(readFileSync(`${dir}/${MODEL_FILES.card}`, 'utf8')), `${dir}/${MODEL_FILES.card}`);
-    return { card, label: dir, vaePath: join(dir, card.tokenizer.file ?? MODEL_FILES.vae), load: () => loadModel(dir) };
+    return { card, label: dir, source: dir, vaePath: join(dir, card.tokenizer.file ?? MODEL_FILES.vae), load: () => loadModel(dir) };
   }
   const card = await getModelCard(m);
   const vaePath = join(fileURLToPath(defaultWeightsRoot()), m, card.tokenizer.file ?? MODEL_FILES.vae);
-  return { card, label: m, vaePath, load: () => loadModel(m) };
+  return { card, label: m, source: m, vaePath, load: () => loadModel(m) };
 }
 
 /**
@@ -194,15 +196,6 @@ export function className(card: ModelCard, label: number): string {
 /** File-name-safe text. */
 export function slug(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 40) || 'x';
-}
-
-/** (B, 3, H, W) in [0, 1] → (B, C, H, W) in [-1, 1] (C = 1 when the model's images are gray). */
-export function toSigned(images: tf.Tensor4D, channels: 1 | 3): tf.Tensor4D {
-  return tf.tidy(() => {
-    let x = tf.sub(tf.mul(images, 2), 1) as tf.Tensor4D;
-    if (channels === 1 && x.shape[1] !== 1) x = tf.mean(x, 1, true) as tf.Tensor4D;
-    return x;
-  });
 }
 
 /** Channels the CLI writes for a model: the card's, else the tokenizer's input channels. */

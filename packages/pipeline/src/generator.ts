@@ -3,7 +3,7 @@
  * {@link loadGenerator} returns.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, ValueError, type BackendInfo } from '@var/core';
+import { Rng, ValueError, throwIfAborted, type BackendInfo } from '@var/core';
 import { convertChannels, decodeImage, imageToTensor, type RawImage } from '@var/data';
 import { disposeModel, type LoadedModel, type ModelCard } from '@var/models';
 import {
@@ -53,6 +53,11 @@ interface RequestBase extends Partial<SamplingSettings> {
   signal?: AbortSignal;
   /** Called after every scale (awaited: render a preview before the next scale starts). */
   onScale?: (event: PipelineScaleEvent) => void | Promise<void>;
+  /**
+   * Called with each batch's finished images as soon as they are ready (awaited): write files
+   * as they come, so an interrupted run keeps what it finished.
+   */
+  onBatch?: (images: GeneratedImage[]) => void | Promise<void>;
   /** Decode an image after every scale, given to `onScale` as `previews` (one decoder pass per scale). */
   previews?: boolean;
   /** Also return the images as one tensor `(B, C, H, W)` in [0, 1] (yours to dispose). */
@@ -317,6 +322,7 @@ export class Generator {
     const keep: Uint8Array[][] = [];
     try {
       for (let b0 = 0; b0 < labels.length; b0 += batch) {
+        throwIfAborted(request.signal);
         const lab = labels.slice(b0, b0 + batch);
         const onScale = request.onScale;
         const hooks = {
@@ -339,7 +345,9 @@ export class Generator {
         if (r.keep) keep.push(r.keep);
         try {
           const pix = await toPixels(r.images!, this.channels);
-          pix.forEach((p, i) => images.push(generatedImage(p, b0 + i, lab[i], this.className(lab[i]))));
+          const done = pix.map((p, i) => generatedImage(p, b0 + i, lab[i], this.className(lab[i])));
+          images.push(...done);
+          if (request.onBatch) await request.onBatch(done);
           if (request.returnTensor) tensors.push(r.images!.shape[1] === this.channels ? (tf.clone(r.images!) as tf.Tensor4D) : (tf.tidy(() => tf.mean(r.images!, 1, true)) as tf.Tensor4D));
         } finally {
           r.images?.dispose();

@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Command } from 'commander';
-import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@var/core';
-import { convertChannels, imageToTensor, makeGrid, readImage, tensorToImages, writeFileAtomic, writePng, type RawImage } from '@var/data';
-import { disposeModel } from '@var/models';
-import { edit, type EditRect, type ImageLikeMask } from '@var/sampling';
+import { convertChannels, makeGrid, readImage, writeFileAtomic, writePng, type RawImage } from '@var/data';
+import { loadGenerator } from '@var/pipeline';
+import type { EditRect, ImageLikeMask } from '@var/sampling';
 import { UsageError } from '../errors.js';
 import {
   abs,
@@ -13,13 +11,11 @@ import {
   addModelOptions,
   addOutputOptions,
   className,
-  imageChannels,
   intOpt,
   numOpt,
   parseClasses,
   resolveModel,
   startBackend,
-  toSigned,
   type ModelOptions,
 } from '../model.js';
 import type { Ctx, Ui } from '../ui.js';
@@ -105,59 +101,42 @@ export async function editAction(ui: Ui, image: string, o: EditOpts): Promise<vo
   if (classes && classes.length !== 1) throw new UsageError('edit takes one --class');
   const label = classes?.[0] ?? card.var.config.numClasses;
   const seed = intOpt('--seed', o.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1);
-  const cfg = numOpt('--cfg', o.cfg, card.sampling?.cfg ?? 1.5, 0);
-  const topK = intOpt('--top-k', o.topK, card.sampling?.topK ?? 0, 0);
-  const topP = numOpt('--top-p', o.topP, card.sampling?.topP ?? 0, 0, 1);
+  // unset options: the pipeline applies the model card's sampling
+  const cfg = o.cfg !== undefined ? numOpt('--cfg', o.cfg, 0, 0) : undefined;
+  const topK = o.topK !== undefined ? intOpt('--top-k', o.topK, 0, 0) : undefined;
+  const topP = o.topP !== undefined ? numOpt('--top-p', o.topP, 0, 0, 1) : undefined;
   const out = abs(ui.io, o.out);
   if (extname(out).toLowerCase() !== '.png') throw new UsageError(`--out must be a .png file; got ${out}`);
   const raw = await readImage(imgPath);
   const maskImg = maskPath ? await readImage(maskPath) : undefined;
-  const channels = imageChannels(card);
 
   const backend = await startBackend(o, ui);
-  const model = await spec.load();
-  const S = model.var.config.patchNums.length;
-  const size = model.vae.imageSize;
-  const x = imageToTensor(raw, { channels: model.vae.config.inChannels === 1 ? 1 : 3, size });
+  const gen = await loadGenerator(spec.source, { backend: null });
+  const patchNums = gen.models.var.config.patchNums;
+  const S = patchNums.length;
   const bar = ui.progress('edit', S);
-  let after: RawImage;
-  let before: RawImage;
-  let keepStats: { pn: number; kept: number; total: number }[];
-  let tokenFile: { tokens: number[][][]; keep: number[][][] } | undefined;
+  let r: Awaited<ReturnType<typeof gen.edit>>;
   try {
-    const r = await edit(model.vae, model.var, {
-      image: x,
+    r = await gen.edit({
+      image: raw,
       mask: rect ?? keepMaskFrom(maskImg!),
-      labels: [label],
-      cfg,
-      topK,
-      topP,
-      rng: new Rng(seed),
-      moreSmooth: !!o.moreSmooth,
-      signal: ui.io.signal,
+      classes: [label],
+      seed,
+      ...(cfg !== undefined ? { cfg } : {}),
+      ...(topK !== undefined ? { topK } : {}),
+      ...(topP !== undefined ? { topP } : {}),
+      ...(o.moreSmooth ? { moreSmooth: true } : {}),
+      ...(ui.io.signal ? { signal: ui.io.signal } : {}),
       onScale: (ev) => bar.update(ev.si + 1, `scale ${ev.si + 1}/${S} (${ev.pn}×${ev.pn})`),
     });
-    try {
-      const signed = toSigned(r.images!, channels);
-      try {
-        [after] = await tensorToImages(signed);
-      } finally {
-        signed.dispose();
-      }
-    } finally {
-      r.images?.dispose();
-      r.fHat.dispose();
-    }
-    const src = channels === 1 && x.shape[1] !== 1 ? (tf.tidy(() => tf.mean(x, 1, true)) as tf.Tensor4D) : x;
-    [before] = await tensorToImages(src);
-    if (src !== x) src.dispose();
-    keepStats = r.keep!.map((k, si) => ({ pn: model.var.config.patchNums[si], kept: k.reduce((a, b) => a + b, 0), total: k.length }));
-    tokenFile = { tokens: r.tokens.map((t) => [Array.from(t)]), keep: r.keep!.map((k) => [Array.from(k)]) };
   } finally {
     bar.stop();
-    x.dispose();
-    disposeModel(model);
+    gen.dispose();
   }
+  const after = r.images[0].pixels;
+  const before = r.input!.pixels;
+  const keepStats = r.kept!;
+  const tokenFile = { tokens: r.tokens.map((t) => [Array.from(t)]), keep: r.keep!.map((k) => [Array.from(k)]) };
   await writePng(out, after);
   ui.line(out);
   let strip: string | undefined;
@@ -193,7 +172,7 @@ export async function editAction(ui: Ui, image: string, o: EditOpts): Promise<vo
     class: className(card, label),
     label,
     seed,
-    cfg,
+    cfg: r.sampling.cfg,
     mode: rect ? (rect.inpainting ? 'inpaint' : 'outpaint') : 'mask',
     keep: keepStats,
   });

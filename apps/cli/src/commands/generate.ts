@@ -1,24 +1,19 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { Rng } from '@var/core';
-import { makeGrid, tensorToImages, writePng, type RawImage } from '@var/data';
-import { disposeModel } from '@var/models';
-import { generate } from '@var/sampling';
+import { makeGrid, writePng, type RawImage } from '@var/data';
+import { loadGenerator, type GeneratedImage } from '@var/pipeline';
 import type { Ctx, Ui } from '../ui.js';
 import {
   abs,
   addBackendOptions,
   addModelOptions,
   addOutputOptions,
-  className,
-  imageChannels,
   intOpt,
   numOpt,
   parseClasses,
   resolveModel,
   slug,
   startBackend,
-  toSigned,
   type ModelOptions,
 } from '../model.js';
 
@@ -78,108 +73,84 @@ export async function generateAction(ui: Ui, o: GenerateOpts): Promise<void> {
   const classes = parseClasses(o.class, card) ?? Array.from({ length: numClasses }, (_, i) => i);
   const count = intOpt('--count', o.count, 1, 1, 100000);
   const seed = intOpt('--seed', o.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1);
-  const cfg = numOpt('--cfg', o.cfg, card.sampling?.cfg ?? 1.5, 0);
-  const topK = intOpt('--top-k', o.topK, card.sampling?.topK ?? 0, 0);
-  const topP = numOpt('--top-p', o.topP, card.sampling?.topP ?? 0, 0, 1);
+  // unset options: the pipeline applies the model card's sampling
+  const cfg = o.cfg !== undefined ? numOpt('--cfg', o.cfg, 0, 0) : undefined;
+  const topK = o.topK !== undefined ? intOpt('--top-k', o.topK, 0, 0) : undefined;
+  const topP = o.topP !== undefined ? numOpt('--top-p', o.topP, 0, 0, 1) : undefined;
   const batch = intOpt('--batch', o.batch, 16, 1, 4096);
-  const labels = classes.flatMap((c) => new Array<number>(count).fill(c));
+  const total = classes.length * count;
   // one row per class when several images per class, else up to 10 per row
-  const cols = intOpt('--cols', o.cols, count > 1 ? count : Math.min(labels.length, 10), 1);
+  const cols = intOpt('--cols', o.cols, count > 1 ? count : Math.min(total, 10), 1);
   const outDir = abs(ui.io, o.out);
-  const channels = imageChannels(card);
 
   const backend = await startBackend(o, ui);
   const t0 = performance.now();
-  const model = await spec.load();
+  const gen = await loadGenerator(spec.source, { backend: null });
   const loadSeconds = (performance.now() - t0) / 1000;
-  const S = model.var.config.patchNums.length;
-  const rng = new Rng(seed);
+  const patchNums = gen.models.var.config.patchNums;
+  const S = patchNums.length;
+  const strips: RawImage[][] = Array.from({ length: total }, () => []);
   const files: { file: string; label: number; className: string; progression?: string }[] = [];
-  const images: RawImage[] = [];
-  const bar = ui.progress('generate', labels.length * S);
-  const t1 = performance.now();
-  try {
-    for (let b0 = 0; b0 < labels.length; b0 += batch) {
-      const lab = labels.slice(b0, b0 + batch);
-      const strips: RawImage[][] = lab.map(() => []);
-      const r = await generate(model.vae, model.var, {
-        labels: lab,
-        cfg,
-        topK,
-        topP,
-        rng,
-        moreSmooth: !!o.moreSmooth,
-        previews: !!o.progression,
-        signal: ui.io.signal,
-        onScale: async (ev) => {
-          bar.update(b0 * S + (ev.si + 1) * lab.length, `images ${b0 + 1}-${b0 + lab.length}, scale ${ev.si + 1}/${S} (${ev.pn}×${ev.pn})`);
-          if (ev.preview) {
-            const signed = toSigned(ev.preview, channels);
-            try {
-              (await tensorToImages(signed)).forEach((im, i) => strips[i].push(im));
-            } finally {
-              signed.dispose();
-            }
-          }
-        },
-      });
-      let batchImages: RawImage[];
-      try {
-        const signed = toSigned(r.images!, channels);
-        try {
-          batchImages = await tensorToImages(signed);
-        } finally {
-          signed.dispose();
-        }
-      } finally {
-        r.images?.dispose();
-        r.fHat.dispose();
-      }
-      for (let i = 0; i < lab.length; i++) {
-        const idx = b0 + i;
-        const name = className(card, lab[i]);
-        const file = join(outDir, `${String(idx).padStart(4, '0')}-${slug(name)}.png`);
-        await writePng(file, batchImages[i]);
-        const entry: (typeof files)[number] = { file, label: lab[i], className: name };
-        if (o.progression) {
-          const strip = makeGrid(strips[i], { cols: S, labels: model.var.config.patchNums.map((pn) => `${pn}x${pn}`) });
-          const pf = join(outDir, `${String(idx).padStart(4, '0')}-${slug(name)}-progression.png`);
-          await writePng(pf, strip);
-          entry.progression = pf;
-        }
-        files.push(entry);
-        images.push(batchImages[i]);
-        ui.line(entry.file);
-        if (entry.progression) ui.line(entry.progression);
-      }
+  const write = async (im: GeneratedImage) => {
+    const stem = join(outDir, `${String(im.index).padStart(4, '0')}-${slug(im.className)}`);
+    const entry: (typeof files)[number] = { file: `${stem}.png`, label: im.label, className: im.className };
+    await writePng(entry.file, im.pixels);
+    if (o.progression) {
+      entry.progression = `${stem}-progression.png`;
+      await writePng(entry.progression, makeGrid(strips[im.index], { cols: S, labels: patchNums.map((pn) => `${pn}x${pn}`) }));
     }
+    files.push(entry);
+    ui.line(entry.file);
+    if (entry.progression) ui.line(entry.progression);
+  };
+  const bar = ui.progress('generate', total * S);
+  let result: Awaited<ReturnType<typeof gen.generate>>;
+  try {
+    result = await gen.generate({
+      classes,
+      count,
+      seed,
+      ...(cfg !== undefined ? { cfg } : {}),
+      ...(topK !== undefined ? { topK } : {}),
+      ...(topP !== undefined ? { topP } : {}),
+      ...(o.moreSmooth ? { moreSmooth: true } : {}),
+      batchSize: batch,
+      previews: !!o.progression,
+      ...(ui.io.signal ? { signal: ui.io.signal } : {}),
+      onScale: (ev) => {
+        const n = ev.tokens.length / (ev.pn * ev.pn);
+        bar.update(ev.batchStart * S + (ev.si + 1) * n, `images ${ev.batchStart + 1}-${ev.batchStart + n}, scale ${ev.si + 1}/${S} (${ev.pn}×${ev.pn})`);
+        ev.previews?.forEach((p) => strips[p.index].push(p.pixels));
+      },
+      onBatch: async (images) => {
+        for (const im of images) await write(im);
+      },
+    });
   } finally {
     bar.stop();
-    disposeModel(model);
+    gen.dispose();
   }
-  const seconds = (performance.now() - t1) / 1000;
+  const seconds = result.seconds;
   let grid: string | undefined;
   if (o.grid !== false) {
     grid = join(outDir, 'grid.png');
-    await writePng(grid, makeGrid(images, { cols, labels: files.map((f) => f.className) }));
+    await writePng(grid, makeGrid(result.images.map((im) => im.pixels), { cols, labels: files.map((f) => f.className) }));
     ui.line(grid);
   }
-  ui.debug(`seed ${seed}, ${labels.length} images in ${seconds.toFixed(2)} s on ${backend.name}`);
+  const first = result.images[0];
+  ui.debug(`seed ${seed}, ${total} images in ${seconds.toFixed(2)} s on ${backend.name}`);
   ui.result({
     command: 'generate',
     model: spec.label,
     backend: backend.name,
     seed,
-    cfg,
-    topK,
-    topP,
-    moreSmooth: !!o.moreSmooth,
-    size: images[0] ? { width: images[0].width, height: images[0].height, channels: images[0].channels } : null,
+    ...result.sampling,
+    size: first ? { width: first.width, height: first.height, channels: first.channels } : null,
     images: files,
     grid: grid ?? null,
-    seconds: { load: round(loadSeconds), generate: round(seconds), perImage: round(seconds / labels.length) },
+    seconds: { load: round(loadSeconds), generate: round(seconds), perImage: round(seconds / total) },
   });
-  if (!ui.json) ui.io.stderr(`var: ${labels.length} image(s) in ${seconds.toFixed(1)} s on ${backend.name}, seed ${seed} (repeat with --seed ${seed})\n`);
+  if (!ui.json) ui.io.stderr(`var: ${total} image(s) in ${seconds.toFixed(1)} s on ${backend.name}, seed ${seed} (repeat with --seed ${seed})\n`);
 }
 
 function round(x: number): number {
