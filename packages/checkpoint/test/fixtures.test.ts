@@ -73,7 +73,7 @@ describe('fixture case checkpoints', () => {
     const { VAR, VQVAE, derived } = fc.config;
     const blocks = new Set([...v.keys()].filter((k) => k.startsWith('blocks.')).map((k) => k.split('.')[1]));
     expect(blocks.size).toBe(VAR.depth);
-    expect(v.get('pos_start')!.shape).toEqual([1, 1, VAR.embed_dim]);
+    expect(v.get('pos_start')!.shape).toEqual([1, derived.first_l, VAR.embed_dim]);
     expect(v.get('lvl_1L')!.shape).toEqual([1, derived.L]);
     expect(vae.get('quantize.embedding.weight')!.shape).toEqual([VQVAE.vocab_size, VQVAE.z_channels]);
   });

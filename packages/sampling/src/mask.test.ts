@@ -28,7 +28,16 @@ describe('roundHalfEven (Python round)', () => {
 
 describe('getEditMask parity (mask_probe_* and edit_*_mask)', () => {
   const names = Object.keys(fc.refs.tensors).filter((n) => /^mask_probe_|^edit_.*_mask$/.test(n));
-  it('the case has mask references', () => expect(names.length).toBeGreaterThan(0));
+  // Cases of the official generator carry edit runs and mask probes (refs.json setup.edit_cell);
+  // cases of tooling/fixture-cases/make_case.py have no edit runs, so there is nothing to compare.
+  const hasEdits = !!fc.refs.setup?.edit_cell;
+  it('the case has mask references (when it has edit runs)', (ctx) => {
+    if (!hasEdits && names.length === 0) {
+      console.log(`getEditMask parity: case ${fc.dir} has no edit runs (refs.json setup: ${JSON.stringify(fc.refs.setup?.['edit runs'] ?? 'none')})`);
+      return ctx.skip();
+    }
+    expect(names.length).toBeGreaterThan(0);
+  });
   for (const name of names) {
     it(name, () => {
       const a = parseMaskCall(fc.refs.tensors[name].call);
