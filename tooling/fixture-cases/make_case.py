@@ -49,13 +49,15 @@ PRESETS = {
     'qsr1-neg': {'share_quant_resi': 1, 'quant_resi': -0.5, 'vocab_size': 48, 'patch_nums': [1, 3, 4], 'depth': 1, 'num_heads': 1},
     'nonshared': {'share_quant_resi': 0, 'quant_resi': 0.25, 'patch_nums': [1, 2, 3, 5], 'img_size': 80},
     'px128': {'img_size': 128, 'patch_nums': [1, 2, 3, 4, 6, 8], 'vocab_size': 96, 'z_channels': 4, 'depth': 2},
-    'px256': {'img_size': 256, 'patch_nums': [1, 2, 4, 8, 12, 16], 'vocab_size': 128, 'z_channels': 4, 'depth': 1},
+    # 256 px: 1 image, a small codebook and a wider head (x8 logits) so that all ~800 greedy decisions keep head-room
+    'px256': {'img_size': 256, 'patch_nums': [1, 2, 4, 8, 12, 16], 'vocab_size': 32, 'z_channels': 4, 'depth': 1, 'batch': 1,
+              'label': [5], 'head_scale': 8.0, 'seed_tries': 24},
 }
 DEFAULTS = {
     'vocab_size': 64, 'z_channels': 8, 'ch': 32, 'quant_resi': 0.5, 'share_quant_resi': 4, 'using_znorm': False,
     'num_classes': 10, 'depth': 2, 'embed_dim': 64, 'num_heads': 2, 'mlp_ratio': 4, 'shared_aln': False,
     'attn_l2_norm': True, 'patch_nums': [1, 2, 3, 4], 'img_size': 64, 'batch': 2, 'label': [3, 7],
-    'param_seed': 1001, 'seed_tries': 12,
+    'param_seed': 1001, 'seed_tries': 12, 'head_scale': 1.0,
 }
 THRESHOLDS = {'VQ_REL_GAP_MIN': 1e-4, 'TOP1_GAP_MIN': 2e-3}
 GEN_RUNS = [('gen_cfg1.5', 'label', 1.5), ('gen_cfg4.0', 'label', 4.0), ('gen_uncond', -1, 1.5)]
@@ -264,6 +266,10 @@ def main():
             vae.quantize.embedding.weight.copy_(torch.randn(vae.quantize.embedding.weight.shape, generator=g) * s)
             vae_rules['quantize.embedding.weight'] = f'N(0,{s:.6g}) (std of quant_conv(encoder(img)))'
             var_rules = reinit(var, g)
+            if cfg['head_scale'] != 1.0:  # spreads the logits: larger top-1 gaps for cases with many tokens
+                var.head.weight.mul_(cfg['head_scale']); var.head.bias.mul_(cfg['head_scale'])
+                for n in ('head.weight', 'head.bias'):
+                    var_rules[n] += f' x {cfg["head_scale"]:g} (head_scale)'
             vq = vq_margins(vae, img)
             gaps = {}
             for run, lb, cfgv in GEN_RUNS:
