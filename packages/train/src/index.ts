@@ -13,3 +13,5 @@ export * from './tokenizer.js';
 export * from './fast-conv.js';
 export * from './var.js';
 export * from './quality.js';
+export * from './official.js';
+export * from './official-trainer.js';
