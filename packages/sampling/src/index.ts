@@ -15,7 +15,9 @@ export {
   type ScaleEvent,
   type GenerateResult,
   type PhaseTiming,
+  type ScaleHook,
 } from './generate.js';
+export { autoregressiveInferCfg, previewHook } from './infer.js';
 export {
   filterLogits,
   filterRow,

@@ -1,0 +1,90 @@
+/**
+ * The transformer side of one generation: a KV-cached inference session (the model's own), or
+ * one that recomputes every earlier scale with a teacher-forced `forward` (for checks), with the
+ * labels doubled for classifier-free guidance.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ValueError } from '@var/core';
+import type { Resolved } from './options.js';
+import type { SamplerSession, SamplerVAR } from './types.js';
+
+/**
+ * A session without KV cache: step si runs the teacher-forced `forward` over scales 0..si with
+ * the inputs collected so far and returns the logits of scale si.
+ */
+class UncachedSession implements SamplerSession {
+  private xs: tf.Tensor3D[] = [];
+  private readonly begin: number[] = [];
+  constructor(private readonly model: SamplerVAR, private readonly labels: Int32Array) {
+    if (typeof model.forward !== 'function') throw new ValueError('kvCache: false needs a VAR with forward(labels, x, { progSi })');
+    let cur = 0;
+    for (const pn of model.config.patchNums) {
+      this.begin.push(cur);
+      cur += pn * pn;
+    }
+  }
+  step(si: number, x: tf.Tensor3D | null): tf.Tensor3D {
+    if (x) this.xs.push(tf.keep(tf.clone(x)));
+    const { patchNums, Cvae, vocabSize: V } = this.model.config;
+    const B = this.labels.length;
+    const l = patchNums[si] ** 2;
+    return tf.tidy(() => {
+      const xin = this.xs.length ? (tf.concat(this.xs, 1) as tf.Tensor3D) : (tf.zeros([B, 0, Cvae]) as tf.Tensor3D);
+      const logits = this.model.forward!(this.labels, xin, { progSi: si });
+      return tf.slice(logits, [0, this.begin[si], 0], [B, l, V]) as tf.Tensor3D;
+    });
+  }
+  dispose(): void {
+    tf.dispose(this.xs);
+    this.xs = [];
+  }
+}
+
+/**
+ * Open the session of a generation. With guidance (cfg > 0) the batch is doubled: the labels,
+ * then as many unconditional ones (class `numClasses`), as the official code.
+ */
+export function openSession(model: SamplerVAR, r: Resolved): { session: SamplerSession; guided: boolean } {
+  const guided = r.cfg > 0; // with cfg = 0 every t is 0: the unconditional half is not needed
+  const labels = new Int32Array(guided ? 2 * r.B : r.B);
+  labels.set(r.labels);
+  if (guided) labels.fill(model.config.numClasses, r.B);
+  return { session: r.kvCache ? model.startInference(labels) : new UncachedSession(model, labels), guided };
+}
+
+/**
+ * Classifier-free guidance on the session's output (disposed): `(1+t)·cond − t·uncond`, read
+ * back to the CPU for filtering and drawing.
+ */
+export async function guidedLogits(out: tf.Tensor3D, B: number, t: number, guided: boolean): Promise<Float32Array> {
+  let logits: tf.Tensor = out;
+  try {
+    if (guided) {
+      const [, l, V] = out.shape;
+      logits = tf.tidy(() => {
+        const cond = tf.slice(out, [0, 0, 0], [B, l, V]);
+        const uncond = tf.slice(out, [B, 0, 0], [B, l, V]);
+        return tf.sub(tf.mul(cond, 1 + t), tf.mul(uncond, t));
+      });
+      out.dispose();
+    }
+    return (await logits.data()) as Float32Array;
+  } finally {
+    logits.dispose();
+    out.dispose();
+  }
+}
+
+/** The next scale's input (B, pn², Cvae) from the area-downsampled f_hat, doubled for guidance. */
+export function nextInput(next: tf.Tensor4D, guided: boolean): tf.Tensor3D {
+  const [B, Cvae] = next.shape;
+  return tf.tidy(() => {
+    const n = tf.transpose(tf.reshape(next, [B, Cvae, -1]), [0, 2, 1]) as tf.Tensor3D;
+    return guided ? (tf.concat([n, n], 0) as tf.Tensor3D) : n;
+  });
+}
+
+/** Resolves on the next macrotask so an abort from a timer or UI event can land between scales. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
+}
