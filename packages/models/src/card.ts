@@ -82,7 +82,8 @@ export function varConfigFrom(v: unknown, tok: VQVAEConfig, where = 'var config'
  * Read the model configs out of any of the JSON shapes var.ts meets:
  * - a model card (`{ tokenizer: { config }, var: { config } }`);
  * - `{ tokenizer | vae, var }` with camelCase or snake_case configs or preset names;
- * - the official-style `config.json` of the fixtures (`{ VQVAE: {...}, VAR: {...} }`).
+ * - the official-style `config.json` of the fixtures (`{ VQVAE: {...}, VAR: {...} }`), with an optional
+ *   `ddconfig` (encoder/decoder arguments: `in_channels`, `ch_mult`, `num_res_blocks`, …).
  * Checks that the two belong together (vocabulary, Cvae, patch numbers).
  * @throws ConfigError saying which shape was expected.
  */
@@ -91,7 +92,8 @@ export function resolveModelConfig(json: unknown): ModelConfig {
   let tokIn: unknown;
   let varIn: unknown;
   if (isObj(json.VQVAE) && isObj(json.VAR)) {
-    tokIn = json.VQVAE;
+    // `ddconfig`: the Encoder/Decoder arguments the official VQVAE hard-codes (written by @var/train's writeOfficialModel)
+    tokIn = isObj(json.ddconfig) ? { ...json.VQVAE, ...json.ddconfig } : json.VQVAE;
     varIn = json.VAR;
   } else {
     const t = json.tokenizer ?? json.vae;

@@ -14,6 +14,7 @@ import { CheckpointError, ConfigError, initBackend } from '@var/core';
 import { loadStateDict, readPth, readPthObject, readSafetensors, writePth, type RawTensor, type StateDict } from '@var/checkpoint';
 import { loadFixtureCase } from '@var/test-helpers';
 import { VAR, paramShapes } from '@var/transformer';
+import { resolveModelConfig } from '@var/models';
 import {
   exportOfficialTrainerCheckpoint,
   fromOfficialConfigJson,
@@ -64,6 +65,8 @@ describe('official model directories', () => {
     expect(fromOfficialConfigJson(JSON.parse(JSON.stringify(json)))).toEqual(mc);
     const small = { ...mc, tokenizer: { ...mc.tokenizer, chMult: [1, 2], inChannels: 1, numResBlocks: 1, usingSa: false } };
     expect(fromOfficialConfigJson(toOfficialConfig(small))).toEqual(small);
+    // what `--config official/config.json` of the CLI and loadModel read (@var/models)
+    expect(resolveModelConfig(JSON.parse(JSON.stringify(toOfficialConfig(small))))).toEqual(small);
     expect(() => fromOfficialConfigJson({ VQVAE: { ...json.VQVAE, wat: 1 }, VAR: json.VAR })).toThrow(ConfigError);
     expect(() => fromOfficialConfigJson({ VAR: json.VAR })).toThrow(/expected objects VQVAE and VAR/);
   });
