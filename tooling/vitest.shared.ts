@@ -10,6 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  * `dist/` is exercised by the pack-and-install tests.
  */
 export const varAliases = [
+  { find: /^@var\/core\/errors$/, replacement: join(root, 'packages', 'core', 'src', 'errors.ts') },
   {
     find: /^@var\/(core|checkpoint|tokenizer|transformer|sampling|metrics|data|models|train|pipeline)$/,
     replacement: '$1',

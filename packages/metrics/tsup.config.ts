@@ -1,30 +1,14 @@
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'tsup';
 
-/**
- * The typed errors of @var/core are bundled from its `src/errors.ts` (a few small
- * classes, no imports): @var/core's entry imports @tensorflow/tfjs-core, and the metrics
- * must load without tfjs installed. Drop this once @var/core has a tfjs-free entry
- * (e.g. `@var/core/errors`).
- */
-const coreErrors = fileURLToPath(new URL('../core/src/errors.ts', import.meta.url));
-
+// The typed errors come from @var/core's tfjs-free entry `@var/core/errors` (a dependency, not
+// bundled), so `instanceof` works across packages and the metrics load without TensorFlow.js.
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm'],
-  dts: { resolve: ['@var/core'] },
+  dts: true,
   sourcemap: true,
   clean: true,
   target: 'es2022',
   splitting: true,
-  external: [/^@tensorflow\//, 'fflate'],
-  noExternal: ['@var/core'],
-  esbuildPlugins: [
-    {
-      name: 'var-core-errors',
-      setup(build) {
-        build.onResolve({ filter: /^@var\/core$/ }, () => ({ path: coreErrors }));
-      },
-    },
-  ],
+  external: [/^@tensorflow\//, /^@var\//, 'fflate'],
 });
