@@ -26,12 +26,14 @@ export function assertNCHW(what: string, x: unknown, channels: number, layoutHin
 }
 
 /**
- * Whether tensors can be read synchronously on the active backend. WebGPU outside a
- * browser (Node with Dawn) has no OffscreenCanvas for `dataSync`; value checks
- * (NaN inputs, token index range) are then skipped rather than failing.
+ * Whether value checks may read tensors synchronously on the active backend. Not on WebGPU:
+ * outside a browser (Node with Dawn) there is no OffscreenCanvas for `dataSync`, and in a
+ * browser a synchronous read-back stalls the GPU queue once per call (tfjs warns) — in the
+ * middle of every generation, as `fhatToImg` checks its input. Value checks (NaN inputs,
+ * token index range) are skipped there; shape checks still run.
  */
 export function canReadSync(): boolean {
-  return tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined';
+  return tf.getBackend() !== 'webgpu';
 }
 
 /** Throw NonFiniteError if `x` holds a NaN or ±Infinity (one reduction and a scalar read). */
