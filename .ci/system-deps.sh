@@ -40,6 +40,22 @@ else
   log "chromium already installed"
 fi
 
+# Debian's PyTorch for the tests that run the official VAR code (../shared/reference/VAR) on
+# files var.ts writes (.pth writer, official model directories, trainer checkpoints), and pytz,
+# which the official utils/misc.py imports. The tests call /usr/bin/python3; without torch they
+# skip with a logged reason.
+if ! /usr/bin/python3 -c 'import torch, pytz' >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  log "installing python3-torch python3-tz (for the official-code interop tests)"
+  if $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq --no-install-recommends python3-torch python3-tz >/dev/null; then
+    log "ok: torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?')"
+  else
+    log "python3-torch install failed; the official-code interop tests will skip"
+  fi
+else
+  log "python3-torch already installed"
+fi
+
 pkg_version() { dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$1" 2>/dev/null | awk '$1 ~ /^ii/ {print $2}'; }
 
 mesa_ok() {
