@@ -10,7 +10,7 @@ import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { trainCommand } from './commands/train.js';
-import { EXIT_OK, EXIT_USAGE, describeError } from './errors.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, describeError } from './errors.js';
 import { Ui, processIo, type Ctx, type Io } from './ui.js';
 
 export const VERSION = '0.1.0';
@@ -76,6 +76,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return EXIT_USAGE;
     }
     const d = describeError(err);
+    // the reader of stdout went away (`var … | head`): stopping is what was asked for, quietly
+    if (io.stdoutClosed?.() && d.code === EXIT_INTERRUPTED) return EXIT_OK;
     io.stderr(`var: error: ${d.message}\n`);
     if (d.hint) io.stderr(`var: hint: ${d.hint}\n`);
     if (verbose && d.detail && d.detail !== d.message) io.stderr(`${d.detail}\n`);
@@ -84,7 +86,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-/** The bin's entry: process I/O, SIGINT aborts the running command (no partial files). */
+/**
+ * The bin's entry: process I/O; SIGINT aborts the running command (no partial files, exit 130);
+ * a closed stdout (`var info | head -1`) aborts it too and exits 0 without a word.
+ */
 export async function main(argv: string[]): Promise<number> {
   const ac = new AbortController();
   let interrupts = 0;
@@ -96,7 +101,9 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    return await run(argv, processIo(ac.signal));
+    const io = processIo(ac.signal, () => ac.abort());
+    const code = await run(argv, io);
+    return io.stdoutClosed?.() && code === EXIT_INTERRUPTED ? EXIT_OK : code;
   } finally {
     process.off('SIGINT', onSigint);
   }

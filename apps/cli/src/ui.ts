@@ -16,14 +16,50 @@ export interface Io {
   isTTY: boolean;
   /** Working directory for relative paths. */
   cwd: string;
-  /** Aborted on SIGINT. */
+  /** Aborted on SIGINT (and when stdout is closed by its reader). */
   signal?: AbortSignal;
+  /** True once the reader of stdout went away (`var info | head -1`): the run then ends quietly. */
+  stdoutClosed?: () => boolean;
 }
 
-export function processIo(signal?: AbortSignal): Io {
+/** Whether a stream error means "the reader closed the pipe" (not a failure of ours). */
+export function isClosedPipe(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END';
+}
+
+/**
+ * The process's streams. Once stdout's reader is gone (EPIPE), `onStdoutClosed` runs once and
+ * later writes are dropped; a closed stderr is ignored the same way (no EPIPE stack trace).
+ */
+export function processIo(signal?: AbortSignal, onStdoutClosed?: () => void): Io {
+  let outClosed = false;
+  let errClosed = false;
+  const closeOut = () => {
+    if (outClosed) return;
+    outClosed = true;
+    onStdoutClosed?.();
+  };
+  process.stdout.on('error', (e) => {
+    if (isClosedPipe(e)) closeOut();
+    else errClosed || process.stderr.write(`var: error: cannot write to stdout: ${(e as Error).message}\n`);
+  });
+  process.stderr.on('error', (e) => {
+    if (isClosedPipe(e)) errClosed = true;
+  });
+  const write = (stream: NodeJS.WriteStream, t: string, closed: () => boolean, onClosed: () => void) => {
+    if (closed()) return;
+    try {
+      stream.write(t);
+    } catch (e) {
+      if (isClosedPipe(e)) onClosed();
+      else throw e;
+    }
+  };
   return {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
+    stdout: (t) => write(process.stdout, t, () => outClosed, closeOut),
+    stderr: (t) => write(process.stderr, t, () => errClosed, () => void (errClosed = true)),
+    stdoutClosed: () => outClosed,
     isTTY: Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI,
     cwd: process.cwd(),
     signal,

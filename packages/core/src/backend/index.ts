@@ -18,6 +18,7 @@ export * from './types.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm-kernels.js';
 export { registerMissingGradients, MISSING_GRADIENTS } from './gradients.js';
 export { probeWebGPU, summarizeAdapter, WEBGPU_NODE_HELP } from './webgpu.js';
+export { checkVulkanLoader, VULKAN_LOADER, type VulkanLoaderCheck } from './vulkan.js';
 export { MAX_WASM_THREADS } from './wasm.js';
 
 const NAMES: readonly BackendName[] = ['auto', ...BACKEND_PREFERENCE];

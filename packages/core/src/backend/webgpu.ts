@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from '../errors.js';
 import { errorMessage, importDynamic, isNode } from './env.js';
 import type { BackendInfo, InitBackendOptions, WebGPUAdapterSummary } from './types.js';
+import { VULKAN_LOADER, checkVulkanLoader } from './vulkan.js';
 
 /** How to get a WebGPU adapter here, said in one sentence (used in errors and skips). */
 export const WEBGPU_NODE_HELP =
@@ -22,6 +23,11 @@ export function getGpu(): Promise<{ gpu: any; source: string }> {
     if (nav?.gpu) return { gpu: nav.gpu, source: 'navigator.gpu' };
     if (!isNode()) {
       throw new BackendUnavailableError('webgpu', 'This browser has no WebGPU (navigator.gpu is undefined).');
+    }
+    // Without a Vulkan loader Dawn prints a warning and a native stack line to stdout: do not start it.
+    const vk = await checkVulkanLoader();
+    if (!vk.found) {
+      throw new BackendUnavailableError('webgpu', `Dawn needs the Vulkan loader ${VULKAN_LOADER}, which is not installed here (searched ${vk.where}). ${WEBGPU_NODE_HELP}`);
     }
     let mod: any;
     try {
