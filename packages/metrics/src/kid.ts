@@ -57,6 +57,48 @@ export function mmdUnbiased(x: Float64Array, y: Float64Array, m: number, d: numb
   return (sxx + syy) / (m * (m - 1)) - (2 * sxy) / (m * m);
 }
 
+/**
+ * Unbiased MMD² between X (m rows) and Y (n rows) of dimension d, m ≠ n allowed, with
+ * k(x,y) = (x·y/d + 1)³ — the standard unbiased estimator (Gretton et al. 2012, Lemma 6):
+ *
+ *   MMD²ᵤ = 1/(m(m−1)) Σ_{i≠j} k(xᵢ,xⱼ) + 1/(n(n−1)) Σ_{i≠j} k(yᵢ,yⱼ) − 2/(mn) Σ_{i,j} k(xᵢ,yⱼ)
+ *
+ * Equals {@link mmdUnbiased} when m = n.
+ */
+export function mmdUnbiasedUnequal(x: Float64Array, m: number, y: Float64Array, n: number, d: number): number {
+  if (m < 2 || n < 2) throw new ShapeError(`mmdUnbiasedUnequal: need at least 2 vectors per set, got ${m} and ${n}`);
+  if (x.length !== m * d || y.length !== n * d) {
+    throw new ShapeError(`mmdUnbiasedUnequal: expected a ${m}x${d} and a ${n}x${d} matrix, got ${x.length} and ${y.length} values`);
+  }
+  const offDiagonal = (g: Float64Array, k: number) => {
+    let s = 0;
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) if (i !== j) s += polynomialKernel(g[i * k + j], d);
+    return s;
+  };
+  const sxx = offDiagonal(gemmNT(x, x, m, m, d, undefined, { symmetric: true }), m);
+  const syy = offDiagonal(gemmNT(y, y, n, n, d, undefined, { symmetric: true }), n);
+  const gxy = gemmNT(x, y, m, n, d);
+  let sxy = 0;
+  for (let o = 0; o < m * n; o++) sxy += polynomialKernel(gxy[o], d);
+  return sxx / (m * (m - 1)) + syy / (n * (n - 1)) - (2 * sxy) / (m * n);
+}
+
+/**
+ * KID of the full sets: the unbiased MMD² ({@link mmdUnbiasedUnequal}) between all real and all
+ * fake features, whatever their sizes (n ≠ m allowed; at least 2 each). No subsets, no seed:
+ * the estimate the subset version ({@link kernelInceptionDistance}) averages towards.
+ * Cost O((n + m)² d).
+ */
+export function kernelInceptionDistanceFull(real: Features, fake: Features): number {
+  checkFeatures(real, 'kernelInceptionDistanceFull: real', 2);
+  checkFeatures(fake, 'kernelInceptionDistanceFull: fake', 2);
+  if (real.d !== fake.d) throw new ShapeError(`kernelInceptionDistanceFull: real features have dimension ${real.d}, fake ${fake.d}`);
+  checkFinite(real.data, 'kernelInceptionDistanceFull: real', real.d);
+  checkFinite(fake.data, 'kernelInceptionDistanceFull: fake', fake.d);
+  const f64 = (a: Float32Array | Float64Array) => (a instanceof Float64Array ? a : Float64Array.from(a));
+  return mmdUnbiasedUnequal(f64(real.data), real.n, f64(fake.data), fake.n, real.d);
+}
+
 /** Small seeded generator (splitmix32-style) for subset sampling. */
 function makeRandom(seed: number): () => number {
   let s = seed >>> 0;
