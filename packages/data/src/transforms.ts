@@ -3,18 +3,13 @@
  * tensor and leaves no other tensor alive; the input is not disposed.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { interpolate, ShapeError, ValueError, type ResizeMode } from '@var/core';
+import { interpolate, ShapeError, ValueError, type RandomSource as CoreRandomSource, type ResizeMode } from '@var/core';
 import { assertRank4, centerCrop, defaultResizeMode, type Size } from './tensor.js';
 
 export { centerCrop };
 
-/** A source of uniform randoms: an `Rng` from @var/core (or anything with these two methods). */
-export interface RandomSource {
-  /** Uniform in [0, 1). */
-  random(): number;
-  /** Uniform integer in [0, n). */
-  int(n: number): number;
-}
+/** The part of @var/core's `RandomSource` (an `Rng`, or anything with these two methods) the transforms draw from. */
+export type RandomSource = Pick<CoreRandomSource, 'random' | 'int'>;
 
 function pair(size: Size, where: string): [number, number] {
   const [h, w] = typeof size === 'number' ? [size, size] : size;

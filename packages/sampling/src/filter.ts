@@ -17,13 +17,10 @@
  * cumulative distribution of the softmax of the filtered logits, in float64. Because it runs
  * on downloaded logits it gives the same tokens on every TensorFlow.js backend.
  */
-import { NonFiniteError, ShapeError, ValueError } from '@var/core';
+import { NonFiniteError, ShapeError, ValueError, type RandomSource as CoreRandomSource } from '@var/core';
 
-/** The part of a seeded RNG the sampler uses (`Rng` from @var/core has it). */
-export interface RandomSource {
-  /** A uniform float in [0, 1). */
-  random(): number;
-}
+/** The part of @var/core's `RandomSource` (e.g. an `Rng`) the sampler draws from: uniforms in [0, 1). */
+export type RandomSource = Pick<CoreRandomSource, 'random'>;
 
 /** Options of {@link filterLogits}. */
 export interface FilterOptions {

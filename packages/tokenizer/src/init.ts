@@ -7,65 +7,8 @@
  * - Embedding (codebook): N(0, 1), or the official `eini` rule when `codebookInit` is given
  *   (> 0: truncated normal with that std, < 0: U(-|e|/V, |e|/V)).
  */
+import type { RandomSource } from '@var/core';
 import type { StateEntry } from './shapes.js';
-
-/** Small, fast, seeded generator (splitmix32 seeding + xorshift128). Not cryptographic. */
-export class InitRng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
-  private spare: number | null = null;
-
-  constructor(seed: number) {
-    let z = seed >>> 0 || 0x9e3779b9;
-    const next = () => {
-      z = (z + 0x9e3779b9) | 0;
-      let t = z ^ (z >>> 16);
-      t = Math.imul(t, 0x21f0aaad);
-      t ^= t >>> 15;
-      t = Math.imul(t, 0x735a2d97);
-      return (t ^ (t >>> 15)) >>> 0;
-    };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next() || 1;
-  }
-
-  /** Next uint32. */
-  u32(): number {
-    let t = this.s3;
-    const s = this.s0;
-    this.s3 = this.s2;
-    this.s2 = this.s1;
-    this.s1 = s;
-    t ^= t << 11;
-    t ^= t >>> 8;
-    this.s0 = (t ^ s ^ (s >>> 19)) >>> 0;
-    return this.s0;
-  }
-
-  /** Uniform in [0, 1). */
-  random(): number {
-    return this.u32() / 4294967296;
-  }
-
-  /** Standard normal (Box–Muller). */
-  normal(): number {
-    if (this.spare !== null) {
-      const v = this.spare;
-      this.spare = null;
-      return v;
-    }
-    let u = 0;
-    while (u === 0) u = this.random();
-    const v = this.random();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  }
-}
 
 export interface InitOptions {
   /** Official `eini`: > 0 normal with this std truncated to [-2, 2] (torch trunc_normal_), < 0 uniform ±|e|/V; 0 or absent: N(0,1). */
@@ -73,7 +16,7 @@ export interface InitOptions {
 }
 
 /** Values of one state entry in PyTorch layout (row-major over `entry.shape`). */
-export function initEntry(entry: StateEntry, rng: InitRng, opts: InitOptions = {}): Float32Array {
+export function initEntry(entry: StateEntry, rng: Pick<RandomSource, 'random' | 'normal'>, opts: InitOptions = {}): Float32Array {
   const n = entry.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
   switch (entry.kind) {

@@ -9,10 +9,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadStateDict, type CheckpointSource } from '@var/checkpoint';
-import { ShapeError, ValueError } from '@var/core';
+import { Rng, ShapeError, ValueError } from '@var/core';
 import { assertFinite, assertNCHW, fmt } from './checks.js';
 import { downsampleFactor, resolveVQVAEConfig, VQVAE_PRESETS, type VQVAEConfig, type VQVAEPresetName } from './config.js';
-import { InitRng, initEntry, type InitOptions } from './init.js';
+import { initEntry, type InitOptions } from './init.js';
 import { conv, decoderForward, encoderForward, type ForwardOptions } from './nn.js';
 import { MultiScaleQuantizer } from './quantizer.js';
 import { stateDictEntries, type StateEntry } from './shapes.js';
@@ -84,7 +84,7 @@ export class VQVAE {
   /** A randomly initialised model (PyTorch default init rules, seeded). */
   static create(config?: VQVAEConfigInput, opts: CreateOptions = {}): VQVAE {
     const c = configFrom(config);
-    const rng = new InitRng(opts.seed ?? 0);
+    const rng = new Rng(opts.seed ?? 0);
     let fanIn = 1;
     return new VQVAE(c, (e) => {
       if (e.kind === 'conv-weight') fanIn = e.shape[1] * e.shape[2] * e.shape[3];
@@ -101,7 +101,7 @@ export class VQVAE {
     const entries = stateDictEntries(c);
     const usable = checkStateDict(sd, entries, opts.strict ?? true, 'VQVAE');
     let fanIn = 1;
-    const rng = new InitRng(0);
+    const rng = new Rng(0);
     return new VQVAE(c, (e) => {
       if (e.kind === 'conv-weight') fanIn = e.shape[1] * e.shape[2] * e.shape[3];
       if (usable.has(e.name)) return entryToFloat32(sd.get(e.name)!);

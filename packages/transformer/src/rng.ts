@@ -2,15 +2,10 @@
  * Seeded randomness for initialisation, conditional label dropout and drop-path:
  * `Rng` from @var/core (xoshiro128**, identical on every platform and backend).
  */
-import { Rng } from '@var/core';
+import { Rng, type RandomSource as CoreRandomSource } from '@var/core';
 
-/** What the model needs from a generator (satisfied by @var/core's `Rng`). */
-export interface RandomSource {
-  /** Uniform in [0, 1). */
-  random(): number;
-  /** Standard normal. */
-  normal(): number;
-}
+/** The part of @var/core's `RandomSource` (e.g. an `Rng`) the model draws from. */
+export type RandomSource = Pick<CoreRandomSource, 'random' | 'normal'>;
 
 /** A generator from a seed or an existing source. */
 export function toRng(seedOrRng: number | RandomSource | undefined, fallbackSeed = 0): RandomSource {

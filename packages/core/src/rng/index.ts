@@ -1,1 +1,1 @@
-export { Rng, type RngState } from './rng.js';
+export { Rng, type RandomSource, type RngState } from './rng.js';

@@ -125,7 +125,21 @@ function rotl(x: number, k: number): number {
  * rng.categorical([1, 3]); // 1 with probability 3/4
  * const child = rng.fork(); // independent stream, e.g. per image
  */
-export class Rng {
+/**
+ * The randomness var.ts draws from, the one RNG type of the project: {@link Rng} implements
+ * it. Functions take the part they use (`Pick<RandomSource, 'random'>` for a sampler), so any
+ * object with those methods works too.
+ */
+export interface RandomSource {
+  /** Uniform in [0, 1). */
+  random(): number;
+  /** Uniform integer in [0, n). */
+  int(n: number): number;
+  /** Standard normal. */
+  normal(): number;
+}
+
+export class Rng implements RandomSource {
   private s0 = 0;
   private s1 = 0;
   private s2 = 0;
