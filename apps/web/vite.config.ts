@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
@@ -31,6 +32,30 @@ function listFiles(dir: string): string[] {
   return out;
 }
 
+/**
+ * `models/index.json`: the bundled models (every `weights/<id>/` with a card and both weight
+ * files), with each file's size and SHA-256, so the page lists what exists without downloading
+ * any weights, shows sizes, and keys its cache by content.
+ */
+export function modelIndex(dir: string): { format: string; models: Array<{ id: string; name: string; files: Array<{ name: string; bytes: number; sha256: string }> }> } {
+  const models = [];
+  if (existsSync(dir)) {
+    for (const id of readdirSync(dir).sort()) {
+      const d = join(dir, id);
+      if (!statSync(d).isDirectory() || !existsSync(join(d, 'model-card.json'))) continue;
+      const card = JSON.parse(readFileSync(join(d, 'model-card.json'), 'utf8')) as { name?: string; tokenizer?: { file?: string }; var?: { file?: string } };
+      const names = ['model-card.json', card.tokenizer?.file ?? 'vae.safetensors', card.var?.file ?? 'var.safetensors'];
+      if (!names.every((n) => existsSync(join(d, n)))) continue;
+      const files = names.map((name) => {
+        const bytes = readFileSync(join(d, name));
+        return { name, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+      });
+      models.push({ id, name: card.name ?? id, files });
+    }
+  }
+  return { format: 'var-ts-model-index', models };
+}
+
 /** Files served under a URL prefix: in dev from disk, in the build copied into dist/. */
 function localAssets(): Plugin {
   const mounts: Array<{ prefix: string; dir: string; filter: (f: string) => boolean }> = [
@@ -43,6 +68,12 @@ function localAssets(): Plugin {
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
         const url = decodeURIComponent((req.url ?? '').split('?')[0]);
+        if (url === '/models/index.json') {
+          res.setHeader('Content-Type', 'application/json');
+          for (const [k, v] of Object.entries(isolationHeaders)) res.setHeader(k, v);
+          res.end(JSON.stringify(modelIndex(weightsDir)));
+          return;
+        }
         for (const m of mounts) {
           const prefix = `/${m.prefix}`;
           if (!url.startsWith(prefix)) continue;
@@ -69,6 +100,7 @@ function localAssets(): Plugin {
           this.emitFile({ type: 'asset', fileName: `${m.prefix}${rel}`, source: readFileSync(f) });
         }
       }
+      this.emitFile({ type: 'asset', fileName: 'models/index.json', source: `${JSON.stringify(modelIndex(weightsDir), null, 1)}\n` });
     },
   };
 }

@@ -2,18 +2,20 @@
  * The page: controls, canvases and the mask editor. All TensorFlow.js work happens in
  * worker.ts; this file only sends parameters and draws what comes back.
  *
- * Query parameters: `backend=auto|webgpu|wasm|cpu` (default auto), `model=<URL of a model
- * directory>` (loads that model instead of the registry's), `id=<registry id>`.
+ * Query parameters: `backend=auto|webgpu|wasm|cpu` (default auto), `threads=<1…8>` (wasm),
+ * `model=<URL of a model directory>` (loads that model instead of the registry's), `id=<registry id>`.
  */
 import './style.css';
 import type { BackendName } from '@var/core';
-import type { CardSummary, EditParams, FromWorker, ModelEntry, ModelSource, Pictures, SampleParams, ToWorker } from './protocol';
+import type { CacheEntry, CardSummary, EditParams, FromWorker, ImageInput, ModelEntry, ModelSource, Pictures, SampleParams, ToWorker } from './protocol';
+import { threadsWanted } from './threads';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const q = new URLSearchParams(location.search);
 const BACKENDS: BackendName[] = ['auto', 'webgpu', 'wasm', 'cpu'];
 const backendParam = (q.get('backend') ?? 'auto') as BackendName;
 const backend: BackendName = BACKENDS.includes(backendParam) ? backendParam : 'auto';
+const threads = threadsWanted(q.get('threads'), navigator.hardwareConcurrency ?? 1);
 const base = new URL('./', document.baseURI);
 const registryRoot = new URL('models/', base).href;
 const CUSTOM = '__url__';
@@ -39,8 +41,53 @@ const state = {
   error: null as string | null,
   last: null as LastRun | null,
   runs: 0,
+  /** Short messages shown to the user (newest last), for tests: { kind, text }. */
+  notices: [] as Array<{ kind: string; text: string }>,
+  /** The last load's progress event, and whether the loaded model came from the cache. */
+  progress: null as null | { stage: string; loaded: number; total: number },
+  fromCache: false,
+  cache: { available: false, entries: [] as CacheEntry[] },
+  imports: 0,
 };
 (window as unknown as { __var: typeof state }).__var = state;
+
+/**
+ * A short message in the page (what was expected, what to do), with the full text on demand.
+ * Messages stay until dismissed; the page keeps working.
+ */
+function notify(kind: 'bad' | 'warn' | 'ok', title: string, detail = ''): void {
+  state.notices.push({ kind, text: `${title} ${detail}`.trim() });
+  const box = $('notices');
+  const n = document.createElement('div');
+  n.className = `message ${kind} notice`;
+  const h = document.createElement('strong');
+  h.textContent = title;
+  n.append(h);
+  if (detail) {
+    const short = detail.length > 220 ? `${detail.slice(0, 200)}…` : detail;
+    const p = document.createElement('p');
+    p.textContent = short;
+    n.append(p);
+    if (short !== detail) {
+      const d = document.createElement('details');
+      const sm = document.createElement('summary');
+      sm.textContent = 'full message';
+      const pre = document.createElement('pre');
+      pre.textContent = detail;
+      d.append(sm, pre);
+      n.append(d);
+    }
+  }
+  const x = document.createElement('button');
+  x.type = 'button';
+  x.className = 'dismiss';
+  x.textContent = '×';
+  x.title = 'dismiss';
+  x.onclick = () => n.remove();
+  n.append(x);
+  box.append(n);
+  while (box.children.length > 4) box.firstElementChild?.remove();
+}
 
 function setState(s: string): void {
   state.state = s;
@@ -51,6 +98,7 @@ function setState(s: string): void {
   $<HTMLButtonElement>('edit').disabled = !ready || !editSource;
   $<HTMLButtonElement>('stop').disabled = !running;
   $<HTMLSelectElement>('model-select').disabled = running || s === 'loading';
+  $<HTMLButtonElement>('open-load').disabled = running || s === 'loading' || s === 'starting' || s === 'error';
 }
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
@@ -79,12 +127,12 @@ function renderModelSelect(): void {
   else sel.value = '';
 }
 
+let previousSource: ModelSource | null = null;
 function loadSource(source: ModelSource): void {
+  previousSource = currentSource;
   currentSource = source;
-  state.card = null;
   $('model-message').hidden = true;
-  $('model-info').replaceChildren();
-  showProgress(0, 'loading model card');
+  showProgress(0, source.kind === 'files' ? 'reading the files…' : source.kind === 'cached' ? 'reading from the cache…' : 'fetching the model card…');
   setState('loading');
   send({ type: 'load', source });
 }
@@ -96,7 +144,13 @@ function chooseInitialModel(): void {
   }
   const wanted = q.get('id');
   const bundled = state.models.filter((m) => m.bundled);
-  const pick = (wanted && state.models.find((m) => m.id === wanted)) || bundled[0];
+  const asked = wanted ? state.models.find((m) => m.id === wanted) : undefined;
+  if (wanted && !asked?.bundled) {
+    const known = state.models.map((m) => `${m.id}${m.bundled ? '' : ' (not bundled)'}`).join(', ');
+    notify('warn', asked ? `Model “${wanted}” is not bundled with this build.` : `Unknown model “${wanted}” (from ?id=).`,
+      `Known models: ${known || 'none'}. ${bundled[0] ? `Loaded “${bundled[0].name}” instead; ` : ''}use ?id=<one of them>, ?model=<URL of a model directory>, or open checkpoint files below.`);
+  }
+  const pick = (asked?.bundled ? asked : undefined) || bundled[0];
   if (pick && pick.bundled) {
     loadSource({ kind: 'id', id: pick.id, root: registryRoot });
     return;
@@ -109,11 +163,11 @@ function chooseInitialModel(): void {
   const names = state.models.map((m) => `“${m.name}” (${m.id}): ${m.bundled ? 'available' : 'weights not bundled yet'}`);
   msg.innerHTML = '';
   const h = document.createElement('strong');
-  h.textContent = wanted && !pick ? `Unknown model “${wanted}”.` : 'No trained model is bundled with this build yet.';
+  h.textContent = wanted && !asked ? `Unknown model “${wanted}”.` : 'No trained model is bundled with this build yet.';
   const p = document.createElement('p');
   p.textContent =
     'The registry lists: ' + (names.join('; ') || 'nothing') +
-    '. Train one with @var/train (see packages/models/README.md) and rebuild, or open a model directory with ?model=<URL>.';
+    '. Train one with @var/train (see packages/models/README.md) and rebuild, open a model directory with ?model=<URL>, or open checkpoint files (.pth / .safetensors) below.';
   msg.append(h, p);
   renderModelSelect();
 }
@@ -127,8 +181,17 @@ $<HTMLSelectElement>('model-select').addEventListener('change', (e) => {
 function showProgress(fraction: number, label: string): void {
   const p = $('load-progress');
   p.hidden = false;
+  p.classList.toggle('busy', fraction <= 0);
   (p.querySelector('.bar') as HTMLElement).style.width = `${Math.round(fraction * 100)}%`;
   (p.querySelector('.label') as HTMLElement).textContent = label;
+}
+
+/** Bytes for people: 1.2 GB, 4.5 MB, 812 kB. */
+export function formatBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${Math.round(n / 1e3)} kB`;
+  return `${n} B`;
 }
 
 function renderCard(card: CardSummary, source: string, ms: number): void {
@@ -164,14 +227,14 @@ function renderCard(card: CardSummary, source: string, ms: number): void {
 }
 
 // ---------- drawing ----------
-function pictureCanvas(rgba: Uint8ClampedArray, size: number, display: number, cls = 'pic'): HTMLCanvasElement {
+function pictureCanvas(rgba: Uint8ClampedArray, size: number, display: number, cls = 'pic', height = size): HTMLCanvasElement {
   const c = document.createElement('canvas');
   c.width = size;
-  c.height = size;
+  c.height = height;
   c.className = cls;
   c.style.width = `${display}px`;
-  c.style.height = `${display}px`;
-  c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(rgba), size, size), 0, 0);
+  c.style.height = `${Math.round((display * height) / size)}px`;
+  c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(rgba), size, height), 0, 0);
   return c;
 }
 
@@ -216,6 +279,26 @@ function startScalesView(scales: number[]): void {
   });
 }
 
+/**
+ * Thumbnail size so that all scales fit the row (each cell: 2×2 pairs of token map + preview
+ * for a batch, one pair for a single image); below the minimum the row scrolls, with a hint.
+ */
+function thumbSize(scales: number, batch: boolean, previews: boolean): number {
+  const box = $('scales');
+  const cell = (box.clientWidth - 12 * (scales - 1)) / scales - 18;
+  const perRow = (batch ? 2 : 1) * (previews ? 2 : 1);
+  const fit = Math.floor((cell - 3 * perRow - (batch ? 6 : 0)) / perRow);
+  return Math.max(batch ? 24 : 32, Math.min(batch ? 56 : 112, fit));
+}
+
+/** Say so when the scales row is wider than its panel (it scrolls sideways). */
+function markOverflow(): void {
+  const box = $('scales');
+  const over = box.scrollWidth > box.clientWidth + 1;
+  $('scales-panel').classList.toggle('overflowing', over);
+  $('scroll-hint').hidden = !over;
+}
+
 function showScale(m: Extract<FromWorker, { type: 'scale' }>): void {
   runScales.push({ si: m.si, pn: m.pn, ms: m.ms });
   const cell = $('scales').querySelector(`[data-si="${m.si}"]`) as HTMLElement | null;
@@ -223,20 +306,21 @@ function showScale(m: Extract<FromWorker, { type: 'scale' }>): void {
   cell.classList.remove('pending');
   const slot = cell.querySelector('.slot')!;
   slot.replaceChildren();
-  const n = m.preview ? m.preview.rgba.length : 1;
+  const n = m.preview ? m.preview.rgba.length : Math.max(1, m.tokens.length / (m.pn * m.pn));
   const show = Math.min(n, 4);
-  const disp = show > 1 ? 56 : 112;
+  const disp = thumbSize(m.scales, show > 1, !!m.preview);
   const grid = document.createElement('div');
   grid.className = 'mini';
   for (let b = 0; b < show; b++) {
     const pair = document.createElement('div');
     pair.className = 'pair';
     pair.append(tokenCanvas(m.tokens, m.pn, b, disp));
-    if (m.preview) pair.append(pictureCanvas(m.preview.rgba[b], m.preview.size, disp));
+    if (m.preview) pair.append(pictureCanvas(m.preview.rgba[b], m.preview.width, disp, 'pic', m.preview.height));
     grid.append(pair);
   }
   slot.append(grid);
   (cell.querySelector('.ms') as HTMLElement).textContent = `${m.ms.toFixed(0)} ms`;
+  markOverflow();
   cell.title = m.preview ? 'time of this scale, including the preview decode' : 'time of this scale (transformer step + sampling)';
   $('run-status').textContent = `scale ${m.si + 1}/${m.scales}`;
 }
@@ -260,7 +344,7 @@ function showResults(m: Extract<FromWorker, { type: 'done' }>, params: SamplePar
   m.images.rgba.forEach((rgba, b) => {
     const fig = document.createElement('figure');
     fig.className = m.kind === 'edit' ? 'result edited' : 'result';
-    fig.append(pictureCanvas(rgba, m.images.size, 160));
+    fig.append(pictureCanvas(rgba, m.images.width, 160, 'pic', m.images.height));
     const cap = document.createElement('figcaption');
     const lab = m.labels[b];
     cap.textContent = `${m.kind === 'edit' ? 'edit · ' : ''}${lab >= names.length ? 'unconditional' : `class ${names[lab]}`} · seed ${params.seed} · #${b}`;
@@ -269,11 +353,11 @@ function showResults(m: Extract<FromWorker, { type: 'done' }>, params: SamplePar
     const e = document.createElement('button');
     e.textContent = 'Edit';
     e.className = 'edit-this';
-    e.onclick = () => setEditSource({ kind: 'generated', rgba, size: m.images.size, tokens: m.tokens.map((t) => t.slice(b * (t.length / m.labels.length), (b + 1) * (t.length / m.labels.length))) });
+    e.onclick = () => setEditSource({ kind: 'generated', rgba, size: m.images.width, label: lab, tokens: m.tokens.map((t) => t.slice(b * (t.length / m.labels.length), (b + 1) * (t.length / m.labels.length))) });
     const d = document.createElement('button');
     d.textContent = 'PNG';
     d.className = 'download';
-    d.onclick = () => download(rgba, m.images.size, `var-${m.kind}-${lab}-seed${params.seed}-${b}.png`);
+    d.onclick = () => download(rgba, m.images.width, `var-${m.kind}-${lab}-seed${params.seed}-${b}.png`);
     btns.append(e, d);
     fig.append(cap, btns);
     box.append(fig);
@@ -281,7 +365,9 @@ function showResults(m: Extract<FromWorker, { type: 'done' }>, params: SamplePar
 }
 
 // ---------- editor ----------
-type EditSource = { kind: 'generated'; rgba: Uint8ClampedArray; size: number; tokens: Int32Array[] } | { kind: 'upload'; rgba: Uint8ClampedArray; size: number };
+type EditSource =
+  | { kind: 'generated'; rgba: Uint8ClampedArray; size: number; label: number; tokens: Int32Array[] }
+  | { kind: 'upload'; rgba: Uint8ClampedArray; size: number; image: ImageInput; label: number };
 let editSource: EditSource | null = null;
 const imgCanvas = $<HTMLCanvasElement>('edit-image');
 const maskCanvas = $<HTMLCanvasElement>('edit-mask');
@@ -294,6 +380,8 @@ function setEditSource(src: EditSource): void {
   ctx.clearRect(0, 0, imgCanvas.width, imgCanvas.height);
   ctx.drawImage(pictureCanvas(src.rgba, src.size, src.size), 0, 0, imgCanvas.width, imgCanvas.height);
   $('editor-empty').hidden = true;
+  // The edit generates the source's class unless the user picks another.
+  if (state.card && src.label >= 0 && src.label <= state.card.numClasses) $<HTMLSelectElement>('edit-class').value = String(src.label);
   clearMask();
   setState(state.state);
   $('edit-panel').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
@@ -370,26 +458,46 @@ function paintedCoverage(size: number): number[][] {
   return out;
 }
 
-$<HTMLInputElement>('upload').addEventListener('change', async (e) => {
-  const file = (e.target as HTMLInputElement).files?.[0];
-  if (!file || !state.card) return;
-  const size = state.card.imageSize;
-  const bmp = await createImageBitmap(file);
-  const c = document.createElement('canvas');
-  c.width = size;
-  c.height = size;
-  const ctx = c.getContext('2d')!;
-  // Centre-crop to a square, then resize to the model's size.
-  const s = Math.min(bmp.width, bmp.height);
-  ctx.drawImage(bmp, (bmp.width - s) / 2, (bmp.height - s) / 2, s, s, 0, 0, size, size);
-  const rgba = ctx.getImageData(0, 0, size, size).data;
-  if (state.card.channels === 1) {
-    for (let i = 0; i < size * size; i++) {
-      const g = Math.round(0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]);
-      rgba[4 * i] = rgba[4 * i + 1] = rgba[4 * i + 2] = g;
-    }
+/** PNG and JPEG go to the worker as bytes (decoded by @var/data, as the CLI does); other formats are decoded by the browser. */
+async function imageInput(file: File): Promise<ImageInput> {
+  const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  const png = head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47;
+  const jpeg = head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff;
+  if (png || jpeg || file.size === 0) return { kind: 'bytes', bytes: await file.arrayBuffer(), name: file.name };
+  let bmp: ImageBitmap;
+  try {
+    bmp = await createImageBitmap(file);
+  } catch {
+    throw new Error(`${file.name} is not an image this browser can decode (${file.type || 'unknown type'}, ${formatBytes(file.size)}). Upload a PNG, JPEG, WebP or GIF image.`);
   }
-  setEditSource({ kind: 'upload', rgba: new Uint8ClampedArray(rgba), size });
+  const c = new OffscreenCanvas(bmp.width, bmp.height);
+  const ctx = c.getContext('2d')!;
+  ctx.drawImage(bmp, 0, 0);
+  const data = ctx.getImageData(0, 0, bmp.width, bmp.height).data;
+  bmp.close();
+  return { kind: 'rgba', width: c.width, height: c.height, data, name: file.name };
+}
+
+let importId = 0;
+const imports = new Map<number, ImageInput>();
+async function importFile(file: File): Promise<void> {
+  if (!state.card) return;
+  try {
+    const image = await imageInput(file);
+    importId += 1;
+    imports.set(importId, image);
+    // The worker decodes, centre-crops and resizes it to the model's size and channels.
+    send({ type: 'import-image', reqId: importId, image: image.kind === 'bytes' ? { ...image, bytes: image.bytes.slice(0) } : image });
+  } catch (e) {
+    state.imports += 1;
+    notify('bad', 'Could not use this image.', (e as Error).message);
+  }
+}
+$<HTMLInputElement>('upload').addEventListener('change', async (e) => {
+  const input = e.target as HTMLInputElement;
+  const file = input.files?.[0];
+  if (file) await importFile(file);
+  input.value = '';
 });
 
 const placeholders = { scales: $('scales').innerHTML, results: $('results').innerHTML };
@@ -461,15 +569,120 @@ $('edit').onclick = () => {
   const transfer: Transferable[] = [];
   if (editSource.kind === 'generated') params.inputTokens = editSource.tokens.map((t) => new Int32Array(t));
   else {
-    const img = new Float32Array(3 * size * size);
-    for (let i = 0; i < size * size; i++) for (let ch = 0; ch < 3; ch++) img[ch * size * size + i] = (editSource.rgba[4 * i + ch] / 255) * 2 - 1;
-    params.image = img;
-    transfer.push(img.buffer);
+    const im = editSource.image;
+    params.image = im.kind === 'bytes' ? { ...im, bytes: im.bytes.slice(0) } : { ...im, data: new Uint8ClampedArray(im.data) };
+    transfer.push(params.image.kind === 'bytes' ? params.image.bytes : params.image.data.buffer);
   }
   const extra: Partial<LastRun> = { mask, ...(params.inputTokens ? { inputTokens: params.inputTokens.map((t) => Array.from(t)) } : {}) };
   const id = beginRun('edit', params, extra);
   send({ type: 'edit', reqId: id, params }, transfer);
 };
+
+// ---------- opening checkpoint files ----------
+const opened: { vae?: File; var?: File; config?: File } = {};
+const CHECKPOINT = /\.(pth|pt|bin|ckpt|safetensors)$/i;
+
+/** Which slot a file goes to: JSON → config; a name with vae/tokenizer/vqvae → tokenizer; else transformer. */
+function slotOf(f: File): 'vae' | 'var' | 'config' | null {
+  const n = f.name.toLowerCase();
+  if (n.endsWith('.json')) return 'config';
+  if (!CHECKPOINT.test(n)) return null;
+  return /vae|vqvae|tokenizer/.test(n) ? 'vae' : 'var';
+}
+
+function renderOpened(): void {
+  const show = (slot: 'vae' | 'var' | 'config', empty: string) => {
+    const f = opened[slot];
+    $(`open-${slot}-name`).textContent = f ? `${f.name} (${formatBytes(f.size)})` : empty;
+  };
+  show('vae', 'no file');
+  show('var', 'no file');
+  show('config', 'none (use the preset)');
+  const preset = $<HTMLSelectElement>('open-preset').value;
+  const okConfig = !!opened.config || preset !== '';
+  $<HTMLButtonElement>('open-load').disabled = !(opened.vae && opened.var && okConfig) || state.state === 'loading' || state.state === 'running';
+  $('open-hint').textContent = !opened.vae || !opened.var
+    ? 'Open (or drop here) a tokenizer and a transformer checkpoint, .pth or .safetensors — e.g. vae_ch160v4096z32.pth and var_d16.pth.'
+    : okConfig ? `Ready: ${opened.var.name} with ${opened.vae.name}, ${opened.config ? `config ${opened.config.name}` : `preset ${preset}`}.` : 'Choose the preset these weights were trained with, or open their config file.';
+}
+
+function addFiles(files: Iterable<File>): void {
+  const rejected: string[] = [];
+  for (const f of files) {
+    const slot = slotOf(f);
+    if (slot) opened[slot] = f;
+    else rejected.push(f.name);
+  }
+  if (rejected.length) notify('warn', `Not a checkpoint or a config: ${rejected.join(', ')}.`, 'Open .pth / .safetensors checkpoints (a tokenizer and a transformer) and optionally a config .json (model-card.json or the official config.json).');
+  renderOpened();
+}
+for (const slot of ['vae', 'var', 'config'] as const) {
+  $<HTMLInputElement>(`open-${slot}`).addEventListener('change', (e) => {
+    const input = e.target as HTMLInputElement;
+    const f = input.files?.[0];
+    if (f) {
+      if (slot !== 'config' && !CHECKPOINT.test(f.name)) notify('warn', `${f.name} does not look like a checkpoint.`, 'Expected a .pth or .safetensors file; trying it anyway.');
+      opened[slot] = f;
+    }
+    input.value = '';
+    renderOpened();
+  });
+}
+$<HTMLInputElement>('open-any').addEventListener('change', (e) => {
+  const input = e.target as HTMLInputElement;
+  addFiles(input.files ?? []);
+  input.value = '';
+});
+$<HTMLSelectElement>('open-preset').addEventListener('change', renderOpened);
+$('open-load').onclick = () => {
+  if (!opened.vae || !opened.var) return;
+  const preset = $<HTMLSelectElement>('open-preset').value;
+  loadSource({ kind: 'files', vae: opened.vae, var: opened.var, ...(opened.config ? { config: opened.config } : { preset }) });
+};
+// Drag and drop anywhere on the page: checkpoints and configs go to the open panel, images to the editor.
+document.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  document.body.classList.add('dragging');
+});
+document.addEventListener('dragleave', (e) => {
+  if (e.relatedTarget === null) document.body.classList.remove('dragging');
+});
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  document.body.classList.remove('dragging');
+  const files = [...(e.dataTransfer?.files ?? [])];
+  const images = files.filter((f) => f.type.startsWith('image/'));
+  const rest = files.filter((f) => !f.type.startsWith('image/'));
+  if (rest.length) addFiles(rest);
+  if (images[0]) void importFile(images[0]);
+});
+
+// ---------- cache ----------
+function renderCache(): void {
+  const box = $('cache-list');
+  box.replaceChildren();
+  const { available, entries } = state.cache;
+  const total = entries.reduce((s, e) => s + e.bytes, 0);
+  $('cache-summary').textContent = !available
+    ? 'not available here (no Cache Storage): models are downloaded on every visit'
+    : entries.length ? `${entries.length} model${entries.length === 1 ? '' : 's'}, ${formatBytes(total)}` : 'empty';
+  for (const e of entries) {
+    const li = document.createElement('li');
+    const what = e.kind === 'bundled' ? 'bundled' : e.kind === 'opened' ? 'opened files' : 'from a URL';
+    li.textContent = `${e.label} — ${formatBytes(e.bytes)} (${what})`;
+    if (e.key) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'load-cached';
+      b.textContent = 'Load';
+      b.onclick = () => loadSource({ kind: 'cached', key: e.key! });
+      li.append(' ', b);
+    }
+    box.append(li);
+  }
+  $<HTMLButtonElement>('cache-clear').disabled = !available || entries.length === 0;
+}
+$('cache-clear').onclick = () => send({ type: 'cache-clear' });
 
 // ---------- worker messages ----------
 worker.onmessage = (ev: MessageEvent<FromWorker>) => {
@@ -478,20 +691,32 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'backend': {
       state.backend = m.info as unknown as Record<string, unknown>;
       document.body.dataset.backend = m.info.name;
-      const label = m.info.name === 'wasm' ? `wasm · ${m.info.threads} thread${m.info.threads === 1 ? '' : 's'}` : m.info.name;
+      const i = m.info;
+      const label = i.name === 'wasm' ? `wasm · ${i.threads} thread${i.threads === 1 ? '' : 's'}` : i.name === 'webgpu' ? `WebGPU${i.adapter?.includes('(software)') ? ' · software' : ''}` : i.name;
       $('backend-name').textContent = label;
-      $('backend').className = `backend ok ${m.info.name}`;
-      const iso = m.info.crossOriginIsolated
-        ? 'page is cross-origin isolated (SharedArrayBuffer: wasm threads possible)'
-        : 'page is NOT cross-origin isolated (no SharedArrayBuffer, so no wasm threads)';
-      const why: string[] = [m.info.reason];
-      if (m.info.adapter) why.push(`adapter: ${m.info.adapter}`);
-      if (m.info.name === 'wasm') {
-        why.push(iso);
-        why.push(`navigator.hardwareConcurrency = ${m.info.cores}`);
+      $('backend').className = `backend ok ${i.name}`;
+      // Details on demand: why this backend, the adapter, threads and isolation.
+      const rows: Array<[string, string]> = [['why', i.reason]];
+      if (i.adapter) rows.push(['adapter', i.adapter]);
+      if (i.limits) rows.push(['limits', Object.entries(i.limits).map(([k, v]) => `${k} ${formatBytes(v.requested)}`).join(', ')]);
+      if (i.name === 'wasm') {
+        rows.push(['threads', `${i.threads} of ${i.threadsWanted ?? '?'} asked (${i.wasmBinary} build; ?threads=N to change)`]);
+        rows.push(['isolation', i.crossOriginIsolated ? 'cross-origin isolated: wasm threads available' : 'not cross-origin isolated: no SharedArrayBuffer, one thread']);
       }
-      if (backend === 'auto') why.push('pick another with ?backend=webgpu|wasm|cpu');
-      $('backend-reason').textContent = why.join(' · ');
+      rows.push(['cores', String(i.cores)]);
+      if (backend === 'auto') rows.push(['other', '?backend=webgpu|wasm|cpu']);
+      const dl = $('backend-reason');
+      dl.replaceChildren();
+      for (const [k, v] of rows) {
+        const dt = document.createElement('dt');
+        dt.textContent = k;
+        const dd = document.createElement('dd');
+        dd.textContent = v;
+        dl.append(dt, dd);
+      }
+      if (i.name === 'wasm' && (i.threads ?? 1) < (i.threadsWanted ?? 1)) {
+        notify('warn', `wasm runs ${i.threads} thread(s) of the ${i.threadsWanted} asked.`, i.crossOriginIsolated ? i.reason : 'The page is not cross-origin isolated (serve it with COOP/COEP headers), so wasm cannot use threads.');
+      }
       break;
     }
     case 'backend-error':
@@ -499,6 +724,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       $('backend-name').textContent = `no ${backend} backend`;
       $('backend').className = 'backend bad';
       $('backend-reason').textContent = m.message;
+      notify('bad', `The ${backend} backend cannot start here.`, `${m.message} Try ?backend=wasm (works in every current browser) or ?backend=auto.`);
       setState('error');
       break;
     case 'models':
@@ -506,13 +732,19 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       chooseInitialModel();
       renderModelSelect();
       break;
-    case 'progress':
-      showProgress(m.fraction, `${m.stage} ${Math.round(m.fraction * 100)}%`);
+    case 'progress': {
+      state.progress = { stage: m.stage, loaded: m.loaded, total: m.total };
+      const f = m.total > 0 ? m.loaded / m.total : 0;
+      const bytes = m.total > 0 ? `${formatBytes(m.loaded)} of ${formatBytes(m.total)}` : m.loaded > 0 ? formatBytes(m.loaded) : '';
+      showProgress(f, `${m.stage}${m.file ? ` ${m.file}` : ''}${bytes ? ` · ${bytes}` : ''}`);
       break;
+    }
     case 'loaded':
       state.card = m.card;
+      state.fromCache = m.fromCache;
+      state.error = null;
       resetOutputs();
-      showProgress(1, `loaded ${m.card.name}`);
+      showProgress(1, `loaded ${m.card.name}${m.fromCache ? ' from the cache' : ''}`);
       setTimeout(() => ($('load-progress').hidden = true), 600);
       renderCard(m.card, m.source, m.ms);
       renderModelSelect();
@@ -521,13 +753,43 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'load-error': {
       state.error = m.message;
       $('load-progress').hidden = true;
-      const msg = $('model-message');
-      msg.hidden = false;
-      msg.className = 'message bad';
-      msg.textContent = m.code === 'E_MODEL_NOT_BUNDLED' ? `This model is not bundled yet. ${m.message}` : `Could not load the model: ${m.message}`;
-      setState('no-model');
+      const what = currentSource?.kind === 'files' ? 'the opened files' : currentSource?.kind === 'url' ? 'the model at this URL' : 'the model';
+      const hint = /E_CHECKPOINT/.test(m.code) && /does not match|mis-shaped|missing key|unexpected key/i.test(m.message)
+        ? ' These weights do not fit the chosen configuration: pick the preset or config file they were made with (both files must belong to one model).'
+        : /E_CONFIG/.test(m.code) ? ' The configuration is not valid: give a model-card.json, a { tokenizer, var } config, the official config.json, or a preset.' : '';
+      notify('bad', `Could not load ${what}.`, `${m.message}${hint}`);
+      if (state.card) {
+        // The previous model is still loaded: keep working with it.
+        currentSource = previousSource;
+        renderModelSelect();
+        setState('ready');
+      } else {
+        const msg = $('model-message');
+        msg.hidden = false;
+        msg.className = 'message bad';
+        msg.textContent = m.code.includes('E_MODEL_NOT_BUNDLED') ? `This model is not bundled yet. ${m.message}` : `Could not load the model: ${m.message}`;
+        setState('no-model');
+      }
       break;
     }
+    case 'cache':
+      state.cache = { available: m.available, entries: m.entries };
+      renderCache();
+      if (m.note) notify('warn', 'The opened model was not kept in the cache.', m.note);
+      break;
+    case 'imported': {
+      state.imports += 1;
+      const image = imports.get(m.reqId);
+      imports.delete(m.reqId);
+      if (!image || !state.card) break;
+      setEditSource({ kind: 'upload', rgba: m.picture.rgba[0], size: m.picture.width, image, label: -1 });
+      break;
+    }
+    case 'import-error':
+      state.imports += 1;
+      imports.delete(m.reqId);
+      notify('bad', 'Could not use this image.', `${m.message}. Upload a PNG or JPEG image (or any image format this browser shows).`);
+      break;
     case 'scale':
       if (pending && m.reqId === pending.id) showScale(m);
       break;
@@ -559,8 +821,9 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'error':
       state.error = m.message;
       $('run-status').textContent = `error: ${m.message}`;
+      notify('bad', 'The run failed.', m.message);
       pending = null;
-      setState('ready');
+      setState(state.card ? 'ready' : 'no-model');
       break;
   }
 };
@@ -579,5 +842,13 @@ if (delayParam !== null) {
   sel.value = delayParam;
 }
 setState('starting');
+// Progress from the first moment: the backend starts, then the model list, then the model.
+showProgress(0, `starting the ${backend === 'auto' ? '' : `${backend} `}backend…`);
 $('backend-name').textContent = `starting ${backend}…`;
-send({ type: 'init', backend, wasmPaths: new URL('tfjs-wasm/', base).href, registryRoot });
+if (!BACKENDS.includes(backendParam)) {
+  notify('warn', `Unknown backend “${backendParam}” (from ?backend=).`, `Expected one of ${BACKENDS.join(', ')}; using auto.`);
+}
+if (threads.error) notify('warn', 'Bad thread count.', threads.error);
+renderOpened();
+renderCache();
+send({ type: 'init', backend, wasmPaths: new URL('tfjs-wasm/', base).href, registryRoot, threads: threads.threads });

@@ -1,10 +1,19 @@
 /** Messages between the page (main.ts) and the generation worker (worker.ts). */
 import type { BackendName } from '@var/core';
 
-export type ModelSource = { kind: 'url'; url: string } | { kind: 'id'; id: string; root: string };
+/**
+ * Where a model comes from: a registry id in the build's `models/` folder, a model directory
+ * URL, checkpoint files the user opened (`.pth` / `.safetensors`, with a preset or a config
+ * file), or an opened model kept in the cache.
+ */
+export type ModelSource =
+  | { kind: 'url'; url: string }
+  | { kind: 'id'; id: string; root: string }
+  | { kind: 'files'; vae: File; var: File; preset?: string; config?: File }
+  | { kind: 'cached'; key: string };
 
 export interface SampleParams {
-  /** One label for the whole batch (numClasses = unconditional). */
+  /** One label per image (numClasses = unconditional), or one label for the whole batch. */
   label: number;
   count: number;
   cfg: number;
@@ -17,20 +26,26 @@ export interface SampleParams {
   previews?: boolean;
 }
 
+/** An image the user picked: encoded bytes (PNG/JPEG), or RGBA pixels the browser decoded. */
+export type ImageInput = { kind: 'bytes'; bytes: ArrayBuffer; name: string } | { kind: 'rgba'; width: number; height: number; data: Uint8ClampedArray; name: string };
+
 export interface EditParams extends SampleParams {
   /** Tokens per scale of one generated image (1, pn·pn) — or `image`. */
   inputTokens?: Int32Array[];
-  /** An uploaded image, (1, 3, H, W) in [-1, 1], row-major. */
-  image?: Float32Array;
+  /** An uploaded image (decoded, centre-cropped and resized in the worker as the CLI does). */
+  image?: ImageInput;
   /** (H, W) rows, 1 = keep the input, 0 = generate. */
   mask: number[][];
 }
 
 export type ToWorker =
-  | { type: 'init'; backend: BackendName; wasmPaths: string; registryRoot: string }
+  | { type: 'init'; backend: BackendName; wasmPaths: string; registryRoot: string; threads?: number }
   | { type: 'load'; source: ModelSource }
   | { type: 'generate'; reqId: number; params: SampleParams }
   | { type: 'edit'; reqId: number; params: EditParams }
+  | { type: 'import-image'; reqId: number; image: ImageInput }
+  | { type: 'cache-list' }
+  | { type: 'cache-clear' }
   | { type: 'stop' };
 
 export interface BackendReport {
@@ -38,11 +53,15 @@ export interface BackendReport {
   requested: string;
   reason: string;
   threads?: number;
+  /** Threads asked for (wasm). */
+  threadsWanted?: number;
   wasmBinary?: string;
   adapter?: string;
   crossOriginIsolated: boolean;
   /** navigator.hardwareConcurrency in the worker. */
   cores: number;
+  /** WebGPU: the limits requested from the adapter (and what it offers). */
+  limits?: Record<string, { requested: number; adapter: number }>;
 }
 
 export interface ModelEntry {
@@ -50,6 +69,8 @@ export interface ModelEntry {
   name: string;
   description: string;
   bundled: boolean;
+  /** Bytes of its files, when the build's index says. */
+  bytes?: number;
 }
 
 export interface CardSummary {
@@ -69,19 +90,35 @@ export interface CardSummary {
   training?: Record<string, unknown>;
 }
 
-/** RGBA images of one batch, each `size`×`size`. */
+/** RGBA images of one batch, each `width`×`height` (gray models give gray RGBA). */
 export interface Pictures {
-  size: number;
+  width: number;
+  height: number;
+  /** Channels of the model's images (1 = gray, shown as gray RGBA). */
+  channels: number;
   rgba: Uint8ClampedArray[];
+}
+
+/** A model kept in the page's cache (Cache Storage). */
+export interface CacheEntry {
+  /** For opened models: the key to load it again ({ kind: 'cached', key }). */
+  key?: string;
+  label: string;
+  kind: 'bundled' | 'url' | 'opened';
+  bytes: number;
+  files: number;
 }
 
 export type FromWorker =
   | { type: 'backend'; info: BackendReport }
   | { type: 'backend-error'; message: string }
   | { type: 'models'; models: ModelEntry[] }
-  | { type: 'progress'; stage: string; fraction: number }
-  | { type: 'loaded'; card: CardSummary; source: string; ms: number }
+  | { type: 'progress'; stage: string; file?: string; loaded: number; total: number; fromCache?: boolean }
+  | { type: 'loaded'; card: CardSummary; source: string; ms: number; fromCache: boolean }
   | { type: 'load-error'; code: string; message: string }
+  | { type: 'cache'; entries: CacheEntry[]; available: boolean; note?: string }
+  | { type: 'imported'; reqId: number; picture: Pictures }
+  | { type: 'import-error'; reqId: number; message: string }
   | { type: 'scale'; reqId: number; si: number; pn: number; scales: number; ms: number; tokens: Int32Array; preview?: Pictures }
   | {
       type: 'done';

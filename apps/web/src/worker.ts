@@ -1,53 +1,69 @@
 /// <reference lib="webworker" />
 /**
  * The generation worker: owns TensorFlow.js, the backend and the model, so the page stays
- * responsive. Streams one message per scale (tokens, a decoded preview, the time it took).
+ * responsive. Loads models (bundled, by URL, from opened files, from the cache), streams one
+ * message per scale (tokens, a decoded preview, the time it took), and decodes uploads.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '@var/core';
-import { REGISTRY, disposeModel, listModels, loadModel, type LoadedModel } from '@var/models';
+import { disposeModel, loadModel, parseModelCard, type LoadedModel, type ModelCard } from '@var/models';
 import { edit, generate, type EditOptions, type GenerateOptions, type ScaleEvent } from '@var/sampling';
-import type { CardSummary, EditParams, FromWorker, ModelSource, Pictures, SampleParams, ToWorker } from './protocol';
+import { kindOf, messageOf, ModelSourceError } from './errors';
+import { bundledModels, clearKept, getModelFile, keepOpened, listKept, readKept, readOpenedFile, type FileProgress, type ModelIndex } from './model-store';
+import { imageInputTensor, toPictures } from './pictures';
+import type { BackendReport, CardSummary, EditParams, FromWorker, ModelSource, SampleParams, ToWorker } from './protocol';
+import { withThreadsReported } from './threads';
 
 const post = (m: FromWorker, transfer: Transferable[] = []): void => (self as unknown as DedicatedWorkerGlobalScope).postMessage(m, transfer);
 
 let ready: Promise<void> | null = null;
 let registryRoot = '';
+let index: ModelIndex | null = null;
 let model: LoadedModel | null = null;
 let controller: AbortController | null = null;
 let queue: Promise<void> = Promise.resolve();
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-async function init(backend: BackendName, wasmPaths: string): Promise<void> {
+async function init(backend: BackendName, wasmPaths: string, threads: number | undefined): Promise<void> {
   try {
+    const wantThreads = threads ?? navigator.hardwareConcurrency ?? 1;
+    const start = () => initBackend(backend, { wasmPaths, threads: wantThreads, allowSoftwareAdapter: backend === 'webgpu' ? true : undefined });
     // The wasm backend registers itself on import; initBackend picks and initialises one.
-    const info = await initBackend(backend, { wasmPaths, allowSoftwareAdapter: backend === 'webgpu' ? true : undefined });
+    const info = backend === 'wasm' || backend === 'auto' ? await withThreadsReported(wantThreads, start) : await start();
     const a = info.adapterInfo;
-    post({
-      type: 'backend',
-      info: {
-        name: info.name,
-        requested: info.requested,
-        reason: info.reason,
-        threads: info.threads,
-        wasmBinary: info.wasmBinary,
-        adapter: a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ') + (a.isSoftware ? ' (software)' : '') : undefined,
-        crossOriginIsolated: (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
-        cores: navigator.hardwareConcurrency ?? 1,
-      },
-    });
+    const report: BackendReport = {
+      name: info.name,
+      requested: info.requested,
+      reason: info.reason,
+      threads: info.threads,
+      threadsWanted: wantThreads,
+      wasmBinary: info.wasmBinary,
+      adapter: a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ') + (a.isSoftware ? ' (software)' : '') : undefined,
+      crossOriginIsolated: (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
+      cores: navigator.hardwareConcurrency ?? 1,
+    };
+    if (info.name === 'webgpu') report.limits = webgpuLimits();
+    post({ type: 'backend', info: report });
   } catch (e) {
-    post({ type: 'backend-error', message: message(e) });
+    post({ type: 'backend-error', message: messageOf(e) });
     throw e;
   }
 }
 
+/** The WebGPU device's limits that bound a generation (one binding holds the attention scores). */
+function webgpuLimits(): Record<string, { requested: number; adapter: number }> {
+  const dev = (tf.backend() as unknown as { device?: { limits?: Record<string, number>; adapterInfo?: unknown } }).device;
+  const out: Record<string, { requested: number; adapter: number }> = {};
+  for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize']) {
+    const v = dev?.limits?.[k];
+    if (typeof v === 'number') out[k] = { requested: v, adapter: v };
+  }
+  return out;
+}
+
 async function sendModels(): Promise<void> {
-  const list = await listModels({ root: new URL(registryRoot) }).catch(() => REGISTRY.map((e) => ({ ...e, bundled: false })));
-  post({ type: 'models', models: list.map((m) => ({ id: m.id, name: m.name, description: m.description, bundled: m.bundled })) });
+  const r = await bundledModels(registryRoot);
+  index = r.index;
+  post({ type: 'models', models: r.models });
 }
 
 function summarize(m: LoadedModel): CardSummary {
@@ -62,7 +78,7 @@ function summarize(m: LoadedModel): CardSummary {
     dataset: c.dataset?.name ?? 'unknown',
     classNames: c.classNames,
     imageSize: size,
-    channels: c.channels ?? 3,
+    channels: c.channels ?? (c.tokenizer.config.inChannels === 1 ? 1 : 3),
     patchNums: vc.patchNums,
     vocabSize: vc.vocabSize,
     numClasses: vc.numClasses,
@@ -73,42 +89,130 @@ function summarize(m: LoadedModel): CardSummary {
   };
 }
 
-async function load(source: ModelSource): Promise<void> {
-  if (model) {
-    disposeModel(model);
-    model = null;
-  }
-  const t0 = performance.now();
+/** Progress across the files of one load: bytes of every file, with the total once known. */
+function progressOf(expected: number): { file: (p: FileProgress) => void; stage: (s: string) => void; fromCache: () => boolean } {
+  const per = new Map<string, { loaded: number; total: number }>();
+  let cached = true;
+  let any = false;
+  let lastPost = 0;
+  const send = (stage: string, file?: string, force = false) => {
+    const now = performance.now();
+    if (!force && now - lastPost < 50) return;
+    lastPost = now;
+    let loaded = 0;
+    let total = 0;
+    for (const v of per.values()) {
+      loaded += v.loaded;
+      total += v.total || v.loaded;
+    }
+    post({ type: 'progress', stage, file, loaded, total: Math.max(total, expected), fromCache: any && cached });
+  };
+  return {
+    file: (p) => {
+      any = true;
+      if (!p.fromCache) cached = false;
+      per.set(p.file, { loaded: p.loaded, total: p.total });
+      send(p.fromCache ? 'reading from the cache' : 'downloading', p.file, p.loaded === 0 || p.loaded === p.total);
+    },
+    stage: (s) => send(s, undefined, true),
+    fromCache: () => any && cached,
+  };
+}
+
+function parseJson(bytes: Uint8Array, what: string): unknown {
+  const text = new TextDecoder().decode(bytes);
   try {
-    const onProgress = (p: { stage: string; fraction: number }) => post({ type: 'progress', stage: p.stage, fraction: p.fraction });
-    model =
-      source.kind === 'url'
-        ? await loadModel(new URL(source.url), { onProgress })
-        : await loadModel(source.id, { root: new URL(source.root), onProgress });
-    post({ type: 'loaded', card: summarize(model), source: model.source, ms: performance.now() - t0 });
+    return JSON.parse(text);
   } catch (e) {
-    post({ type: 'load-error', code: (e as { code?: string }).code ?? 'E_LOAD', message: message(e) });
+    throw new ModelSourceError(what, `${what} is not JSON (${messageOf(e)}); expected a model card (model-card.json) or a model config ({ tokenizer, var } or an official { VQVAE, VAR })`, { cause: e });
   }
 }
 
-/** (B, 3, H, W) in [0, 1] → one RGBA array per image. */
-async function toPictures(images: tf.Tensor4D): Promise<Pictures> {
-  const [B, , H, W] = images.shape;
-  const data = await images.data();
-  const rgba: Uint8ClampedArray[] = [];
-  const plane = H * W;
-  for (let b = 0; b < B; b++) {
-    const out = new Uint8ClampedArray(plane * 4);
-    const o = b * 3 * plane;
-    for (let i = 0; i < plane; i++) {
-      out[4 * i] = Math.round(data[o + i] * 255);
-      out[4 * i + 1] = Math.round(data[o + plane + i] * 255);
-      out[4 * i + 2] = Math.round(data[o + 2 * plane + i] * 255);
-      out[4 * i + 3] = 255;
+/** A model directory (registry id or URL): the card, then both weight files, cached. */
+async function loadDirectory(base: string, label: string, kind: 'bundled' | 'url', files: ModelIndex['models'][number]['files'] | undefined, pr: ReturnType<typeof progressOf>) {
+  const fileUrl = (name: string) => {
+    const f = files?.find((x) => x.name === name);
+    const url = new URL(name, base).href;
+    return { url: f ? `${url}?sha256=${f.sha256.slice(0, 16)}` : url, bytes: f?.bytes };
+  };
+  const c = fileUrl('model-card.json');
+  const cardBytes = (await getModelFile(c.url, { label, kind, bytes: c.bytes, onProgress: pr.file })).bytes;
+  const card = parseModelCard(parseJson(cardBytes, c.url.split('?')[0]), c.url.split('?')[0]);
+  const v = fileUrl(card.tokenizer.file ?? 'vae.safetensors');
+  const t = fileUrl(card.var.file ?? 'var.safetensors');
+  const [vaeBytes, varBytes] = await Promise.all([
+    getModelFile(v.url, { label, kind, bytes: v.bytes, onProgress: pr.file }),
+    getModelFile(t.url, { label, kind, bytes: t.bytes, onProgress: pr.file }),
+  ]);
+  return { card, vae: vaeBytes.bytes, var: varBytes.bytes };
+}
+
+/** Configs for opened files: a preset name, or a config / model-card JSON file. */
+async function openedConfig(source: Extract<ModelSource, { kind: 'files' }>): Promise<string | Record<string, unknown>> {
+  if (source.config) {
+    const json = parseJson(new Uint8Array(await source.config.arrayBuffer()), source.config.name);
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+      throw new ModelSourceError(source.config.name, `${source.config.name}: expected a JSON object (a model card or a model config); found ${Array.isArray(json) ? 'an array' : typeof json}`);
     }
-    rgba.push(out);
+    return json as Record<string, unknown>;
   }
-  return { size: H === W ? H : Math.max(H, W), rgba };
+  if (source.preset) return source.preset;
+  throw new ModelSourceError('config', 'choose a preset (d16, d20, d24, d30) or open a config file (model-card.json or config.json) with the checkpoints');
+}
+
+async function load(source: ModelSource): Promise<void> {
+  // The current model stays loaded (and usable) until the new one is ready.
+  let next: LoadedModel | null = null;
+  const t0 = performance.now();
+  try {
+    let vae: Uint8Array;
+    let vr: Uint8Array;
+    let config: string | Record<string, unknown> | ModelCard;
+    let label: string;
+    let rename: string | undefined;
+    let pr: ReturnType<typeof progressOf>;
+    if (source.kind === 'id' || source.kind === 'url') {
+      const files = source.kind === 'id' ? index?.models.find((m) => m.id === source.id)?.files : undefined;
+      pr = progressOf(files ? files.reduce((s, f) => s + f.bytes, 0) : 0);
+      pr.stage('fetching the model card');
+      const base = source.kind === 'id' ? new URL(`${source.id}/`, source.root).href : source.url.endsWith('/') ? source.url : `${source.url}/`;
+      label = source.kind === 'id' ? source.id : base;
+      const d = await loadDirectory(base, label, source.kind === 'id' ? 'bundled' : 'url', files, pr);
+      ({ vae, var: vr } = d);
+      config = d.card;
+    } else if (source.kind === 'files') {
+      pr = progressOf(source.vae.size + source.var.size);
+      pr.stage('reading the files');
+      config = await openedConfig(source);
+      vae = await readOpenedFile(source.vae, pr.file);
+      vr = await readOpenedFile(source.var, pr.file);
+      label = `${source.var.name} + ${source.vae.name}`;
+      rename = label;
+    } else {
+      pr = progressOf(0);
+      pr.stage('reading from the cache');
+      const k = await readKept(source.key, pr.file);
+      ({ vae, var: vr, label } = k);
+      config = k.card as ModelCard;
+    }
+    pr.stage('building the model');
+    next = await loadModel({ vae, var: vr, config });
+    if (rename) next.card = { ...next.card, name: rename, id: 'opened' };
+    next.source = label;
+    if (model) disposeModel(model);
+    model = next;
+    next = null;
+    const fromCache = pr.fromCache();
+    post({ type: 'loaded', card: summarize(model), source: fromCache ? `${label} (from this page's cache)` : label, ms: performance.now() - t0, fromCache });
+    if (source.kind === 'files') {
+      const kept = await keepOpened(source.vae, source.var, model.card, label);
+      if (kept.note) post({ type: 'cache', ...(await listKept()), note: kept.note });
+      else post({ type: 'cache', ...(await listKept()) });
+    } else post({ type: 'cache', ...(await listKept()) });
+  } catch (e) {
+    if (next) disposeModel(next);
+    post({ type: 'load-error', code: kindOf(e), message: messageOf(e) });
+  }
 }
 
 async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | EditParams): Promise<void> {
@@ -116,6 +220,7 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
     post({ type: 'error', reqId, message: 'no model is loaded' });
     return;
   }
+  const m = model;
   controller = new AbortController();
   const signal = controller.signal;
   const t0 = performance.now();
@@ -141,30 +246,67 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
     previews: p.previews ?? true,
     onScale,
   };
-  let image: tf.Tensor4D | null = null;
   try {
     let r;
     if (kind === 'edit') {
       const e = p as EditParams;
-      const size = e.mask.length;
       const opts: EditOptions = { ...base, mask: e.mask };
       if (e.inputTokens) opts.inputTokens = e.inputTokens;
-      else if (e.image) opts.image = image = tf.tensor4d(e.image, [1, 3, size, size]);
-      r = await edit(model.vae, model.var, opts);
+      else if (e.image) opts.inputTokens = await tokenize(m, e.image);
+      r = await edit(m.vae, m.var, opts);
     } else {
-      r = await generate(model.vae, model.var, base);
+      r = await generate(m.vae, m.var, base);
     }
     const images = await toPictures(r.images!);
     r.images?.dispose();
     r.fHat.dispose();
     post({ type: 'done', reqId, kind, tokens: r.tokens, labels: r.labels, images, ...(r.keep ? { keep: r.keep } : {}), ...(r.inputTokens ? { inputTokens: r.inputTokens } : {}), ms: performance.now() - t0 });
   } catch (e) {
-    if ((e as { name?: string; code?: string }).name === 'AbortError' || (e as { code?: string }).code === 'E_ABORTED' || signal.aborted) {
+    if ((e as { name?: string }).name === 'AbortError' || (e as { code?: string }).code === 'E_ABORTED' || signal.aborted) {
       post({ type: 'aborted', reqId });
-    } else post({ type: 'error', reqId, message: message(e) });
+    } else post({ type: 'error', reqId, message: `${kindOf(e)}: ${messageOf(e)}` });
   } finally {
-    image?.dispose();
     controller = null;
+  }
+}
+
+/** An uploaded image → the model's tokens per scale (1, pn·pn), through its VQVAE (as `var edit`). */
+async function tokenize(m: LoadedModel, image: NonNullable<EditParams['image']>): Promise<Int32Array[]> {
+  const channels = m.vae.config.inChannels === 1 ? 1 : 3;
+  const x = imageInputTensor(image, channels, summarize(m).imageSize);
+  try {
+    const idx = m.vae.imgToIdx(x);
+    try {
+      return await Promise.all(idx.map(async (t) => Int32Array.from(await t.data())));
+    } finally {
+      tf.dispose(idx);
+    }
+  } finally {
+    x.dispose();
+  }
+}
+
+/** Decode an upload and show it as the model will see it (its size and channels). */
+async function importImage(reqId: number, image: NonNullable<EditParams['image']>): Promise<void> {
+  if (!model) {
+    post({ type: 'import-error', reqId, message: 'load a model first' });
+    return;
+  }
+  try {
+    const channels = model.vae.config.inChannels === 1 ? 1 : 3;
+    const x = imageInputTensor(image, channels, summarize(model).imageSize);
+    try {
+      const pic = tf.tidy(() => tf.div(tf.add(x, 1), 2) as tf.Tensor4D);
+      try {
+        post({ type: 'imported', reqId, picture: await toPictures(pic) });
+      } finally {
+        pic.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+  } catch (e) {
+    post({ type: 'import-error', reqId, message: messageOf(e) });
   }
 }
 
@@ -176,8 +318,13 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   }
   if (m.type === 'init') {
     registryRoot = m.registryRoot;
-    ready = init(m.backend, m.wasmPaths);
-    queue = queue.then(() => ready!).then(sendModels, () => undefined);
+    ready = init(m.backend, m.wasmPaths, m.threads);
+    queue = queue
+      .then(() => ready!)
+      .then(
+        () => sendModels(),
+        () => undefined,
+      );
     return;
   }
   // One task at a time, after the backend is up.
@@ -187,8 +334,18 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     } catch {
       return;
     }
-    if (m.type === 'load') await load(m.source);
-    else if (m.type === 'generate') await run('generate', m.reqId, m.params);
-    else if (m.type === 'edit') await run('edit', m.reqId, m.params);
+    try {
+      if (m.type === 'load') await load(m.source);
+      else if (m.type === 'generate') await run('generate', m.reqId, m.params);
+      else if (m.type === 'edit') await run('edit', m.reqId, m.params);
+      else if (m.type === 'import-image') await importImage(m.reqId, m.image);
+      else if (m.type === 'cache-list') post({ type: 'cache', ...(await listKept()) });
+      else if (m.type === 'cache-clear') {
+        await clearKept();
+        post({ type: 'cache', ...(await listKept()) });
+      }
+    } catch (e) {
+      post({ type: 'error', reqId: -1, message: messageOf(e) });
+    }
   });
 };

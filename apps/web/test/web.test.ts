@@ -3,23 +3,29 @@
  * together with a tiny random model, drives Debian's chromium with Playwright, and checks
  * that the page generates the same tokens as the Node API (same weights, seed and options)
  * on wasm and on WebGPU (SwiftShader), that an in-painting edit matches Node's `edit`, that
- * Stop cancels, and that the page reports its backend. Screenshots go to test-results/.
+ * Stop cancels, and that the page reports its backend. With the bundled models: the result
+ * canvases hold the CLI's pixels for the same seed (gray stays gray), uploads edit on both
+ * models, opened checkpoint files load and are cached, the cache serves models with the model
+ * server down, and every bad input gets a message while the page keeps working.
+ * Screenshots go to test-results/.
  */
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@var/core';
-import { decodeImage, encodePng } from '@var/data';
+import { decodeImage, encodePng, imageToTensor } from '@var/data';
 import { defaultModelId, loadModel, saveModel, disposeModel, type LoadedModel } from '@var/models';
 import { edit, generate } from '@var/sampling';
 import { VQVAE, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, fromOfficialConfig as varConfig } from '@var/transformer';
-import { loadFixtureCase } from '@var/test-helpers';
-import type { Browser, Page } from 'playwright-core';
+import { loadFixtureCase, repoRoot } from '@var/test-helpers';
+import { zipSync } from 'fflate';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = join(appDir, 'test-results');
@@ -47,18 +53,37 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
-/** A static server for `routes` (URL prefix → directory) with cross-origin isolation headers. */
-function serve(routes: Array<[string, string]>): Promise<{ server: Server; origin: string }> {
+/** Switches of a test server: `down` prefixes drop their connections (the model server is unreachable). */
+interface ServeControl {
+  down: Set<string>;
+}
+
+/**
+ * A static server for `routes` (URL prefix → directory) with cross-origin isolation headers.
+ * A route whose directory is `'html'` answers every path with an HTML page (a misconfigured
+ * model URL).
+ */
+function serve(routes: Array<[string, string]>, control: ServeControl = { down: new Set() }): Promise<{ server: Server; origin: string }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     for (const [prefix, dir] of routes) {
       if (!path.startsWith(prefix)) continue;
+      if (control.down.has(prefix)) {
+        req.socket.destroy();
+        return;
+      }
+      if (dir === 'html') {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cross-Origin-Resource-Policy': 'same-origin' });
+        res.end('<!doctype html><title>Not here</title><p>This is a web page, not a model.</p>');
+        return;
+      }
       let file = normalize(join(dir, path.slice(prefix.length)));
       if (!file.startsWith(dir)) break;
       if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
       if (!existsSync(file)) break;
       res.writeHead(200, {
         'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'Content-Length': String(statSync(file).size),
         'Cross-Origin-Opener-Policy': 'same-origin',
         'Cross-Origin-Embedder-Policy': 'require-corp',
         'Cross-Origin-Resource-Policy': 'same-origin',
@@ -335,12 +360,16 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       }
       expect(state.state, `page state (error: ${state.error})\n${log.join('\n')}`).toBe('ready');
       expect(state.backend.name).toBe('webgpu');
-      expect(await page.textContent('#backend-name')).toContain('webgpu');
+      expect(await page.textContent('#backend-name')).toMatch(/webgpu/i);
       console.info(`[web test] webgpu backend: ${state.backend.reason} · ${state.backend.adapter}`);
       await fill(page, params);
       const last = await runAndWait(page, '#generate', 0);
       console.info(`[web test] webgpu: generated in ${(last.ms / 1000).toFixed(1)} s; per scale ${last.scales.map((s: any) => `${s.pn}×${s.pn}: ${s.ms.toFixed(0)} ms`).join(', ')}`);
       expect(last.tokens).toEqual(await expected());
+      // No synchronous GPU read-back in the generation path (tfjs-backend-webgpu warns on each).
+      const syncWarnings = log.filter((l) => l.startsWith('[webgpu]') && /synchronous|dataSync|readSync/i.test(l));
+      expect(syncWarnings).toEqual([]);
+      expect(state.backend.limits?.maxStorageBufferBindingSize?.requested).toBeGreaterThan(0);
       await page.screenshot({ path: join(resultsDir, 'web-webgpu.png'), fullPage: true });
     } finally {
       await page.close();
@@ -390,44 +419,330 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     }
   });
 
-  it('the build bundles the shipped models: MNIST loads by default and generates the Node API\'s digits; emoji is one click away', async () => {
+  // ---------------------------------------------------------------- the bundled models, as people use them
+
+  /** Every `.result canvas` of the page as its raw RGBA pixels. */
+  async function resultPixels(page: Page): Promise<Array<{ width: number; height: number; data: number[] }>> {
+    return page.$$eval('.result canvas', (cs) =>
+      (cs as HTMLCanvasElement[]).map((c) => ({ width: c.width, height: c.height, data: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) })),
+    );
+  }
+
+  /** `var generate` (the CLI, cpu backend) into a fresh folder; returns its JSON report. */
+  function cliGenerate(args: string[]): { images: Array<{ file: string; label: number }> } {
+    const bin = join(repoRoot(), 'apps', 'cli', 'dist', 'bin.js');
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: build the CLI first (pnpm turbo run build --filter=@var/cli)`);
+    const out = mkdtempSync(join(tmp, 'cli-'));
+    const stdout = execFileSync(process.execPath, [bin, 'generate', ...args, '--backend', 'cpu', '--out', out, '--json'], { encoding: 'utf8', env: { ...process.env, VAR_WASM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    return JSON.parse(stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1));
+  }
+
+  /** Largest |page − CLI PNG| over all pixels and channels; the PNG may be gray (1 channel) or RGB. */
+  function maxPixelDiff(page: { width: number; height: number; data: number[] }, pngFile: string): number {
+    const png = decodeImage(readFileSync(pngFile));
+    expect([page.width, page.height]).toEqual([png.width, png.height]);
+    let max = 0;
+    for (let i = 0; i < png.width * png.height; i++) {
+      for (let c = 0; c < 3; c++) {
+        const want = (png.data as Uint8Array)[i * png.channels + (png.channels === 1 ? 0 : c)];
+        max = Math.max(max, Math.abs(page.data[4 * i + c] - want));
+      }
+      expect(page.data[4 * i + 3]).toBe(255);
+    }
+    return max;
+  }
+
+  /** Node's tokens of an image file, through a model's VQVAE (as `var edit` tokenises it). */
+  async function tokensOf(m: LoadedModel, pngFile: string): Promise<number[][]> {
+    const x = imageToTensor(decodeImage(readFileSync(pngFile)), { channels: m.vae.config.inChannels === 1 ? 1 : 3, size: m.vae.imageSize });
+    const idx = m.vae.imgToIdx(x);
+    x.dispose();
+    const out = await Promise.all(idx.map(async (t) => Array.from(await t.data())));
+    tf.dispose(idx);
+    return out;
+  }
+
+  async function drawRect(page: Page, f0: number, f1: number): Promise<void> {
+    await page.check('input[name=tool][value=rect]');
+    const box = (await page.locator('#edit-mask').boundingBox())!;
+    await page.mouse.move(box.x + box.width * f0, box.y + box.height * f0);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * f1, box.y + box.height * f1, { steps: 4 });
+    await page.mouse.up();
+  }
+
+  async function upload(page: Page, file: string | { name: string; mimeType: string; buffer: Buffer }): Promise<void> {
+    const n = await page.evaluate(() => (window as any).__var.imports);
+    await page.setInputFiles('#upload', file as any);
+    await page.waitForFunction((k) => (window as any).__var.imports > k, n, { timeout: 30_000 });
+  }
+
+  const notices = async (page: Page): Promise<Array<{ kind: string; text: string }>> => page.evaluate(() => (window as any).__var.notices);
+  const settle = (page: Page, id?: string) =>
+    page.waitForFunction(
+      (want) => {
+        const v = (window as any).__var;
+        return v && (v.state === 'error' || v.state === 'no-model' || (v.state === 'ready' && (!want || v.card?.id === want)));
+      },
+      id,
+      { timeout: 120_000 },
+    );
+  const pageState = async (page: Page) => JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
+
+  it('the build bundles the shipped models: the page shows the CLI\'s pixels for the same seed (MNIST gray, emoji RGB), uploads edit on both, and bad images get a message', async () => {
     const { server: own, origin: ownOrigin } = await serve([['/', outDir]]); // the build alone, with its own models/ folder
-    const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+    const page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
     page.on('pageerror', (e) => log.push(`[bundled] pageerror: ${e.message}`));
-    const settled = (id: string) =>
-      page.waitForFunction((want) => (window as any).__var?.state === 'error' || ((window as any).__var?.state === 'ready' && (window as any).__var?.card?.id === want), id, { timeout: 120_000 });
     try {
+      const seen = page.waitForSelector('#load-progress:not([hidden])', { timeout: 30_000 });
       await page.goto(`${ownOrigin}/?backend=wasm`);
-      await settled('mnist');
-      const s = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
+      await seen; // progress from the first moment
+      await settle(page, 'mnist');
+      const s = await pageState(page);
       expect(s.state, String(s.error)).toBe('ready');
       expect(s.card.id).toBe(defaultModelId);
+      expect(s.card.channels).toBe(1);
       expect(s.models.filter((m: any) => m.bundled).map((m: any) => m.id).sort()).toEqual(['emoji', 'mnist']);
-      const p = { label: 7, cfg: s.card.sampling?.cfg ?? 2, topK: s.card.sampling?.topK ?? 0, topP: s.card.sampling?.topP ?? 0, seed: 7, count: 2 };
+      expect(s.models.every((m: any) => m.bytes > 0)).toBe(true);
+
+      // The default generation (class 0, seed 0, count 4) with the card's sampling settings.
+      const sp = s.card.sampling ?? {};
+      const p = { label: 0, cfg: sp.cfg ?? 1.5, topK: sp.topK ?? 0, topP: sp.topP ?? 0, seed: 0, count: 4 };
       await fill(page, p);
       const last = await runAndWait(page, '#generate', 0);
+      await page.screenshot({ path: join(resultsDir, 'web-mnist.png'), fullPage: true });
       const shipped = await loadModel(defaultModelId);
       try {
         const r = await generate(shipped.vae, shipped.var, { labels: p.label, count: p.count, cfg: p.cfg, topK: p.topK, topP: p.topP, seed: p.seed });
         r.images!.dispose();
         r.fHat.dispose();
         expect(last.tokens).toEqual(r.tokens.map((t) => Array.from(t)));
+        // The result canvases hold the CLI's PNGs, image by image; gray stays gray.
+        const pics = await resultPixels(page);
+        expect(pics).toHaveLength(p.count);
+        const cli = cliGenerate(['--class', String(p.label), '--count', String(p.count), '--seed', String(p.seed), '--cfg', String(p.cfg), '--top-k', String(p.topK), '--top-p', String(p.topP)]);
+        expect(cli.images).toHaveLength(p.count);
+        const diffs = pics.map((pic, b) => maxPixelDiff(pic, cli.images[b].file));
+        console.info(`[web test] mnist: result canvases vs the CLI's PNGs, max |diff| per image = ${diffs.join(', ')}/255`);
+        for (const d of diffs) expect(d).toBeLessThanOrEqual(2);
+        for (const pic of pics) for (let i = 0; i < pic.data.length; i += 4) expect(pic.data[i] === pic.data[i + 1] && pic.data[i] === pic.data[i + 2]).toBe(true);
+        for (let b = 1; b < pics.length; b++) expect(pics[b].data).not.toEqual(pics[0].data); // each result is its own sample
+
+        // Edit a result: the edit class follows the result's class.
+        await page.selectOption('#edit-class', '3');
+        await page.locator('.result .edit-this').nth(2).click();
+        expect(await page.inputValue('#edit-class')).toBe(String(p.label));
+
+        // Upload the CLI's PNG of image #1 and in-paint its upper half as a 7.
+        await upload(page, cli.images[1].file);
+        expect(await page.isHidden('#editor-empty')).toBe(true);
+        await page.check('input[name=mode][value=inpaint]');
+        await page.selectOption('#edit-class', '7');
+        await drawRect(page, 0.02, 0.5);
+        const ed = await runAndWait(page, '#edit', 1);
+        expect(ed.kind).toBe('edit');
+        // The page tokenised the upload as Node does (one copy per image of the batch).
+        expect(ed.inputTokens.map((t: number[]) => t.slice(0, t.length / p.count))).toEqual(await tokensOf(shipped, cli.images[1].file));
+        const edited = await resultPixels(page);
+        expect(edited).toHaveLength(p.count);
+        for (const pic of edited) for (let i = 0; i < pic.data.length; i += 4) expect(pic.data[i] === pic.data[i + 1] && pic.data[i] === pic.data[i + 2]).toBe(true);
+        await page.screenshot({ path: join(resultsDir, 'web-edit-mnist.png'), fullPage: true });
       } finally {
         disposeModel(shipped);
       }
-      await page.screenshot({ path: join(resultsDir, 'web-mnist.png'), fullPage: true });
+      // The page fits 1366 px: nothing sticks out sideways; the scales row scrolls inside its panel.
+      const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: innerWidth, scales: getComputedStyle(document.getElementById('scales')!).overflowX }));
+      expect(widths.doc).toBeLessThanOrEqual(widths.view);
+      expect(widths.scales).toBe('auto');
+
+      // Emoji (3 channels): the CLI's colours, then an upload edit.
       await page.selectOption('#model-select', 'emoji');
-      await settled('emoji');
-      const e = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
+      await settle(page, 'emoji');
+      const e = await pageState(page);
       expect(e.state, String(e.error)).toBe('ready');
       expect(e.card.classNames).toHaveLength(9);
-      await fill(page, { label: 6, cfg: e.card.sampling?.cfg ?? 2, topK: 0, topP: 0, seed: 1, count: 2 });
+      const es = e.card.sampling ?? {};
+      const pe = { label: 6, cfg: es.cfg ?? 1.5, topK: es.topK ?? 0, topP: es.topP ?? 0, seed: 1, count: 2 };
+      await fill(page, pe);
       const le = await runAndWait(page, '#generate', e.runs);
       expect(le.labels).toEqual([6, 6]);
-      expect(await page.locator('.result canvas').count()).toBe(2);
+      const epics = await resultPixels(page);
+      const ecli = cliGenerate(['--model', 'emoji', '--class', '6', '--count', '2', '--seed', '1', '--cfg', String(pe.cfg), '--top-k', String(pe.topK), '--top-p', String(pe.topP)]);
+      const ediffs = epics.map((pic, b) => maxPixelDiff(pic, ecli.images[b].file));
+      console.info(`[web test] emoji: result canvases vs the CLI's PNGs, max |diff| per image = ${ediffs.join(', ')}/255`);
+      for (const d of ediffs) expect(d).toBeLessThanOrEqual(2);
+      expect(epics[1].data).not.toEqual(epics[0].data);
       await page.screenshot({ path: join(resultsDir, 'web-emoji.png'), fullPage: true });
+      const emoji = await loadModel('emoji');
+      try {
+        await upload(page, ecli.images[0].file);
+        await page.check('input[name=mode][value=outpaint]');
+        await drawRect(page, 0.25, 0.75);
+        const eu = await runAndWait(page, '#edit', e.runs + 1);
+        expect(eu.inputTokens.map((t: number[]) => t.slice(0, t.length / pe.count))).toEqual(await tokensOf(emoji, ecli.images[0].file));
+      } finally {
+        disposeModel(emoji);
+      }
+
+      // Bad images: a message each, nothing else changes, and the page keeps working.
+      const before = (await notices(page)).length;
+      await upload(page, { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('just some words, not an image') });
+      await upload(page, { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(200, 7)]) });
+      const good = readFileSync(ecli.images[0].file);
+      await upload(page, { name: 'cut.png', mimeType: 'image/png', buffer: good.subarray(0, good.length >> 1) });
+      const bad = (await notices(page)).slice(before);
+      console.info(`[web test] bad images: ${bad.map((n) => n.text.slice(0, 140)).join(' | ')}`);
+      expect(bad).toHaveLength(3);
+      for (const n of bad) expect(n.kind).toBe('bad');
+      expect(bad[0].text).toMatch(/notes\.txt.*not an image/);
+      expect(bad[1].text).toMatch(/PNG/);
+      expect(bad[2].text).toMatch(/PNG|truncated|corrupt/i);
+      const runs = (await pageState(page)).runs;
+      await runAndWait(page, '#generate', runs);
     } finally {
       await page.close();
+      await new Promise((r) => own.close(r));
+    }
+  });
+
+  it('opens checkpoint files (.pth + config, in the worker), keeps them and the downloads in the cache, loads from the cache with the model server down, and refuses bad checkpoints and URLs with a message', async () => {
+    const control: ServeControl = { down: new Set() };
+    const { server: own, origin: ownOrigin } = await serve([['/html-model/', 'html'], ['/', outDir]], control);
+    const ctx: BrowserContext = await browser.newContext({ viewport: { width: 1366, height: 1000 } });
+    const fx = fc.dir;
+    const files = { vae: join(fx, 'vae.pth'), var: join(fx, 'var.pth'), config: join(fx, 'config.json') };
+    const bad = join(tmp, 'bad');
+    mkdirSync(bad, { recursive: true });
+    const varBytes = readFileSync(files.var);
+    writeFileSync(join(bad, 'var_cut.pth'), varBytes.subarray(0, varBytes.length >> 1));
+    // A pickle that would run os.system('ls') if it were executed (GLOBAL posix system, REDUCE).
+    const hostile = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cposix\nsystem\n'), Buffer.from([0x58, 2, 0, 0, 0]), Buffer.from('ls'), Buffer.from([0x85, 0x52, 0x2e])]);
+    writeFileSync(join(bad, 'var_hostile.pth'), zipSync({ 'archive/data.pkl': [hostile, { level: 0 }], 'archive/version': [Buffer.from('3\n'), { level: 0 }] }));
+    writeFileSync(join(bad, 'broken.json'), '{ "tokenizer": ');
+    try {
+      const page = await ctx.newPage();
+      page.on('pageerror', (e) => log.push(`[files] pageerror: ${e.message}`));
+      await page.goto(`${ownOrigin}/?backend=wasm`);
+      await settle(page, 'mnist');
+      await page.click('#open-panel summary');
+      const openFiles = async (f: { vae: string; var: string; config?: string }, preset?: string) => {
+        await page.setInputFiles('#open-vae', f.vae);
+        await page.setInputFiles('#open-var', f.var);
+        if (f.config) await page.setInputFiles('#open-config', f.config);
+        if (preset) await page.selectOption('#open-preset', preset);
+        const n = (await notices(page)).length;
+        await page.click('#open-load');
+        await page.waitForFunction((k) => (window as any).__var.state === 'ready' && ((window as any).__var.notices.length > k || (window as any).__var.card?.id === 'opened'), n, { timeout: 60_000 });
+        return (await notices(page)).slice(n);
+      };
+
+      // Bad checkpoints first (the bundled MNIST stays loaded and usable after each).
+      const wrongPreset = await openFiles({ vae: files.vae, var: files.var }, 'd16');
+      const cut = await openFiles({ vae: files.vae, var: join(bad, 'var_cut.pth'), config: files.config });
+      const evil = await openFiles({ vae: files.vae, var: join(bad, 'var_hostile.pth'), config: files.config });
+      const notJson = await openFiles({ vae: files.vae, var: files.var, config: join(bad, 'broken.json') });
+      for (const [what, n] of [['wrong preset', wrongPreset], ['truncated', cut], ['hostile pickle', evil], ['config not JSON', notJson]] as const) {
+        console.info(`[web test] ${what}: ${n.map((x) => x.text.slice(0, 160)).join(' | ')}`);
+        expect(n, what).toHaveLength(1);
+        expect(n[0].kind, what).toBe('bad');
+        expect((await pageState(page)).card.id, what).toBe('mnist');
+      }
+      expect(wrongPreset[0].text).toMatch(/preset|config/i);
+      expect(cut[0].text).toMatch(/truncated|outside|end/i);
+      expect(evil[0].text).toMatch(/posix|system|refus|not allowed|global/i);
+      expect(notJson[0].text).toMatch(/not JSON/);
+
+      // The fixture's official .pth files with their config.json: parsed in the worker, progress in bytes.
+      await page.setInputFiles('#open-config', files.config);
+      const ok = await openFiles(files);
+      expect(ok.filter((n) => n.kind === 'bad')).toEqual([]);
+      const st = await pageState(page);
+      expect(st.card.name).toBe('var.pth + vae.pth');
+      expect(st.progress.total).toBe(statSync(files.vae).size + statSync(files.var).size);
+      await fill(page, { label: 1, cfg: 1.5, topK: 0, topP: 0, seed: 3, count: 1 });
+      const g = await runAndWait(page, '#generate', st.runs);
+      const node = await loadModel({ vae: files.vae, var: files.var, config: JSON.parse(readFileSync(files.config, 'utf8')) });
+      try {
+        const r = await generate(node.vae, node.var, { labels: 1, count: 1, cfg: 1.5, topK: 0, topP: 0, seed: 3 });
+        r.images!.dispose();
+        r.fHat.dispose();
+        expect(g.tokens).toEqual(r.tokens.map((t) => Array.from(t)));
+      } finally {
+        disposeModel(node);
+      }
+      await page.waitForFunction(() => (window as any).__var.cache.entries.some((e: any) => e.kind === 'opened'), null, { timeout: 30_000 });
+      const cache = (await pageState(page)).cache;
+      console.info(`[web test] cache: ${cache.entries.map((e: any) => `${e.label} ${e.bytes} B`).join(', ')}`);
+      expect(cache.entries.find((e: any) => e.kind === 'opened').bytes).toBe(statSync(files.vae).size + statSync(files.var).size);
+      expect(cache.entries.find((e: any) => e.kind === 'bundled' && e.label === 'mnist').bytes).toBeGreaterThan(4e6);
+      await page.close();
+
+      // The model server goes down: the page still loads MNIST, and the opened model, from the cache.
+      control.down.add('/models/');
+      const off = await ctx.newPage();
+      await off.goto(`${ownOrigin}/?backend=wasm`);
+      await settle(off, 'mnist');
+      const so = await pageState(off);
+      expect(so.state, String(so.error)).toBe('ready');
+      expect(so.fromCache).toBe(true);
+      expect(await off.textContent('#cache-summary')).toMatch(/2 models, [\d.]+ MB/); // MNIST (downloaded) and the opened files
+      await off.click('#cache-panel summary');
+      await off.click('#cache-list .load-cached');
+      await settle(off, 'opened');
+      expect((await pageState(off)).fromCache).toBe(true);
+      await off.click('#cache-clear');
+      await off.waitForFunction(() => (window as any).__var.cache.entries.length === 0, null, { timeout: 30_000 });
+      expect(await off.textContent('#cache-summary')).toBe('empty');
+      await off.close();
+      control.down.delete('/models/');
+
+      // Bad query parameters and model URLs: a message, and the page still works.
+      const q = await ctx.newPage();
+      await q.goto(`${ownOrigin}/?backend=tpu&id=no-such-model`);
+      await settle(q, 'mnist');
+      const nq = await notices(q);
+      expect(nq.map((n) => n.text).join('\n')).toMatch(/Unknown backend “tpu”[\s\S]*Unknown model “no-such-model”/);
+      expect((await pageState(q)).state).toBe('ready');
+      for (const [url, want] of [['http://127.0.0.1:9/nothing/', /cannot reach/], ['/html-model/', /HTML/]] as const) {
+        await q.goto(`${ownOrigin}/?backend=cpu&model=${encodeURIComponent(url)}`);
+        await settle(q);
+        const s = await pageState(q);
+        expect(s.state).toBe('no-model');
+        expect(s.notices.map((n: any) => n.text).join('\n')).toMatch(want);
+        console.info(`[web test] ?model=${url}: ${s.notices.at(-1).text.slice(0, 160)}`);
+      }
+      await q.selectOption('#model-select', 'mnist'); // still usable
+      await settle(q, 'mnist');
+      expect((await pageState(q)).state).toBe('ready');
+      await q.close();
+    } finally {
+      await ctx.close();
+      await new Promise((r) => own.close(r));
+    }
+  });
+
+  it('wasm uses the threads it asks for (1 vs 2 in a cross-origin isolated page)', async () => {
+    const { server: own, origin: ownOrigin } = await serve([['/', outDir]]);
+    try {
+      const times: Record<number, number> = {};
+      for (const n of [1, 2]) {
+        const page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
+        try {
+          await page.goto(`${ownOrigin}/?backend=wasm&threads=${n}&previews=0`);
+          await settle(page, 'mnist');
+          const s = await pageState(page);
+          expect(s.backend.crossOriginIsolated).toBe(true);
+          expect(s.backend.threads).toBe(n);
+          await fill(page, { label: 3, cfg: 3, topK: 10, topP: 0.9, seed: 1, count: 16 });
+          await runAndWait(page, '#generate', 0); // warm-up
+          const last = await runAndWait(page, '#generate', 1);
+          times[n] = last.ms;
+        } finally {
+          await page.close();
+        }
+      }
+      console.info(`[web test] mnist, 16 images, wasm in chromium: 1 thread ${(times[1] / 1000).toFixed(2)} s, 2 threads ${(times[2] / 1000).toFixed(2)} s`);
+    } finally {
       await new Promise((r) => own.close(r));
     }
   });
