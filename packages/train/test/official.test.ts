@@ -192,6 +192,13 @@ describe('official trainer checkpoints', () => {
       expect(summary.step_before).toBe(3);
       expect(summary.step_after).toBe(4);
       expect(summary.grad_norms[0]).toBeGreaterThan(0);
+      // the guide's launcher refuses train.py arguments of another model and a foreign VAE file
+      const work = join(tmp, 'launcher');
+      runPython(OFFICIAL, ['launcher-checks', out, work]);
+      const checks = JSON.parse(readFileSync(join(work, 'checks.json'), 'utf8'));
+      expect(checks.depth).toMatch(/do not describe the exported model: depth: train.py has 3, the model 2/);
+      expect(checks.foreign_vae).toMatch(/exists and is not .*vae\.pth/);
+      expect(checks.linked).toBe(join(out, 'vae.pth'));
       expect(Number.isFinite(summary.grad_norms[0])).toBe(true);
       // what the official optimizer holds after loading equals var.ts's moments, bit for bit
       const before = await readPth(join(official, 'before.pth'));

@@ -6,6 +6,9 @@ usage:
       var.pth (torch.load(weights_only=True), load_state_dict(strict=True)), then from INPUTS.pth
       ({img, label}) compute gt_BL = cat(vae.img_to_idxBl(img)), x = idxBl_to_var_input and
       logits = var(label, x) with cond_drop_rate 0; torch.save them to OUT.pth.
+  official_var.py launcher-checks EXPORT_DIR WORK_DIR
+      The guide's launcher refuses train.py arguments other than the model's and a foreign
+      vae_ch160v4096z32.pth, and links the model's vae.pth under that name (WORK_DIR/checks.json).
   official_var.py trainer-step EXPORT_DIR OUT_DIR [--steps N]
       Build the official trainer as train.py does (filter_params groups, AdamW betas (0.9, 0.95),
       AmpOptimizer without AMP, VARTrainer), load EXPORT_DIR/ar-ckpt-last.pth with
@@ -15,11 +18,12 @@ usage:
       train.py saves it and the state by name again (OUT_DIR/after.pth); OUT_DIR/summary.json.
 
 The reference directory is VAR_REF_DIR (default: ../shared/reference/VAR from the repository root).
-Debian has no packages for three imports of the official code that these runs never exercise:
-huggingface_hub (a mixin of VARHF only), tap (the argument parser of utils/arg_util.Args) and,
-on some systems, pytz (time strings of the loggers). When one is missing, an empty stand-in
-module is registered under its name and a line on stderr says so; nothing of the model,
-the optimizer or the trainer is replaced.
+The models are built by the guide's launcher (scripts/official/var_ts_official.py: `build_models`,
+and for trainer-step its replacement of train.py's `build_vae_var`). Debian has no packages for
+three imports of the official code that these runs never exercise: huggingface_hub (a mixin of
+VARHF only), tap (the argument parser of utils/arg_util.Args) and, on some systems, pytz (time
+strings of the loggers). When one is missing, an empty stand-in module is registered under its
+name and a line on stderr says so; nothing of the model, the optimizer or the trainer is replaced.
 """
 import importlib
 import json
@@ -36,62 +40,17 @@ def _ref_dir():
     return os.environ.get("VAR_REF_DIR") or os.path.join(root, "..", "shared", "reference", "VAR")
 
 
-def _stand_in(name, **attrs):
-    try:
-        importlib.import_module(name)
-    except ImportError:
-        m = types.ModuleType(name)
-        for k, v in attrs.items():
-            setattr(m, k, v)
-        sys.modules[name] = m
-        print(f"[official_var] {name} is not installed; registered an empty stand-in (unused by these runs)", file=sys.stderr)
+# the launcher of the guide (packages/train/scripts/official/var_ts_official.py): its model builder is what runs here
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "official"))
+import var_ts_official  # noqa: E402
 
 
 def import_official():
-    ref = os.path.abspath(_ref_dir())
-    if not os.path.exists(os.path.join(ref, "models", "var.py")):
-        raise SystemExit(f"official VAR code not found at {ref} (set VAR_REF_DIR)")
-    sys.path.insert(0, ref)
-
-    class PyTorchModelHubMixin:  # VARHF's hub mixin: not used here
-        pass
-
-    class Tap:  # base class of utils.arg_util.Args: not instantiated here
-        pass
-
-    import datetime
-
-    _stand_in("huggingface_hub", PyTorchModelHubMixin=PyTorchModelHubMixin)
-    _stand_in("tap", Tap=Tap)
-    _stand_in("pytz", timezone=lambda name: datetime.timezone.utc)
-    return ref
+    return var_ts_official.import_official(_ref_dir(), stand_ins=True)
 
 
 def build_models(model_dir):
-    """The official VQVAE and VAR from config.json (VQVAE / ddconfig / VAR keyword arguments)."""
-    from models import VAR, VQVAE
-    from models.basic_vae import Decoder, Encoder
-
-    with open(os.path.join(model_dir, "config.json")) as f:
-        cfg = json.load(f)
-    vq = dict(cfg["VQVAE"])
-    vq["v_patch_nums"] = tuple(vq["v_patch_nums"])
-    vae = VQVAE(**vq)
-    dd = cfg.get("ddconfig")
-    if dd:
-        # VQVAE.__init__ hard-codes the 256-px tokenizer's encoder/decoder: build this model's
-        dd = dict(dd)
-        dd["ch_mult"] = tuple(dd["ch_mult"])
-        vae.encoder = Encoder(double_z=False, **dd)
-        vae.decoder = Decoder(**dd)
-        vae.downsample = 2 ** (len(dd["ch_mult"]) - 1)
-        if vae.test_mode:
-            vae.eval()
-            [p.requires_grad_(False) for p in vae.parameters()]
-    va = dict(cfg["VAR"])
-    va["patch_nums"] = tuple(va["patch_nums"])
-    var = VAR(vae_local=vae, **va)
-    return cfg, vae, var
+    return var_ts_official.build_models(model_dir)
 
 
 def load_models(model_dir):
@@ -157,10 +116,23 @@ def cmd_trainer_step(export_dir, out_dir, steps):
 
     misc._change_builtin_print(True)  # what the official launcher sets up (print(..., force=True) etc.)
     torch.manual_seed(0)
-    cfg, vae, var = build_models(export_dir)
-    torch.nn.Module.load_state_dict(vae, torch.load(os.path.join(export_dir, "vae.pth"), map_location="cpu"), strict=True)
     ckpt = torch.load(os.path.join(export_dir, "ar-ckpt-last.pth"), map_location="cpu")
     args = ckpt["args"]
+    cfg = var_ts_official.read_config(export_dir)
+    # as train.py calls build_vae_var (the launcher's replacement), then loads the VAE it links
+    vae, var = var_ts_official.make_build_vae_var(export_dir)(
+        device="cpu", patch_nums=tuple(args["patch_nums"]), num_classes=cfg["VAR"]["num_classes"], depth=args["depth"],
+        shared_aln=args["saln"], attn_l2_norm=args["anorm"], flash_if_available=False, fused_if_available=False,
+    )
+    cwd = os.getcwd()
+    os.makedirs(out_dir, exist_ok=True)
+    os.chdir(out_dir)
+    try:
+        var_ts_official.link_vae(export_dir)
+        # torch 1.13 has no load_state_dict(assign=), which VQVAE's override passes on (train.py needs torch >= 2.1)
+        torch.nn.Module.load_state_dict(vae, torch.load("vae_ch160v4096z32.pth", map_location="cpu"), strict=True)
+    finally:
+        os.chdir(cwd)
     # the optimizer as train.py builds it
     names, paras, para_groups = filter_params(var, nowd_keys={
         "cls_token", "start_token", "task_token", "cfg_uncond",
@@ -218,11 +190,42 @@ def cmd_trainer_step(export_dir, out_dir, steps):
         f.write(summary)
 
 
+def cmd_launcher_checks(export_dir, work_dir):
+    """The launcher refuses train.py arguments that do not describe the model, and a foreign VAE file."""
+    cfg = var_ts_official.read_config(export_dir)
+    out = {}
+    try:
+        var_ts_official.make_build_vae_var(export_dir)(device="cpu", patch_nums=tuple(cfg["VAR"]["patch_nums"]), depth=cfg["VAR"]["depth"] + 1)
+        out["depth"] = "accepted"
+    except SystemExit as e:
+        out["depth"] = str(e)
+    os.makedirs(work_dir, exist_ok=True)
+    cwd = os.getcwd()
+    os.chdir(work_dir)
+    try:
+        with open("vae_ch160v4096z32.pth", "wb") as f:
+            f.write(b"another vae")
+        try:
+            var_ts_official.link_vae(export_dir)
+            out["foreign_vae"] = "accepted"
+        except SystemExit as e:
+            out["foreign_vae"] = str(e)
+        os.remove("vae_ch160v4096z32.pth")
+        var_ts_official.link_vae(export_dir)
+        out["linked"] = os.path.realpath("vae_ch160v4096z32.pth")
+    finally:
+        os.chdir(cwd)
+    with open(os.path.join(work_dir, "checks.json"), "w") as f:
+        json.dump(out, f)
+
+
 def main():
     import_official()
     cmd = sys.argv[1]
     if cmd == "logits":
         cmd_logits(*sys.argv[2:5])
+    elif cmd == "launcher-checks":
+        cmd_launcher_checks(sys.argv[2], sys.argv[3])
     elif cmd == "trainer-step":
         steps = int(sys.argv[sys.argv.index("--steps") + 1]) if "--steps" in sys.argv else 1
         cmd_trainer_step(sys.argv[2], sys.argv[3], steps)
