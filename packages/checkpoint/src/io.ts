@@ -3,7 +3,7 @@
  * Node's `fs` is imported lazily, only when a path is given, so the package also
  * loads in browsers for ArrayBuffer / Uint8Array / Response input.
  */
-import { CheckpointError, ValueError } from '@var/core';
+import { CheckpointError, ValueError, systemErrorText, writeFileAtomic as coreWriteFileAtomic } from '@var/core';
 
 /** What the readers accept besides a path: raw bytes, or something with `arrayBuffer()` (a fetch `Response`, a `Blob`). */
 export type BytesLike = ArrayBuffer | ArrayBufferView;
@@ -234,39 +234,15 @@ export async function openSource(src: CheckpointSource, onProgress?: (p: BytePro
 }
 
 /**
- * Write `parts` to `path` atomically: into a temporary file in the same directory,
- * flushed, then renamed over `path`. On any error the temporary file is removed and
- * `path` is left as it was.
+ * Write `parts` to `path` atomically (@var/core's `writeFileAtomic`: a temporary file in the
+ * same directory, flushed, then renamed over `path`). On any error the temporary file is
+ * removed and `path` is left as it was.
  * @throws CheckpointError when the file cannot be written (missing folder, permission
  * denied, disk full, …): the message names the path and the system error, which is the `cause`.
  */
 export async function writeFileAtomic(path: string, parts: Iterable<Uint8Array>): Promise<void> {
-  const fs = await import('node:fs/promises');
-  const nodePath = await import('node:path');
-  const dir = nodePath.dirname(path);
-  const base = nodePath.basename(path);
-  const rand = Math.random().toString(36).slice(2, 10);
-  const tmp = nodePath.join(dir, `.${base}.${process.pid}.${Date.now().toString(36)}${rand}.tmp`);
-  let fh: import('node:fs/promises').FileHandle | undefined;
-  try {
-    fh = await fs.open(tmp, 'wx');
-    for (const part of parts) {
-      let done = 0;
-      while (done < part.length) {
-        const len = Math.min(MAX_CHUNK, part.length - done);
-        const { bytesWritten } = await fh.write(part, done, len);
-        done += bytesWritten;
-      }
-    }
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await fs.rename(tmp, path);
-  } catch (e) {
-    if (fh) await fh.close().catch(() => {});
-    await fs.rm(tmp, { force: true }).catch(() => {});
-    const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : undefined;
-    const what = e instanceof Error ? e.message : String(e);
-    throw new CheckpointError(`cannot write checkpoint ${path}${code && !what.includes(code) ? ` (${code})` : ''}: ${what}; nothing was written (an existing file is unchanged)`, { cause: e });
-  }
+  await coreWriteFileAtomic(path, parts, {
+    createDirs: false,
+    error: (p, e) => new CheckpointError(`cannot write checkpoint ${p}: ${systemErrorText(e)}; nothing was written (an existing file is unchanged)`, { cause: e }),
+  });
 }

@@ -4,6 +4,7 @@
  */
 import { decodeImage, encodePng, type DecodeOptions, type EncodePngOptions, type RawImage } from './codec.js';
 import { DataIOError } from './errors.js';
+import { writeFileAtomic as coreWriteFileAtomic } from '@var/core';
 
 type FsPromises = typeof import('node:fs/promises');
 type PathModule = typeof import('node:path');
@@ -67,27 +68,15 @@ export async function readImage(path: string, options: Omit<DecodeOptions, 'sour
   return decodeImage(bytes, { ...options, source: path });
 }
 
-let tmpCounter = 0;
-
 /**
- * Write `bytes` to `path` atomically (Node only): the data goes to a temporary file in
- * the same folder, which is then renamed over `path`, so a reader (or a crash) never
- * sees a half-written file. Missing parent folders are created.
+ * Write `bytes` to `path` atomically (Node only; @var/core's `writeFileAtomic`): the data goes
+ * to a temporary file in the same folder, which is then renamed over `path`, so a reader (or a
+ * crash) never sees a half-written file. Missing parent folders are created.
  * @throws DataIOError when the file cannot be written (the temporary file is removed).
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const { fs, path: pathMod } = await nodeFs(path);
-  const dir = pathMod.dirname(path);
-  const pid = (globalThis as { process?: { pid?: number } }).process?.pid ?? 0;
-  const tmp = pathMod.join(dir, `.${pathMod.basename(path)}.${pid}.${Date.now().toString(36)}.${tmpCounter++}.tmp`);
-  try {
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(tmp, bytes);
-    await fs.rename(tmp, path);
-  } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw new DataIOError(path, `cannot write ${path}: ${ioMessage(err)}`, { cause: err });
-  }
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  if (!isNode()) throw new DataIOError(path, `cannot write ${path}: writing files needs Node.js (in a browser, download the bytes instead)`);
+  await coreWriteFileAtomic(path, bytes, { error: (p, e) => new DataIOError(p, `cannot write ${p}: ${ioMessage(e)}`, { cause: e }) });
 }
 
 /**

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConfigError, ValueError } from '@var/core';
-import { DataIOError } from '@var/data';
+import { DataIOError, writeFileAtomic } from '@var/data';
 
 export const CONFIG_FILE = 'config.json';
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -44,7 +44,6 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-let tmpCounter = 0;
 
 /** A failed run-directory write as a typed error naming the file and the system error code. */
 function writeFailure(path: string, e: unknown): DataIOError {
@@ -53,19 +52,12 @@ function writeFailure(path: string, e: unknown): DataIOError {
 }
 
 /**
- * Write a file atomically: a temporary file in the same folder, then rename (parents created).
+ * Write a text file atomically (@var/data's `writeFileAtomic`: a temporary file in the same
+ * folder, then rename; parents created).
  * @throws DataIOError (cause: the system error, e.g. ENOSPC) — the previous file is intact and the temporary file removed
  */
 export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
-  try {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw writeFailure(path, e);
-  }
+  await writeFileAtomic(path, text);
 }
 
 /** JSON with object keys sorted (a canonical form, for hashing and comparing configs). */
@@ -118,7 +110,10 @@ export interface RunConfigBase {
   [key: string]: unknown;
 }
 
-/** Temporary files of atomic writes: `.<name>.<pid>.<stamp>.tmp` (@var/checkpoint) and `<name>.tmp-<pid>-<n>` (writeTextAtomic). */
+/**
+ * Temporary files of atomic writes: `.<name>.<pid>.<stamp>.tmp` (@var/core's `writeFileAtomic`,
+ * which every package writes through) and `<name>.tmp-<pid>-<n>` (older versions).
+ */
 const TEMP_FILE = /^(?:\..+\.(\d+)\.[0-9a-z]+\.tmp|.+\.tmp-(\d+)-\d+)$/;
 
 function processAlive(pid: number): boolean {
