@@ -90,7 +90,7 @@ function summarize(m: LoadedModel): CardSummary {
 }
 
 /** Progress across the files of one load: bytes of every file, with the total once known. */
-function progressOf(expected: number): { file: (p: FileProgress) => void; stage: (s: string) => void; fromCache: () => boolean } {
+function progressOf(expected: number, fetching = 'downloading'): { file: (p: FileProgress) => void; stage: (s: string) => void; fromCache: () => boolean } {
   const per = new Map<string, { loaded: number; total: number }>();
   let cached = true;
   let any = false;
@@ -112,7 +112,7 @@ function progressOf(expected: number): { file: (p: FileProgress) => void; stage:
       any = true;
       if (!p.fromCache) cached = false;
       per.set(p.file, { loaded: p.loaded, total: p.total });
-      send(p.fromCache ? 'reading from the cache' : 'downloading', p.file, p.loaded === 0 || p.loaded === p.total);
+      send(p.fromCache ? 'reading from the cache' : fetching, p.file, p.loaded === 0 || p.loaded === p.total);
     },
     stage: (s) => send(s, undefined, true),
     fromCache: () => any && cached,
@@ -181,7 +181,7 @@ async function load(source: ModelSource): Promise<void> {
       ({ vae, var: vr } = d);
       config = d.card;
     } else if (source.kind === 'files') {
-      pr = progressOf(source.vae.size + source.var.size);
+      pr = progressOf(source.vae.size + source.var.size, 'reading');
       pr.stage('reading the files');
       config = await openedConfig(source);
       vae = await readOpenedFile(source.vae, pr.file);
