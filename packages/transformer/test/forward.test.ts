@@ -48,7 +48,10 @@ for (const backend of testBackends(['cpu', 'wasm', 'webgpu'])) {
       const per0 = crossEntropyPerToken(logits, gt.data as Int32Array, 0);
       const lvw = weightedLoss(per0, lossWeights(model.derived.beginEnds));
       expect(tf.memory().numTensors).toBe(before + 5);
-      const atol = backend === 'webgpu' ? 1e-3 : 1e-5;
+      // float32 round-off grows with the loss: scale the tolerance above magnitude 4
+      // (cases with many tokens or a wide head have per-token losses of 30+)
+      const lossMax = (fc.ref('loss_train_per_token').data as Float32Array).reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+      const atol = (backend === 'webgpu' ? 1e-3 : 1e-5) * Math.max(1, lossMax / 4);
       expectClose('loss_train_per_token', { data: await per.data(), shape: per.shape }, fc.ref('loss_train_per_token'), atol);
       expectClose('loss_train', { data: await lt.data(), shape: [] }, fc.ref('loss_train'), atol);
       expectClose('loss_val', { data: await lv.data(), shape: [] }, fc.ref('loss_val'), atol);

@@ -117,17 +117,20 @@ describe('VAR model', () => {
     const x = varInput(fc);
     const n = m.config.numClasses;
     const before = tf.memory().numTensors;
-    expect(() => m.forward([0, n + 1], x)).toThrow(ValueError);
-    expect(() => m.forward([0, -1], x)).toThrow(/out of range/);
-    expect(() => m.forward([0.5, 1], x)).toThrow(/not an integer/);
-    expect(() => m.forward([0], x)).toThrow(ShapeError);
+    // labels as many as the case's batch, the last one bad
+    const B = x.shape[0];
+    const withLast = (v: number) => [...Array<number>(B - 1).fill(0), v];
+    expect(() => m.forward(withLast(n + 1), x)).toThrow(ValueError);
+    expect(() => m.forward(withLast(-1), x)).toThrow(/out of range/);
+    expect(() => m.forward(withLast(0.5), x)).toThrow(/not an integer/);
+    expect(() => m.forward(Array<number>(B + 1).fill(0), x)).toThrow(ShapeError);
     const bad = tf.zeros([x.shape[0], x.shape[1] + 1, x.shape[2]]) as tf.Tensor3D;
     expect(() => m.forward(labelsOf(fc), bad)).toThrow(ShapeError);
     expect(() => m.startInference([n + 5])).toThrow(ValueError);
     bad.dispose();
     expect(tf.memory().numTensors).toBe(before);
     // the unconditional class is a valid label
-    const out = m.forward([n, n], x);
+    const out = m.forward(Array<number>(B).fill(n), x);
     out.dispose();
     x.dispose();
     m.dispose();
