@@ -13,8 +13,7 @@ import {
   precisionRecall,
   readReferenceStats,
 } from '@var/metrics';
-import { disposeModel } from '@var/models';
-import { generate } from '@var/sampling';
+import { loadGenerator } from '@var/pipeline';
 import { UsageError } from '../errors.js';
 import { abs, addBackendOptions, addModelOptions, addOutputOptions, intOpt, numOpt, resolveModel, startBackend, type ModelOptions } from '../model.js';
 import type { Ctx, Ui } from '../ui.js';
@@ -97,9 +96,10 @@ export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
   const perClass = intOpt('--count', o.count, 20, 1);
   const refCount = intOpt('--reference-count', o.referenceCount, 1000, 2);
   const seed = intOpt('--seed', o.seed, 0, 0);
-  const cfg = numOpt('--cfg', o.cfg, card.sampling?.cfg ?? 1.5, 0);
-  const topK = intOpt('--top-k', o.topK, card.sampling?.topK ?? 0, 0);
-  const topP = numOpt('--top-p', o.topP, card.sampling?.topP ?? 0, 0, 1);
+  // unset options: the pipeline applies the model card's sampling
+  const cfgOpt = o.cfg !== undefined ? numOpt('--cfg', o.cfg, 0, 0) : undefined;
+  const topKOpt = o.topK !== undefined ? intOpt('--top-k', o.topK, 0, 0) : undefined;
+  const topPOpt = o.topP !== undefined ? numOpt('--top-p', o.topP, 0, 0, 1) : undefined;
   const batch = intOpt('--batch', o.batch, 32, 1);
   const npz = extname(o.reference).toLowerCase() === '.npz';
   if (npz && metrics.some((m) => m === 'pr')) throw new UsageError('precision/recall needs real images, not .npz statistics: drop "pr" from --metrics or give images');
@@ -109,7 +109,8 @@ export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
   if (fit !== 'resize' && fit !== 'center-crop') throw new UsageError(`--fit: expected resize or center-crop; got ${JSON.stringify(o.fit)}`);
   const backend = await startBackend(o, ui);
   const classifier = await DigitClassifier.load(undefined, { fit });
-  const model = await spec.load();
+  const gen = await loadGenerator(spec.source, { backend: null });
+  const { cfg, topK, topP } = { ...gen.sampling, ...(cfgOpt !== undefined ? { cfg: cfgOpt } : {}), ...(topKOpt !== undefined ? { topK: topKOpt } : {}), ...(topPOpt !== undefined ? { topP: topPOpt } : {}) };
   const labels = Array.from({ length: numClasses * perClass }, (_, i) => i % numClasses);
   const fakeFeat = new Float32Array(labels.length * classifier.featureDim);
   const fakeLogits = new Float32Array(labels.length * classifier.numClasses);
@@ -119,10 +120,10 @@ export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
   try {
     for (let b0 = 0; b0 < labels.length; b0 += batch) {
       const lab = labels.slice(b0, b0 + batch);
-      const r = await generate(model.vae, model.var, { labels: lab, cfg, topK, topP, rng, signal: ui.io.signal });
-      const x = tf.tidy(() => tf.mean(tf.sub(tf.mul(r.images!, 2), 1), 1, true) as tf.Tensor4D);
-      r.images!.dispose();
-      r.fHat.dispose();
+      const r = await gen.generate({ classes: lab, rng, cfg, topK, topP, batchSize: batch, returnTensor: true, ...(ui.io.signal ? { signal: ui.io.signal } : {}) });
+      // (B, C, H, W) in [0, 1] → the classifier's gray [-1, 1]
+      const x = tf.tidy(() => tf.mean(tf.sub(tf.mul(r.tensor!, 2), 1), 1, true) as tf.Tensor4D);
+      r.tensor!.dispose();
       try {
         const out = await classifier.extract(x);
         fakeFeat.set(out.features, b0 * classifier.featureDim);
@@ -134,7 +135,7 @@ export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
     }
   } finally {
     bar.stop();
-    disposeModel(model);
+    gen.dispose();
   }
   const genSeconds = (performance.now() - t0) / 1000;
   const n = labels.length;
