@@ -13,10 +13,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@var/core';
 import { loadStateDict, readPth, readPthObject, toFloat32Array, writePth, type RawTensor } from '@var/checkpoint';
 import { loadModel, disposeModel } from '@var/models';
-import { loadFixtureCase } from '@var/test-helpers';
+import { writePng } from '@var/data';
+import { loadFixtureCase, findTorch, runPython } from '@var/test-helpers';
 import { loadCheckpoint } from '@var/train';
 import { runCli } from './run-cli.js';
-import { findTorch, runPython } from '../../../packages/checkpoint/test/python/torch.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OFFICIAL = join(here, '..', '..', '..', 'packages', 'train', 'test', 'python', 'official_var.py');
@@ -170,12 +170,20 @@ function guideCommands(): string[] {
 
 describe('var convert: VAR runs and the official trainer', () => {
   it("the @var/train README guide, line by line: train here → export → (one official training step on CPU for torchrun) → import → resume → model directory → generate", async () => {
-    const { tinyFolder } = await import('../../../packages/train/test/helpers.js');
     const { cpSync } = await import('node:fs');
     const lines = guideCommands();
     expect(lines.filter((l) => l.startsWith('var ')).length).toBeGreaterThanOrEqual(8);
     const cwd = mkdtempSync(join(tmpdir(), 'var-guide-'));
-    cpSync(dirname(await tinyFolder()), cwd, { recursive: true }); // images/a/*.png, images/b/*.png
+    // images/a/*.png (bright left half), images/b/*.png (bright top half): 8×8 gray, 12 per class
+    let seed = 12345;
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (const [ci, cls] of ['a', 'b'].entries()) {
+      mkdirSync(join(cwd, 'images', cls), { recursive: true });
+      for (let k = 0; k < 12; k++) {
+        const data = Uint8Array.from({ length: 64 }, (_, i) => Math.round(((ci === 0 ? i % 8 < 4 : i < 32) ? 200 : 40) + rand() * 50));
+        await writePng(join(cwd, 'images', cls, `${k}.png`), { width: 8, height: 8, channels: 1, data });
+      }
+    }
     const results: Record<string, any>[] = [];
     for (const line of lines) {
       if (line.includes('torchrun')) {

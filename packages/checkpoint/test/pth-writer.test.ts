@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CheckpointError, ShapeError, ValueError } from '@var/core';
-import { loadFixtureCase, parsePythonJson } from '@var/test-helpers';
+import { loadFixtureCase, parsePythonJson, findTorch, runPython } from '@var/test-helpers';
 import {
   fromFloat32,
   loadStateDict,
@@ -27,7 +27,6 @@ import {
 } from '../src/index.js';
 import { ZipArchive } from '../src/zip.js';
 import { bytesSource } from '../src/io.js';
-import { findTorch, runPython } from './python/torch.js';
 
 const fc = loadFixtureCase();
 const tmp = mkdtempSync(join(tmpdir(), 'var-pth-writer-'));

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, ConfigError, initBackend } from '@var/core';
 import { loadStateDict, readPth, readPthObject, readSafetensors, writePth, type RawTensor, type StateDict } from '@var/checkpoint';
-import { loadFixtureCase } from '@var/test-helpers';
+import { loadFixtureCase, findTorch, runPython } from '@var/test-helpers';
 import { VAR, paramShapes } from '@var/transformer';
 import { resolveModelConfig } from '@var/models';
 import {
@@ -31,7 +31,6 @@ import {
   type TrainVAROptions,
 } from '../src/index.js';
 import { tinyFolder, tmpRunDir } from './helpers.js';
-import { findTorch, runPython } from '../../checkpoint/test/python/torch.js';
 
 const fc = loadFixtureCase();
 const HERE = new URL('.', import.meta.url).pathname;

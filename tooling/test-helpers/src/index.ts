@@ -3,3 +3,4 @@ export * from './compare.js';
 export * from './backends.js';
 export * from './faults.js';
 export * from './test-names.js';
+export * from './torch.js';

@@ -1,5 +1,5 @@
 /**
- * Test helper: PyTorch through Debian's `python3-torch` (installed by `.ci/system-deps.sh`),
+ * Test helper for the interop tests with the official PyTorch code: PyTorch through Debian's `python3-torch` (installed by `.ci/system-deps.sh`),
  * always `/usr/bin/python3` (not a pyenv `python3` earlier on PATH). Where it is absent the
  * tests that need it skip and say why.
  */
