@@ -78,7 +78,12 @@ export type EditImage = RawImage | { width: number; height: number; data: Uint8C
 /** What to edit: zero-shot in-/out-painting or class editing inside a mask. */
 export interface EditRequest extends RequestBase {
   /** The source image; resized and centre-cropped to the model's size. */
-  image: EditImage;
+  image?: EditImage;
+  /**
+   * Or the source's tokens per scale, `(1 or B, pn·pn)` each — e.g. `tokens` of an earlier
+   * result, to edit a generated image without decoding and re-encoding it.
+   */
+  inputTokens?: Int32Array[];
   /**
    * Where to keep the source (1 = keep, 0 = generate): a rectangle in fractions of the image
    * (`inpainting: false` regenerates outside it), a mask image (`ImageData`-like, first channel
@@ -108,6 +113,8 @@ export interface GenerationResult {
   tokens: Int32Array[];
   /** Edits only: per scale, 1 where the source's token was kept, `(B, pn·pn)`. */
   keep?: Uint8Array[];
+  /** Edits only: the source's tokens per scale, `(B, pn·pn)` each. */
+  inputTokens?: Int32Array[];
   /** Wall time of the request (seconds). */
   seconds: number;
 }
@@ -206,30 +213,38 @@ export class Generator {
    */
   async edit(request: EditRequest): Promise<GenerationResult> {
     const m = this.open();
-    if (request === null || typeof request !== 'object' || request.image == null) throw new ValueError('edit needs { image, mask }: the image to edit is missing');
+    if (request === null || typeof request !== 'object' || (request.image == null) === (request.inputTokens == null)) {
+      throw new ValueError('edit needs { image, mask } (or { inputTokens, mask }): give exactly one of the image to edit and its tokens');
+    }
     if (request.mask == null) throw new ValueError('edit needs { image, mask }: the mask is missing (a rectangle {y0, x0, y1, x1}, a mask image, rows or a tensor)');
     const labels = this.labelsOf(request.classes, request.count, true);
-    const x = this.imageTensor(request.image);
+    const x = request.image != null ? this.imageTensor(request.image) : null;
     try {
       const kept: GenerationResult['kept'] = [];
+      const inputs: Int32Array[][] = [];
+      const source = x ? { image: x } : { inputTokens: request.inputTokens! };
       const result = await this.run(request, labels, async (lab, rng, settings, onScale) => {
-        const r = await editTokens(m.vae, m.var, { image: x, mask: request.mask, labels: lab, rng, ...settings, ...onScale });
+        const r = await editTokens(m.vae, m.var, { ...source, mask: request.mask, labels: lab, rng, ...settings, ...onScale });
+        if (r.inputTokens) inputs.push(r.inputTokens);
         if (kept.length === 0 && r.keep) {
           r.keep.forEach((k, si) => kept.push({ pn: m.var.config.patchNums[si], kept: k.reduce((a, b) => a + b, 0) / lab.length, total: k.length / lab.length }));
         }
         return r;
       });
-      const unit = tf.tidy(() => tf.div(tf.add(x, 1), 2) as tf.Tensor4D);
-      try {
-        const [pix] = await toPixels(unit, this.channels);
-        result.input = generatedImage(pix, -1, this.numClasses, 'input');
-      } finally {
-        unit.dispose();
+      if (x) {
+        const unit = tf.tidy(() => tf.div(tf.add(x, 1), 2) as tf.Tensor4D);
+        try {
+          const [pix] = await toPixels(unit, this.channels);
+          result.input = generatedImage(pix, -1, this.numClasses, 'input');
+        } finally {
+          unit.dispose();
+        }
       }
       result.kept = kept;
+      if (inputs.length) result.inputTokens = concatPerScale(inputs, Int32Array);
       return result;
     } finally {
-      x.dispose();
+      x?.dispose();
     }
   }
 

@@ -157,6 +157,13 @@ describe('Generator.edit', () => {
     expect(c.images[0].label).toBe(7);
     expect(c.kept!.some((k) => k.kept < k.total)).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
+    // the tokens of a result edit it without decoding and re-encoding: the same as editing its pixels here
+    const gen0 = await mnist.generate({ classes: [0], seed: 3 });
+    const byTokens = await mnist.edit({ inputTokens: gen0.tokens, mask: keepAll, seed: 1 });
+    expect(byTokens.inputTokens).toEqual(gen0.tokens);
+    expect(byTokens.input).toBeUndefined();
+    expect(Array.from(byTokens.images[0].pixels.data)).toEqual(Array.from(src.pixels.data));
+    await expect(mnist.edit({ image: src.png(), inputTokens: gen0.tokens, mask: keepAll })).rejects.toThrow(/exactly one/);
     await expect(mnist.edit({ image: src.png() } as never)).rejects.toThrow(/mask is missing/);
     await expect(mnist.edit({ image: new Uint8Array([1, 2, 3]), mask: keepAll })).rejects.toThrow();
     expect(tf.memory().numTensors).toBe(before);
