@@ -71,7 +71,7 @@ async function runTokenizer(config: VARRunConfig) {
 export async function exportOfficialTrainerCheckpoint(runDir: string, outDir: string): Promise<OfficialTrainerExport> {
   const config = await readVarRun(runDir);
   const paths = runPaths(runDir);
-  if (!(await exists(paths.checkpoint))) throw new CheckpointError(`${runDir} has no ${'checkpoint.safetensors'} yet: run trainVAR (at least one checkpoint) before exporting`);
+  if (!(await exists(paths.checkpoint))) throw new CheckpointError(`${runDir} has no checkpoint.safetensors yet: run trainVAR (at least one checkpoint) before exporting`);
   const ck = await loadCheckpoint(paths.checkpoint, { configHash: configHash(config) });
   const tok = await runTokenizer(config);
   const mc = { tokenizer: tok.config, var: config.model };

@@ -12,6 +12,7 @@
  *   `Decoder(**ddconfig)` in place of the hard-coded ones;
  * - `vae.pth`, `var.pth`: `model.state_dict()` as `torch.save` writes it (float32, `lvl_1L` int64).
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -188,13 +189,12 @@ export async function readOfficialModel(dir: string): Promise<{ config: ModelCon
     throw new ConfigError(`${join(dir, 'config.json')} is not valid JSON (${(e as Error).message})`);
   }
   const config = fromOfficialConfigJson(json);
-  const pick = async (stem: string) => {
-    const { existsSync } = await import('node:fs');
+  const pick = (stem: string) => {
     for (const f of [`${stem}.pth`, `${stem}.safetensors`]) if (existsSync(join(dir, f))) return join(dir, f);
     throw new CheckpointError(`${dir} has no ${stem}.pth (nor ${stem}.safetensors)`);
   };
-  const vaePath = await pick('vae');
-  const varPath = await pick('var');
+  const vaePath = pick('vae');
+  const varPath = pick('var');
   const vae = toOfficialStateDict('vae', await loadStateDict(vaePath), config, vaePath);
   const v = toOfficialStateDict('var', await loadStateDict(varPath), config, varPath);
   return { config, vae, var: v };
