@@ -12,7 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const varAliases = [
   { find: /^@var\/core\/errors$/, replacement: join(root, 'packages', 'core', 'src', 'errors.ts') },
   {
-    find: /^@var\/(core|checkpoint|tokenizer|transformer|sampling|metrics|data|models|train|pipeline)$/,
+    find: /^@var\/(core|checkpoint|tokenizer|transformer|sampling|metrics|data|datasets|models|train|pipeline)$/,
     replacement: '$1',
     customResolver(id: string) {
       const p = join(root, 'packages', id, 'src', 'index.ts');

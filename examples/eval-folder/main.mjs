@@ -7,7 +7,7 @@
  * classifier shipped in @var/metrics (128-d features, 10 logits), and the folder gets:
  *
  *   fid         Fréchet distance between its features and those of real MNIST digits
- *               (a seeded subset of @var/data's mnistDataset, or a reference folder);
+ *               (a seeded subset of @var/datasets' mnistDataset, or a reference folder);
  *   digitScore  the Inception Score computed with the digit classifier's logits
  *               (1 … 10: high when each image is a confident digit and all digits occur);
  *   accuracy    for class sub-folders: how often the classifier reads the folder's digit;
@@ -30,7 +30,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, initBackend } from '@var/core';
-import { imageFolderDataset, imageToTensor, imagesToTensor, mnistDataset, permutation, writePng } from '@var/data';
+import { imageFolderDataset, imageToTensor, imagesToTensor, permutation, writePng } from '@var/data';
+import { mnistDataset } from '@var/datasets';
 import { DigitClassifier, FeatureStats, features, fidFromStats, inceptionScore } from '@var/metrics';
 
 const here = dirname(fileURLToPath(import.meta.url));

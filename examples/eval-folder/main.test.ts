@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, initBackend } from '@var/core';
-import { imagesToTensor, mnistDataset, readImage, writePng } from '@var/data';
+import { imagesToTensor, readImage, writePng } from '@var/data';
+import { mnistDataset } from '@var/datasets';
 import { DigitClassifier, fidFromFeatures } from '@var/metrics';
 import { mnistReferenceIndices } from './main.mjs';
 

@@ -24,7 +24,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, ValueError, initBackend } from '@var/core';
-import { imageFolderDataset, imagesToTensor, mnistDataset, permutation, writePng } from '@var/data';
+import { imageFolderDataset, imagesToTensor, permutation, writePng } from '@var/data';
+import { mnistDataset } from '@var/datasets';
 import { disposeModel, loadModel, saveModel } from '@var/models';
 import { VARTrainer, valLoss } from '@var/transformer';
 

@@ -25,7 +25,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadStateDict } from '@var/checkpoint';
 import { initBackend } from '@var/core';
-import { emojiDataset, imageToTensor, makeGrid, mnistDataset, readImage, tensorToImages, writePng } from '@var/data';
+import { imageToTensor, makeGrid, readImage, tensorToImages, writePng } from '@var/data';
+import { emojiDataset, mnistDataset } from '@var/datasets';
 import { VQVAE, fromOfficialConfig } from '@var/tokenizer';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,5 +1,6 @@
 /**
- * @var/data — image I/O, image tensors, datasets, seeded splits, transforms and
+ * @var/data — image I/O, image tensors, datasets (the `ImageDataset` interface and image
+ * folders; MNIST and emoji are in @var/datasets), seeded splits, transforms and
  * bounded-memory batching for var.ts. Works in Node and browsers (file-system helpers
  * import `node:fs` lazily and only in Node).
  */
@@ -42,7 +43,5 @@ export {
   type Split,
 } from './dataset.js';
 export { imageFolderDataset, IMAGE_EXTENSIONS, type ImageFolderDataset, type ImageFolderOptions } from './datasets/folder.js';
-export { mnistDataset, MNIST_SIZE, type MnistDataset, type MnistOptions } from './datasets/mnist.js';
-export { emojiDataset, EMOJI_CATEGORIES, EMOJI_SIZE, type EmojiDataset, type EmojiInfo, type EmojiOptions } from './datasets/emoji.js';
 export { resize, centerCrop, randomCrop, horizontalFlip, randomHorizontalFlip, pad, type RandomSource } from './transforms.js';
 export { batches, batchesPerEpoch, type Batch, type BatchOptions } from './batches.js';

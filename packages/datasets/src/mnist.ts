@@ -5,8 +5,8 @@
  * exact 8-bit values (`round(v·255)`).
  */
 import { ValueError } from '@var/core';
-import type { RawImage } from '../codec.js';
-import { assertIndex, type ImageDataset } from '../dataset.js';
+import type { ImageDataset, RawImage } from '@var/data';
+import { assertIndex } from './index-check.js';
 
 /** Side of an MNIST digit in the `mnist` package. */
 export const MNIST_SIZE = 28;

