@@ -28,6 +28,7 @@ const HINTS: Record<string, string> = {
   E_SHAPE: 'check the input sizes (`var info` shows the model image size)',
   E_IMAGE_FORMAT: 'images must be PNG or JPEG',
   E_DATA_IO: 'check the path and its permissions',
+  E_OUT_OF_MEMORY: 'lower --batch to the size the message names (or use a backend with more memory)',
 };
 
 function isSystemError(e: unknown): boolean {

@@ -61,6 +61,22 @@ export class CheckpointError extends VarError {
   }
 }
 
+/**
+ * A request would need more memory than the backend has: raised before allocating, from an
+ * estimate. `largestBatch` is the largest batch the estimate lets fit (0 when none does).
+ */
+export class OutOfMemoryError extends VarError {
+  readonly neededBytes: number;
+  readonly availableBytes: number;
+  readonly largestBatch: number;
+  constructor(message: string, info: { neededBytes: number; availableBytes: number; largestBatch: number }, options?: { cause?: unknown }) {
+    super('E_OUT_OF_MEMORY', message, options);
+    this.neededBytes = info.neededBytes;
+    this.availableBytes = info.availableBytes;
+    this.largestBatch = info.largestBatch;
+  }
+}
+
 /** An operation was cancelled through an AbortSignal. */
 export class AbortError extends VarError {
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {

@@ -33,4 +33,8 @@ export {
 } from './filter.js';
 export { getEditMask, editMaskData, normalizeMask, scaleKeepMasks, roundHalfEven, maskFromArray, type ImageLikeMask } from './mask.js';
 export { rasterPatchNums, isRasterPair } from './raster.js';
+export {
+  assertBatchFits, availableBytes, estimateGenerationBytes, generationShape, largestBatchThatFits, WASM_HEAP_MAX_BYTES,
+  type GenerationShape, type GenerationMemoryEstimate,
+} from './memory.js';
 export type { SamplerQuantizer, SamplerVQVAE, SamplerSession, SamplerVAR } from './types.js';

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { throwIfAborted } from '@var/core';
+import { assertBatchFits } from './memory.js';
 import { sampleTokens } from './filter.js';
 import { codebookOf, embedTokens, smoothEmbedding, smoothWeights } from './embed.js';
 import type { Resolved } from './options.js';
@@ -113,6 +114,7 @@ export async function* autoregressiveInferCfg(
   const codebook = r.moreSmooth ? codebookOf(vae) : null;
   const clock = new PhaseClock(r.onPhase);
   throwIfAborted(r.signal);
+  await assertBatchFits(vae, model, B, { decode: r.decode }); // OutOfMemoryError before any allocation
   clock.start();
   const { session, guided } = openSession(model, r);
   clock.carry(); // the session's set-up counts into scale 0's transformer phase

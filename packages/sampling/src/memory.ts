@@ -1,0 +1,158 @@
+/**
+ * Memory needed to generate a batch, estimated before anything is allocated, and the check that
+ * turns "too large for this backend" into a typed {@link OutOfMemoryError} naming the largest
+ * batch that fits (instead of a wasm `RangeError`/abort half-way through a generation).
+ *
+ * The estimate follows what is alive at the peak of `autoregressiveInferCfg`:
+ * - transformer phase: the transposed weight copies of the session (all linear weights when
+ *   they are cached, else one block's, transposed on demand), plus per image (×2 sequences for
+ *   classifier-free guidance) the KV cache of all L tokens and the activations of one block at
+ *   the last scale (every block runs in its own tidy), and the logits with their filtered copies;
+ * - decoder phase (the session is freed first): the activations of the largest decoder level.
+ * The per-image transformer term carries a factor calibrated on measured `tf.profile` peaks;
+ * memory.test.ts checks that the estimate stays above the measured peak and within 1.6× of it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { OutOfMemoryError } from '@var/core';
+import type { SamplerVAR, SamplerVQVAE } from './types.js';
+
+/** Bytes a wasm module can address (tfjs-backend-wasm's heap maximum, 4 GiB − 64 KiB). */
+export const WASM_HEAP_MAX_BYTES = 4294901760;
+/** Head-room kept free of the estimate on wasm (allocator fragmentation, small tensors). */
+export const WASM_HEADROOM_BYTES = 128 * 1024 * 1024;
+/** Linear weights are cached transposed per session up to this many bytes (as @var/transformer). */
+const TRANSPOSE_CACHE_AUTO_BYTES = 512 * 1024 * 1024;
+
+/** The sizes the estimate reads (from a `VAR`'s and a `VQVAE`'s config). */
+export interface GenerationShape {
+  depth: number;
+  embedDim: number;
+  numHeads: number;
+  mlpRatio: number;
+  vocabSize: number;
+  patchNums: readonly number[];
+  /** Decoder widths: base channels and per-level multipliers; absent = no decoder term. */
+  ch?: number;
+  chMult?: readonly number[];
+  /** Image side in pixels (latent side × downsample). */
+  imageSize: number;
+}
+
+/** The estimate of one batch. */
+export interface GenerationMemoryEstimate {
+  batch: number;
+  /** Peak bytes over both phases. */
+  bytes: number;
+  /** Transformer phase: fixed (weight copies) and per image. */
+  transformerFixedBytes: number;
+  transformerPerImageBytes: number;
+  /** Decoder phase, per image (0 without decoding). */
+  decoderPerImageBytes: number;
+}
+
+/** The sizes of a sampler pair, or null when they do not say (structural models without configs). */
+export function generationShape(vae: SamplerVQVAE, model: SamplerVAR): GenerationShape | null {
+  const c = model.config as Partial<{ depth: number; embedDim: number; numHeads: number; mlpRatio: number }> & SamplerVAR['config'];
+  if (![c.depth, c.embedDim, c.numHeads].every((v) => typeof v === 'number' && v > 0)) return null;
+  const vc = (vae as { config?: { ch?: number; chMult?: number[] } }).config ?? {};
+  const P = c.patchNums[c.patchNums.length - 1];
+  return {
+    depth: c.depth!, embedDim: c.embedDim!, numHeads: c.numHeads!, mlpRatio: c.mlpRatio ?? 4, vocabSize: c.vocabSize,
+    patchNums: c.patchNums, ch: vc.ch, chMult: vc.chMult, imageSize: P * (vae.downsample || 16),
+  };
+}
+
+/** Estimated peak bytes of generating `batch` images with classifier-free guidance (2 sequences each). */
+export function estimateGenerationBytes(s: GenerationShape, batch: number, opts: { decode?: boolean } = {}): GenerationMemoryEstimate {
+  const F = 4; // float32
+  const C = s.embedDim, H = s.numHeads, V = s.vocabSize, D = s.depth;
+  const hidden = Math.round(C * s.mlpRatio);
+  const L = s.patchNums.reduce((a, p) => a + p * p, 0);
+  const l = s.patchNums[s.patchNums.length - 1] ** 2; // tokens of the last (largest) scale
+  const G = 2; // conditional + unconditional sequence per image
+  // per block: qkv (3C), ada-LN (6C), attention proj (C), fc1 (hidden), fc2 (C)
+  const blockLinear = (3 * C * C + 6 * C * C + C * C + 2 * C * hidden) * F;
+  const linear = D * blockLinear + (2 * C * C + C * V) * F; // + head_nm ada-LN and head
+  const transformerFixedBytes = linear <= TRANSPOSE_CACHE_AUTO_BYTES ? linear : blockLinear;
+  const kv = D * 2 * G * L * C * F;
+  // one block at the last scale: LN/modulated inputs, q/k/v (+ normalised), attention output,
+  // residuals (≈ 14 C per token), the FFN (3 · hidden), and the scores / softmax (3 · H · L per token)
+  const block = G * l * (14 * C + 3 * hidden) * F + G * H * l * L * 3 * F;
+  const logits = G * l * V * 4 * F; // logits, guided, filtered, probabilities
+  // × 2.25: the tensors counted above are not all: concatenated KV caches exist twice for a moment,
+  // reshapes and head splits copy on wasm. Calibrated on tf.profile peaks (mid: 87 MiB at batch 1,
+  // +24 MiB per image; d16 at 256 px: 640 MiB at batch 1), an upper bound for both (memory.test.ts).
+  const transformerPerImageBytes = 2.25 * (kv + block + logits + G * l * C * F);
+  let decoderPerImageBytes = 0;
+  if (opts.decode !== false && s.ch && s.chMult?.length) {
+    const n = s.chMult.length;
+    let largest = 0;
+    for (let i = 0; i < n; i++) {
+      const side = s.imageSize / 2 ** i;
+      largest = Math.max(largest, s.ch * s.chMult[i] * side * side);
+      // the upsampled input of level i comes in with level i+1's width
+      if (i + 1 < n) largest = Math.max(largest, s.ch * s.chMult[i + 1] * side * side);
+    }
+    const P = s.patchNums[s.patchNums.length - 1];
+    // the decoder keeps ~16 activations of its largest level alive at its peak (measured: 64 MiB per
+    // 128 px image at ch 64 = 16 × 4 MiB; d16's VQVAE: 671 MiB at 256 px = 16 × 42 MiB); 17 for margin
+    decoderPerImageBytes = 17 * largest * F + P * P * P * P * F; // + the mid attention map
+  }
+  const bytes = Math.max(transformerFixedBytes + batch * transformerPerImageBytes, batch * decoderPerImageBytes);
+  return { batch, bytes, transformerFixedBytes, transformerPerImageBytes, decoderPerImageBytes };
+}
+
+/** Bytes the current backend can still give: wasm's heap minus what its tensors hold; cpu: free system memory (Node). */
+export async function availableBytes(env: Record<string, string | undefined> = (globalThis as any).process?.env ?? {}): Promise<number> {
+  const forced = Number(env.VAR_MEMORY_BUDGET_BYTES);
+  if (Number.isFinite(forced) && forced > 0) return forced;
+  const backend = tf.getBackend();
+  if (backend === 'wasm') return Math.max(0, WASM_HEAP_MAX_BYTES - tf.memory().numBytes - WASM_HEADROOM_BYTES);
+  const p = (globalThis as any).process;
+  if ((backend === 'cpu' || backend === 'tensorflow') && typeof p?.versions?.node === 'string') {
+    const os = await import(/* @vite-ignore */ 'node:' + 'os');
+    return os.freemem();
+  }
+  return Infinity; // webgpu / browsers: no reliable figure; the backend reports its own failures
+}
+
+function gib(b: number): string {
+  return b >= 1 << 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/** The largest batch whose estimate fits `budget` bytes (0 when not even one image fits). */
+export function largestBatchThatFits(s: GenerationShape, budget: number, opts: { decode?: boolean } = {}): number {
+  if (!Number.isFinite(budget)) return Number.MAX_SAFE_INTEGER;
+  let lo = 0, hi = 1;
+  while (estimateGenerationBytes(s, hi, opts).bytes <= budget && hi < 1 << 20) { lo = hi; hi *= 2; }
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (estimateGenerationBytes(s, mid, opts).bytes <= budget) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Throw {@link OutOfMemoryError} when generating `batch` images on the current backend would
+ * need more memory than it has (estimate before any allocation); the message names the largest
+ * batch that fits. Silent when the models do not state their sizes or the backend gives no figure.
+ */
+export async function assertBatchFits(vae: SamplerVQVAE, model: SamplerVAR, batch: number, opts: { decode?: boolean } = {}): Promise<void> {
+  const s = generationShape(vae, model);
+  if (!s) return;
+  const budget = await availableBytes();
+  const est = estimateGenerationBytes(s, batch, opts);
+  if (est.bytes <= budget) return;
+  const largest = largestBatchThatFits(s, budget, opts);
+  const backend = tf.getBackend();
+  const what =
+    largest > 0
+      ? `the largest batch that fits is ${largest}: generate in batches of at most ${largest} (the CLI's --batch ${largest})`
+      : `not even one image fits; use a backend with more memory (${backend === 'wasm' ? 'wasm addresses at most 4 GiB; cpu or tensorflow use system memory' : 'free memory or a smaller model'})`;
+  throw new OutOfMemoryError(
+    `a batch of ${batch} image(s) at ${s.imageSize} px (depth ${s.depth}, ${s.patchNums.length} scales, cfg doubles the batch) needs about ${gib(est.bytes)} on ${backend}, ` +
+      `but about ${gib(budget)} is available${backend === 'wasm' ? ` (wasm heap 4 GiB, ${gib(tf.memory().numBytes)} held by tensors)` : ''}; ${what}`,
+    { neededBytes: est.bytes, availableBytes: budget, largestBatch: largest },
+  );
+}

@@ -1,0 +1,133 @@
+/**
+ * The memory estimate of a generation and the typed error for a batch too large for the backend:
+ * the estimate bounds the measured peak (tf.profile) from above without being loose, and a batch
+ * that does not fit fails with OutOfMemoryError before anything is allocated, naming the largest
+ * batch that fits — which then runs.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { OutOfMemoryError } from '@var/core';
+import { VQVAE, resolveVQVAEConfig, VQVAE_PRESETS } from '@var/tokenizer';
+import { VAR, varPreset, type VARConfig } from '@var/transformer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadFixtureCase } from '@var/test-helpers';
+import {
+  WASM_HEAP_MAX_BYTES, assertBatchFits, availableBytes, estimateGenerationBytes, generate, generationShape, largestBatchThatFits,
+  type SamplerVAR, type SamplerVQVAE,
+} from '../src/index.js';
+import { useBackend } from './backend.js';
+import { loadModels, type Models } from './models.js';
+
+const fc = loadFixtureCase();
+
+/** The bench's "mid" models (VQVAE ch 64, V 512, 128 px; VAR depth 6, width 384): big enough that activations matter. */
+function midModels(): { vae: VQVAE; model: VAR } {
+  const patchNums = [1, 2, 3, 4, 6, 8];
+  const cfg: VARConfig = {
+    numClasses: 10, depth: 6, embedDim: 384, numHeads: 6, mlpRatio: 4, normEps: 1e-6, sharedAln: false,
+    condDropRate: 0.1, attnL2Norm: true, patchNums, vocabSize: 512, Cvae: 16,
+  };
+  return { vae: VQVAE.create({ vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums }, { seed: 0 }), model: VAR.create(cfg, { seed: 0 }) };
+}
+
+describe('generation memory estimate', () => {
+  let mid: { vae: VQVAE; model: VAR };
+  beforeAll(async () => {
+    expect(await useBackend('wasm')).toBeNull();
+    mid = midModels();
+  });
+  afterAll(() => {
+    mid?.vae.dispose();
+    mid?.model.dispose();
+  });
+
+  it('bounds the measured peak (tf.profile) from above, within 1.6x, for batches 1, 2, 4', async () => {
+    const s = generationShape(mid.vae, mid.model)!;
+    expect(s.imageSize).toBe(mid.vae.imageSize);
+    for (const B of [1, 2, 4]) {
+      const base = tf.memory().numBytes;
+      const p = await tf.profile(async () => {
+        const r = await generate(mid.vae, mid.model, { labels: Array(B).fill(3), cfg: 4, topK: 100, topP: 0.95, seed: 0 });
+        tf.dispose([r.images!, r.fHat]);
+      });
+      const peak = p.peakBytes - base;
+      const est = estimateGenerationBytes(s, B).bytes;
+      console.log(`mid, batch ${B}: measured peak ${(peak / 2 ** 20).toFixed(1)} MiB, estimate ${(est / 2 ** 20).toFixed(1)} MiB (x${(est / peak).toFixed(2)})`);
+      expect(est).toBeGreaterThanOrEqual(peak);
+      expect(est).toBeLessThan(1.6 * peak);
+    }
+  });
+
+  it('grows with the batch; largestBatchThatFits is the exact boundary', () => {
+    const s = generationShape(mid.vae, mid.model)!;
+    const e1 = estimateGenerationBytes(s, 1), e8 = estimateGenerationBytes(s, 8);
+    expect(e8.bytes).toBeGreaterThan(e1.bytes);
+    expect(estimateGenerationBytes(s, 8, { decode: false }).decoderPerImageBytes).toBe(0);
+    for (const budget of [e1.bytes - 1, e1.bytes, 3e8, 1e9]) {
+      const n = largestBatchThatFits(s, budget);
+      if (n > 0) expect(estimateGenerationBytes(s, n).bytes).toBeLessThanOrEqual(budget);
+      expect(estimateGenerationBytes(s, n + 1).bytes).toBeGreaterThan(budget);
+    }
+    expect(largestBatchThatFits(s, e1.bytes - 1)).toBe(0);
+  });
+
+  it('d16 at 256 px on wasm: a batch of 64 is an OutOfMemoryError naming the largest batch, before any allocation', async () => {
+    // the released d16 and VQVAE configurations (no weights needed: the check reads sizes only)
+    const vaeCfg = resolveVQVAEConfig(VQVAE_PRESETS.vae_ch160v4096z32);
+    const vae = { config: vaeCfg, downsample: 2 ** (vaeCfg.chMult.length - 1), quantizer: { vPatchNums: vaeCfg.vPatchNums } } as unknown as SamplerVQVAE;
+    const model = { config: varPreset('d16') } as unknown as SamplerVAR;
+    const s = generationShape(vae, model)!;
+    expect(s.imageSize).toBe(256);
+    const weights = (310_283_520 + 108_948_355) * 4; // what the loaded d16 + VQVAE would hold on the heap
+    const budget = WASM_HEAP_MAX_BYTES - weights - 128 * 2 ** 20;
+    const prev = process.env.VAR_MEMORY_BUDGET_BYTES;
+    process.env.VAR_MEMORY_BUDGET_BYTES = String(budget);
+    try {
+      expect(await availableBytes()).toBe(budget);
+      const largest = largestBatchThatFits(s, budget);
+      expect(largest).toBeGreaterThanOrEqual(1); // one d16 image fits in wasm's 4 GiB (the bench generates it)
+      expect(largest).toBeLessThan(64);
+      const before = { n: tf.memory().numTensors, bytes: tf.memory().numBytes };
+      const err = await assertBatchFits(vae, model, 64).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(OutOfMemoryError);
+      expect(err.code).toBe('E_OUT_OF_MEMORY');
+      expect(err.largestBatch).toBe(largest);
+      expect(err.message).toMatch(new RegExp(`a batch of 64 image\\(s\\) at 256 px .* needs about [\\d.]+ GiB on wasm, but about [\\d.]+ GiB is available.*the largest batch that fits is ${largest}`));
+      expect({ n: tf.memory().numTensors, bytes: tf.memory().numBytes }).toEqual(before);
+      await expect(assertBatchFits(vae, model, largest)).resolves.toBeUndefined();
+    } finally {
+      if (prev === undefined) delete process.env.VAR_MEMORY_BUDGET_BYTES;
+      else process.env.VAR_MEMORY_BUDGET_BYTES = prev;
+    }
+  });
+});
+
+describe('generate() with a batch too large for the memory left', () => {
+  let m: Models;
+  beforeAll(async () => {
+    expect(await useBackend('wasm')).toBeNull();
+    m = await loadModels(fc);
+  });
+  afterAll(() => m?.dispose());
+
+  it('rejects with OutOfMemoryError before allocating; the largest batch it names runs', async () => {
+    const s = generationShape(m.vae, m.model)!;
+    const budget = estimateGenerationBytes(s, 3).bytes; // room for 3 images of the case
+    const prev = process.env.VAR_MEMORY_BUDGET_BYTES;
+    process.env.VAR_MEMORY_BUDGET_BYTES = String(budget);
+    try {
+      const before = tf.memory().numTensors;
+      const err = await generate(m.vae, m.model, { labels: Array(8).fill(1), seed: 0 }).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(OutOfMemoryError);
+      expect(err.largestBatch).toBe(3);
+      expect(err.message).toMatch(/the largest batch that fits is 3/);
+      expect(tf.memory().numTensors).toBe(before);
+      const r = await generate(m.vae, m.model, { labels: Array(err.largestBatch).fill(1), seed: 0 });
+      expect(r.images!.shape[0]).toBe(3);
+      tf.dispose([r.images!, r.fHat]);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      if (prev === undefined) delete process.env.VAR_MEMORY_BUDGET_BYTES;
+      else process.env.VAR_MEMORY_BUDGET_BYTES = prev;
+    }
+  });
+});
