@@ -10,6 +10,7 @@
  *   `checkpoint.safetensors` (weights, AdamW moments and step), so `trainVAR` with the run's
  *   options resumes from it.
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readPthObject, writePth, pyFloat, pyOrderedDict, pyTuple, type RawTensor, type StateDict } from '@var/checkpoint';
 import { CheckpointError, ConfigError, Rng } from '@var/core';
@@ -152,6 +153,8 @@ export interface OfficialTrainerImport {
   weightDecay: number;
   /** Parameters without optimizer state in the file (never updated there): zero moments. */
   noState: string[];
+  /** Whether the run's `model.safetensors` (weights of before the import) was removed; `trainVAR` writes it again. */
+  removedModel: boolean;
 }
 
 function tensorEqual(a: RawTensor, b: RawTensor): boolean {
@@ -169,7 +172,9 @@ function tensorEqual(a: RawTensor, b: RawTensor): boolean {
  * `trainVAR` with the run's options then resumes from the official step. The run directory must
  * already exist (its `config.json` gives the model, the tokenizer and the schedule: the run you
  * exported, or a new one started with the same options); the checkpoint's VQVAE must be the
- * run's tokenizer (the official trainer keeps it frozen).
+ * run's tokenizer (the official trainer keeps it frozen). A `model.safetensors` of the run (its
+ * final weights, when it had finished) is removed, since it no longer holds the run's weights;
+ * `trainVAR` writes it again (at once when the imported step is past the run's `train.steps`).
  * @throws ConfigError for a directory without a VAR run, or AdamW betas / eps other than the run's;
  *   CheckpointError for a file that is not an official trainer checkpoint of this model
  */
@@ -214,7 +219,11 @@ export async function importOfficialTrainerCheckpoint(src: string, runDir: strin
     extra: { importedFrom: src, officialEpoch: Number(get(root, 'epoch') ?? 0), officialIter: Number(get(root, 'iter') ?? 0) },
   };
   await saveCheckpoint(paths.checkpoint, { state, model: v, optimizer: opt.tensors as unknown as StateDict });
+  // the run's final weights (if it had finished) are not these any more: trainVAR writes them again from the checkpoint
+  const staleModel = await exists(paths.model);
+  if (staleModel) await rm(paths.model, { force: true });
   return {
+    removedModel: staleModel,
     checkpoint: paths.checkpoint,
     step,
     officialEpoch: Number(get(root, 'epoch') ?? 0),

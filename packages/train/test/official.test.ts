@@ -209,7 +209,7 @@ describe('official trainer checkpoints', () => {
       }
       // import the official trainer's checkpoint: weights and AdamW state exactly as torch has them
       const imp = await importOfficialTrainerCheckpoint(join(official, 'ar-ckpt-last.pth'), run);
-      expect(imp).toMatchObject({ step: 4, epoch: 1, stepInEpoch: 0, noState: [] });
+      expect(imp).toMatchObject({ step: 4, epoch: 1, stepInEpoch: 0, noState: [], removedModel: false });
       const after = await readPth(join(official, 'after.pth'));
       const ck2 = await loadCheckpoint(join(run, 'checkpoint.safetensors'));
       expect(ck2.state.optimizerStep).toBe(4);
@@ -230,6 +230,11 @@ describe('official trainer checkpoints', () => {
       const trainSteps = log.filter((r) => r.type === 'train').map((r) => r.step);
       expect(trainSteps.slice(-4)).toEqual([5, 6, 7, 8]);
       expect(log.filter((r) => r.type === 'train').every((r) => Number.isFinite(r.loss as number))).toBe(true);
+      // importing into a finished run drops its stale model.safetensors (trainVAR writes it again from the checkpoint)
+      expect(existsSync(join(run, 'model.safetensors'))).toBe(true);
+      const again = await importOfficialTrainerCheckpoint(join(official, 'ar-ckpt-last.pth'), run);
+      expect(again).toMatchObject({ step: 4, removedModel: true });
+      expect(existsSync(join(run, 'model.safetensors'))).toBe(false);
     } else {
       console.warn(`[official trainer step skipped] ${torch.reason}`);
     }
