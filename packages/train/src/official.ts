@@ -315,7 +315,7 @@ function num(v: unknown): number | undefined {
 }
 
 /**
- * Read torch's `AdamW.state_dict()` (as {@link readPthObject} gives it) for the official VAR's
+ * Read torch's `AdamW.state_dict()` (as `readPthObject` of @var/checkpoint gives it) for the official VAR's
  * parameter groups of `config`: the moments by name, the common step and the group options.
  * @throws CheckpointError when the groups, indices, shapes or steps do not fit the official optimizer of this config
  */
