@@ -186,7 +186,8 @@ export function varClosure(name: string, ws = workspacePackages()): Set<string> 
 
 /**
  * The dependencies of the test app for package `name` whose README asks to install
- * `installList`: @var packages from tarballs, third-party packages at the range the
+ * `installList`: @var packages from tarballs (its dependencies, or packages the README
+ * installs beside it, as @var/sampling's models), third-party packages at the range the
  * package (or one of its @var dependencies) declares for them as a peer or dependency.
  */
 export function appDependencies(name: string, installList: string[], tarballs: Map<string, string>, ws = workspacePackages()): Record<string, string> {
@@ -195,13 +196,13 @@ export function appDependencies(name: string, installList: string[], tarballs: M
   for (const spec of installList) {
     const n = spec.startsWith('@') ? spec.split('@').slice(0, 2).join('@') : spec.split('@')[0];
     if (ws.has(n)) {
-      if (n !== name && !closure.has(n)) throw new Error(`README of ${name} installs ${n}, which is not one of its dependencies`);
       deps[n] = `file:${tarballs.get(n)}`;
       continue;
     }
     // the range the package or its @var dependencies declare; else the version it is tested with
     let range: string | undefined;
-    for (const p of [name, ...closure]) {
+    const beside = installList.map((s) => (s.startsWith('@') ? s.split('@').slice(0, 2).join('@') : s.split('@')[0])).filter((p) => ws.has(p));
+    for (const p of [name, ...closure, ...beside.flatMap((b) => [b, ...varClosure(b, ws)])]) {
       const pkg = ws.get(p)!.pkg;
       range ??= pkg.peerDependencies?.[n] ?? pkg.dependencies?.[n];
     }
