@@ -1,26 +1,16 @@
 /**
- * Tensors ⇄ pixels in the worker, with the conversions the CLI uses (`@var/data`), so the page
- * shows exactly the pixels `var generate` writes: gray models give gray RGBA, RGB models RGB.
+ * Pixels for the page: the images of `@var/pipeline` (its one tensor → pixels conversion, the
+ * CLI's), packed as the worker posts them, and the user's uploads as `RawImage`s.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '@var/core';
-import { decodeImage, imageToTensor, tensorToImages, type RawImage } from '@var/data';
+import { decodeImage, type RawImage } from '@var/data';
+import type { GeneratedImage } from '@var/pipeline';
 import type { ImageInput, Pictures } from './protocol';
 
-/**
- * Images from `generate` / `edit` / `onScale` previews — (B, C, H, W) in [0, 1], C = 1 or 3 —
- * as RGBA. Rounds as `tensorToImages` (VAR's denormalisation + torchvision's `save_image`).
- * Does not dispose `images`.
- */
-export async function toPictures(images: tf.Tensor4D): Promise<Pictures> {
-  const [, C, H, W] = images.shape;
-  const signed = tf.tidy(() => tf.sub(tf.mul(images, 2), 1) as tf.Tensor4D);
-  try {
-    const raw = await tensorToImages(signed, { format: 'rgba' });
-    return { width: W, height: H, channels: C, rgba: raw.map((r) => new Uint8ClampedArray(r.data.buffer, r.data.byteOffset, r.data.byteLength)) };
-  } finally {
-    signed.dispose();
-  }
+/** Generated images (RGBA: gray models give gray RGBA) → the message the page draws. */
+export function picturesOf(images: readonly GeneratedImage[], channels: number): Pictures {
+  const first = images[0];
+  return { width: first?.width ?? 0, height: first?.height ?? 0, channels, rgba: images.map((im) => im.rgba) };
 }
 
 /** The user's image as a RawImage: PNG/JPEG bytes decoded by `@var/data`, or RGBA pixels the browser decoded. */
@@ -30,12 +20,4 @@ export function rawImage(input: ImageInput): RawImage {
     throw new ShapeError(`${input.name}: expected ${input.width}×${input.height} RGBA pixels (${input.width * input.height * 4} bytes); got ${input.data.length} bytes`);
   }
   return { width: input.width, height: input.height, channels: 4, data: new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.byteLength) };
-}
-
-/**
- * The user's image as the tokenizer's input: (1, C, size, size) in [-1, 1], centre-cropped and
- * resized as `var edit` does (`imageToTensor` of `@var/data`), with C the model's channels.
- */
-export function imageInputTensor(input: ImageInput, channels: 1 | 3, size: number): tf.Tensor4D {
-  return imageToTensor(rawImage(input), { channels, size });
 }

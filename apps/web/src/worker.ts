@@ -6,11 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '@var/core';
-import { disposeModel, loadModel, parseModelCard, type LoadedModel, type ModelCard } from '@var/models';
-import { edit, generate, type EditOptions, type GenerateOptions, type ScaleEvent } from '@var/sampling';
+import { parseModelCard, type ModelCard } from '@var/models';
+import { loadGenerator, type GeneratedImage, type Generator, type PipelineScaleEvent } from '@var/pipeline';
 import { kindOf, messageOf, ModelSourceError } from './errors';
 import { bundledModels, clearKept, getModelFile, keepOpened, listKept, readKept, readOpenedFile, type FileProgress, type ModelIndex } from './model-store';
-import { imageInputTensor, toPictures } from './pictures';
+import { picturesOf, rawImage } from './pictures';
 import type { BackendReport, CardSummary, EditParams, FromWorker, ModelSource, SampleParams, ToWorker } from './protocol';
 import { withThreadsReported } from './threads';
 
@@ -19,7 +19,9 @@ const post = (m: FromWorker, transfer: Transferable[] = []): void => (self as un
 let ready: Promise<void> | null = null;
 let registryRoot = '';
 let index: ModelIndex | null = null;
-let model: LoadedModel | null = null;
+let model: Generator | null = null;
+/** Name shown for an opened model (its files), instead of the card's. */
+let modelName: string | null = null;
 let controller: AbortController | null = null;
 let queue: Promise<void> = Promise.resolve();
 
@@ -66,24 +68,22 @@ async function sendModels(): Promise<void> {
   post({ type: 'models', models: r.models });
 }
 
-function summarize(m: LoadedModel): CardSummary {
+function summarize(m: Generator): CardSummary {
   const c = m.card;
   const vc = c.var.config;
-  const down = 2 ** (c.tokenizer.config.chMult.length - 1);
-  const size = c.imageSize ?? vc.patchNums[vc.patchNums.length - 1] * down;
   return {
-    id: c.id,
-    name: c.name,
+    id: modelName ? 'opened' : c.id,
+    name: modelName ?? c.name,
     description: c.description,
     dataset: c.dataset?.name ?? 'unknown',
     classNames: c.classNames,
-    imageSize: size,
-    channels: c.channels ?? (c.tokenizer.config.inChannels === 1 ? 1 : 3),
+    imageSize: m.imageSize,
+    channels: m.channels,
     patchNums: vc.patchNums,
     vocabSize: vc.vocabSize,
     numClasses: vc.numClasses,
-    parameters: m.var.numParameters() + m.vae.numParameters(),
-    ...(c.sampling ? { sampling: c.sampling } : {}),
+    parameters: m.models.var.numParameters() + m.models.vae.numParameters(),
+    sampling: { ...m.sampling },
     ...(c.quality ? { quality: c.quality } : {}),
     ...(c.training ? { training: c.training } : {}),
   };
@@ -162,7 +162,7 @@ async function openedConfig(source: Extract<ModelSource, { kind: 'files' }>): Pr
 
 async function load(source: ModelSource): Promise<void> {
   // The current model stays loaded (and usable) until the new one is ready.
-  let next: LoadedModel | null = null;
+  let next: Generator | null = null;
   const t0 = performance.now();
   try {
     let vae: Uint8Array;
@@ -196,21 +196,20 @@ async function load(source: ModelSource): Promise<void> {
       config = k.card as ModelCard;
     }
     pr.stage('building the model');
-    next = await loadModel({ vae, var: vr, config });
-    if (rename) next.card = { ...next.card, name: rename, id: 'opened' };
-    next.source = label;
-    if (model) disposeModel(model);
+    next = await loadGenerator({ vae, var: vr, ...(typeof config === 'string' ? { preset: config } : { config }) }, { backend: null });
+    if (model) model.dispose();
     model = next;
+    modelName = rename ?? null;
     next = null;
     const fromCache = pr.fromCache();
     post({ type: 'loaded', card: summarize(model), source: fromCache ? `${label} (from this page's cache)` : label, ms: performance.now() - t0, fromCache });
     if (source.kind === 'files') {
-      const kept = await keepOpened(source.vae, source.var, model.card, label);
+      const kept = await keepOpened(source.vae, source.var, { ...model.card, id: 'opened', name: label }, label);
       if (kept.note) post({ type: 'cache', ...(await listKept()), note: kept.note });
       else post({ type: 'cache', ...(await listKept()) });
     } else post({ type: 'cache', ...(await listKept()) });
   } catch (e) {
-    if (next) disposeModel(next);
+    if (next) next.dispose();
     post({ type: 'load-error', code: kindOf(e), message: messageOf(e) });
   }
 }
@@ -220,28 +219,30 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
     post({ type: 'error', reqId, message: 'no model is loaded' });
     return;
   }
-  const m = model;
+  const gen = model;
   controller = new AbortController();
   const signal = controller.signal;
   const t0 = performance.now();
   let last = t0;
-  const onScale = async (ev: ScaleEvent): Promise<void> => {
+  const onScale = async (ev: PipelineScaleEvent): Promise<void> => {
     // Time of this scale: transformer step, sampling and (with previews) the preview's decode,
     // up to its pixels being on the CPU. Backends differ in where the work happens (wasm runs
     // eagerly, WebGPU when read back), so only the total per scale is meaningful.
-    const preview = ev.preview ? await toPictures(ev.preview) : undefined;
+    const preview = ev.previews ? picturesOf(ev.previews, gen.channels) : undefined;
     const ms = performance.now() - last;
     post({ type: 'scale', reqId, si: ev.si, pn: ev.pn, scales: ev.scales, ms, tokens: ev.tokens, ...(preview ? { preview } : {}) });
     if (p.delayMs && ev.si < ev.scales - 1) await new Promise((r) => setTimeout(r, p.delayMs));
     last = performance.now();
   };
-  const base: GenerateOptions = {
-    labels: p.label,
-    count: p.count,
-    cfg: p.cfg,
-    topK: p.topK,
-    topP: p.topP,
-    seed: p.seed,
+  // The page always sends its sampling (the card's, as the UI shows it, unless changed).
+  const request = {
+    classes: [p.label],
+    count: p.count ?? 1,
+    ...(p.cfg !== undefined ? { cfg: p.cfg } : {}),
+    ...(p.topK !== undefined ? { topK: p.topK } : {}),
+    ...(p.topP !== undefined ? { topP: p.topP } : {}),
+    ...(p.seed !== undefined ? { seed: p.seed } : {}),
+    batchSize: Math.max(1, p.count ?? 1),
     signal,
     previews: p.previews ?? true,
     onScale,
@@ -250,17 +251,15 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
     let r;
     if (kind === 'edit') {
       const e = p as EditParams;
-      const opts: EditOptions = { ...base, mask: e.mask };
-      if (e.inputTokens) opts.inputTokens = e.inputTokens;
-      else if (e.image) opts.inputTokens = await tokenize(m, e.image);
-      r = await edit(m.vae, m.var, opts);
+      const source = e.inputTokens ? { inputTokens: e.inputTokens } : e.image ? { image: rawImage(e.image) } : null;
+      if (!source) throw new ModelSourceError('edit', 'nothing to edit: choose a result or upload an image first');
+      r = await gen.edit({ ...request, ...source, mask: e.mask });
     } else {
-      r = await generate(m.vae, m.var, base);
+      r = await gen.generate(request);
     }
-    const images = await toPictures(r.images!);
-    r.images?.dispose();
-    r.fHat.dispose();
-    post({ type: 'done', reqId, kind, tokens: r.tokens, labels: r.labels, images, ...(r.keep ? { keep: r.keep } : {}), ...(r.inputTokens ? { inputTokens: r.inputTokens } : {}), ms: performance.now() - t0 });
+    const images = picturesOf(r.images, gen.channels);
+    const labels = Int32Array.from(r.images.map((im: GeneratedImage) => im.label));
+    post({ type: 'done', reqId, kind, tokens: r.tokens, labels, images, ...(r.keep ? { keep: r.keep } : {}), ...(r.inputTokens ? { inputTokens: r.inputTokens } : {}), ms: performance.now() - t0 });
   } catch (e) {
     if ((e as { name?: string }).name === 'AbortError' || (e as { code?: string }).code === 'E_ABORTED' || signal.aborted) {
       post({ type: 'aborted', reqId });
@@ -270,41 +269,14 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
   }
 }
 
-/** An uploaded image → the model's tokens per scale (1, pn·pn), through its VQVAE (as `var edit`). */
-async function tokenize(m: LoadedModel, image: NonNullable<EditParams['image']>): Promise<Int32Array[]> {
-  const channels = m.vae.config.inChannels === 1 ? 1 : 3;
-  const x = imageInputTensor(image, channels, summarize(m).imageSize);
-  try {
-    const idx = m.vae.imgToIdx(x);
-    try {
-      return await Promise.all(idx.map(async (t) => Int32Array.from(await t.data())));
-    } finally {
-      tf.dispose(idx);
-    }
-  } finally {
-    x.dispose();
-  }
-}
-
-/** Decode an upload and show it as the model will see it (its size and channels). */
+/** Decode an upload and show it as the model will see it (its size and channels): the edit of nothing. */
 async function importImage(reqId: number, image: NonNullable<EditParams['image']>): Promise<void> {
   if (!model) {
     post({ type: 'import-error', reqId, message: 'load a model first' });
     return;
   }
   try {
-    const channels = model.vae.config.inChannels === 1 ? 1 : 3;
-    const x = imageInputTensor(image, channels, summarize(model).imageSize);
-    try {
-      const pic = tf.tidy(() => tf.div(tf.add(x, 1), 2) as tf.Tensor4D);
-      try {
-        post({ type: 'imported', reqId, picture: await toPictures(pic) });
-      } finally {
-        pic.dispose();
-      }
-    } finally {
-      x.dispose();
-    }
+    post({ type: 'imported', reqId, picture: picturesOf([await model.inputImage(rawImage(image))], model.channels) });
   } catch (e) {
     post({ type: 'import-error', reqId, message: messageOf(e) });
   }
