@@ -231,20 +231,36 @@ export class Generator {
         }
         return r;
       });
-      if (x) {
-        const unit = tf.tidy(() => tf.div(tf.add(x, 1), 2) as tf.Tensor4D);
-        try {
-          const [pix] = await toPixels(unit, this.channels);
-          result.input = generatedImage(pix, -1, this.numClasses, 'input');
-        } finally {
-          unit.dispose();
-        }
-      }
+      if (x) result.input = await this.pixelsOfInput(x);
       result.kept = kept;
       if (inputs.length) result.inputTokens = concatPerScale(inputs, Int32Array);
       return result;
     } finally {
       x?.dispose();
+    }
+  }
+
+  /**
+   * An image as the model sees it — resized and centre-cropped to its size, in its channels —
+   * without running the model (e.g. to show an upload before editing it).
+   */
+  async inputImage(image: EditImage): Promise<GeneratedImage> {
+    this.open();
+    const x = this.imageTensor(image);
+    try {
+      return await this.pixelsOfInput(x);
+    } finally {
+      x.dispose();
+    }
+  }
+
+  private async pixelsOfInput(x: tf.Tensor4D): Promise<GeneratedImage> {
+    const unit = tf.tidy(() => tf.div(tf.add(x, 1), 2) as tf.Tensor4D);
+    try {
+      const [pix] = await toPixels(unit, this.channels);
+      return generatedImage(pix, -1, this.numClasses, 'input');
+    } finally {
+      unit.dispose();
     }
   }
 

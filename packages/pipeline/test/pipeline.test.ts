@@ -152,6 +152,11 @@ describe('Generator.edit', () => {
     expect(Array.from(a.images[0].pixels.data)).toEqual(Array.from(b.images[0].pixels.data));
     expect(a.input!.channels).toBe(1);
     expect(Array.from(a.input!.pixels.data)).toEqual(Array.from(src.pixels.data));
+    // the same picture without running the model; a 64-px RGB upload comes out at the model's size, gray
+    const seen = await mnist.inputImage(src.png());
+    expect(Array.from(seen.pixels.data)).toEqual(Array.from(src.pixels.data));
+    const big = await mnist.inputImage({ width: 64, height: 64, channels: 3, data: new Uint8Array(64 * 64 * 3).fill(200) });
+    expect([big.width, big.height, big.channels]).toEqual([32, 32, 1]);
     // ImageData-like RGBA input works as well as PNG bytes
     const c = await mnist.edit({ image: { width: src.width, height: src.height, data: src.rgba }, mask: { y0: 0, x0: 0, y1: 0.5, x1: 1 }, classes: '7', seed: 4 });
     expect(c.images[0].label).toBe(7);
