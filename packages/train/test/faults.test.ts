@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CheckpointError, initBackend } from '@var/core';
 import { DataIOError } from '@var/data';
-import { JsonlLog, loadCheckpoint, readLog, trainTokenizer, writeTextAtomic, type TrainTokenizerOptions } from '../src/index.js';
+import { JsonlLog, loadCheckpoint, readLog, trainTokenizer, type TrainTokenizerOptions } from '../src/index.js';
+import { writeTextAtomic } from '../src/run-dir.js';
 import { tinyFolder, tmpRunDir, tinyTokenizerOptions } from './helpers.js';
 
 const fault = vi.hoisted(() => ({ budget: Infinity, failures: 0 }));

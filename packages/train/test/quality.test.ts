@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, initBackend, ValueError } from '@var/core';
 import { loadModel, saveModel } from '@var/models';
 import { VAR } from '@var/transformer';
-import { evaluateDigitModel, isDecoderParameter, loadDataset, loadTokenizer, readRunConfig, trainTokenizer, varModelConfig } from '../src/index.js';
+import { evaluateDigitModel, isDecoderParameter, loadDataset, loadTokenizer, readRunConfig, trainTokenizer } from '../src/index.js';
+import { varModelConfig } from '../src/var.js';
 import { tinyFolder, tmpRunDir } from './helpers.js';
 
 const tokModel = { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1 as const, usingSa: false, usingMidSa: false, shareQuantResi: 1 };

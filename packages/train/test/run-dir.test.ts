@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { prepareRunDir, removeStaleTemporaries } from '../src/index.js';
+import { prepareRunDir } from '../src/index.js';
+import { removeStaleTemporaries } from '../src/run-dir.js';
 import { tmpRunDir } from './helpers.js';
 
 describe('stale temporary files of killed writes', () => {
