@@ -43,13 +43,13 @@ function runBin(args: string[], closeAfter?: number): Promise<Result> {
 const NATIVE_NOISE = /Couldn't load Vulkan|BackendVk\.cpp|EPIPE|at operator\(\)|node:internal/;
 
 describe.skipIf(!built)('var on a pipe, help and errors (the built bin)', () => {
-  it('`var info | head -c 20`: exit 0, nothing on stderr', async () => {
+  it('var info piped into head -c 20: exit 0, nothing on stderr', async () => {
     const r = await runBin(['info'], 20);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
   });
 
-  it('`var --help | head -c 10` and `var generate --help | head -c 10`: exit 0, quiet', async () => {
+  it('var --help and var generate --help piped into head -c 10: exit 0, quiet', async () => {
     for (const args of [['--help'], ['generate', '--help']]) {
       const r = await runBin(args, 10);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
