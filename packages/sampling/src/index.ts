@@ -35,6 +35,7 @@ export { getEditMask, editMaskData, normalizeMask, scaleKeepMasks, roundHalfEven
 export { rasterPatchNums, isRasterPair } from './raster.js';
 export {
   assertBatchFits, availableBytes, estimateGenerationBytes, generationShape, largestBatchThatFits, WASM_HEAP_MAX_BYTES,
+  assertWebGPULimits, largestTensorBytes, webgpuDeviceLimits, type WebGPUBufferLimits,
   type GenerationShape, type GenerationMemoryEstimate,
 } from './memory.js';
 export type { SamplerQuantizer, SamplerVQVAE, SamplerSession, SamplerVAR } from './types.js';

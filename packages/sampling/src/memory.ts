@@ -141,6 +141,7 @@ export function largestBatchThatFits(s: GenerationShape, budget: number, opts: {
 export async function assertBatchFits(vae: SamplerVQVAE, model: SamplerVAR, batch: number, opts: { decode?: boolean } = {}): Promise<void> {
   const s = generationShape(vae, model);
   if (!s) return;
+  if (tf.getBackend() === 'webgpu') assertWebGPULimits(s, batch, webgpuDeviceLimits(), opts);
   const budget = await availableBytes();
   const est = estimateGenerationBytes(s, batch, opts);
   if (est.bytes <= budget) return;
@@ -154,5 +155,79 @@ export async function assertBatchFits(vae: SamplerVQVAE, model: SamplerVAR, batc
     `a batch of ${batch} image(s) at ${s.imageSize} px (depth ${s.depth}, ${s.patchNums.length} scales, cfg doubles the batch) needs about ${gib(est.bytes)} on ${backend}, ` +
       `but about ${gib(budget)} is available${backend === 'wasm' ? ` (wasm heap 4 GiB, ${gib(tf.memory().numBytes)} held by tensors)` : ''}; ${what}`,
     { neededBytes: est.bytes, availableBytes: budget, largestBatch: largest },
+  );
+}
+
+/** The limits of a WebGPU device that bound one generation's buffers. */
+export interface WebGPUBufferLimits {
+  /** Bytes one storage-buffer binding may span (`maxStorageBufferBindingSize`). */
+  maxStorageBufferBindingSize: number;
+  /** Bytes one buffer may have (`maxBufferSize`). */
+  maxBufferSize: number;
+  /** The adapter, for messages. */
+  adapter?: string;
+}
+
+/** The limits of the active webgpu backend's device, or null where they cannot be read. */
+export function webgpuDeviceLimits(): WebGPUBufferLimits | null {
+  const dev = (tf.backend() as unknown as { device?: { limits?: Record<string, number>; adapterInfo?: Record<string, string> } }).device;
+  const l = dev?.limits;
+  if (!l || typeof l.maxStorageBufferBindingSize !== 'number') return null;
+  const a = dev?.adapterInfo;
+  const adapter = a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ') : undefined;
+  return { maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize ?? l.maxStorageBufferBindingSize, ...(adapter ? { adapter } : {}) };
+}
+
+/**
+ * The largest single tensor of generating `batch` images with guidance, and what it is: on
+ * WebGPU each tensor is one buffer, bound whole by the kernels. Attention runs per head, so its
+ * scores stay small; the largest are the decoder's widest activation (per image), the logits of
+ * the last scale and the KV cache of a block (per image, two sequences each), and the largest
+ * weight matrix.
+ */
+export function largestTensorBytes(s: GenerationShape, batch: number, opts: { decode?: boolean } = {}): { bytes: number; what: string } {
+  const F = 4;
+  const C = s.embedDim;
+  const hidden = Math.round(C * s.mlpRatio);
+  const L = s.patchNums.reduce((a, p) => a + p * p, 0);
+  const l = s.patchNums[s.patchNums.length - 1] ** 2;
+  const cands: { bytes: number; what: string }[] = [
+    { bytes: Math.max(C * s.vocabSize, C * hidden, 6 * C * C) * F, what: 'the largest weight matrix' },
+    { bytes: 2 * batch * l * s.vocabSize * F, what: "the last scale's logits (cfg doubles the batch)" },
+    { bytes: 2 * batch * L * C * F, what: "a block's KV cache (cfg doubles the batch)" },
+  ];
+  if (opts.decode !== false && s.ch && s.chMult?.length) {
+    let widest = 0;
+    for (let i = 0; i < s.chMult.length; i++) {
+      const side = s.imageSize / 2 ** i;
+      widest = Math.max(widest, s.ch * s.chMult[i] * side * side, i + 1 < s.chMult.length ? s.ch * s.chMult[i + 1] * side * side : 0);
+    }
+    cands.push({ bytes: batch * widest * F, what: "the decoder's widest activation" });
+  }
+  return cands.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+}
+
+/**
+ * Throw {@link OutOfMemoryError} when one of the generation's tensors would exceed what the
+ * WebGPU device can bind (`maxStorageBufferBindingSize`, `maxBufferSize`; @var/core requests
+ * the adapter's maxima), naming the largest batch that fits — instead of a device error or
+ * garbage output half-way. Silent without limits.
+ */
+export function assertWebGPULimits(s: GenerationShape, batch: number, limits: WebGPUBufferLimits | null, opts: { decode?: boolean } = {}): void {
+  if (!limits) return;
+  const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const need = largestTensorBytes(s, batch, opts);
+  if (need.bytes <= cap) return;
+  let largest = 0;
+  while (largest < batch && largestTensorBytes(s, largest + 1, opts).bytes <= cap) largest++;
+  const on = limits.adapter ? `this WebGPU adapter (${limits.adapter})` : 'this WebGPU device';
+  const what =
+    largest > 0
+      ? `the largest batch that fits is ${largest}: generate in batches of at most ${largest}`
+      : 'not even one image fits: use the wasm backend, or a GPU whose adapter allows larger buffers';
+  throw new OutOfMemoryError(
+    `a batch of ${batch} image(s) at ${s.imageSize} px needs one buffer of ${gib(need.bytes)} (${need.what}), but ${on} binds at most ${gib(cap)} ` +
+      `(maxStorageBufferBindingSize ${gib(limits.maxStorageBufferBindingSize)}, maxBufferSize ${gib(limits.maxBufferSize)}); ${what}`,
+    { neededBytes: need.bytes, availableBytes: cap, largestBatch: largest },
   );
 }
