@@ -13,6 +13,7 @@ export default defineConfig({
       'apps/*/vitest.config.ts',
       'tooling/*/vitest.config.ts',
       'examples/*/vitest.config.ts',
+      'experiments/vitest.config.ts',
       ...(skipRelease ? ['!tooling/pack-test/vitest.config.ts'] : []),
     ],
   },

@@ -13,26 +13,61 @@
  * each class; those 2,000 are the held-out evaluation set (see mnist-data.mjs).
  */
 import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { loadTfWithGradients } from './tfjs-gradients.mjs';
+
+const USAGE = `usage: node packages/metrics/scripts/train-digit-classifier.mjs [--epochs 16] [--dropout 0.3] [--ema 0] [--seed 1]
+         [--batch 64] [--lr 2e-3] [--augment affine|shift] [--init WEIGHTS] [--out FILE]
+
+Trains @var/metrics' digit classifier (seeded, wasm, 1 thread) on the mnist package's digits
+(every 5th digit of each class held out) and writes float16 weights to --out (default
+packages/metrics/weights/digit-classifier.safetensors). Needs @var/metrics built.`;
+const fail = (msg) => {
+  process.stderr.write(`${msg}\n\n${USAGE}\n`);
+  process.exit(2);
+};
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      epochs: { type: 'string', default: '16' },
+      dropout: { type: 'string', default: '0.3' },
+      ema: { type: 'string', default: '0' },
+      seed: { type: 'string', default: '1' },
+      batch: { type: 'string', default: '64' },
+      lr: { type: 'string', default: '2e-3' },
+      augment: { type: 'string', default: 'affine' },
+      init: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (e) {
+  fail(e.message);
+}
+const o = parsed.values;
+if (o.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const opt = (name) => {
+  const n = Number(o[name]);
+  if (!Number.isFinite(n)) fail(`--${name} must be a number; got ${JSON.stringify(o[name])}`);
+  return n;
+};
+const EPOCHS = opt('epochs');
+const DROPOUT = opt('dropout');
+const EMA = opt('ema'); // e.g. 0.998: ship an exponential moving average of the weights
+const SEED = opt('seed');
+const BATCH = opt('batch');
+const LR = opt('lr');
+const OUT = o.out ? new URL(o.out, `file://${process.cwd()}/`) : new URL('../weights/digit-classifier.safetensors', import.meta.url);
+const AUGMENT = o.augment;
 
 const tf = await loadTfWithGradients();
 await import('@tensorflow/tfjs-backend-wasm');
 const { DIGIT_CLASSIFIER_SHAPES, DigitClassifier, digitClassifierForward, floatToHalf, parseWeights } = await import('../dist/index.js');
 const { loadMnistSplit } = await import('./mnist-data.mjs');
-
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const EPOCHS = opt('--epochs', 16);
-const DROPOUT = opt('--dropout', 0.3);
-const EMA = opt('--ema', 0); // e.g. 0.998: ship an exponential moving average of the weights
-const SEED = opt('--seed', 1);
-const BATCH = opt('--batch', 64);
-const LR = opt('--lr', 2e-3);
-const OUT = args.includes('--out') ? new URL(args[args.indexOf('--out') + 1], `file://${process.cwd()}/`) : new URL('../weights/digit-classifier.safetensors', import.meta.url);
-const AUGMENT = args.includes('--augment') ? args[args.indexOf('--augment') + 1] : 'affine';
 
 await tf.setBackend('wasm');
 await tf.ready();
@@ -65,9 +100,9 @@ for (const [name, shape] of Object.entries(DIGIT_CLASSIFIER_SHAPES)) {
   params.set(name, tf.variable(tf.tensor(data, shape), true, name));
 }
 // --init FILE: continue from earlier weights (e.g. a second, lower-learning-rate phase)
-if (args.includes('--init')) {
+if (o.init !== undefined) {
   const { readFileSync } = await import('node:fs');
-  const init = parseWeights(readFileSync(args[args.indexOf('--init') + 1]), 'init');
+  const init = parseWeights(readFileSync(o.init), 'init');
   for (const [name, t] of init) params.get(name).assign(tf.tensor(t.data, t.shape));
 }
 
@@ -207,7 +242,7 @@ const bytes = safetensors(tensors, {
   heldout_accuracy: String(acc),
   seed: String(SEED),
   ema: String(EMA),
-  init: args.includes('--init') ? 'continued from earlier weights of this script' : 'none',
+  init: o.init !== undefined ? 'continued from earlier weights of this script' : 'none',
   epochs: String(EPOCHS),
   augmentation: (AUGMENT === 'affine' ? 'affine: rotation 12 deg, scale 0.9-1.1, shift 2.5 px' : 'integer shifts up to 2 px') + '; dropout ' + DROPOUT + ' on fc1 features',
 });

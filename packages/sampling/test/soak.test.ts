@@ -1,7 +1,7 @@
 /**
  * Soak: many generations of the fixture case's models in one process keep
  * tf.memory().numTensors unchanged after every call and the process RSS bounded. The CI run does
- * SOAK_N generations (default 300, about 30 s of CPU); `scripts/soak.mjs` runs the full 1,000
+ * SOAK_N generations (default 300, about 30 s of CPU); `experiments/soak.mjs` runs the full 1,000
  * against the built packages and prints the RSS at the start, after 100 and at the end.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -12,24 +12,49 @@
  * Needs the packages built: pnpm turbo run build --filter @var/train...
  */
 import { readFile } from 'node:fs/promises';
-await import('./node-setup.mjs');
+import { parseArgs } from 'node:util';
 
-const args = process.argv.slice(2);
-const flag = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-};
-const file = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--')));
-if (!file) {
-  console.error('usage: train.mjs <config.json> [--run-dir DIR] [--threads N] [--stop-after N] [--backend wasm|cpu]');
+const USAGE = `usage: node packages/train/scripts/train.mjs <config.json> [--run-dir DIR] [--threads 1] [--stop-after N] [--backend wasm|cpu]
+
+Runs (or resumes) the training run the JSON describes: { "kind": "tokenizer" | "var", "runDir", model,
+dataset, train, seed, settings, … } (the shipped models' configs are in experiments/configs/).`;
+const fail = (msg) => {
+  process.stderr.write(`${msg}\n\n${USAGE}\n`);
   process.exit(2);
+};
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      'run-dir': { type: 'string' },
+      threads: { type: 'string', default: '1' },
+      'stop-after': { type: 'string' },
+      backend: { type: 'string', default: 'wasm' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+} catch (e) {
+  fail(e.message);
 }
-const spec = JSON.parse(await readFile(file, 'utf8'));
-const runDir = flag('--run-dir', spec.runDir);
-if (!runDir) throw new Error('no run directory: set "runDir" in the config or pass --run-dir');
-const backend = flag('--backend', 'wasm');
-const threads = Number(flag('--threads', '1'));
-const stopAfter = flag('--stop-after') ? Number(flag('--stop-after')) : undefined;
+const { values: o, positionals } = parsed;
+if (o.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (positionals.length !== 1) fail(`expected one config file, got ${positionals.length}`);
+const num = (name) => {
+  const n = Number(o[name]);
+  if (!Number.isFinite(n)) fail(`--${name} must be a number; got ${JSON.stringify(o[name])}`);
+  return n;
+};
+const threads = num('threads');
+const stopAfter = o['stop-after'] !== undefined ? num('stop-after') : undefined;
+const backend = o.backend;
+const spec = JSON.parse(await readFile(positionals[0], 'utf8'));
+const runDir = o['run-dir'] ?? spec.runDir;
+if (!runDir) fail('no run directory: set "runDir" in the config or pass --run-dir');
+await import('./node-setup.mjs');
 
 const { initBackend } = await import('@var/core');
 const train = await import('@var/train');

@@ -9,7 +9,7 @@
  *   (`perClass` of each class, with the given cfg / top-k / top-p), and `genFid`: FID of
  *   the generated digits against the held-out originals.
  *
- * This is the measurement behind the shipped MNIST model's card (scripts/quality.mjs) and
+ * This is the measurement behind the shipped MNIST model's card (experiments/quality.mjs) and
  * the lower bounds CI asserts on a small sample.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,6 +1,6 @@
 /**
  * The models shipped in @var/models (packages/models/weights/): they load, generate, and the
- * quality figures of their model cards (measured by scripts/quality.mjs on the whole held-out
+ * quality figures of their model cards (measured by experiments/quality.mjs on the whole held-out
  * split) are recomputed here on a small sample, with lower bounds a broken model would fail
  * (a random or untrained model scores ~10% class accuracy and a PSNR near 10 dB).
  */

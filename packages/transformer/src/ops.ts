@@ -67,7 +67,7 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 /**
  * GELU with the tanh approximation (`nn.GELU(approximate='tanh')`). x³ is computed as x·x·x:
  * wasm's Pow kernel (and its gradient, which takes a log) cost ≈8% of a small VAR's training
- * step (packages/train/scripts/bench-var.mjs --profile).
+ * step (experiments/bench-var.mjs --profile).
  */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
   // 0.5·(1 + tanh(u)) = σ(2u): the same function, and tfjs-wasm's Sigmoid is ~15× faster than its Tanh

@@ -23,11 +23,12 @@ function inc(v: string, b: Bump): string {
   return `${maj}.${min}.${pat + 1}`;
 }
 
-/** Workspace package directories (relative), from pnpm-workspace.yaml's `dir/*` globs. */
+/** Workspace package directories (relative), from pnpm-workspace.yaml's `dir/*` globs and plain `dir` entries. */
 function workspaceDirs(): string[] {
   const yaml = readFileSync(join(repoRoot, 'pnpm-workspace.yaml'), 'utf8');
   const globs = [...yaml.matchAll(/^\s*-\s*['"]?([\w./-]+)\/\*['"]?\s*$/gm)].map((m) => m[1]);
-  const dirs: string[] = [];
+  const plain = [...yaml.matchAll(/^\s*-\s*['"]?([\w.-][\w./-]*[\w-])['"]?\s*$/gm)].map((m) => m[1]);
+  const dirs: string[] = plain.filter((d) => existsSync(join(repoRoot, d, 'package.json')));
   for (const g of globs) {
     for (const e of readdirSync(join(repoRoot, g), { withFileTypes: true })) {
       if (e.isDirectory() && existsSync(join(repoRoot, g, e.name, 'package.json'))) dirs.push(`${g}/${e.name}`);

@@ -61,7 +61,7 @@ Ctrl-C writes a checkpoint and stops; the same command resumes.`
 Examples:
   $ var train var --run-dir runs/var --tokenizer runs/tok --config var.json
   $ var train var --run-dir runs/var --tokenizer runs/tok/model.safetensors --config var.json --steps 20000
-  $ var train var --config packages/train/scripts/configs/mnist-var.json   # runDir/tokenizer from the config
+  $ var train var --config experiments/configs/mnist-var.json   # runDir/tokenizer from the config
 
 Ctrl-C writes a checkpoint and stops; the same command resumes.`,
   );

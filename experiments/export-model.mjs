@@ -5,22 +5,44 @@
  * data, both configs, the training steps and time (from the runs' logs) and the commands that
  * reproduce the weights. Measure it afterwards with quality.mjs --write-card.
  *
- *   node packages/train/scripts/export-model.mjs <tokenizer run> <var run> --id mnist --out packages/models/weights/mnist \
+ *   node experiments/export-model.mjs <tokenizer run> <var run> --id mnist --out packages/models/weights/mnist \
  *     [--name "VAR MNIST digits"] [--description …] [--cfg 2] [--top-k 0] [--top-p 0] [--reproduce "cmd" …]
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-await import('./node-setup.mjs');
-const args = process.argv.slice(2);
-const flag = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
-const flags = (n) => args.flatMap((a, i) => (a === n ? [args[i + 1]] : []));
-const [tokRun, varRun] = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--')));
-const out = flag('--out');
-const id = flag('--id');
-if (!tokRun || !varRun || !out || !id) {
-  console.error('usage: export-model.mjs <tokenizer run> <var run> --id ID --out DIR [--name …] [--cfg x] [--top-k k] [--top-p p] [--reproduce "cmd"]…');
+import { numberArg, parseCommand } from './args.mjs';
+
+const USAGE = `
+usage: node experiments/export-model.mjs <tokenizer run> <var run> --id ID --out DIR
+         [--name NAME] [--description TEXT] [--cfg 2] [--top-k 0] [--top-p 0] [--reproduce "cmd"]…
+
+Writes a @var/models model directory (model-card.json, vae.safetensors, var.safetensors in
+float16) from a finished tokenizer run and VAR run; the card records the data, both configs,
+the steps and time of the runs and the --reproduce commands (repeatable). Then measure it with
+experiments/quality.mjs --write-card.
+`;
+const { values: o, positionals } = parseCommand(
+  USAGE,
+  {
+    id: { type: 'string' },
+    out: { type: 'string' },
+    name: { type: 'string' },
+    description: { type: 'string' },
+    cfg: { type: 'string', default: '2' },
+    'top-k': { type: 'string', default: '0' },
+    'top-p': { type: 'string', default: '0' },
+    reproduce: { type: 'string', multiple: true, default: [] },
+  },
+  { positionals: 2 },
+);
+const [tokRun, varRun] = positionals;
+const { out, id } = o;
+if (!out || !id) {
+  process.stderr.write(`--id and --out are required\n\n${USAGE.trim()}\n`);
   process.exit(2);
 }
+const sampling = { cfg: numberArg(USAGE, 'cfg', o.cfg), topK: numberArg(USAGE, 'top-k', o['top-k']), topP: numberArg(USAGE, 'top-p', o['top-p']) };
+await (await import('@var/core')).ensureGradients();
 const { initBackend } = await import('@var/core');
 await initBackend('wasm', { threads: 1 });
 const { loadTokenizer, readRunConfig, loadDataset, isDecoderParameter } = await import('@var/train');
@@ -72,19 +94,19 @@ const card = await saveModel(out, {
   var: model,
   card: {
     id,
-    name: flag('--name', id),
-    description: flag('--description'),
+    name: o.name ?? id,
+    description: o.description,
     dataset: { name: ds.spec.name, images: ds.full.length, trainImages: ds.train.length, heldOutImages: ds.heldOut.length, spec: ds.spec },
     classNames: ds.classNames,
     imageSize: ds.spec.size,
     channels: ds.spec.channels,
-    sampling: { cfg: Number(flag('--cfg', '2')), topK: Number(flag('--top-k', '0')), topP: Number(flag('--top-p', '0')) },
+    sampling,
     training: {
       tokenizer: { steps: tok.totalSteps, seconds: tok.totalSeconds, batchSize: tok.batchSize, run: tok.config, lastEval: tok.lastEval, ...(tok.init ? { initRun: { steps: tok.init.totalSteps, seconds: tok.init.totalSeconds, run: tok.init.config, lastEval: tok.init.lastEval } } : {}) },
       var: { steps: vr.steps, batchSize: vr.batchSize, seconds: vr.seconds, run: vr.config, lastEval: vr.lastEval },
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, tfjs wasm backend (Node ${process.version})`,
     },
-    reproduce: flags('--reproduce'),
+    reproduce: o.reproduce,
     license: 'MIT',
     createdAt: new Date().toISOString(),
   },

@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 // Write a tokenizer model file (model.safetensors format) from a run's latest checkpoint,
 // e.g. to try VAR training before the tokenizer run has finished:
-//   node packages/train/scripts/export-tokenizer.mjs runs/mnist-tokenizer /tmp/tokenizer.safetensors
-await import('./node-setup.mjs');
-const [runDir, out] = process.argv.slice(2);
-if (!runDir || !out) { console.error('usage: export-tokenizer.mjs <tokenizer run dir> <out.safetensors>'); process.exit(2); }
+//   node experiments/export-tokenizer.mjs runs/mnist-tokenizer /tmp/tokenizer.safetensors
+import { parseCommand } from './args.mjs';
+
+const USAGE = `
+usage: node experiments/export-tokenizer.mjs <tokenizer run dir> <out.safetensors>
+
+Writes a tokenizer model file (the run's model.safetensors format) from the run's latest
+checkpoint, e.g. to start a VAR run before the tokenizer run has finished.
+`;
+const [runDir, out] = parseCommand(USAGE, {}, { positionals: 2 }).positionals;
+await (await import('@var/core')).ensureGradients();
 const { initBackend } = await import('@var/core');
 await initBackend('wasm', { threads: 1 });
 const { loadCheckpoint, readRunConfig, writeTokenizerModel } = await import('@var/train');

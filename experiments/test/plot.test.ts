@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '@var/data';
-import { encodePlotPng, formatTick, renderPlot, type PlotImage, type PlotOptions, type Rgb } from '../scripts/plot.mjs';
+import { encodePlotPng, formatTick, renderPlot, type PlotImage, type PlotOptions, type Rgb } from '../plot.mjs';
 
 const BLUE: Rgb = [31, 119, 180];
 const ORANGE: Rgb = [255, 127, 14];

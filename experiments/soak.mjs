@@ -4,7 +4,7 @@
 // process RSS at the start, after 100 and at the end (plus the tfjs byte count and timings).
 //
 //   pnpm turbo run build --filter=@var/sampling...   # the script uses the built dist
-//   node packages/sampling/scripts/soak.mjs [--n 1000] [--backend wasm|cpu] [--decode-every 25] [--json]
+//   node experiments/soak.mjs [--n 1000] [--backend wasm|cpu] [--decode-every 25] [--max-rss-growth 64] [--json]
 //
 // The fixture case comes from VAR_FIXTURE_DIR (default ../shared/fixtures/<case> beside the repo
 // root, as for the tests). Every generation uses another seed and cycles through cfg, top-k,
@@ -14,18 +14,30 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { numberArg, parseCommand } from './args.mjs';
 
+const USAGE = `
+usage: node experiments/soak.mjs [--n 1000] [--backend wasm|cpu] [--decode-every 25] [--max-rss-growth 64] [--json]
+
+N generations of the fixture case's models (VAR_FIXTURE_DIR, default ../shared/fixtures/var-tiny) in
+one process, cycling through sampling options; every --decode-every-th also decodes. Reports the
+tensor count, RSS and timings; exits 1 when the tensor count moves or the RSS grows by more than
+--max-rss-growth MiB between generation 100 and the end. Needs the packages built.
+`;
+const { values: o } = parseCommand(USAGE, {
+  n: { type: 'string', default: '1000' },
+  backend: { type: 'string', default: 'wasm' },
+  'decode-every': { type: 'string', default: '25' },
+  'max-rss-growth': { type: 'string', default: '64' },
+  json: { type: 'boolean', default: false },
+});
 const here = dirname(fileURLToPath(import.meta.url));
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined && !process.argv[i + 1].startsWith('--') ? process.argv[i + 1] : def;
-};
-const N = Number(arg('n', 1000));
-const backend = arg('backend', 'wasm');
-const decodeEvery = Number(arg('decode-every', 25));
-const maxGrowth = Number(arg('max-rss-growth', 64));
-const json = process.argv.includes('--json');
-const repo = resolve(here, '..', '..', '..');
+const N = numberArg(USAGE, 'n', o.n);
+const backend = o.backend;
+const decodeEvery = numberArg(USAGE, 'decode-every', o['decode-every']);
+const maxGrowth = numberArg(USAGE, 'max-rss-growth', o['max-rss-growth']);
+const json = o.json;
+const repo = resolve(here, '..');
 const fixtureDir = process.env.VAR_FIXTURE_DIR ? resolve(repo, process.env.VAR_FIXTURE_DIR) : resolve(repo, '..', 'shared', 'fixtures', 'var-tiny');
 
 const tf = await import('@tensorflow/tfjs-core');

@@ -17,32 +17,52 @@
  * 16×16 grid (patch_nums 1,2,3,4,5,6,8,10,13,16 vs 256 raster steps), same width/depth.
  * Writes docs/paper-claims/raster.json and re-renders docs/paper-claims.md.
  *
- *   node packages/train/scripts/raster-vs-var.mjs [--raster-run runs/mnist-raster]
+ *   node experiments/raster-vs-var.mjs [--raster-run runs/mnist-raster]
  *        [--raster-tokenizer runs/mnist-tokenizer-single] [--per-class 100] [--sweep-per-class 20]
- *        [--cfgs 0.5,1,1.5,2,3] [--threads 1] [--repeats 3]
+ *        [--cfgs 0.5,1,1.5,2,3] [--threads 1] [--repeats 3] [--top-k 10] [--top-p 0.8] [--held-out N]
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-await import('./node-setup.mjs');
+import { numberArg, parseCommand } from './args.mjs';
+
+const USAGE = `
+usage: node experiments/raster-vs-var.mjs [--raster-run DIR] [--raster-tokenizer DIR] [--per-class 100]
+         [--sweep-per-class 20] [--cfgs 0.5,1,1.5,2,3] [--threads 1] [--repeats 3] [--top-k 10] [--top-p 0.8] [--held-out N]
+
+VAR (the shipped MNIST model) against a raster-order transformer of the same size and recipe
+(trained first with packages/train/scripts/train.mjs on experiments/configs/mnist-tokenizer-single.json
+and experiments/configs/mnist-raster.json; default run dirs runs/mnist-tokenizer-single, runs/mnist-raster):
+quality (digit accuracy, FID; guidance picked by an FID sweep over --cfgs) and speed. Writes
+docs/paper-claims/raster.json and re-renders docs/paper-claims.md. --held-out N: fewer held-out
+digits (smoke runs; default all 999). Needs the packages built.
+`;
+const { values: o } = parseCommand(USAGE, {
+  'raster-run': { type: 'string' },
+  'raster-tokenizer': { type: 'string' },
+  'per-class': { type: 'string', default: '100' },
+  'sweep-per-class': { type: 'string', default: '20' },
+  cfgs: { type: 'string', default: '0.5,1,1.5,2,3' },
+  threads: { type: 'string', default: '1' },
+  repeats: { type: 'string', default: '3' },
+  'top-k': { type: 'string', default: '10' },
+  'top-p': { type: 'string', default: '0.8' },
+  'held-out': { type: 'string' },
+});
+await (await import('@var/core')).ensureGradients();
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../../..');
-const args = process.argv.slice(2);
-const flag = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-};
-const rasterRun = resolve(flag('--raster-run', join(root, 'runs/mnist-raster')));
-const rasterTok = resolve(flag('--raster-tokenizer', join(root, 'runs/mnist-tokenizer-single')));
-const perClass = Number(flag('--per-class', '100'));
-const sweepPerClass = Number(flag('--sweep-per-class', '20'));
-const cfgs = flag('--cfgs', '0.5,1,1.5,2,3').split(',').map(Number);
-const threads = Number(flag('--threads', '1'));
-const repeats = Number(flag('--repeats', '3'));
-const topK = Number(flag('--top-k', '10'));
-const topP = Number(flag('--top-p', '0.8'));
-const heldOut = flag('--held-out') ? Number(flag('--held-out')) : undefined; // default all 999 (smaller only for smoke runs)
+const root = resolve(here, '..');
+const rasterRun = resolve(o['raster-run'] ?? join(root, 'runs/mnist-raster'));
+const rasterTok = resolve(o['raster-tokenizer'] ?? join(root, 'runs/mnist-tokenizer-single'));
+const perClass = numberArg(USAGE, 'per-class', o['per-class']);
+const sweepPerClass = numberArg(USAGE, 'sweep-per-class', o['sweep-per-class']);
+const cfgs = o.cfgs.split(',').map((c) => numberArg(USAGE, 'cfgs', c));
+const threads = numberArg(USAGE, 'threads', o.threads);
+const repeats = numberArg(USAGE, 'repeats', o.repeats);
+const topK = numberArg(USAGE, 'top-k', o['top-k']);
+const topP = numberArg(USAGE, 'top-p', o['top-p']);
+const heldOut = o['held-out'] !== undefined ? numberArg(USAGE, 'held-out', o['held-out']) : undefined; // default all 999 (smaller only for smoke runs)
 const sweepSeed = 100;
 
 const tf = await import('@tensorflow/tfjs-core');
@@ -185,9 +205,9 @@ const result = {
     `but each image passes ${speed.find((x) => x.grid === 8).varTokens} / ${speed.find((x) => x.grid === 16).varTokens} tokens through the transformer instead of ${speed.find((x) => x.grid === 8).rasterTokens} / ${speed.find((x) => x.grid === 16).rasterTokens} ` +
     '(every scale is predicted, not only the last): at batch 1 the raster model is bound by the per-step cost and VAR wins; at batch 16 the CPU is bound by arithmetic and the extra tokens cost about what the saved steps gain.',
   commands: [
-    'node packages/train/scripts/train.mjs packages/train/scripts/configs/mnist-tokenizer-single.json',
-    'node packages/train/scripts/train.mjs packages/train/scripts/configs/mnist-raster.json',
-    `node packages/train/scripts/raster-vs-var.mjs --per-class ${perClass} --sweep-per-class ${sweepPerClass} --cfgs ${cfgs.join(',')} --threads ${threads} --repeats ${repeats}`,
+    'node packages/train/scripts/train.mjs experiments/configs/mnist-tokenizer-single.json',
+    'node packages/train/scripts/train.mjs experiments/configs/mnist-raster.json',
+    `node experiments/raster-vs-var.mjs --per-class ${perClass} --sweep-per-class ${sweepPerClass} --cfgs ${cfgs.join(',')} --threads ${threads} --repeats ${repeats}`,
   ],
 };
 const outDir = join(root, 'docs/paper-claims');

@@ -1,12 +1,21 @@
 #!/usr/bin/env node
 // Print a Markdown table of the shipped models from their model cards (the figures are the
-// ones packages/train/scripts/quality.mjs measured and wrote into each card):
-//   node packages/models/scripts/cards-table.mjs
+// ones experiments/quality.mjs measured and wrote into each card):
+//   node experiments/cards-table.mjs [--weights packages/models/weights]
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCommand } from './args.mjs';
 
-const root = fileURLToPath(new URL('../weights/', import.meta.url));
+const USAGE = `
+usage: node experiments/cards-table.mjs [--weights DIR]
+
+Prints the Markdown table of the shipped models (the root README's) from the model cards in
+DIR (default packages/models/weights): data, shapes, training steps and time, the quality
+figures experiments/quality.mjs wrote into each card, size on disk.
+`;
+const { values: o } = parseCommand(USAGE, { weights: { type: 'string' } });
+const root = o.weights ? resolve(o.weights) : fileURLToPath(new URL('../packages/models/weights/', import.meta.url));
 const pct = (v) => (v === undefined ? '–' : `${(100 * v).toFixed(1)}%`);
 const num = (v, d = 2) => (v === undefined ? '–' : Number(v).toFixed(d));
 const min = (s) => (s === undefined ? '–' : `${Math.round(s / 60)} min`);

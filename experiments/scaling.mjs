@@ -7,7 +7,7 @@
  * last scale's tokens alone, as the paper's plots), fit log(loss) = a + b·log(parameters) and write docs/paper-claims/scaling.json plus the
  * plot docs/paper-claims/scaling.png; then re-render docs/paper-claims.md.
  *
- *   node packages/train/scripts/scaling.mjs [--depths 1,2,3,4,5] [--steps 1000] [--batch 16]
+ *   node experiments/scaling.mjs [--depths 1,2,3,4,5] [--steps 1000] [--batch 16]
  *        [--runs runs/scaling] [--threads 1] [--analyse-only]
  *
  * Each size is a resumable @var/train run (runs/scaling/d<depth>); re-running the command
@@ -16,21 +16,35 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-await import('./node-setup.mjs');
+import { numberArg, parseCommand } from './args.mjs';
+
+const USAGE = `
+usage: node experiments/scaling.mjs [--depths 1,2,3,4,5] [--steps 1000] [--batch 16] [--runs DIR] [--threads 1] [--analyse-only]
+
+Trains VAR sizes d = depths (width 32·d, d heads) on the shipped MNIST tokenizer's tokens for the
+same steps × batch, measures the held-out test loss, fits loss ∝ N^b and writes
+docs/paper-claims/scaling.json + scaling.png, then re-renders docs/paper-claims.md.
+Runs are resumable (DIR/d<depth>, default runs/scaling). --analyse-only: no training, only
+the fit and the files from the finished runs. Needs the packages built.
+`;
+const { values: o } = parseCommand(USAGE, {
+  depths: { type: 'string', default: '1,2,3,4,5' },
+  steps: { type: 'string', default: '1000' },
+  batch: { type: 'string', default: '16' },
+  runs: { type: 'string' },
+  threads: { type: 'string', default: '1' },
+  'analyse-only': { type: 'boolean', default: false },
+});
+await (await import('@var/core')).ensureGradients();
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../../..');
-const args = process.argv.slice(2);
-const flag = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-};
-const depths = flag('--depths', '1,2,3,4,5').split(',').map(Number);
-const steps = Number(flag('--steps', '1000'));
-const batchSize = Number(flag('--batch', '16'));
-const runsDir = resolve(flag('--runs', join(root, 'runs/scaling')));
-const threads = Number(flag('--threads', '1'));
-const analyseOnly = args.includes('--analyse-only');
+const root = resolve(here, '..');
+const depths = o.depths.split(',').map((d) => numberArg(USAGE, 'depths', d));
+const steps = numberArg(USAGE, 'steps', o.steps);
+const batchSize = numberArg(USAGE, 'batch', o.batch);
+const runsDir = resolve(o.runs ?? join(root, 'runs/scaling'));
+const threads = numberArg(USAGE, 'threads', o.threads);
+const analyseOnly = o['analyse-only'];
 const tokenizer = join(root, 'packages/models/weights/mnist/vae.safetensors');
 const outDir = join(root, 'docs/paper-claims');
 
@@ -129,7 +143,7 @@ const heldOut = (await readLog(runConfig(depths[0]).runDir)).find((e) => e.type 
 const result = {
   study: 'scaling',
   date: new Date().toISOString(),
-  command: `node packages/train/scripts/scaling.mjs --depths ${depths.join(',')} --steps ${steps} --batch ${batchSize} --threads ${threads}`,
+  command: `node experiments/scaling.mjs --depths ${depths.join(',')} --steps ${steps} --batch ${batchSize} --threads ${threads}`,
   machine: await machineInfo(info),
   setup: {
     tokenizer: 'packages/models/weights/mnist/vae.safetensors (shipped MNIST tokenizer, patch_nums 1,2,3,4,6,8, vocab 512)',

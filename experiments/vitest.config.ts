@@ -1,0 +1,12 @@
+import { defineProject } from 'vitest/config';
+import { varAliases } from '../tooling/vitest.shared';
+
+export default defineProject({
+  resolve: { alias: varAliases },
+  test: {
+    name: '@var/experiments',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
