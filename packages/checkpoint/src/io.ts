@@ -17,7 +17,17 @@ export interface ResponseLike {
   statusText?: string;
   url?: string;
 }
-export type CheckpointSource = string | BytesLike | ResponseLike;
+/**
+ * A `Blob` or `File` (browsers; Node ≥ 20): read piecewise with `slice()`, so a large file is
+ * never held whole in memory; error messages name the file (`name`).
+ */
+export interface BlobLike {
+  readonly size: number;
+  /** A `File`'s name: the label in error messages and progress. */
+  readonly name?: string;
+  slice(start?: number, end?: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+export type CheckpointSource = string | BytesLike | ResponseLike | BlobLike;
 
 /** Random access to the bytes of a checkpoint. */
 export interface ByteSource {
@@ -57,6 +67,10 @@ function isResponseLike(v: unknown): v is ResponseLike {
   return typeof v === 'object' && v !== null && typeof (v as ResponseLike).arrayBuffer === 'function';
 }
 
+function isBlobLike(v: unknown): v is BlobLike {
+  return typeof v === 'object' && v !== null && typeof (v as BlobLike).slice === 'function' && typeof (v as BlobLike).size === 'number' && !ArrayBuffer.isView(v);
+}
+
 function checkRange(label: string, size: number, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
     throw new CheckpointError(`${label}: read of ${length} bytes at offset ${offset} is outside the ${size}-byte file (truncated or corrupt)`);
@@ -76,6 +90,39 @@ export function bytesSource(bytes: Uint8Array, label = 'checkpoint bytes'): Byte
     async readInto(offset, target) {
       checkRange(label, bytes.length, offset, target.length);
       target.set(bytes.subarray(offset, offset + target.length));
+    },
+    async close() {},
+  };
+}
+
+/**
+ * A ByteSource over a `Blob` / `File`: each read is one `slice(…).arrayBuffer()`, so only the
+ * bytes asked for are in memory (a 1.2 GB checkpoint is never copied whole).
+ * @throws CheckpointError (on read) when the blob cannot be read — e.g. the file was changed,
+ * moved or deleted after it was chosen — or gives fewer bytes than asked for.
+ */
+export function blobSource(blob: BlobLike, label = blob.name || 'blob'): ByteSource {
+  const size = blob.size;
+  const read = async (offset: number, length: number): Promise<Uint8Array> => {
+    checkRange(label, size, offset, length);
+    let buf: ArrayBuffer;
+    try {
+      buf = await blob.slice(offset, offset + length).arrayBuffer();
+    } catch (e) {
+      throw new CheckpointError(`cannot read ${label} (${(e as Error)?.message ?? String(e)}): was the file changed, moved or deleted after it was chosen? Choose it again`, { cause: e });
+    }
+    if (buf.byteLength !== length) {
+      throw new CheckpointError(`${label}: read ${buf.byteLength} of ${length} bytes at offset ${offset} (the file changed while being read?); choose it again`);
+    }
+    return new Uint8Array(buf);
+  };
+  return {
+    label,
+    size,
+    inMemory: false,
+    read,
+    async readInto(offset, target) {
+      target.set(await read(offset, target.length));
     },
     async close() {},
   };
@@ -212,8 +259,8 @@ export function withProgress(src: ByteSource, onProgress: (p: ByteProgress) => v
 }
 
 /**
- * Open any accepted source as a ByteSource. With `onProgress`, files report the bytes the
- * reader takes from them, Responses the bytes downloaded, in-memory bytes their size at once.
+ * Open any accepted source as a ByteSource. With `onProgress`, files (paths, Blobs / Files)
+ * report the bytes the reader takes from them, Responses the bytes downloaded, in-memory bytes their size at once.
  */
 export async function openSource(src: CheckpointSource, onProgress?: (p: ByteProgress) => void): Promise<ByteSource> {
   if (typeof src === 'string') {
@@ -226,11 +273,16 @@ export async function openSource(src: CheckpointSource, onProgress?: (p: BytePro
     onProgress?.({ loaded: b.size, total: b.size });
     return b;
   }
+  if (isBlobLike(src)) {
+    const b = blobSource(src);
+    if (onProgress) onProgress({ loaded: 0, total: b.size });
+    return onProgress ? withProgress(b, onProgress) : b;
+  }
   if (isResponseLike(src)) {
     const label = (src as ResponseLike).url || 'response';
     return bytesSource(await responseBytes(src, onProgress), label);
   }
-  throw new ValueError(`expected a path, an ArrayBuffer, a Uint8Array or a fetch Response, found ${describe(src)}`);
+  throw new ValueError(`expected a path, an ArrayBuffer, a Uint8Array, a Blob / File or a fetch Response, found ${describe(src)}`);
 }
 
 /**

@@ -221,7 +221,7 @@ export interface LoadProgress {
   stage: 'card' | 'tokenizer' | 'transformer' | 'done';
   /** Fraction done in [0, 1] (by bytes once both files' sizes are known). */
   fraction: number;
-  /** The checkpoint being read: its path or URL, or `'vae'` / `'var'` for bytes given in memory. */
+  /** The checkpoint being read: its path, URL or file name (a `File`), or `'vae'` / `'var'` for bytes given in memory. */
   file?: string;
   /** Bytes of `file` read so far, and its size (0 while unknown, e.g. a download without Content-Length). */
   loaded?: number;
@@ -238,7 +238,7 @@ export interface LoadModelOptions extends RootOptions {
   onProgress?: (p: LoadProgress) => void;
 }
 
-/** Weights given by the caller: two checkpoints (`.pth` or safetensors; paths, bytes or Responses) and their configs. */
+/** Weights given by the caller: two checkpoints (`.pth` or safetensors; paths, bytes, Blobs / Files or Responses) and their configs. */
 export interface ModelFiles {
   vae: CheckpointSource;
   var: CheckpointSource;
@@ -376,8 +376,9 @@ export async function loadModel(src: string | URL | ModelFiles, opts: LoadModelO
 
 function sourceLabel(src: CheckpointSource, key: 'vae' | 'var'): string {
   if (typeof src === 'string') return src;
-  const url = (src as { url?: unknown }).url;
-  return typeof url === 'string' && url ? url : key;
+  const { url, name } = src as { url?: unknown; name?: unknown };
+  if (typeof url === 'string' && url) return url;
+  return typeof name === 'string' && name ? name : key; // a File: its name
 }
 
 /** Fraction of all bytes read, with an unknown var size weighed as twice the vae's. */
