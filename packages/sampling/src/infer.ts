@@ -100,6 +100,27 @@ export function decodeImages(vae: SamplerVQVAE, fHat: tf.Tensor4D): tf.Tensor4D 
   return tf.tidy(() => tf.mul(tf.add(vae.fhatToImg(fHat), 1), 0.5) as tf.Tensor4D);
 }
 
+/**
+ * The end of a generation: free the session (its KV cache and weight copies — a d16 holds
+ * ~1.2 GB there) before decoding, then decode the final f_hat (timed as `decode`) unless
+ * `decode: false`. Disposes the images if the timing hook throws.
+ */
+export async function finishGeneration(vae: SamplerVQVAE, session: { dispose(): void }, fHat: tf.Tensor4D, r: Resolved, clock: PhaseClock): Promise<tf.Tensor4D | null> {
+  throwIfAborted(r.signal);
+  session.dispose();
+  clock.start();
+  const images = r.decode ? decodeImages(vae, fHat) : null;
+  if (images) {
+    try {
+      await clock.end('decode', null, images);
+    } catch (e) {
+      images.dispose();
+      throw e;
+    }
+  }
+  return images;
+}
+
 /** The scale loop; yields one event per scale and returns the result. */
 export async function* autoregressiveInferCfg(
   vae: SamplerVQVAE,
@@ -178,20 +199,8 @@ export async function* autoregressiveInferCfg(
         for (const hk of hooks) hk.release?.();
       }
     }
-    throwIfAborted(r.signal);
-    // free the KV cache and the session's weight copies before decoding (a d16 holds ~1.2 GB there)
-    session.dispose();
     const f = fHat!;
-    clock.start();
-    const images = r.decode ? decodeImages(vae, f) : null;
-    if (images) {
-      try {
-        await clock.end('decode', null, images);
-      } catch (e) {
-        images.dispose();
-        throw e;
-      }
-    }
+    const images = await finishGeneration(vae, session, f, r, clock);
     done = true;
     const result: GenerateResult = { images, fHat: f, tokens, labels: r.labels, ...(r.returnLogits ? { logits: logitsAll } : {}) };
     for (const hk of hooks) hk.result?.(result);

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, throwIfAborted } from '@var/core';
 import { codebookOf, embedTokens } from './embed.js';
 import { sampleTokens } from './filter.js';
-import { decodeImages, type GenerateResult, type ScaleEvent } from './infer.js';
+import { finishGeneration, type GenerateResult, type ScaleEvent } from './infer.js';
 import type { Resolved } from './options.js';
 import { guidedLogits, openSession, yieldToEventLoop } from './session.js';
 import { PhaseClock } from './timing.js';
@@ -90,19 +90,8 @@ export async function* rasterInfer(vae: SamplerVQVAE, model: SamplerVAR, r: Reso
       if (r.returnLogits) logitsAll.push(logits);
       yield { si, pn: 1, scales: S, tokens: sampled, ...(r.returnLogits ? { logits } : {}) };
     }
-    throwIfAborted(r.signal);
-    session.dispose();
     const f = fHat!;
-    clock.start();
-    const images = r.decode ? decodeImages(vae, f) : null;
-    if (images) {
-      try {
-        await clock.end('decode', null, images);
-      } catch (e) {
-        images.dispose();
-        throw e;
-      }
-    }
+    const images = await finishGeneration(vae, session, f, r, clock);
     done = true;
     // `tokens` holds the tokenizer's single scale (B, g²); the per-step tokens went out as events
     return { images, fHat: f, tokens: [grid], labels: r.labels, ...(r.returnLogits ? { logits: logitsAll } : {}) };
