@@ -100,5 +100,10 @@ describe.skipIf(!built)('var on a pipe, help and errors (the built bin)', () => 
     if (/unavailable/.test(line!)) expect(line!.replace(/^\s*webgpu\s+unavailable\s*/, '').length).toBeGreaterThan(20);
     const vk = await checkVulkanLoader();
     if (!vk.found) expect(line).toMatch(/unavailable\s+Dawn needs the Vulkan loader libvulkan\.so\.1/);
+    // a command with the default backend (auto probes WebGPU first) prints only its results
+    const gen = await runBin(['generate', '--class', '3', '--count', '1', '--seed', '1', '--out', join(tmp, 'auto')]);
+    expect(gen.code, gen.stderr).toBe(0);
+    expect(gen.stdout + gen.stderr).not.toMatch(NATIVE_NOISE);
+    expect(gen.stdout.trim().split('\n').map((l) => l.split(/[\\/]/).pop())).toEqual(['0000-3.png', 'grid.png']);
   });
 });
