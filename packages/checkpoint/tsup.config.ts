@@ -1,13 +1,4 @@
-import { defineConfig } from 'tsup';
+import { library } from '../../tooling/tsup.library';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@tensorflow\//, /^@var\//],
-  // keep `node:fs/promises` (imported lazily, only for paths) recognisable to browser bundlers
-  removeNodeProtocol: false,
-});
+// keep `node:fs/promises` (imported lazily, only for paths) recognisable to browser bundlers
+export default library({ removeNodeProtocol: false });

@@ -1,11 +1,4 @@
-import { defineConfig } from 'tsup';
+import { library } from '../../tooling/tsup.library';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/errors.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@tensorflow\//, /^@var\//],
-});
+// `@var/core/errors`: the typed errors without TensorFlow.js (for @var/metrics)
+export default library({ entry: ['src/index.ts', 'src/errors.ts'] });

@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { library } from '../../tooling/tsup.library';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@tensorflow\//, /^@var\//],
-});
+export default library();
