@@ -12,16 +12,46 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist', 'index.js');
 
-function arg(name, def) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
+const USAGE = `usage: node bench/matmul-threads.mjs [--threads N] [--size 1024] [--seconds 2] [--json]
+
+wasm matMul size×size×size with 1 thread and with N threads (default min(cores, 8)), one child
+process each; prints GFLOP/s and the speedup (--json: also one JSON line). Needs dist/ (pnpm build).`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      threads: { type: 'string' },
+      size: { type: 'string', default: '1024' },
+      seconds: { type: 'string', default: '2' },
+      json: { type: 'boolean', default: false },
+      child: { type: 'string' }, // internal: run one measurement with this many threads
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (e) {
+  console.error(`${e.message}\n\n${USAGE}`);
+  process.exit(2);
 }
-const size = Number(arg('size', 1024));
-const seconds = Number(arg('seconds', 2));
+const o = parsed.values;
+if (o.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const num = (name, v) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) {
+    console.error(`--${name} must be a positive number; got ${JSON.stringify(v)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+};
+const size = num('size', o.size);
+const seconds = num('seconds', o.seconds);
 
 async function child(threads) {
   const { initBackend } = await import(pathToFileURL(dist).href);
@@ -48,14 +78,14 @@ async function child(threads) {
   process.stdout.write(JSON.stringify({ threads: info.threads, requested: threads, binary: info.wasmBinary, ms, iters, gflops }) + '\n');
 }
 
-if (process.argv.includes('--child')) {
-  await child(Number(arg('child', 1)));
+if (o.child !== undefined) {
+  await child(num('child', o.child));
 } else {
   if (!existsSync(dist)) {
     console.error(`${dist} not found: run \`pnpm --filter @var/core build\` first.`);
     process.exit(1);
   }
-  const n = Number(arg('threads', Math.min(availableParallelism(), 8)));
+  const n = o.threads !== undefined ? num('threads', o.threads) : Math.min(availableParallelism(), 8);
   const results = [];
   for (const t of [1, n]) {
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(t), '--size', String(size), '--seconds', String(seconds)], {
@@ -75,5 +105,5 @@ if (process.argv.includes('--child')) {
     console.log(`  ${String(r.threads).padStart(2)} thread(s) [${r.binary}]: ${r.gflops.toFixed(1).padStart(6)} GFLOP/s  (${r.ms.toFixed(1)} ms/matMul, ${r.iters} runs)`);
   }
   console.log(`  speedup ${many.threads} threads vs 1: ${(many.gflops / one.gflops).toFixed(2)}x`);
-  if (process.argv.includes('--json')) console.log(JSON.stringify({ size, results, speedup: many.gflops / one.gflops }));
+  if (o.json) console.log(JSON.stringify({ size, results, speedup: many.gflops / one.gflops }));
 }

@@ -12,16 +12,42 @@
  * D = 2048 time is extrapolated as t·(2048/refDim)³ and printed as such. Pass
  * --ref-dim 2048 to measure it. Run `pnpm --filter @var/metrics build` first.
  */
-import { frechetDistance, gemmNT, traceSqrtProduct } from '../dist/index.js';
+import { parseArgs } from 'node:util';
 
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
+const USAGE = `usage: node bench/fid.mjs [--dim 2048] [--ref-dim 512] [--no-eigen]
+
+Times tr sqrt(Σ1Σ2) at D = --dim by @var/metrics' eigen route against a Newton–Schulz
+reference run at --ref-dim (extrapolated to D as t·(D/refDim)³). Needs dist/ (pnpm build).`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      dim: { type: 'string', default: '2048' },
+      'ref-dim': { type: 'string', default: '512' },
+      'no-eigen': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (e) {
+  console.error(`${e.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (parsed.values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const opt = (name) => {
+  const n = Number(parsed.values[name]);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`--${name} must be a positive integer; got ${JSON.stringify(parsed.values[name])}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
 };
-const D = opt('--dim', 2048);
-const REF_D = opt('--ref-dim', 512);
-const withEigen = !args.includes('--no-eigen');
+const D = opt('dim');
+const REF_D = opt('ref-dim');
+const withEigen = !parsed.values['no-eigen'];
+const { frechetDistance, gemmNT, traceSqrtProduct } = await import('../dist/index.js');
 
 function rng(seed) {
   let s = seed >>> 0;

@@ -13,6 +13,39 @@
 import { register } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const USAGE = `usage: node bench/generate.mjs [--backend wasm|cpu|webgpu|auto] [--threads N] [--batch 2] [--reps 3]
+
+Time per scale and total of generate (mid-size config, random weights) with and without the KV
+cache; medians over --reps after one warm-up. Needs the packages built.`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      backend: { type: 'string', default: 'wasm' },
+      threads: { type: 'string' },
+      batch: { type: 'string', default: '2' },
+      reps: { type: 'string', default: '3' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (e) {
+  console.error(`${e.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (parsed.values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const positive = (name) => {
+  const n = Number(parsed.values[name]);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`--${name} must be a positive integer; got ${JSON.stringify(parsed.values[name])}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+};
 
 // @tensorflow/tfjs-core's dist/*.js are ES modules written for bundlers: their imports have no
 // file extension, which Node's ESM loader cannot resolve, so a side-effect import such as
@@ -26,14 +59,10 @@ const hook = `export async function resolve(spec, ctx, next) {
 register(`data:text/javascript,${encodeURIComponent(hook)}`);
 
 const here = dirname(fileURLToPath(import.meta.url));
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined && !process.argv[i + 1].startsWith('--') ? process.argv[i + 1] : def;
-};
-const backend = arg('backend', 'wasm');
-const threads = arg('threads', undefined);
-const B = Number(arg('batch', 2));
-const reps = Number(arg('reps', 3));
+const backend = parsed.values.backend;
+const threads = parsed.values.threads !== undefined ? String(positive('threads')) : undefined;
+const B = positive('batch');
+const reps = positive('reps');
 
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend } = await import('@var/core');

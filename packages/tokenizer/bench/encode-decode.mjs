@@ -16,18 +16,54 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist', 'index.js');
 
-function arg(name, def) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
+const USAGE = `usage: node bench/encode-decode.mjs [--size 256] [--cpu-size 32] [--reps 1] [--quick] [--json]
+
+VQVAE vae_ch160v4096z32 encode and decode (random weights, batch 1) on wasm with 1 and 2
+threads at --size px and on cpu at --cpu-size px, one child process each, with GFLOP/s.
+--quick: wasm at 64 px, cpu at 32 px. Needs dist/ (pnpm build).`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      size: { type: 'string' },
+      'cpu-size': { type: 'string' },
+      reps: { type: 'string', default: '1' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      // internal: one measurement in a child process
+      child: { type: 'boolean', default: false },
+      backend: { type: 'string', default: 'wasm' },
+      threads: { type: 'string', default: '1' },
+      px: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (e) {
+  console.error(`${e.message}\n\n${USAGE}`);
+  process.exit(2);
 }
-const quick = process.argv.includes('--quick');
-const size = Number(arg('size', quick ? 64 : 256));
-const cpuSize = Number(arg('cpu-size', Math.min(32, size)));
-const reps = Number(arg('reps', 1));
+const o = parsed.values;
+if (o.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const positive = (name, v) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`--${name} must be a positive integer; got ${JSON.stringify(v)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+};
+const quick = o.quick;
+const size = o.size !== undefined ? positive('size', o.size) : quick ? 64 : 256;
+const cpuSize = o['cpu-size'] !== undefined ? positive('cpu-size', o['cpu-size']) : Math.min(32, size);
+const reps = positive('reps', o.reps);
 
 async function child(backend, threads, px) {
   const { VQVAE, convFlops } = await import(pathToFileURL(dist).href);
@@ -73,8 +109,8 @@ async function child(backend, threads, px) {
   process.stdout.write(JSON.stringify(r) + '\n');
 }
 
-if (process.argv.includes('--child')) {
-  await child(arg('backend', 'wasm'), Number(arg('threads', 1)), Number(arg('px', size)));
+if (o.child) {
+  await child(o.backend, positive('threads', o.threads), o.px !== undefined ? positive('px', o.px) : size);
 } else {
   if (!existsSync(dist)) {
     console.error(`${dist} not found: run \`pnpm --filter @var/tokenizer... build\` (or \`pnpm build\`) first.`);
@@ -110,5 +146,5 @@ if (process.argv.includes('--child')) {
   }
   const [w1, w2] = results;
   console.log(`  wasm 2 threads vs 1: encode ${(w1.encMs / w2.encMs).toFixed(2)}x, decode ${(w1.decMs / w2.decMs).toFixed(2)}x`);
-  if (process.argv.includes('--json')) console.log(JSON.stringify({ size, cpuSize, reps, results }));
+  if (o.json) console.log(JSON.stringify({ size, cpuSize, reps, results }));
 }

@@ -15,16 +15,48 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist', 'index.js');
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined && !process.argv[i + 1].startsWith('--') ? process.argv[i + 1] : def;
+const USAGE = `usage: node bench/attention.mjs [--threads 2] [--reps 3] [--no-model] [--no-micro] [--quick] [--cache-transposed] [--json]
+
+Attention alone (per KV-cached scale and teacher-forced, d16 shapes at 256 px, batch 2) and a
+whole random d16 (per-scale KV-cached steps, one forward, peak RSS) on wasm with 1 and N
+threads, one child process each. --quick: one attention implementation. Needs dist/ (pnpm build).`;
+const FLAGS = ['no-model', 'no-micro', 'quick', 'cache-transposed'];
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      threads: { type: 'string', default: '2' },
+      reps: { type: 'string', default: '3' },
+      json: { type: 'boolean', default: false },
+      ...Object.fromEntries(FLAGS.map((f) => [f, { type: 'boolean', default: false }])),
+      child: { type: 'string' }, // internal: one measurement with this many threads
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (e) {
+  console.error(`${e.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+const o = parsed.values;
+if (o.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const positive = (name, v) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`--${name} must be a positive integer; got ${JSON.stringify(v)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
 };
-const reps = Number(arg('reps', 3));
-const withModel = !process.argv.includes('--no-model');
-const withMicro = !process.argv.includes('--no-micro');
+const reps = positive('reps', o.reps);
+const withModel = !o['no-model'];
+const withMicro = !o['no-micro'];
 const log = (...a) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${a.join(' ')}\n`);
 
 async function child(threads) {
@@ -94,8 +126,8 @@ async function child(threads) {
     log('created', m.numParameters(), 'parameters, RSS', (process.memoryUsage().rss / 1e6).toFixed(0), 'MB');
     const initS = (performance.now() - t0) / 1000;
     const steps = [];
-    const cacheT = process.argv.includes('--cache-transposed') ? true : undefined;
-    for (const impl of process.argv.includes('--quick') ? ['auto'] : ['auto', 'batched']) {
+    const cacheT = o['cache-transposed'] ? true : undefined;
+    for (const impl of o.quick ? ['auto'] : ['auto', 'batched']) {
       m.attentionImpl = impl;
       const sess = m.startInference([207, cfg.numClasses], { cacheTransposedWeights: cacheT }); // one CFG pair: cond + uncond
       for (let si = 0; si < beginEnds.length; si++) {
@@ -156,15 +188,15 @@ function table(r) {
   return out.join('\n');
 }
 
-if (process.argv.includes('--child')) {
-  await child(Number(arg('child', 1)));
+if (o.child !== undefined) {
+  await child(positive('child', o.child));
 } else {
   if (!existsSync(dist)) {
     console.error(`${dist} not found: run \`pnpm --filter @var/transformer build\` first.`);
     process.exit(1);
   }
-  const n = Number(arg('threads', 2));
-  const extra = process.argv.slice(2).filter((a, i, all) => a.startsWith('--') && a !== '--threads' && all[i - 1] !== '--threads');
+  const n = positive('threads', o.threads);
+  const extra = FLAGS.filter((f) => o[f]).map((f) => `--${f}`);
   for (const t of [...new Set([1, n])]) {
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(t), ...extra, '--reps', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 26 });
     const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
@@ -175,6 +207,6 @@ if (process.argv.includes('--child')) {
     }
     const res = JSON.parse(line);
     console.log(table(res));
-    if (process.argv.includes('--json')) console.log(line);
+    if (o.json) console.log(line);
   }
 }
