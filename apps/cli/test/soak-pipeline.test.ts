@@ -6,7 +6,7 @@
  * warm-up stays flat to the end (at most 96 MiB of growth, a slope measured over the second half).
  *
  * `pnpm test` runs 60 (~2 min on this 2-core machine, ~2 s per generation); the full soak of the
- * issue is `SOAK_PIPELINE_N=200 pnpm exec vitest run packages/pipeline/test/soak.test.ts` (measured:
+ * issue is `SOAK_PIPELINE_N=200 pnpm exec vitest run apps/cli/test/soak-pipeline.test.ts` (measured:
  * 663 s while other jobs shared the machine; RSS 516 MiB after 20 generations, 527 MiB after 200).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { initBackend } from '@var/core';
 import { saveModel } from '@var/models';
 import { VQVAE } from '@var/tokenizer';
 import { VAR, type VARConfig } from '@var/transformer';
-import { loadGenerator, type Generator } from '../src/index.js';
+import { loadGenerator, type Generator } from '@var/pipeline';
 
 const N = Number(process.env.SOAK_PIPELINE_N ?? 60);
 const WARMUP = Math.min(20, Math.floor(N / 5));
