@@ -21,7 +21,7 @@ import { VAR, type VARConfig } from '@var/transformer';
 import { loadGenerator, type Generator } from '@var/pipeline';
 
 const N = Number(process.env.SOAK_PIPELINE_N ?? 60);
-const WARMUP = Math.min(20, Math.floor(N / 5));
+const WARMUP = Math.max(1, Math.min(20, Math.floor(N / 5)));
 let dir: string;
 let gen: Generator;
 
