@@ -8,6 +8,7 @@
 import './style.css';
 import type { BackendName } from '@var/core';
 import type { CacheEntry, CardSummary, EditParams, FromWorker, ImageInput, ModelEntry, ModelSource, Pictures, SampleParams, ToWorker } from './protocol';
+import { formatBytes } from './format';
 import { threadsWanted } from './threads';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -19,6 +20,8 @@ const threads = threadsWanted(q.get('threads'), navigator.hardwareConcurrency ??
 const base = new URL('./', document.baseURI);
 const registryRoot = new URL('models/', base).href;
 const CUSTOM = '__url__';
+/** The model select's entry for a loaded opened model. */
+const OPENED = '__opened__';
 
 interface LastRun {
   kind: 'generate' | 'edit';
@@ -47,6 +50,8 @@ const state = {
   progress: null as null | { stage: string; loaded: number; total: number },
   fromCache: false,
   cache: { available: false, entries: [] as CacheEntry[] },
+  /** An opened model being copied into the browser's storage (bytes), or null. */
+  keeping: null as null | { label: string; loaded: number; total: number },
   imports: 0,
 };
 (window as unknown as { __var: typeof state }).__var = state;
@@ -117,6 +122,9 @@ function renderModelSelect(): void {
     sel.append(none);
   }
   if (customUrl) sel.append(new Option(`${customUrl} (from the URL)`, CUSTOM));
+  // An opened model (files, or their kept copy) is named in the select while it is loaded.
+  const openedLoaded = (currentSource?.kind === 'files' || currentSource?.kind === 'cached') && state.card;
+  if (openedLoaded) sel.append(new Option(`${state.card!.name} (opened files)`, OPENED));
   for (const m of state.models) {
     const o = new Option(`${m.name}${m.bundled ? '' : ' — not bundled yet'}`, m.id);
     o.disabled = !m.bundled;
@@ -124,6 +132,7 @@ function renderModelSelect(): void {
   }
   if (currentSource?.kind === 'url') sel.value = CUSTOM;
   else if (currentSource?.kind === 'id') sel.value = currentSource.id;
+  else if (openedLoaded) sel.value = OPENED;
   else sel.value = '';
 }
 
@@ -174,6 +183,7 @@ function chooseInitialModel(): void {
 
 $<HTMLSelectElement>('model-select').addEventListener('change', (e) => {
   const v = (e.target as HTMLSelectElement).value;
+  if (v === OPENED) return; // already loaded
   if (v === CUSTOM && customUrl) loadSource({ kind: 'url', url: new URL(customUrl, location.href).href });
   else loadSource({ kind: 'id', id: v, root: registryRoot });
 });
@@ -186,13 +196,6 @@ function showProgress(fraction: number, label: string): void {
   (p.querySelector('.label') as HTMLElement).textContent = label;
 }
 
-/** Bytes for people: 1.2 GB, 4.5 MB, 812 kB. */
-export function formatBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  if (n >= 1e3) return `${Math.round(n / 1e3)} kB`;
-  return `${n} B`;
-}
 
 function renderCard(card: CardSummary, source: string, ms: number): void {
   const info = $('model-info');
@@ -670,16 +673,26 @@ function renderCache(): void {
     const li = document.createElement('li');
     const what = e.kind === 'bundled' ? 'bundled' : e.kind === 'opened' ? 'opened files' : 'from a URL';
     li.textContent = `${e.label} — ${formatBytes(e.bytes)} (${what})`;
+    li.title = e.store === 'opfs' ? "kept in this browser's origin-private file system" : "kept in this browser's Cache Storage";
     if (e.key) {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'load-cached';
       b.textContent = 'Load';
       b.onclick = () => loadSource({ kind: 'cached', key: e.key! });
-      li.append(' ', b);
+      const r = document.createElement('button');
+      r.type = 'button';
+      r.className = 'remove-cached';
+      r.textContent = 'Remove';
+      r.onclick = () => send({ type: 'cache-remove', key: e.key! });
+      li.append(' ', b, ' ', r);
     }
     box.append(li);
   }
+  const k = state.keeping;
+  const keepBox = $('cache-keeping');
+  keepBox.hidden = !k;
+  if (k) keepBox.textContent = `Keeping ${k.label} in this browser: ${formatBytes(k.loaded)} of ${formatBytes(k.total)} (${Math.floor((100 * k.loaded) / Math.max(1, k.total))}%)…`;
   $<HTMLButtonElement>('cache-clear').disabled = !available || entries.length === 0;
 }
 $('cache-clear').onclick = () => send({ type: 'cache-clear' });
@@ -775,7 +788,11 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'cache':
       state.cache = { available: m.available, entries: m.entries };
       renderCache();
-      if (m.note) notify('warn', 'The opened model was not kept in the cache.', m.note);
+      if (m.note) notify('warn', 'The opened model was not kept in this browser.', m.note);
+      break;
+    case 'keeping':
+      state.keeping = m.progress;
+      renderCache();
       break;
     case 'imported': {
       state.imports += 1;

@@ -1,18 +1,18 @@
 /**
- * Getting a model's bytes in the worker: from the network (with progress in bytes), from files
- * the user opened (read once, streamed into one buffer), and from the page's cache
- * (Cache Storage), where every downloaded or opened model is kept so it loads again without
- * the network. Also the list of bundled models, read from the build's `models/index.json`
+ * Getting a model's bytes in the worker: from the network (with progress in bytes) and the
+ * page's Cache Storage, where every downloaded model is kept so it loads again without the
+ * network; and the files the user opened, kept in the origin-private file system (OPFS). Also the list of bundled models, read from the build's `models/index.json`
  * (sizes and hashes; no weights are downloaded to learn what exists).
  */
 import { REGISTRY } from '@var/models';
 import { ModelSourceError, messageOf } from './errors';
+import { formatBytes } from './format';
 import type { CacheEntry, ModelEntry } from './protocol';
 
 /** The Cache Storage cache holding models (bump the suffix when the stored layout changes). */
 export const CACHE_NAME = 'var-ts-models-v1';
-/** Cache keys of opened files live under this path of the page's origin (never fetched). */
-const OPENED = '__var-opened__/';
+/** Where an older build kept opened files in Cache Storage (removed when listed: they now live in OPFS). */
+const LEGACY_OPENED = '__var-opened__/';
 
 export interface FileProgress {
   file: string;
@@ -144,82 +144,206 @@ export async function getModelFile(url: string, opts: GetFileOptions): Promise<{
   return { bytes, fromCache: false };
 }
 
-/** The bytes of a file the user opened, streamed into one buffer of its size. */
-export async function readOpenedFile(file: File, onProgress: OnFileProgress): Promise<Uint8Array> {
-  onProgress({ file: file.name, loaded: 0, total: file.size, fromCache: false });
-  const bytes = await readStream(file.stream(), file.size, (loaded) => onProgress({ file: file.name, loaded, total: file.size, fromCache: false }));
-  if (bytes.length !== file.size) {
-    throw new ModelSourceError(file.name, `${file.name}: read ${bytes.length} of ${file.size} bytes (the file changed while being read?); open it again`);
-  }
-  return bytes;
+// ---------------------------------------------------------------- opened models (OPFS)
+
+/**
+ * Opened models are kept in the origin-private file system (OPFS), not Cache Storage: the
+ * official d16 pair is 1.68 GB, which Cache Storage refuses ("Unexpected internal error").
+ * Layout: `var-ts-opened-v1/<id>/vae/<file name>`, `…/var/<file name>` and `…/model.json`
+ * (the card it loaded with), written last — a folder without it is an interrupted copy and is
+ * removed. Each file is streamed from the user's file into OPFS (`createWritable()`, which
+ * commits on close), so no second copy is ever in memory; loading reads the OPFS files
+ * piecewise, as the opened files are.
+ */
+export const OPFS_DIR = 'var-ts-opened-v1';
+const OPFS_KEY = 'opfs:';
+
+/** What `model.json` of a kept model holds. */
+interface KeptMeta {
+  label: string;
+  card: unknown;
+  files: { vae: string; var: string };
+  bytes: { vae: number; var: number };
+  savedAt: string;
 }
 
-function openedBase(vae: File, vr: File): string {
-  const id = `${encodeURIComponent(vr.name)}+${encodeURIComponent(vae.name)}-${vr.size}-${vae.size}-${vr.lastModified}`;
-  return new URL(`${OPENED}${id}/`, self.location.origin + '/').href;
+async function opfsRoot(create: boolean): Promise<FileSystemDirectoryHandle | null> {
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  if (!storage || typeof storage.getDirectory !== 'function') return null;
+  try {
+    const root = await storage.getDirectory();
+    return await root.getDirectoryHandle(OPFS_DIR, { create });
+  } catch {
+    return null; // not created yet (create: false), or storage disabled
+  }
+}
+
+/** A folder name for an opened pair: the names, sizes and dates (the same files map to the same folder). */
+function keptId(vae: File, vr: File): string {
+  const text = `${vr.name}|${vr.size}|${vr.lastModified}|${vae.name}|${vae.size}|${vae.lastModified}`;
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+  }
+  const stem = vr.name.replace(/[^\w.-]+/g, '_').slice(0, 40);
+  return `${stem}-${h1.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`;
+}
+
+/** Bytes copied so far while an opened model is kept. */
+export type OnKeepProgress = (p: { loaded: number; total: number }) => void;
+
+async function writeStream(dir: FileSystemDirectoryHandle, name: string, body: ReadableStream<Uint8Array>, onChunk: (n: number) => void, signal?: AbortSignal): Promise<void> {
+  const fh = await dir.getFileHandle(name, { create: true });
+  const w = await fh.createWritable(); // writes go to a swap file, committed by close()
+  const count = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, ctl) {
+      onChunk(chunk.length);
+      ctl.enqueue(chunk);
+    },
+  });
+  await body.pipeThrough(count).pipeTo(w, signal ? { signal } : {}); // closes w on success, aborts it (nothing committed) on error or abort
 }
 
 /**
- * Keep an opened model (its two files and the card it loaded with) in the cache.
- * Returns the key to load it again, or a note why it was not kept (no Cache Storage, quota).
+ * Keep an opened model (its two files and the card it loaded with) in OPFS, streamed from the
+ * files (never a second copy in memory). Returns the key to load it again, or a note saying why
+ * it was not kept (no OPFS here, not enough room) — nothing half-written is left either way.
  */
-export async function keepOpened(vae: File, vr: File, card: unknown, label: string): Promise<{ key?: string; note?: string }> {
-  const cache = await openCache();
-  if (!cache) return { note: 'this browser gives the page no Cache Storage here; the files were not kept' };
-  const base = openedBase(vae, vr);
-  const h = (bytes: number) => ({ 'x-var-bytes': String(bytes), 'x-var-label': label, 'x-var-kind': 'opened' });
+export async function keepOpened(vae: File, vr: File, card: unknown, label: string, onProgress?: OnKeepProgress, signal?: AbortSignal): Promise<{ key?: string; note?: string }> {
+  const root = await opfsRoot(true);
+  if (!root) return { note: 'This browser gives the page no origin-private file system here (private mode or storage disabled?); open the files again next time' };
+  const id = keptId(vae, vr);
+  const total = vae.size + vr.size;
+  const existing = await readMeta(root, id).catch(() => null);
+  if (existing && existing.bytes.vae === vae.size && existing.bytes.var === vr.size) return { key: OPFS_KEY + id };
+  const est = await navigator.storage.estimate?.().catch(() => null);
+  if (est && typeof est.quota === 'number' && typeof est.usage === 'number' && est.quota - est.usage < total + (1 << 20)) {
+    return {
+      note: `The two files need ${formatBytes(total)}, and this browser lets the page store ${formatBytes(Math.max(0, est.quota - est.usage))} more. Clear cached models (below) or free disk space, then open the files again`,
+    };
+  }
+  let dir: FileSystemDirectoryHandle | null = null;
+  let loaded = 0;
   try {
-    await cache.put(`${base}vae`, new Response(vae, { headers: h(vae.size) }));
-    await cache.put(`${base}var`, new Response(vr, { headers: h(vr.size) }));
-    const json = JSON.stringify({ label, card, files: { vae: vae.name, var: vr.name } });
-    await cache.put(`${base}model.json`, new Response(json, { headers: { ...h(0), 'content-type': 'application/json' } }));
-    return { key: base };
+    await root.removeEntry(id, { recursive: true }).catch(() => undefined); // a stale or partial copy
+    dir = await root.getDirectoryHandle(id, { create: true });
+    onProgress?.({ loaded, total });
+    const step = (n: number) => {
+      loaded += n;
+      onProgress?.({ loaded, total });
+    };
+    await writeStream(await dir.getDirectoryHandle('vae', { create: true }), vae.name, vae.stream(), step, signal);
+    await writeStream(await dir.getDirectoryHandle('var', { create: true }), vr.name, vr.stream(), step, signal);
+    const meta: KeptMeta = { label, card, files: { vae: vae.name, var: vr.name }, bytes: { vae: vae.size, var: vr.size }, savedAt: new Date().toISOString() };
+    const json = new TextEncoder().encode(JSON.stringify(meta));
+    await writeStream(dir, 'model.json', new Blob([json]).stream(), () => undefined); // last: marks the copy complete
+    return { key: OPFS_KEY + id };
   } catch (e) {
-    await Promise.all(['vae', 'var', 'model.json'].map((f) => cache.delete(`${base}${f}`).catch(() => false)));
-    return { note: `not kept in the cache (${messageOf(e)})` };
+    await root.removeEntry(id, { recursive: true }).catch(() => undefined);
+    const quota = (e as { name?: string })?.name === 'QuotaExceededError';
+    if (signal?.aborted) return { note: 'The copy into this browser was stopped (the cache was cleared); open the files again to keep them' };
+    return {
+      note: quota
+        ? `The browser's storage for this page ran out after ${formatBytes(loaded)} of ${formatBytes(total)} (nothing was left half-written). Clear cached models or free disk space, then open the files again`
+        : `${messageOf(e)}; nothing was left half-written`,
+    };
   }
 }
 
-/** An opened model from the cache: its card (as loaded) and both files' bytes. */
-export async function readKept(key: string, onProgress: OnFileProgress): Promise<{ label: string; card: unknown; vae: Uint8Array; var: Uint8Array }> {
-  const cache = await openCache();
-  const meta = cache ? await cache.match(`${key}model.json`) : undefined;
-  if (!cache || !meta) throw new ModelSourceError(key, 'this model is no longer in the cache (it was cleared); open its files again');
-  const { label, card, files } = (await meta.json()) as { label: string; card: unknown; files: { vae: string; var: string } };
-  const read = async (f: 'vae' | 'var') => {
-    const r = await cache.match(`${key}${f}`);
-    if (!r?.body) throw new ModelSourceError(key, `${files[f]} is no longer in the cache; open the files again`);
-    const total = Number(r.headers.get('x-var-bytes') ?? 0);
-    return readStream(r.body, total, (loaded) => onProgress({ file: files[f], loaded, total, fromCache: true }));
-  };
-  return { label, card, vae: await read('vae'), var: await read('var') };
+async function readMeta(root: FileSystemDirectoryHandle, id: string): Promise<KeptMeta | null> {
+  const dir = await root.getDirectoryHandle(id);
+  const f = await (await dir.getFileHandle('model.json')).getFile();
+  const m = JSON.parse(await f.text()) as KeptMeta;
+  return m && typeof m.label === 'string' && m.files && m.bytes ? m : null;
 }
 
-/** What the cache holds, one entry per model, with sizes. */
+/**
+ * An opened model kept in OPFS: its card (as loaded) and both files, as `File`s read
+ * piecewise by the checkpoint readers (their names are the original file names).
+ * @throws ModelSourceError when it is no longer there (cleared) or a file is damaged.
+ */
+export async function readKept(key: string): Promise<{ label: string; card: unknown; vae: File; var: File }> {
+  const id = key.startsWith(OPFS_KEY) ? key.slice(OPFS_KEY.length) : '';
+  const root = id ? await opfsRoot(false) : null;
+  const meta = root ? await readMeta(root, id).catch(() => null) : null;
+  if (!root || !meta) throw new ModelSourceError(key, 'this model is no longer kept in this browser (the cache was cleared); open its files again');
+  const dir = await root.getDirectoryHandle(id);
+  const file = async (slot: 'vae' | 'var'): Promise<File> => {
+    const f = await (await (await dir.getDirectoryHandle(slot)).getFileHandle(meta.files[slot])).getFile().catch(() => null);
+    if (!f || f.size !== meta.bytes[slot]) {
+      throw new ModelSourceError(key, `the kept copy of ${meta.files[slot]} is ${f ? `${f.size} bytes, not ${meta.bytes[slot]}` : 'missing'}; remove it from the cache and open the files again`);
+    }
+    return f;
+  };
+  return { label: meta.label, card: meta.card, vae: await file('vae'), var: await file('var') };
+}
+
+/** Opened models kept in OPFS, with their sizes; interrupted copies (no model.json) are removed. */
+async function listOpened(): Promise<{ available: boolean; entries: CacheEntry[] }> {
+  const root = await opfsRoot(false);
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  const available = typeof storage?.getDirectory === 'function';
+  if (!root) return { available, entries: [] };
+  const entries: CacheEntry[] = [];
+  const broken: string[] = [];
+  for await (const [id, h] of (root as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+    if (h.kind !== 'directory') continue;
+    const meta = await readMeta(root, id).catch(() => null);
+    if (!meta) {
+      broken.push(id);
+      continue;
+    }
+    entries.push({ key: OPFS_KEY + id, label: meta.label, kind: 'opened', bytes: meta.bytes.vae + meta.bytes.var, files: 2, store: 'opfs' });
+  }
+  for (const id of broken) await root.removeEntry(id, { recursive: true }).catch(() => undefined);
+  return { available, entries };
+}
+
+/** Remove one opened model from OPFS. */
+export async function removeKept(key: string): Promise<void> {
+  if (!key.startsWith(OPFS_KEY)) return;
+  const root = await opfsRoot(false);
+  await root?.removeEntry(key.slice(OPFS_KEY.length), { recursive: true }).catch(() => undefined);
+}
+
+
+/** What is kept, one entry per model, with sizes: downloads (Cache Storage) and opened models (OPFS). */
 export async function listKept(): Promise<{ available: boolean; entries: CacheEntry[] }> {
   const cache = await openCache();
-  if (!cache) return { available: false, entries: [] };
   const byModel = new Map<string, CacheEntry>();
-  for (const req of await cache.keys()) {
-    const r = await cache.match(req);
-    if (!r) continue;
-    if (r.headers.get('x-var-kind') === 'index') continue;
-    const kind = (r.headers.get('x-var-kind') ?? 'url') as CacheEntry['kind'];
-    const label = r.headers.get('x-var-label') ?? req.url;
-    const opened = req.url.includes(`/${OPENED}`);
-    const id = opened ? req.url.slice(0, req.url.lastIndexOf('/') + 1) : `${kind}:${label}`;
-    const e = byModel.get(id) ?? { label, kind, bytes: 0, files: 0, ...(opened ? { key: id } : {}) };
-    const bytes = Number(r.headers.get('x-var-bytes') ?? 0);
-    e.bytes += bytes;
-    if (!req.url.endsWith('/model.json') || !opened) e.files += 1;
-    byModel.set(id, e);
+  if (cache) {
+    for (const req of await cache.keys()) {
+      if (req.url.includes(`/${LEGACY_OPENED}`)) {
+        await cache.delete(req).catch(() => false); // opened files of an older build: now kept in OPFS
+        continue;
+      }
+      const r = await cache.match(req);
+      if (!r) continue;
+      if (r.headers.get('x-var-kind') === 'index') continue;
+      const kind = (r.headers.get('x-var-kind') ?? 'url') as CacheEntry['kind'];
+      const label = r.headers.get('x-var-label') ?? req.url;
+      const id = `${kind}:${label}`;
+      const e = byModel.get(id) ?? { label, kind, bytes: 0, files: 0, store: 'cache' as const };
+      e.bytes += Number(r.headers.get('x-var-bytes') ?? 0);
+      e.files += 1;
+      byModel.set(id, e);
+    }
   }
-  return { available: true, entries: [...byModel.values()] };
+  const opened = await listOpened();
+  return { available: !!cache || opened.available, entries: [...byModel.values(), ...opened.entries] };
 }
 
-/** Remove every kept model. */
+/** Remove every kept model: the Cache Storage cache and the OPFS folder. */
 export async function clearKept(): Promise<void> {
-  if (typeof caches !== 'undefined') await caches.delete(CACHE_NAME);
+  if (typeof caches !== 'undefined') await caches.delete(CACHE_NAME).catch(() => false);
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  if (typeof storage?.getDirectory === 'function') {
+    const root = await storage.getDirectory().catch(() => null);
+    await root?.removeEntry(OPFS_DIR, { recursive: true }).catch(() => undefined);
+  }
 }
 
 /**

@@ -46,6 +46,8 @@ export type ToWorker =
   | { type: 'import-image'; reqId: number; image: ImageInput }
   | { type: 'cache-list' }
   | { type: 'cache-clear' }
+  /** Remove one opened model (its `CacheEntry.key`) from the browser's storage. */
+  | { type: 'cache-remove'; key: string }
   | { type: 'stop' };
 
 export interface BackendReport {
@@ -99,14 +101,23 @@ export interface Pictures {
   rgba: Uint8ClampedArray[];
 }
 
-/** A model kept in the page's cache (Cache Storage). */
+/** A model kept in this browser: downloads in Cache Storage, opened files in OPFS. */
 export interface CacheEntry {
-  /** For opened models: the key to load it again ({ kind: 'cached', key }). */
+  /** For opened models: the key to load it again ({ kind: 'cached', key }) or remove it. */
   key?: string;
   label: string;
   kind: 'bundled' | 'url' | 'opened';
   bytes: number;
   files: number;
+  /** Where it is kept: Cache Storage (downloads) or the origin-private file system (opened files). */
+  store: 'cache' | 'opfs';
+}
+
+/** An opened model being copied into the browser's storage (OPFS) after it loaded. */
+export interface KeepingProgress {
+  label: string;
+  loaded: number;
+  total: number;
 }
 
 export type FromWorker =
@@ -117,6 +128,8 @@ export type FromWorker =
   | { type: 'loaded'; card: CardSummary; source: string; ms: number; fromCache: boolean }
   | { type: 'load-error'; code: string; message: string }
   | { type: 'cache'; entries: CacheEntry[]; available: boolean; note?: string }
+  /** Copying an opened model into the browser's storage: bytes so far (null: finished or given up). */
+  | { type: 'keeping'; progress: KeepingProgress | null }
   | { type: 'imported'; reqId: number; picture: Pictures }
   | { type: 'import-error'; reqId: number; message: string }
   | { type: 'scale'; reqId: number; si: number; pn: number; scales: number; ms: number; tokens: Int32Array; preview?: Pictures }

@@ -7,9 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '@var/core';
 import { parseModelCard, type ModelCard } from '@var/models';
-import { loadGenerator, type GeneratedImage, type Generator, type PipelineScaleEvent } from '@var/pipeline';
+import { loadGenerator, type GeneratedImage, type Generator, type LoadProgress, type PipelineScaleEvent } from '@var/pipeline';
 import { kindOf, messageOf, ModelSourceError } from './errors';
-import { bundledModels, clearKept, getModelFile, keepOpened, listKept, readKept, readOpenedFile, type FileProgress, type ModelIndex } from './model-store';
+import { bundledModels, clearKept, getModelFile, keepOpened, listKept, readKept, removeKept, type FileProgress, type ModelIndex } from './model-store';
 import { picturesOf, rawImage } from './pictures';
 import type { BackendReport, CardSummary, EditParams, FromWorker, ModelSource, SampleParams, ToWorker } from './protocol';
 import { withThreadsReported } from './threads';
@@ -24,6 +24,9 @@ let model: Generator | null = null;
 let modelName: string | null = null;
 let controller: AbortController | null = null;
 let queue: Promise<void> = Promise.resolve();
+/** The copy of an opened model into OPFS, running beside generations (it only reads files and writes storage). */
+let keeping: Promise<void> = Promise.resolve();
+let keepingAbort: AbortController | null = null;
 
 async function init(backend: BackendName, wasmPaths: string, threads: number | undefined): Promise<void> {
   try {
@@ -165,12 +168,14 @@ async function load(source: ModelSource): Promise<void> {
   let next: Generator | null = null;
   const t0 = performance.now();
   try {
-    let vae: Uint8Array;
-    let vr: Uint8Array;
+    let vae: Uint8Array | File;
+    let vr: Uint8Array | File;
     let config: string | Record<string, unknown> | ModelCard;
     let label: string;
     let rename: string | undefined;
     let pr: ReturnType<typeof progressOf>;
+    /** Files (opened, or kept in OPFS) are read piecewise by the checkpoint readers, with byte progress. */
+    let filesFromCache: boolean | null = null;
     if (source.kind === 'id' || source.kind === 'url') {
       const files = source.kind === 'id' ? index?.models.find((m) => m.id === source.id)?.files : undefined;
       pr = progressOf(files ? files.reduce((s, f) => s + f.bytes, 0) : 0);
@@ -184,34 +189,63 @@ async function load(source: ModelSource): Promise<void> {
       pr = progressOf(source.vae.size + source.var.size, 'reading');
       pr.stage('reading the files');
       config = await openedConfig(source);
-      vae = await readOpenedFile(source.vae, pr.file);
-      vr = await readOpenedFile(source.var, pr.file);
+      vae = source.vae;
+      vr = source.var;
       label = `${source.var.name} + ${source.vae.name}`;
       rename = label;
+      filesFromCache = false;
     } else {
-      pr = progressOf(0);
+      await keeping; // a copy still being written finishes first
+      const k = await readKept(source.key);
+      pr = progressOf(k.vae.size + k.var.size);
       pr.stage('reading from the cache');
-      const k = await readKept(source.key, pr.file);
       ({ vae, var: vr, label } = k);
       config = k.card as ModelCard;
+      filesFromCache = true;
     }
-    pr.stage('building the model');
-    next = await loadGenerator({ vae, var: vr, ...(typeof config === 'string' ? { preset: config } : { config }) }, { backend: null });
+    const fromFiles = filesFromCache;
+    const onProgress =
+      fromFiles === null
+        ? undefined
+        : (p: LoadProgress) => {
+            if (p.file && p.loaded !== undefined) pr.file({ file: p.file, loaded: p.loaded, total: p.total ?? 0, fromCache: fromFiles });
+          };
+    if (fromFiles === null) pr.stage('building the model');
+    next = await loadGenerator({ vae, var: vr, ...(typeof config === 'string' ? { preset: config } : { config }) }, { backend: null, ...(onProgress ? { onProgress } : {}) });
     if (model) model.dispose();
     model = next;
     modelName = rename ?? null;
     next = null;
     const fromCache = pr.fromCache();
-    post({ type: 'loaded', card: summarize(model), source: fromCache ? `${label} (from this page's cache)` : label, ms: performance.now() - t0, fromCache });
-    if (source.kind === 'files') {
-      const kept = await keepOpened(source.vae, source.var, { ...model.card, id: 'opened', name: label }, label);
-      if (kept.note) post({ type: 'cache', ...(await listKept()), note: kept.note });
-      else post({ type: 'cache', ...(await listKept()) });
-    } else post({ type: 'cache', ...(await listKept()) });
+    post({ type: 'loaded', card: summarize(model), source: fromCache ? `${label} (from this browser's cache)` : label, ms: performance.now() - t0, fromCache });
+    post({ type: 'cache', ...(await listKept()) });
+    if (source.kind === 'files') keep(source.vae, source.var, { ...model.card, id: 'opened', name: label }, label);
   } catch (e) {
     if (next) next.dispose();
     post({ type: 'load-error', code: kindOf(e), message: messageOf(e) });
   }
+}
+
+/** Copy an opened model into OPFS beside whatever runs next; the page hears the bytes, then the new list. */
+function keep(vae: File, vr: File, card: unknown, label: string): void {
+  keeping = keeping.then(async () => {
+    const abort = new AbortController();
+    keepingAbort = abort;
+    let last = 0;
+    const onProgress = (p: { loaded: number; total: number }) => {
+      const now = performance.now();
+      if (now - last < 250 && p.loaded < p.total) return;
+      last = now;
+      post({ type: 'keeping', progress: { label, ...p } });
+    };
+    try {
+      const kept = await keepOpened(vae, vr, card, label, onProgress, abort.signal);
+      post({ type: 'keeping', progress: null });
+      post({ type: 'cache', ...(await listKept()), ...(kept.note && !abort.signal.aborted ? { note: kept.note } : {}) });
+    } finally {
+      keepingAbort = null;
+    }
+  }).catch((e) => post({ type: 'cache', available: true, entries: [], note: messageOf(e) }));
 }
 
 async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | EditParams): Promise<void> {
@@ -312,8 +346,11 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       else if (m.type === 'edit') await run('edit', m.reqId, m.params);
       else if (m.type === 'import-image') await importImage(m.reqId, m.image);
       else if (m.type === 'cache-list') post({ type: 'cache', ...(await listKept()) });
-      else if (m.type === 'cache-clear') {
-        await clearKept();
+      else if (m.type === 'cache-clear' || m.type === 'cache-remove') {
+        keepingAbort?.abort(); // a copy in progress is given up (nothing half-written stays)
+        await keeping;
+        if (m.type === 'cache-clear') await clearKept();
+        else await removeKept(m.key);
         post({ type: 'cache', ...(await listKept()) });
       }
     } catch (e) {

@@ -477,6 +477,29 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     await page.waitForFunction((k) => (window as any).__var.imports > k, n, { timeout: 30_000 });
   }
 
+  /** The demo's folder of the origin-private file system: { model folder: { path: bytes } }. */
+  const opfsFiles = async (page: Page): Promise<Record<string, Record<string, number>>> =>
+    page.evaluate(async () => {
+      const out: Record<string, Record<string, number>> = {};
+      let root: FileSystemDirectoryHandle;
+      try {
+        root = await (await navigator.storage.getDirectory()).getDirectoryHandle('var-ts-opened-v1');
+      } catch {
+        return out;
+      }
+      const walk = async (d: FileSystemDirectoryHandle, prefix: string, into: Record<string, number>) => {
+        for await (const [name, h] of (d as any).entries() as AsyncIterable<[string, FileSystemHandle]>) {
+          if (h.kind === 'directory') await walk(h as FileSystemDirectoryHandle, `${prefix}${name}/`, into);
+          else into[`${prefix}${name}`] = (await (h as FileSystemFileHandle).getFile()).size;
+        }
+      };
+      for await (const [name, h] of (root as any).entries() as AsyncIterable<[string, FileSystemHandle]>) {
+        if (h.kind !== 'directory') continue;
+        out[name] = {};
+        await walk(h as FileSystemDirectoryHandle, '', out[name]);
+      }
+      return out;
+    });
   const notices = async (page: Page): Promise<Array<{ kind: string; text: string }>> => page.evaluate(() => (window as any).__var.notices);
   const settle = (page: Page, id?: string) =>
     page.waitForFunction(
@@ -649,16 +672,38 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       }
       expect(wrongPreset[0].text).toMatch(/preset|config/i);
       expect(cut[0].text).toMatch(/truncated|outside|end/i);
+      expect(cut[0].text).toMatch(/var_cut\.pth/); // the opened file's name, not "checkpoint bytes"
+      expect(evil[0].text).toMatch(/var_hostile\.pth/);
       expect(evil[0].text).toMatch(/posix|system|refus|not allowed|global/i);
       expect(notJson[0].text).toMatch(/not JSON/);
 
       // The fixture's official .pth files with their config.json: parsed in the worker, progress in bytes.
+      // First with the page's storage quota below their size: loaded, but not kept (a message says why; nothing written).
+      const pairBytes = statSync(files.vae).size + statSync(files.var).size;
+      const cdp = await ctx.newCDPSession(page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: ownOrigin, quotaSize: Math.floor(pairBytes / 2) });
+      await page.setInputFiles('#open-config', files.config);
+      const small = await openFiles(files);
+      await page.waitForFunction(() => (window as any).__var.notices.some((n: any) => /not kept/.test(n.text)), null, { timeout: 30_000 });
+      const quotaNote = (await notices(page)).find((n) => /not kept/.test(n.text))!;
+      console.info(`[web test] quota below the opened pair: ${quotaNote.text.slice(0, 200)}`);
+      // (Chromium's estimate() does not show the override, so the copy starts and meets QuotaExceededError.)
+      expect(quotaNote.text).toMatch(/need [\d.]+ MB.*store [\d.]+ (MB|kB|B) more|The browser's storage for this page ran out after [\d.]+ MB of [\d.]+ MB \(nothing was left half-written\)/);
+      expect(small.filter((n) => n.kind === 'bad')).toEqual([]);
+      expect(await opfsFiles(page)).toEqual({});
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: ownOrigin }); // back to the browser's own quota
+      await page.selectOption('#model-select', 'mnist');
+      await settle(page, 'mnist');
+
       await page.setInputFiles('#open-config', files.config);
       const ok = await openFiles(files);
       expect(ok.filter((n) => n.kind === 'bad')).toEqual([]);
       const st = await pageState(page);
       expect(st.card.name).toBe('var.pth + vae.pth');
-      expect(st.progress.total).toBe(statSync(files.vae).size + statSync(files.var).size);
+      expect(st.progress.total).toBe(pairBytes);
+      // The model select names the opened model while it is loaded.
+      expect(await page.inputValue('#model-select')).toBe('__opened__');
+      expect(await page.locator('#model-select option:checked').textContent()).toContain('var.pth + vae.pth');
       await fill(page, { label: 1, cfg: 1.5, topK: 0, topP: 0, seed: 3, count: 1 });
       const g = await runAndWait(page, '#generate', st.runs);
       const node = await loadModel({ vae: files.vae, var: files.var, config: JSON.parse(readFileSync(files.config, 'utf8')) });
@@ -672,9 +717,26 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       }
       await page.waitForFunction(() => (window as any).__var.cache.entries.some((e: any) => e.kind === 'opened'), null, { timeout: 30_000 });
       const cache = (await pageState(page)).cache;
-      console.info(`[web test] cache: ${cache.entries.map((e: any) => `${e.label} ${e.bytes} B`).join(', ')}`);
-      expect(cache.entries.find((e: any) => e.kind === 'opened').bytes).toBe(statSync(files.vae).size + statSync(files.var).size);
+      console.info(`[web test] cache: ${cache.entries.map((e: any) => `${e.label} ${e.bytes} B (${e.store})`).join(', ')}`);
+      const kept = cache.entries.find((e: any) => e.kind === 'opened');
+      expect(kept.bytes).toBe(pairBytes);
+      expect(kept.store).toBe('opfs');
+      expect(kept.key).toMatch(/^opfs:/);
+      expect(cache.entries.find((e: any) => e.kind === 'bundled' && e.label === 'mnist').store).toBe('cache');
       expect(cache.entries.find((e: any) => e.kind === 'bundled' && e.label === 'mnist').bytes).toBeGreaterThan(4e6);
+      // In the origin-private file system: both files at their full size under their own names, and the card.
+      const inOpfs = await opfsFiles(page);
+      const folder = Object.keys(inOpfs);
+      expect(folder).toHaveLength(1);
+      expect(inOpfs[folder[0]]).toEqual({ 'model.json': expect.any(Number), 'vae/vae.pth': statSync(files.vae).size, 'var/var.pth': statSync(files.var).size });
+      // An interrupted copy (no model.json) is not listed, and is removed.
+      await page.evaluate(async () => {
+        const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('var-ts-opened-v1');
+        const d = await (await root.getDirectoryHandle('interrupted-0', { create: true })).getDirectoryHandle('var', { create: true });
+        const w = await (await d.getFileHandle('var_d16.pth', { create: true })).createWritable();
+        await w.write(new Uint8Array(1000));
+        await w.close();
+      });
       await page.close();
 
       // The model server goes down: the page still loads MNIST, and the opened model, from the cache.
@@ -686,10 +748,21 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       expect(so.state, String(so.error)).toBe('ready');
       expect(so.fromCache).toBe(true);
       expect(await off.textContent('#cache-summary')).toMatch(/2 models, [\d.]+ MB/); // MNIST (downloaded) and the opened files
+      expect(Object.keys(await opfsFiles(off))).toEqual(folder); // the interrupted copy is gone
+      // The opened model from OPFS, with the file inputs empty: the same tokens as when it was opened.
       await off.click('#cache-panel summary');
       await off.click('#cache-list .load-cached');
       await settle(off, 'opened');
-      expect((await pageState(off)).fromCache).toBe(true);
+      const sc = await pageState(off);
+      expect(sc.fromCache).toBe(true);
+      expect(await off.inputValue('#model-select')).toBe('__opened__');
+      await fill(off, { label: 1, cfg: 1.5, topK: 0, topP: 0, seed: 3, count: 1 });
+      expect((await runAndWait(off, '#generate', sc.runs)).tokens).toEqual(g.tokens);
+      // Remove the opened model alone, then clear the rest.
+      await off.click('#cache-list .remove-cached');
+      await off.waitForFunction(() => !(window as any).__var.cache.entries.some((e: any) => e.kind === 'opened'), null, { timeout: 30_000 });
+      expect(await opfsFiles(off)).toEqual({});
+      expect((await pageState(off)).cache.entries.map((e: any) => e.label)).toEqual(['mnist']);
       await off.click('#cache-clear');
       await off.waitForFunction(() => (window as any).__var.cache.entries.length === 0, null, { timeout: 30_000 });
       expect(await off.textContent('#cache-summary')).toBe('empty');
