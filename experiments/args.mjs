@@ -20,7 +20,9 @@ export function parseCommand(usage, options, opts = {}) {
     parsed = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: max > 0, strict: true });
     if (!parsed.values.help && (parsed.positionals.length < min || parsed.positionals.length > max)) {
       const want = min === max ? `${min}` : `${min} to ${max}`;
-      throw new Error(`expected ${want} positional argument${max === 1 ? '' : 's'}, got ${parsed.positionals.length}${parsed.positionals.length ? ` (${parsed.positionals.join(' ')})` : ''}`);
+      throw new Error(
+        `expected ${want} positional argument${max === 1 ? '' : 's'}, got ${parsed.positionals.length}${parsed.positionals.length ? ` (${parsed.positionals.join(' ')})` : ''}`,
+      );
     }
   } catch (e) {
     process.stderr.write(`${e.message}\n\n${usage.trim()}\n`);

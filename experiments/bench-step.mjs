@@ -11,7 +11,11 @@ fast conv gradients) on random images of the config's size, or with --profile pr
 kernels that take the most time in one warmed-up step. Example config:
 '{"vocabSize":512,"zChannels":8,"ch":32,"chMult":[1,2,2],"vPatchNums":[1,2,3,4,6,8],"inChannels":1}'
 `;
-const { values: o, positionals } = parseCommand(USAGE, { batch: { type: 'string', default: '32' }, profile: { type: 'boolean', default: false } }, { positionals: 1 });
+const { values: o, positionals } = parseCommand(
+  USAGE,
+  { batch: { type: 'string', default: '32' }, profile: { type: 'boolean', default: false } },
+  { positionals: 1 },
+);
 let cfg;
 try {
   cfg = JSON.parse(positionals[0]);

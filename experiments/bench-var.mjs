@@ -36,7 +36,20 @@ if (o.fast) (await import('@var/train')).registerFastConvGradients();
 const patchNums = [1, 2, 3, 4, 6, 8];
 const L = patchNums.reduce((a, p) => a + p * p, 0);
 const model = VAR.create(
-  { numClasses: 10, depth, embedDim, numHeads, mlpRatio: 4, normEps: 1e-6, sharedAln: false, condDropRate: 0.1, attnL2Norm: true, patchNums, vocabSize: 512, Cvae: 16 },
+  {
+    numClasses: 10,
+    depth,
+    embedDim,
+    numHeads,
+    mlpRatio: 4,
+    normEps: 1e-6,
+    sharedAln: false,
+    condDropRate: 0.1,
+    attnL2Norm: true,
+    patchNums,
+    vocabSize: 512,
+    Cvae: 16,
+  },
   { seed: 0, attention },
 );
 const x = tf.randomNormal([B, L - 1, 16]);

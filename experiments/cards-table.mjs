@@ -29,13 +29,16 @@ for (const id of readdirSync(root).sort()) {
   const mb = readdirSync(join(root, id)).reduce((a, f) => a + statSync(join(root, id, f)).size, 0) / 1e6;
   const tk = c.tokenizer.config;
   const v = c.var.config;
-  const figures = q.genAccuracy !== undefined
-    ? `recon: ${pct(q.recAccuracy)} classified right (real ${pct(q.realAccuracy)}), PSNR ${num(q.recPsnr)} dB, FID ${num(q.recFid)}; generated: ${pct(q.genAccuracy)} classified as asked, FID ${num(q.genFid)} (${q.generated} samples, cfg ${q.sampling?.cfg}, top-k ${q.sampling?.topK}, top-p ${q.sampling?.topP})`
-    : `recon PSNR ${num(q.psnr)} dB, codebook use ${pct(q.codebookUsage)} (${q.images} held-out images)`;
+  const figures =
+    q.genAccuracy !== undefined
+      ? `recon: ${pct(q.recAccuracy)} classified right (real ${pct(q.realAccuracy)}), PSNR ${num(q.recPsnr)} dB, FID ${num(q.recFid)}; generated: ${pct(q.genAccuracy)} classified as asked, FID ${num(q.genFid)} (${q.generated} samples, cfg ${q.sampling?.cfg}, top-k ${q.sampling?.topK}, top-p ${q.sampling?.topP})`
+      : `recon PSNR ${num(q.psnr)} dB, codebook use ${pct(q.codebookUsage)} (${q.images} held-out images)`;
   rows.push(
     `| \`${id}\` | ${c.dataset.name}, ${c.classNames.length} classes, ${c.imageSize} px × ${c.channels} ch | patch_nums ${tk.vPatchNums.join(',')}, vocab ${tk.vocabSize}, z ${tk.zChannels}; VAR depth ${v.depth} width ${v.embedDim} | ${t.tokenizer?.steps ?? '–'} + ${t.var?.steps ?? '–'} steps, ${min(t.tokenizer?.seconds)} + ${min(t.var?.seconds)} | ${figures} | ${mb.toFixed(1)} MB |`,
   );
 }
-console.log('| model | data | tokenizer; transformer | training (tokenizer + VAR) | measured quality (held-out split, `quality.mjs`) | size |');
+console.log(
+  '| model | data | tokenizer; transformer | training (tokenizer + VAR) | measured quality (held-out split, `quality.mjs`) | size |',
+);
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(r);

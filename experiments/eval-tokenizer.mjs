@@ -15,7 +15,11 @@ Reconstruction MSE / PSNR and codebook usage of a tokenizer run on the held-out 
 dataset (the first N held-out images; default all), and for MNIST the digit classifier's
 accuracy on the reconstructions and on the real images. Prints JSON.
 `;
-const { values: o, positionals } = parseCommand(USAGE, { samples: { type: 'string' }, threads: { type: 'string', default: '1' } }, { positionals: 1 });
+const { values: o, positionals } = parseCommand(
+  USAGE,
+  { samples: { type: 'string' }, threads: { type: 'string', default: '1' } },
+  { positionals: 1 },
+);
 const runDir = positionals[0];
 await (await import('@var/core')).ensureGradients();
 const { initBackend } = await import('@var/core');
@@ -28,4 +32,6 @@ const n = Math.min(o.samples !== undefined ? numberArg(USAGE, 'samples', o.sampl
 const classifier = ds.spec.name === 'mnist' ? await loadDigitClassifier(ds.spec) : undefined;
 const t0 = Date.now();
 const m = await evalImages(vae, ds, n, classifier);
-console.log(JSON.stringify({ runDir, tokenizerSha256: hash, heldOut: ds.heldOut.length, ...m, seconds: (Date.now() - t0) / 1000 }, null, 2));
+console.log(
+  JSON.stringify({ runDir, tokenizerSha256: hash, heldOut: ds.heldOut.length, ...m, seconds: (Date.now() - t0) / 1000 }, null, 2),
+);

@@ -41,7 +41,11 @@ if (!out || !id) {
   process.stderr.write(`--id and --out are required\n\n${USAGE.trim()}\n`);
   process.exit(2);
 }
-const sampling = { cfg: numberArg(USAGE, 'cfg', o.cfg), topK: numberArg(USAGE, 'top-k', o['top-k']), topP: numberArg(USAGE, 'top-p', o['top-p']) };
+const sampling = {
+  cfg: numberArg(USAGE, 'cfg', o.cfg),
+  topK: numberArg(USAGE, 'top-k', o['top-k']),
+  topP: numberArg(USAGE, 'top-p', o['top-p']),
+};
 await (await import('@var/core')).ensureGradients();
 const { initBackend } = await import('@var/core');
 await initBackend('wasm', { threads: 1 });
@@ -50,7 +54,10 @@ const { loadVAR } = await import('@var/transformer');
 const { saveModel } = await import('@var/models');
 
 async function runInfo(dir) {
-  const lines = (await readFile(join(dir, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const lines = (await readFile(join(dir, 'log.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const end = lines.filter((l) => l.type === 'end' && l.reason === 'done').pop();
   if (!end) throw new Error(`${dir}: the run has not finished (no "end … done" line in log.jsonl)`);
   const evals = lines.filter((l) => l.type === 'eval');
@@ -84,8 +91,13 @@ if (hash !== vr.config.tokenizer.sha256) {
     return !y || x.length !== y.length || x.some((v, i) => v !== y[i]);
   });
   trained.dispose();
-  if (differ.length) throw new Error(`${tokRun} is not the tokenizer ${varRun} was trained on (${vr.config.tokenizer.path}) nor a decoder-only fine-tune of it: ${differ.slice(0, 5).join(', ')} differ`);
-  console.log(`tokenizer ${tokRun}: a decoder-only fine-tune of ${vr.config.tokenizer.path} (encoder and codebook identical: the VAR's tokens are unchanged)`);
+  if (differ.length)
+    throw new Error(
+      `${tokRun} is not the tokenizer ${varRun} was trained on (${vr.config.tokenizer.path}) nor a decoder-only fine-tune of it: ${differ.slice(0, 5).join(', ')} differ`,
+    );
+  console.log(
+    `tokenizer ${tokRun}: a decoder-only fine-tune of ${vr.config.tokenizer.path} (encoder and codebook identical: the VAR's tokens are unchanged)`,
+  );
 }
 const model = await loadVAR(join(varRun, 'model.safetensors'), vr.config.model);
 const os = await import('node:os');
@@ -102,7 +114,16 @@ const card = await saveModel(out, {
     channels: ds.spec.channels,
     sampling,
     training: {
-      tokenizer: { steps: tok.totalSteps, seconds: tok.totalSeconds, batchSize: tok.batchSize, run: tok.config, lastEval: tok.lastEval, ...(tok.init ? { initRun: { steps: tok.init.totalSteps, seconds: tok.init.totalSeconds, run: tok.init.config, lastEval: tok.init.lastEval } } : {}) },
+      tokenizer: {
+        steps: tok.totalSteps,
+        seconds: tok.totalSeconds,
+        batchSize: tok.batchSize,
+        run: tok.config,
+        lastEval: tok.lastEval,
+        ...(tok.init
+          ? { initRun: { steps: tok.init.totalSteps, seconds: tok.init.totalSeconds, run: tok.init.config, lastEval: tok.init.lastEval } }
+          : {}),
+      },
       var: { steps: vr.steps, batchSize: vr.batchSize, seconds: vr.seconds, run: vr.config, lastEval: vr.lastEval },
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, tfjs wasm backend (Node ${process.version})`,
     },

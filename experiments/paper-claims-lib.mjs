@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 /** Least squares of log(y) = a + b·log(x): { exponent: b, coefficient: e^a, r2 } (natural logs). */
 export function fitPowerLaw(xs, ys) {
   if (xs.length !== ys.length || xs.length < 2) throw new Error(`fitPowerLaw: need ≥ 2 paired points, got ${xs.length} and ${ys.length}`);
-  for (const v of [...xs, ...ys]) if (!(v > 0) || !Number.isFinite(v)) throw new Error(`fitPowerLaw: values must be finite and > 0, got ${v}`);
+  for (const v of [...xs, ...ys])
+    if (!(v > 0) || !Number.isFinite(v)) throw new Error(`fitPowerLaw: values must be finite and > 0, got ${v}`);
   const lx = xs.map(Math.log);
   const ly = ys.map(Math.log);
   const n = lx.length;
@@ -35,7 +36,9 @@ export function fitPowerLaw(xs, ys) {
 
 /** The machine and software a study ran on. */
 export async function machineInfo(backendInfo) {
-  const pkg = JSON.parse(await readFile(fileURLToPath(new URL('./node_modules/@tensorflow/tfjs-core/package.json', import.meta.url)), 'utf8').catch(() => '{}'));
+  const pkg = JSON.parse(
+    await readFile(fileURLToPath(new URL('./node_modules/@tensorflow/tfjs-core/package.json', import.meta.url)), 'utf8').catch(() => '{}'),
+  );
   return {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
@@ -63,11 +66,24 @@ export async function renderScalingPlot(rows, fit) {
     logY: true,
     series: [
       { name: 'test loss, all scales', color: [31, 119, 180], points: rows.map((r) => ({ x: r.parameters, y: r.testLoss })), marker: true },
-      { name: 'test loss, last scale', color: [44, 160, 44], points: rows.map((r) => ({ x: r.parameters, y: r.testLossLast })), marker: true },
+      {
+        name: 'test loss, last scale',
+        color: [44, 160, 44],
+        points: rows.map((r) => ({ x: r.parameters, y: r.testLossLast })),
+        marker: true,
+      },
     ],
     fits: [
-      { name: `fit, slope ${fit.loss.exponent.toFixed(3)}`, color: [31, 119, 180], f: (x) => fit.loss.coefficient * x ** fit.loss.exponent },
-      { name: `fit, slope ${fit.lossLast.exponent.toFixed(3)}`, color: [44, 160, 44], f: (x) => fit.lossLast.coefficient * x ** fit.lossLast.exponent },
+      {
+        name: `fit, slope ${fit.loss.exponent.toFixed(3)}`,
+        color: [31, 119, 180],
+        f: (x) => fit.loss.coefficient * x ** fit.loss.exponent,
+      },
+      {
+        name: `fit, slope ${fit.lossLast.exponent.toFixed(3)}`,
+        color: [44, 160, 44],
+        f: (x) => fit.lossLast.coefficient * x ** fit.lossLast.exponent,
+      },
     ],
   });
   return encodePlotPng(img);
@@ -82,17 +98,26 @@ function scalingSection(s) {
       `(${s.setup.tokensSeen.toLocaleString('en-US')} tokens seen each, lr ${s.setup.lr}); test loss = teacher-forced cross-entropy over all ${s.setup.tokensPerSequence} tokens of the ${s.setup.heldOutImages} held-out digits.`,
   );
   lines.push('');
-  lines.push('| depth | width | parameters | test loss (all scales) | token error (all) | test loss (last scale) | token error (last) | training time |');
+  lines.push(
+    '| depth | width | parameters | test loss (all scales) | token error (all) | test loss (last scale) | token error (last) | training time |',
+  );
   lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of s.rows) {
-    lines.push(`| ${r.depth} | ${r.width} | ${fmtParams(r.parameters)} | ${fmt(r.testLoss)} | ${fmt(1 - r.testTokenAcc)} | ${fmt(r.testLossLast)} | ${fmt(1 - r.testTokenAccLast)} | ${minutes(r.trainSec)} |`);
+    lines.push(
+      `| ${r.depth} | ${r.width} | ${fmtParams(r.parameters)} | ${fmt(r.testLoss)} | ${fmt(1 - r.testTokenAcc)} | ${fmt(r.testLossLast)} | ${fmt(1 - r.testTokenAccLast)} | ${minutes(r.trainSec)} |`,
+    );
   }
   lines.push('');
   lines.push('Power-law fits, log(y) = a + b·log(N) over the sizes above:');
   lines.push('');
   lines.push('| quantity | exponent b | R² |');
   lines.push('| --- | ---: | ---: |');
-  for (const [name, f] of [['test loss, all scales', s.fit.loss], ['test loss, last scale', s.fit.lossLast], ['token error, all scales', s.fit.error], ['token error, last scale', s.fit.errorLast]]) {
+  for (const [name, f] of [
+    ['test loss, all scales', s.fit.loss],
+    ['test loss, last scale', s.fit.lossLast],
+    ['token error, all scales', s.fit.error],
+    ['token error, last scale', s.fit.errorLast],
+  ]) {
     lines.push(`| ${name} | **${f.exponent.toFixed(4)}** | ${f.r2.toFixed(3)} |`);
   }
   lines.push('');
@@ -104,7 +129,9 @@ function scalingSection(s) {
   lines.push('');
   lines.push('![scaling plot](paper-claims/scaling.png)');
   lines.push('');
-  lines.push(`Total training time ${minutes(s.totalTrainSec)} on ${s.machine.cores} cores (${s.machine.cpu}; ${s.machine.backend}), measured ${s.date.slice(0, 10)}.`);
+  lines.push(
+    `Total training time ${minutes(s.totalTrainSec)} on ${s.machine.cores} cores (${s.machine.cpu}; ${s.machine.backend}), measured ${s.date.slice(0, 10)}.`,
+  );
   lines.push('');
   lines.push('Reproduce (resumable; re-running re-uses finished runs):');
   lines.push('');
@@ -127,7 +154,9 @@ function rasterSection(r) {
   lines.push('');
   lines.push('### Quality (MNIST, 32 px, 8×8 final token grid)');
   lines.push('');
-  lines.push('| model | steps × batch | parameters | sampling | generated | class accuracy | FID (classifier features) | tokenizer recon. FID |');
+  lines.push(
+    '| model | steps × batch | parameters | sampling | generated | class accuracy | FID (classifier features) | tokenizer recon. FID |',
+  );
   lines.push('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
   for (const m of r.quality) {
     lines.push(
@@ -164,11 +193,14 @@ function rasterSection(r) {
   lines.push('');
   lines.push(
     `- Quality: VAR FID ${fmt(v.genFid, 1)} vs raster ${fmt(ra.genFid, 1)}, class accuracy ${(v.genAccuracy * 100).toFixed(1)}% vs ${(ra.genAccuracy * 100).toFixed(1)}%: ` +
-      (v.genFid < ra.genFid ? '**VAR is better** (the paper\'s claim holds here).' : `**the raster model is better** by FID (the goal, VAR better, is missed by ${fmt(v.genFid - ra.genFid, 1)} FID points).`),
+      (v.genFid < ra.genFid
+        ? "**VAR is better** (the paper's claim holds here)."
+        : `**the raster model is better** by FID (the goal, VAR better, is missed by ${fmt(v.genFid - ra.genFid, 1)} FID points).`),
   );
   lines.push(
     `- Speed at a 16×16 grid: VAR is at best ${best16.toFixed(2)}× faster per image (goal ≥ 10×: ${best16 >= 10 ? 'met' : `missed by a factor ${(10 / best16).toFixed(1)}`}); ` +
-      s16.map((x) => `batch ${x.batch}: ${(x.rasterMsPerImage / x.varMsPerImage).toFixed(2)}×`).join(', ') + '.',
+      s16.map((x) => `batch ${x.batch}: ${(x.rasterMsPerImage / x.varMsPerImage).toFixed(2)}×`).join(', ') +
+      '.',
   );
   lines.push('');
   lines.push(`Measured ${r.date.slice(0, 10)} on ${r.machine.cores} cores (${r.machine.cpu}; ${r.machine.backend}).`);
@@ -201,17 +233,19 @@ export async function renderPaperClaims(root) {
   const raster = await read('raster.json');
   const scaling = await read('scaling.json');
   const parts = [
-    '# The paper\'s claims in miniature',
+    "# The paper's claims in miniature",
     '',
     '<!-- generated by experiments/paper-claims-lib.mjs from docs/paper-claims/*.json; do not edit -->',
     '',
     'VAR (Tian et al., 2024) claims that next-scale prediction is both better and much faster than raster-order',
     'autoregression, and that its test loss falls as a power law in model size. This page checks both on this',
-    'project\'s MNIST pipeline, on a CPU, with models small enough to train here. Every figure below comes from one run',
+    "project's MNIST pipeline, on a CPU, with models small enough to train here. Every figure below comes from one run",
     'of the commands listed under it.',
     '',
   ];
-  parts.push(raster ? rasterSection(raster) : '## Next-scale against raster-order\n\nNot measured yet: run `node experiments/raster-vs-var.mjs`.');
+  parts.push(
+    raster ? rasterSection(raster) : '## Next-scale against raster-order\n\nNot measured yet: run `node experiments/raster-vs-var.mjs`.',
+  );
   parts.push('');
   parts.push(scaling ? scalingSection(scaling) : '## Scaling\n\nNot measured yet: run `node experiments/scaling.mjs`.');
   parts.push('');

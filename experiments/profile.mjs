@@ -10,8 +10,21 @@ export async function timeOrProfile(tf, step, label, profile) {
     return;
   }
   step();
-  const info = await tf.profile(() => { step(); });
+  const info = await tf.profile(() => {
+    step();
+  });
   const agg = new Map();
-  for (const k of info.kernels) { const a = agg.get(k.name) ?? [0, 0]; a[0] += k.kernelTimeMs; a[1]++; agg.set(k.name, a); }
-  console.log([...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, 15).map(([n, [t, c]]) => `${n} ${t.toFixed(0)}ms x${c}`).join('\n'));
+  for (const k of info.kernels) {
+    const a = agg.get(k.name) ?? [0, 0];
+    a[0] += k.kernelTimeMs;
+    a[1]++;
+    agg.set(k.name, a);
+  }
+  console.log(
+    [...agg]
+      .sort((a, b) => b[1][0] - a[1][0])
+      .slice(0, 15)
+      .map(([n, [t, c]]) => `${n} ${t.toFixed(0)}ms x${c}`)
+      .join('\n'),
+  );
 }

@@ -64,11 +64,21 @@ const q = isDigits
   ? await evaluateDigitModel(m.vae, m.var, ds, {
       ...opts,
       onProgress: (e) => {
-        if (Date.now() - last > 5000 || e.done === e.total) { last = Date.now(); process.stderr.write(`[quality] ${e.stage} ${e.done}/${e.total}\n`); }
+        if (Date.now() - last > 5000 || e.done === e.total) {
+          last = Date.now();
+          process.stderr.write(`[quality] ${e.stage} ${e.done}/${e.total}\n`);
+        }
       },
     })
   : { ...(await evalImages(m.vae, ds, opts.heldOut)), sampling: { cfg: opts.cfg, topK: opts.topK, topP: opts.topP } };
-const result = { model: src, backend: info.name, dataset: spec, ...q, command: `node experiments/quality.mjs ${args.join(' ')}`.trim(), measuredAt: new Date().toISOString() };
+const result = {
+  model: src,
+  backend: info.name,
+  dataset: spec,
+  ...q,
+  command: `node experiments/quality.mjs ${args.join(' ')}`.trim(),
+  measuredAt: new Date().toISOString(),
+};
 console.log(JSON.stringify(result, null, 2));
 if (o['write-card']) {
   const cardPath = join(src, 'model-card.json');

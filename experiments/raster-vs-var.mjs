@@ -86,8 +86,24 @@ const rasterVar = VAR.fromStateDict(rasterCfg.model, rasterSf.tensors);
 const rasterTokenizer = (await loadTokenizer(rasterTok)).vae;
 const varTrain = shipped.card.training.var; // { steps, batchSize, seconds, run }
 const models = [
-  { name: 'VAR (next-scale)', key: 'var', vae: shipped.vae, model: shipped.var, schedule: 'linear', steps: varTrain?.steps, batchSize: varTrain?.batchSize },
-  { name: 'raster AR', key: 'raster', vae: rasterTokenizer, model: rasterVar, schedule: 'constant', steps: rasterCfg.train.steps, batchSize: rasterCfg.train.batchSize },
+  {
+    name: 'VAR (next-scale)',
+    key: 'var',
+    vae: shipped.vae,
+    model: shipped.var,
+    schedule: 'linear',
+    steps: varTrain?.steps,
+    batchSize: varTrain?.batchSize,
+  },
+  {
+    name: 'raster AR',
+    key: 'raster',
+    vae: rasterTokenizer,
+    model: rasterVar,
+    schedule: 'constant',
+    steps: rasterCfg.train.steps,
+    batchSize: rasterCfg.train.batchSize,
+  },
 ];
 for (const m of models) log(`${m.name}: ${m.model.numParameters()} parameters, ${m.model.config.patchNums.length} steps per image`);
 
@@ -99,13 +115,31 @@ const sweep = [];
 for (const m of models) {
   let best;
   for (const cfg of cfgs) {
-    const q = await evaluateDigitModel(m.vae, m.model, ds, { heldOut, perClass: sweepPerClass, cfg, topK, topP, seed: sweepSeed, cfgSchedule: m.schedule });
+    const q = await evaluateDigitModel(m.vae, m.model, ds, {
+      heldOut,
+      perClass: sweepPerClass,
+      cfg,
+      topK,
+      topP,
+      seed: sweepSeed,
+      cfgSchedule: m.schedule,
+    });
     sweep.push({ name: m.name, cfg, genFid: q.genFid, genAccuracy: q.genAccuracy });
     log(`sweep ${m.name} cfg ${cfg}: FID ${q.genFid.toFixed(2)}, accuracy ${(q.genAccuracy * 100).toFixed(1)}%`);
     if (!best || q.genFid < best.genFid) best = { cfg, genFid: q.genFid };
   }
-  const q = await evaluateDigitModel(m.vae, m.model, ds, { heldOut, perClass, cfg: best.cfg, topK, topP, seed: 0, cfgSchedule: m.schedule });
-  log(`${m.name} (cfg ${best.cfg}): FID ${q.genFid.toFixed(2)}, accuracy ${(q.genAccuracy * 100).toFixed(1)}%, recon FID ${q.recFid.toFixed(2)}`);
+  const q = await evaluateDigitModel(m.vae, m.model, ds, {
+    heldOut,
+    perClass,
+    cfg: best.cfg,
+    topK,
+    topP,
+    seed: 0,
+    cfgSchedule: m.schedule,
+  });
+  log(
+    `${m.name} (cfg ${best.cfg}): FID ${q.genFid.toFixed(2)}, accuracy ${(q.genAccuracy * 100).toFixed(1)}%, recon FID ${q.recFid.toFixed(2)}`,
+  );
   quality.push({
     name: m.name,
     steps: m.steps,
@@ -130,7 +164,15 @@ async function timeGeneration(vae, model, batch, schedule) {
   for (let r = 0; r <= repeats; r++) {
     const t = { transformer: 0, sampling: 0, decode: 0 };
     const t0 = performance.now();
-    const res = await generate(vae, model, { labels, cfg: 3, topK, topP, seed: r, cfgSchedule: schedule, onPhase: (p) => (t[p.phase] += p.ms) });
+    const res = await generate(vae, model, {
+      labels,
+      cfg: 3,
+      topK,
+      topP,
+      seed: r,
+      cfgSchedule: schedule,
+      onPhase: (p) => (t[p.phase] += p.ms),
+    });
     const total = performance.now() - t0;
     res.images?.dispose();
     res.fHat.dispose();
@@ -158,7 +200,9 @@ async function compareSpeed(grid, weights, varPair, rasterPair, batches) {
       varDecodeMsPerImage: v.decodeMs,
       rasterDecodeMsPerImage: r.decodeMs,
     });
-    log(`speed ${grid}×${grid} batch ${batch}: VAR ${v.genMs.toFixed(1)} ms/image, raster ${r.genMs.toFixed(1)} ms/image (${(r.genMs / v.genMs).toFixed(2)}×); decode ${v.decodeMs.toFixed(1)} ms/image`);
+    log(
+      `speed ${grid}×${grid} batch ${batch}: VAR ${v.genMs.toFixed(1)} ms/image, raster ${r.genMs.toFixed(1)} ms/image (${(r.genMs / v.genMs).toFixed(2)}×); decode ${v.decodeMs.toFixed(1)} ms/image`,
+    );
   }
 }
 await compareSpeed(8, 'trained', models[0], models[1], [1, 16]);

@@ -62,14 +62,26 @@ const runConfig = (d) => ({
   seed: 1,
   model: { depth: d, embedDim: 32 * d, numHeads: d, mlpRatio: 4, condDropRate: 0.1, attnL2Norm: true },
   dataset: { name: 'mnist', size: 32, heldOutFraction: 0.1, splitSeed: 0 },
-  train: { steps, batchSize, lr: 8e-4, warmupSteps: Math.round(steps / 20), schedule: 'lin0', weightDecay: 0.05, gradClip: 2, labelSmoothing: 0.1 },
+  train: {
+    steps,
+    batchSize,
+    lr: 8e-4,
+    warmupSteps: Math.round(steps / 20),
+    schedule: 'lin0',
+    weightDecay: 0.05,
+    gradClip: 2,
+    labelSmoothing: 0.1,
+  },
   settings: { checkpointEvery: 100, checkpointEverySec: 180, logEvery: 10, evalEvery: 1e9 },
   // test loss on every held-out digit; no sampling (the claim is about the loss)
   eval: { valSamples: 100000, perClass: 0 },
 });
 
 const readLog = async (dir) =>
-  (await readFile(join(dir, 'log.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  (await readFile(join(dir, 'log.jsonl'), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 const rows = [];
 const { VAR } = await import('@var/transformer');
@@ -119,23 +131,40 @@ for (const d of depths) {
     testTokenAccLast: ev.valTokenAccLast,
     trainSec: end.elapsedSec,
   });
-  log(`d${d}: ${start.parameters} parameters, test loss ${ev.valLoss.toFixed(4)} (last scale ${ev.valLossLast.toFixed(4)}), ${end.elapsedSec.toFixed(0)} s`);
+  log(
+    `d${d}: ${start.parameters} parameters, test loss ${ev.valLoss.toFixed(4)} (last scale ${ev.valLossLast.toFixed(4)}), ${end.elapsedSec.toFixed(0)} s`,
+  );
 }
 
 const { fitPowerLaw, renderScalingPlot, machineInfo, renderPaperClaims } = await import('./paper-claims-lib.mjs');
 const N = rows.map((r) => r.parameters);
 const fit = {
-  loss: fitPowerLaw(N, rows.map((r) => r.testLoss)),
-  lossLast: fitPowerLaw(N, rows.map((r) => r.testLossLast)),
-  error: fitPowerLaw(N, rows.map((r) => 1 - r.testTokenAcc)),
-  errorLast: fitPowerLaw(N, rows.map((r) => 1 - r.testTokenAccLast)),
+  loss: fitPowerLaw(
+    N,
+    rows.map((r) => r.testLoss),
+  ),
+  lossLast: fitPowerLaw(
+    N,
+    rows.map((r) => r.testLossLast),
+  ),
+  error: fitPowerLaw(
+    N,
+    rows.map((r) => 1 - r.testTokenAcc),
+  ),
+  errorLast: fitPowerLaw(
+    N,
+    rows.map((r) => 1 - r.testTokenAccLast),
+  ),
 };
 // loss = L∞ + c·N^b: scan L∞ below the smallest loss for the straightest log(loss − L∞) line
 const minLoss = Math.min(...rows.map((r) => r.testLoss));
 let best;
 for (let i = 0; i < 2000; i++) {
   const lInf = (minLoss * i) / 2000;
-  const f = fitPowerLaw(N, rows.map((r) => r.testLoss - lInf));
+  const f = fitPowerLaw(
+    N,
+    rows.map((r) => r.testLoss - lInf),
+  );
   if (!best || f.r2 > best.r2) best = { ...f, lInf };
 }
 fit.reducible = best;
@@ -161,6 +190,8 @@ const result = {
 await mkdir(outDir, { recursive: true });
 await writeFile(join(outDir, 'scaling.json'), JSON.stringify(result, null, 2) + '\n');
 await writeFile(join(outDir, 'scaling.png'), await renderScalingPlot(rows, fit));
-log(`fit: loss ∝ N^${fit.loss.exponent.toFixed(4)} (R² ${fit.loss.r2.toFixed(4)}), last-scale loss ∝ N^${fit.lossLast.exponent.toFixed(4)} (R² ${fit.lossLast.r2.toFixed(4)}); wrote ${join(outDir, 'scaling.json')} and scaling.png`);
+log(
+  `fit: loss ∝ N^${fit.loss.exponent.toFixed(4)} (R² ${fit.loss.r2.toFixed(4)}), last-scale loss ∝ N^${fit.lossLast.exponent.toFixed(4)} (R² ${fit.lossLast.r2.toFixed(4)}); wrote ${join(outDir, 'scaling.json')} and scaling.png`,
+);
 await renderPaperClaims(root);
 log('wrote docs/paper-claims.md');

@@ -38,7 +38,9 @@ const decodeEvery = numberArg(USAGE, 'decode-every', o['decode-every']);
 const maxGrowth = numberArg(USAGE, 'max-rss-growth', o['max-rss-growth']);
 const json = o.json;
 const repo = resolve(here, '..');
-const fixtureDir = process.env.VAR_FIXTURE_DIR ? resolve(repo, process.env.VAR_FIXTURE_DIR) : resolve(repo, '..', 'shared', 'fixtures', 'var-tiny');
+const fixtureDir = process.env.VAR_FIXTURE_DIR
+  ? resolve(repo, process.env.VAR_FIXTURE_DIR)
+  : resolve(repo, '..', 'shared', 'fixtures', 'var-tiny');
 
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend } = await import('@var/core');
@@ -55,10 +57,16 @@ const numClasses = config.VAR.num_classes;
 const labels = Array.from({ length: config.batch ?? 2 }, (_, i) => (i * 3) % (numClasses + 1));
 
 const mib = (b) => Math.round((b / 2 ** 20) * 10) / 10;
-const sample = (i) => ({ after: i, rssMiB: mib(process.memoryUsage().rss), tfBytesMiB: mib(tf.memory().numBytes), numTensors: tf.memory().numTensors });
+const sample = (i) => ({
+  after: i,
+  rssMiB: mib(process.memoryUsage().rss),
+  tfBytesMiB: mib(tf.memory().numBytes),
+  numTensors: tf.memory().numTensors,
+});
 const base = tf.memory().numTensors;
 const points = [sample(0)];
-if (!json) console.log(`start: rss ${points[0].rssMiB} MiB, tf ${points[0].tfBytesMiB} MiB in ${points[0].numTensors} tensors (models loaded)`);
+if (!json)
+  console.log(`start: rss ${points[0].rssMiB} MiB, tf ${points[0].tfBytesMiB} MiB in ${points[0].numTensors} tensors (models loaded)`);
 let moved = 0;
 const t0 = performance.now();
 for (let i = 0; i < N; i++) {
@@ -77,7 +85,10 @@ for (let i = 0; i < N; i++) {
   if (tf.memory().numTensors !== base) moved++;
   if (i + 1 === 100 || i + 1 === N || (i + 1) % 250 === 0) {
     points.push(sample(i + 1));
-    if (!json) console.log(`after ${i + 1}: rss ${points.at(-1).rssMiB} MiB, tf ${points.at(-1).tfBytesMiB} MiB in ${points.at(-1).numTensors} tensors, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (!json)
+      console.log(
+        `after ${i + 1}: rss ${points.at(-1).rssMiB} MiB, tf ${points.at(-1).tfBytesMiB} MiB in ${points.at(-1).numTensors} tensors, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
   }
 }
 const seconds = (performance.now() - t0) / 1000;
@@ -86,6 +97,22 @@ vae.dispose();
 model.dispose();
 const at100 = points.find((p) => p.after === 100) ?? points[0];
 const growth = points.at(-1).rssMiB - at100.rssMiB;
-const report = { generations: N, backend: tf.getBackend(), labelsPerCall: labels.length, decodeEvery, seconds: Math.round(seconds * 10) / 10, cpuSeconds: Math.round((cpu.user + cpu.system) / 1e5) / 10, msPerGeneration: Math.round((seconds * 1000) / N), baseTensors: base, callsThatMovedTheTensorCount: moved, rss: points, rssGrowthAfter100MiB: Math.round(growth * 10) / 10 };
-console.log(json ? JSON.stringify(report, null, 2) : `${N} generations in ${report.seconds} s wall, ${report.cpuSeconds} s CPU for the whole process (${report.msPerGeneration} ms wall each); tensor count moved after ${moved} call(s); RSS growth after generation 100: ${report.rssGrowthAfter100MiB} MiB`);
+const report = {
+  generations: N,
+  backend: tf.getBackend(),
+  labelsPerCall: labels.length,
+  decodeEvery,
+  seconds: Math.round(seconds * 10) / 10,
+  cpuSeconds: Math.round((cpu.user + cpu.system) / 1e5) / 10,
+  msPerGeneration: Math.round((seconds * 1000) / N),
+  baseTensors: base,
+  callsThatMovedTheTensorCount: moved,
+  rss: points,
+  rssGrowthAfter100MiB: Math.round(growth * 10) / 10,
+};
+console.log(
+  json
+    ? JSON.stringify(report, null, 2)
+    : `${N} generations in ${report.seconds} s wall, ${report.cpuSeconds} s CPU for the whole process (${report.msPerGeneration} ms wall each); tensor count moved after ${moved} call(s); RSS growth after generation 100: ${report.rssGrowthAfter100MiB} MiB`,
+);
 if (moved > 0 || growth > maxGrowth) process.exit(1);

@@ -16,14 +16,27 @@ function blobs(img: PlotImage, c: Rgb): { x: number; y: number; n: number }[] {
     if (seen[i] || !hit(i)) continue;
     const stack = [i];
     seen[i] = 1;
-    let sx = 0, sy = 0, n = 0;
+    let sx = 0,
+      sy = 0,
+      n = 0;
     while (stack.length) {
       const j = stack.pop()!;
-      const x = j % width, y = Math.floor(j / width);
-      sx += x; sy += y; n++;
-      for (const [nx, ny] of [[x + 1, y], [x - 1, y], [x, y + 1], [x, y - 1]]) {
+      const x = j % width,
+        y = Math.floor(j / width);
+      sx += x;
+      sy += y;
+      n++;
+      for (const [nx, ny] of [
+        [x + 1, y],
+        [x - 1, y],
+        [x, y + 1],
+        [x, y - 1],
+      ]) {
         const k = ny * width + nx;
-        if (nx >= 0 && nx < width && ny >= 0 && ny < height && !seen[k] && hit(k)) { seen[k] = 1; stack.push(k); }
+        if (nx >= 0 && nx < width && ny >= 0 && ny < height && !seen[k] && hit(k)) {
+          seen[k] = 1;
+          stack.push(k);
+        }
       }
     }
     out.push({ x: sx / n, y: sy / n, n });
@@ -33,10 +46,11 @@ function blobs(img: PlotImage, c: Rgb): { x: number; y: number; n: number }[] {
 
 function countNear(img: PlotImage, c: Rgb, cx: number, cy: number, r: number): number {
   let n = 0;
-  for (let y = Math.round(cy) - r; y <= Math.round(cy) + r; y++) for (let x = Math.round(cx) - r; x <= Math.round(cx) + r; x++) {
-    const o = (y * img.width + x) * 3;
-    if (img.data[o] === c[0] && img.data[o + 1] === c[1] && img.data[o + 2] === c[2]) n++;
-  }
+  for (let y = Math.round(cy) - r; y <= Math.round(cy) + r; y++)
+    for (let x = Math.round(cx) - r; x <= Math.round(cx) + r; x++) {
+      const o = (y * img.width + x) * 3;
+      if (img.data[o] === c[0] && img.data[o + 1] === c[1] && img.data[o + 2] === c[2]) n++;
+    }
   return n;
 }
 
@@ -64,7 +78,10 @@ describe('renderPlot', () => {
     expect(img.channels).toBe(3);
     expect(img.data.length).toBe(500 * 360 * 3);
 
-    for (const [color, rising] of [[BLUE, true], [ORANGE, false]] as const) {
+    for (const [color, rising] of [
+      [BLUE, true],
+      [ORANGE, false],
+    ] as const) {
       const ms = blobs(img, color).filter((b) => b.n >= 20); // markers, not stray line pixels
       expect(ms).toHaveLength(3);
       // x: smallest x leftmost, and decades equally spaced on the log axis
@@ -82,7 +99,8 @@ describe('renderPlot', () => {
       }
     }
     // rising spans two decades in y, falling two as well → same vertical extent
-    const b = blobs(img, BLUE).filter((m) => m.n >= 20), o = blobs(img, ORANGE).filter((m) => m.n >= 20);
+    const b = blobs(img, BLUE).filter((m) => m.n >= 20),
+      o = blobs(img, ORANGE).filter((m) => m.n >= 20);
     expect(Math.abs(Math.abs(b[2].y - b[0].y) - Math.abs(o[2].y - o[0].y))).toBeLessThanOrEqual(1.5);
     // the dashed fit passes through the rising series' markers
     for (const m of b) expect(countNear(img, RED, m.x, m.y, 9)).toBeGreaterThan(0);
@@ -100,7 +118,17 @@ describe('renderPlot', () => {
     expect(blobs(alone, BLUE).filter((m) => m.n >= 20)).toHaveLength(1);
 
     // data along the bottom only: the legend takes the upper right
-    const low = [{ name: 'a', color: BLUE, points: [{ x: 1, y: 1 }, { x: 100, y: 1 }] }, { name: 'b', color: ORANGE, points: [{ x: 10, y: 1 }] }];
+    const low = [
+      {
+        name: 'a',
+        color: BLUE,
+        points: [
+          { x: 1, y: 1 },
+          { x: 100, y: 1 },
+        ],
+      },
+      { name: 'b', color: ORANGE, points: [{ x: 10, y: 1 }] },
+    ];
     const withLegend = renderPlot(opts({ legend: true, fits: [], series: low }));
     const without = renderPlot(opts({ legend: false, fits: [], series: low }));
     expect(count(withLegend, ORANGE)).toBeGreaterThan(count(without, ORANGE));
@@ -108,7 +136,17 @@ describe('renderPlot', () => {
     expect(inLegend(withLegend).length).toBeGreaterThan(0);
     expect(inLegend(withLegend).every((m) => m.x > 250)).toBe(true);
     // data in the upper right: the legend moves to a free corner instead of hiding it
-    const high = [{ name: 'a', color: BLUE, points: [{ x: 1, y: 1 }, { x: 100, y: 100 }] }, { name: 'b', color: ORANGE, points: [{ x: 1, y: 2 }] }];
+    const high = [
+      {
+        name: 'a',
+        color: BLUE,
+        points: [
+          { x: 1, y: 1 },
+          { x: 100, y: 100 },
+        ],
+      },
+      { name: 'b', color: ORANGE, points: [{ x: 1, y: 2 }] },
+    ];
     const moved = renderPlot(opts({ legend: true, fits: [], series: high }));
     expect(blobs(moved, BLUE).filter((m) => m.n >= 20 && m.x > 400 && m.y < 100)).toHaveLength(1); // the (100, 100) marker stays visible
     const forced = renderPlot(opts({ legend: 'lower left', fits: [], series: low }));
@@ -117,7 +155,23 @@ describe('renderPlot', () => {
   });
 
   it('handles linear axes and single points', () => {
-    const img = renderPlot(opts({ logX: false, logY: false, fits: [], series: [{ name: 's', color: BLUE, points: [{ x: -2, y: -5 }, { x: 3, y: 0 }] }] }));
+    const img = renderPlot(
+      opts({
+        logX: false,
+        logY: false,
+        fits: [],
+        series: [
+          {
+            name: 's',
+            color: BLUE,
+            points: [
+              { x: -2, y: -5 },
+              { x: 3, y: 0 },
+            ],
+          },
+        ],
+      }),
+    );
     const ms = blobs(img, BLUE);
     expect(ms).toHaveLength(2);
     expect(ms[0].y).toBeGreaterThan(ms[1].y);
@@ -131,9 +185,13 @@ describe('renderPlot', () => {
     expect(() => renderPlot(opts({ series: [{ name: 'z', color: BLUE, points: [{ x: 0, y: 1 }] }] }))).toThrow(/non-positive.*log axis/);
     expect(() => renderPlot(opts({ series: [{ name: 'n', color: BLUE, points: [{ x: 1, y: -1 }] }] }))).toThrow(/non-positive.*log axis/);
     expect(() => renderPlot(opts({ series: [{ name: 'f', color: BLUE, points: [{ x: 1, y: NaN }] }] }))).toThrow(/non-finite/);
-    expect(() => renderPlot(opts({ logX: false, logY: false, series: [{ name: 'i', color: BLUE, points: [{ x: Infinity, y: 1 }] }] }))).toThrow(/non-finite/);
+    expect(() =>
+      renderPlot(opts({ logX: false, logY: false, series: [{ name: 'i', color: BLUE, points: [{ x: Infinity, y: 1 }] }] })),
+    ).toThrow(/non-finite/);
     // non-positive values are fine on linear axes
-    expect(() => renderPlot(opts({ logX: false, logY: false, fits: [], series: [{ name: 'ok', color: BLUE, points: [{ x: 0, y: -1 }] }] }))).not.toThrow();
+    expect(() =>
+      renderPlot(opts({ logX: false, logY: false, fits: [], series: [{ name: 'ok', color: BLUE, points: [{ x: 0, y: -1 }] }] })),
+    ).not.toThrow();
   });
 
   it('formats tick labels', () => {

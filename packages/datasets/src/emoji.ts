@@ -65,16 +65,23 @@ export interface EmojiDataset extends ImageDataset {
 
 async function defaultRoot(): Promise<string> {
   if (!isNode()) {
-    throw new DataIOError('emoji-datasource-google', 'emojiDataset: in a browser pass options.root, a URL under which emoji.json and img/google/64/ are served');
+    throw new DataIOError(
+      'emoji-datasource-google',
+      'emojiDataset: in a browser pass options.root, a URL under which emoji.json and img/google/64/ are served',
+    );
   }
   const { createRequire } = await import('node:module');
   const { dirname } = await import('node:path');
   try {
     return dirname(createRequire(import.meta.url).resolve('emoji-datasource-google/package.json'));
   } catch (err) {
-    throw new DataIOError('emoji-datasource-google', 'emojiDataset: the package emoji-datasource-google is not installed (it is a dependency of @var/datasets; reinstall @var/datasets, or pass options.root)', {
-      cause: err,
-    });
+    throw new DataIOError(
+      'emoji-datasource-google',
+      'emojiDataset: the package emoji-datasource-google is not installed (it is a dependency of @var/datasets; reinstall @var/datasets, or pass options.root)',
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -100,14 +107,21 @@ export async function emojiDataset(options: EmojiOptions = {}): Promise<EmojiDat
     entries = JSON.parse(json) as EmojiEntry[];
     if (!Array.isArray(entries)) throw new Error('not an array');
   } catch (err) {
-    throw new DataIOError(join(root, 'emoji.json'), `emojiDataset: ${join(root, 'emoji.json')} is not the emoji list: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new DataIOError(
+      join(root, 'emoji.json'),
+      `emojiDataset: ${join(root, 'emoji.json')} is not the emoji list: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   const known = [...new Set(entries.map((e) => e.category))].sort();
   const wanted = [...new Set(options.categories ?? EMOJI_CATEGORIES)].sort();
   for (const c of wanted) {
-    if (!known.includes(c)) throw new ValueError(`emojiDataset: unknown category ${JSON.stringify(c)}; the package has ${known.map((k) => JSON.stringify(k)).join(', ')}`);
+    if (!known.includes(c))
+      throw new ValueError(
+        `emojiDataset: unknown category ${JSON.stringify(c)}; the package has ${known.map((k) => JSON.stringify(k)).join(', ')}`,
+      );
   }
   const labelOf = new Map(wanted.map((c, i) => [c, i]));
   const items: EmojiInfo[] = [];

@@ -11,7 +11,10 @@ beforeAll(async () => {
 
 describe('batches of the real sets', () => {
   it('MNIST padded to 32: (B, 1, 32, 32) in [-1, 1], black border, labels of the digits; nothing leaked', async () => {
-    const ds = subset(await mnistDataset({ padTo: 32 }), Array.from({ length: 20 }, (_, i) => i * 500));
+    const ds = subset(
+      await mnistDataset({ padTo: 32 }),
+      Array.from({ length: 20 }, (_, i) => i * 500),
+    );
     const n0 = tf.memory().numTensors;
     let seen = 0;
     for await (const b of batches(ds, { batchSize: 8, channels: 1, shuffle: false })) {

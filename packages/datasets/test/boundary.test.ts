@@ -19,7 +19,10 @@ function sources(dir: string): string[] {
 
 describe('@var/data without the datasets', () => {
   it("@var/data's package.json has no mnist / emoji-datasource-google dependency of any kind; @var/datasets has both", () => {
-    const data = JSON.parse(readFileSync(join(packages, 'data', 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    const data = JSON.parse(readFileSync(join(packages, 'data', 'package.json'), 'utf8')) as Record<
+      string,
+      Record<string, string> | undefined
+    >;
     for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies', 'devDependencies', 'bundleDependencies']) {
       for (const p of DATA_PACKAGES) expect(Object.keys(data[field] ?? {}), `@var/data ${field}`).not.toContain(p);
     }
@@ -32,7 +35,8 @@ describe('@var/data without the datasets', () => {
     expect(files.length).toBeGreaterThan(5);
     for (const f of files) {
       const text = readFileSync(f, 'utf8');
-      for (const p of DATA_PACKAGES) expect(text, f).not.toMatch(new RegExp(`(?:\\bfrom\\s*|\\bimport\\s*\\(?\\s*|require\\(\\s*)['"]${p}(?:/[^'"]*)?['"]`));
+      for (const p of DATA_PACKAGES)
+        expect(text, f).not.toMatch(new RegExp(`(?:\\bfrom\\s*|\\bimport\\s*\\(?\\s*|require\\(\\s*)['"]${p}(?:/[^'"]*)?['"]`));
     }
   });
 });

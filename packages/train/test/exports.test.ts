@@ -36,7 +36,19 @@ const HELPERS = [
 
 describe('@var/train exports', () => {
   it('the trainers, run directories, evaluation, quality and the official formats are exported', () => {
-    for (const n of ['trainTokenizer', 'trainVAR', 'prepareRunDir', 'readRunConfig', 'loadCheckpoint', 'evalImages', 'evaluateDigitModel', 'loadDataset', 'writeOfficialModel', 'exportOfficialTrainerCheckpoint', 'importOfficialTrainerCheckpoint']) {
+    for (const n of [
+      'trainTokenizer',
+      'trainVAR',
+      'prepareRunDir',
+      'readRunConfig',
+      'loadCheckpoint',
+      'evalImages',
+      'evaluateDigitModel',
+      'loadDataset',
+      'writeOfficialModel',
+      'exportOfficialTrainerCheckpoint',
+      'importOfficialTrainerCheckpoint',
+    ]) {
       expect(typeof (train as Record<string, unknown>)[n], n).toBe('function');
     }
   });

@@ -71,7 +71,10 @@ describe('runtime dependencies of the published packages', () => {
       const deps = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies });
       const declared = new Set([...deps, ...Object.keys(pkg.peerDependencies ?? {})]);
       const undeclared = [...importedBy].filter(([p]) => !declared.has(p)).map(([p, f]) => `${p} (imported by ${f})`);
-      expect(undeclared, `${pkg.name}: imported by src/ but neither a dependency nor a peer — add them to dependencies (or peerDependencies)`).toEqual([]);
+      expect(
+        undeclared,
+        `${pkg.name}: imported by src/ but neither a dependency nor a peer — add them to dependencies (or peerDependencies)`,
+      ).toEqual([]);
       const unused = deps.filter((d) => !importedBy.has(d));
       expect(unused, `${pkg.name}: dependencies that no file of src/ imports — move them to devDependencies or remove them`).toEqual([]);
     });

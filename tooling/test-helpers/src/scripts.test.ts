@@ -38,13 +38,30 @@ const scripts = candidates.filter((f) => {
 describe('scripts', () => {
   it('finds the scripts', () => {
     const names = scripts.map((f) => relative(root, f));
-    expect(names).toEqual(expect.arrayContaining(['experiments/scaling.mjs', 'experiments/quality.mjs', 'packages/train/scripts/train.mjs', 'experiments/train-model.sh']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'experiments/scaling.mjs',
+        'experiments/quality.mjs',
+        'packages/train/scripts/train.mjs',
+        'experiments/train-model.sh',
+      ]),
+    );
   });
 
   it('no published package keeps a study: the studies and shipped-model tooling are in experiments/', () => {
-    for (const f of ['scaling.mjs', 'raster-vs-var.mjs', 'quality.mjs', 'export-model.mjs', 'train-model.sh', 'soak.mjs', 'cards-table.mjs', 'bench-var.mjs']) {
+    for (const f of [
+      'scaling.mjs',
+      'raster-vs-var.mjs',
+      'quality.mjs',
+      'export-model.mjs',
+      'train-model.sh',
+      'soak.mjs',
+      'cards-table.mjs',
+      'bench-var.mjs',
+    ]) {
       expect(existsSync(join(root, 'experiments', f)), `experiments/${f}`).toBe(true);
-      for (const p of readdirSync(join(root, 'packages'))) expect(existsSync(join(root, 'packages', p, 'scripts', f)), `packages/${p}/scripts/${f}`).toBe(false);
+      for (const p of readdirSync(join(root, 'packages')))
+        expect(existsSync(join(root, 'packages', p, 'scripts', f)), `packages/${p}/scripts/${f}`).toBe(false);
     }
     const pkg = JSON.parse(readFileSync(join(root, 'experiments', 'package.json'), 'utf8')) as { private?: boolean };
     expect(pkg.private).toBe(true);
@@ -52,7 +69,9 @@ describe('scripts', () => {
   });
 
   it('none parses process.argv by hand', () => {
-    const handParsed = scripts.filter((f) => /process\.argv\.(indexOf|includes)\(|\b(args|argv)\.(indexOf|includes|find|filter)\(/.test(readFileSync(f, 'utf8')));
+    const handParsed = scripts.filter((f) =>
+      /process\.argv\.(indexOf|includes)\(|\b(args|argv)\.(indexOf|includes|find|filter)\(/.test(readFileSync(f, 'utf8')),
+    );
     expect(handParsed.map((f) => relative(root, f))).toEqual([]);
   });
 
