@@ -29,6 +29,8 @@ export {
   listModels,
   loadModel,
   presetCard,
+  assertWeightsFitBackend,
+  weightBytes,
   saveModel,
   toFloat16,
   type LoadModelOptions,

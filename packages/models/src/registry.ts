@@ -3,10 +3,11 @@
  * In Node the files are read from disk; in browsers they are fetched from URLs (the
  * `weights/` folder next to the bundle by default, or `root`).
  */
-import { CheckpointError, ConfigError, ValueError, VarError, initBackend, type BackendName, type BackendInfo } from '@var/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { CheckpointError, ConfigError, OutOfMemoryError, ValueError, VarError, WASM_HEAP_MAX_BYTES, formatBytes, initBackend, type BackendName, type BackendInfo } from '@var/core';
 import { fromFloat32, isFloatDType, loadStateDict, serializeSafetensors, type CheckpointSource, type RawTensor, type StateDict } from '@var/checkpoint';
-import { VQVAE } from '@var/tokenizer';
-import { VAR } from '@var/transformer';
+import { VQVAE, countParameters as tokenizerParameters } from '@var/tokenizer';
+import { VAR, countParameters as transformerParameters } from '@var/transformer';
 import {
   MODEL_CARD_FORMAT,
   MODEL_CARD_VERSION,
@@ -282,6 +283,36 @@ export function cardFromConfig(cfg: ModelConfig, id = 'custom', extra: Partial<M
 }
 
 /**
+ * Bytes a model's weights take in backend memory: float32 on every backend (float16 files are
+ * widened when loaded, so they halve the download, not the memory).
+ */
+export function weightBytes(card: Pick<ModelCard, 'tokenizer' | 'var'>): number {
+  return 4 * (tokenizerParameters(card.tokenizer.config) + transformerParameters(card.var.config));
+}
+
+/** Head-room wasm needs beyond the weights to generate at all (activations of one image, allocator slack). */
+const WASM_MIN_WORKING_BYTES = 512 * 2 ** 20;
+
+/**
+ * Fail before reading any weight when the model cannot fit the backend: wasm addresses at most
+ * 4 GiB, so d24 (4.1 GB of float32 weights) and d30 (8.1 GB) cannot run there; WebGPU keeps the
+ * weights in GPU buffers. Silent on other backends.
+ * @throws OutOfMemoryError naming the size, the limit and the backend to use.
+ */
+export function assertWeightsFitBackend(card: Pick<ModelCard, 'tokenizer' | 'var' | 'id'>, backend: string = tf.getBackend(), heldBytes: number = tf.memory().numBytes): void {
+  if (backend !== 'wasm') return;
+  const need = weightBytes(card);
+  const budget = WASM_HEAP_MAX_BYTES - heldBytes - WASM_MIN_WORKING_BYTES;
+  if (need <= budget) return;
+  throw new OutOfMemoryError(
+    `model "${card.id}" has ${formatBytes(need)} of weights (float32 in memory, also from float16 files), but the wasm backend addresses at most ` +
+      `${formatBytes(WASM_HEAP_MAX_BYTES)} (${formatBytes(heldBytes)} already held, ${formatBytes(WASM_MIN_WORKING_BYTES)} kept to compute): ` +
+      `load it on the webgpu backend (weights in GPU buffers): initBackend('webgpu'), loadGenerator(…, { backend: 'webgpu' }), var … --backend webgpu, or ?backend=webgpu in the web demo`,
+    { neededBytes: need, availableBytes: Math.max(0, budget), largestBatch: 0 },
+  );
+}
+
+/**
  * The card of an official preset (`d16` … `d30` with `vae_ch160v4096z32`): its configs, the
  * 1000 ImageNet class indices as names, 256 px RGB, and the official sampling
  * ({@link OFFICIAL_SAMPLING}).
@@ -348,6 +379,7 @@ export async function loadModel(src: string | URL | ModelFiles, opts: LoadModelO
     label = typeof src.var === 'string' ? src.var : 'given weights';
   }
   checkPair(card.tokenizer.config, card.var.config);
+  assertWeightsFitBackend(card); // before reading any weight
   const strict = opts.strict ?? true;
   // Byte progress: the tokenizer is about a third of the bytes of the small models and a
   // fifth of d16's; until both sizes are known, weigh the files 1:2.

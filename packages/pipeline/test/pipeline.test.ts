@@ -194,3 +194,24 @@ describe('three channels', () => {
     await expect(gen.generate()).rejects.toThrow(/disposed/);
   });
 });
+
+describe('models too large for the backend', () => {
+  it('d24 and d30 fail on wasm before any weight is read, naming webgpu; d16 and d20 pass the check', async () => {
+    const { assertWeightsFitBackend, weightBytes, presetCard: card } = await import('@var/models');
+    const { OutOfMemoryError } = await import('@var/core');
+    // the files do not exist: an OutOfMemoryError (not "cannot open") shows nothing was read
+    for (const preset of ['d24', 'd30']) {
+      const err = await loadGenerator({ vae: '/nonexistent/vae_ch160v4096z32.pth', var: `/nonexistent/var_${preset}.pth`, preset }, { backend: null }).catch((e) => e);
+      expect(err, preset).toBeInstanceOf(OutOfMemoryError);
+      expect(err.message).toMatch(/wasm backend addresses at most 4\.00 GiB/);
+      expect(err.message).toMatch(/webgpu/);
+    }
+    expect(weightBytes(card('d24'))).toBeGreaterThan(4e9);
+    expect(weightBytes(card('d30'))).toBeGreaterThan(8e9);
+    for (const preset of ['d16', 'd20']) expect(() => assertWeightsFitBackend(card(preset), 'wasm', 0)).not.toThrow();
+    // other backends: no wasm limit
+    expect(() => assertWeightsFitBackend(card('d30'), 'webgpu', 0)).not.toThrow();
+    // d20 does not fit next to 2 GiB of other tensors
+    expect(() => assertWeightsFitBackend(card('d20'), 'wasm', 2 * 2 ** 30)).toThrow(OutOfMemoryError);
+  });
+});

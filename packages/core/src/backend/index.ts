@@ -198,3 +198,4 @@ export function disposeBackend(): void {
   current = undefined;
 }
 export { ensureGradients, gradientsRegistered } from './ensure-gradients.js';
+export * from './memory.js';
