@@ -24,7 +24,9 @@ for (const backend of testBackends(['cpu', 'wasm'])) {
       const x = varInput(fc);
       const before = tf.memory().numTensors;
       const { loss, grads } = lossGrads(model, labelsOf(fc), x, fc.ref('gt_BL').data as Int32Array);
-      expect(Math.abs(loss - (fc.ref('loss_train').data[0] as number))).toBeLessThan(1e-5);
+      // float32 round-off grows with the loss (cases with many tokens or a wide head reach 30+)
+      const want = fc.ref('loss_train').data[0] as number;
+      expect(Math.abs(loss - want)).toBeLessThan(1e-5 * Math.max(1, Math.abs(want) / 4));
       const names = [...model.trainableVariables().keys()];
       expect(new Set(grads.keys())).toEqual(new Set(names));
       expect(new Set([...ref.keys()])).toEqual(new Set(names));
