@@ -7,7 +7,7 @@ export default defineProject({
   resolve: { alias: varAliases },
   test: {
     name: '@var-examples/custom-sampling',
-    include: ['*.test.ts'],
+    include: ['test/**/*.test.ts'],
     testTimeout: 600_000,
     hookTimeout: 300_000,
   },

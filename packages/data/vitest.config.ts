@@ -5,7 +5,7 @@ export default defineProject({
   resolve: { alias: varAliases },
   test: {
     name: '@var/data',
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

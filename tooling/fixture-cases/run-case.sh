@@ -19,6 +19,6 @@ echo "[fixture-case] $preset written in $(( $(date +%s) - start )) s: $dir"
 start=$(date +%s)
 VAR_FIXTURE_DIR="$(cd "$dir" && pwd)" VAR_WASM_THREADS="${VAR_WASM_THREADS:-1}" pnpm exec vitest run \
   packages/tokenizer/test/parity.test.ts packages/tokenizer/test/config.test.ts packages/transformer/test packages/sampling/test/parity.test.ts \
-  packages/sampling/test/determinism.test.ts packages/sampling/src/mask.test.ts \
-  packages/checkpoint/test/fixtures.test.ts packages/core/src/resize/interpolate.test.ts
+  packages/sampling/test/determinism.test.ts packages/sampling/test/mask.test.ts \
+  packages/checkpoint/test/fixtures.test.ts packages/core/test/resize/interpolate.test.ts
 echo "[fixture-case] parity suites on $preset passed in $(( $(date +%s) - start )) s"

@@ -1,5 +1,5 @@
 import { defineProject } from 'vitest/config';
 
 export default defineProject({
-  test: { name: '@var/test-helpers', include: ['src/**/*.test.ts'] },
+  test: { name: '@var/test-helpers', include: ['test/**/*.test.ts'] },
 });

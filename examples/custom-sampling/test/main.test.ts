@@ -12,9 +12,9 @@ import { disposeModel, loadModel, type LoadedModel } from '@var/models';
 import { generate } from '@var/sampling';
 import { fixtureDir, loadFixtureCase } from '@var/test-helpers';
 // The example's loop itself, imported (with the packages' sources) for the in-process checks.
-import { SCHEDULES, sampleWithSchedule } from './main.mjs';
+import { SCHEDULES, sampleWithSchedule } from '../main.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const here = join(dirname(fileURLToPath(import.meta.url)), '..'); // the example's folder
 const exec = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'var-example-sampling-'));
 

@@ -9,9 +9,9 @@ import { Rng, initBackend } from '@var/core';
 import { imagesToTensor, readImage, writePng } from '@var/data';
 import { mnistDataset } from '@var/datasets';
 import { DigitClassifier, fidFromFeatures } from '@var/metrics';
-import { mnistReferenceIndices } from './main.mjs';
+import { mnistReferenceIndices } from '../main.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const here = join(dirname(fileURLToPath(import.meta.url)), '..'); // the example's folder
 const exec = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'var-example-eval-'));
 const PER_CLASS = 10;

@@ -11,9 +11,9 @@ import { cardFromConfig, disposeModel, listModels, loadModel, resolveModelConfig
 import { VQVAE } from '@var/tokenizer';
 import { VAR } from '@var/transformer';
 import { loadFixtureCase } from '@var/test-helpers';
-import { writeDemoFolder } from './main.mjs';
+import { writeDemoFolder } from '../main.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const here = join(dirname(fileURLToPath(import.meta.url)), '..'); // the example's folder
 const exec = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'var-example-finetune-'));
 const STEPS = 6;

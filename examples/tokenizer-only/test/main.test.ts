@@ -13,7 +13,7 @@ import { listModels } from '@var/models';
 import { VQVAE, fromOfficialConfig } from '@var/tokenizer';
 import { fixtureDir, loadFixtureCase } from '@var/test-helpers';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const here = join(dirname(fileURLToPath(import.meta.url)), '..'); // the example's folder
 const run = promisify(execFile);
 
 /** The example's one command, in a child process (plain Node, the packages' dist/). */

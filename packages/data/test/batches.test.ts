@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { AbortError, ValueError } from '@var/core';
-import { batches, batchesPerEpoch, type Batch, type BatchOptions } from './batches.js';
-import { subset, type ImageDataset } from './dataset.js';
-import { rngFor } from './random.js';
-import { randomHorizontalFlip } from './transforms.js';
+import { batches, batchesPerEpoch, type Batch, type BatchOptions } from '../src/batches.js';
+import { subset, type ImageDataset } from '../src/dataset.js';
+import { rngFor } from '../src/random.js';
+import { randomHorizontalFlip } from '../src/transforms.js';
 
 beforeAll(async () => {
   await import('@tensorflow/tfjs-backend-cpu');

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import jpeg from 'jpeg-js';
 import { encode as fpEncode } from 'fast-png';
 import { Rng, ShapeError, ValueError, VarError } from '@var/core';
-import { convertChannels, decodeImage, detectImageFormat, encodePng, type Channels, type RawImage } from './codec.js';
-import { ImageFormatError } from './errors.js';
+import { convertChannels, decodeImage, detectImageFormat, encodePng, type Channels, type RawImage } from '../src/codec.js';
+import { ImageFormatError } from '../src/errors.js';
 
 function randomImage(w: number, h: number, c: Channels, seed: number): RawImage {
   const r = new Rng(seed);

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DataIOError, readImage, writePng, type RawImage } from './index.js';
+import { DataIOError, readImage, writePng, type RawImage } from '../src/index.js';
 
 const fault = vi.hoisted(() => ({ budget: Infinity, failures: 0 }));
 vi.mock('node:fs/promises', async (orig) => (await import('@var/test-helpers')).withDiskFault(await orig(), fault));

@@ -3,11 +3,11 @@ import { mkdtemp, readdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShapeError } from '@var/core';
-import { encodePng, type RawImage } from './codec.js';
-import { DataIOError, ImageFormatError } from './errors.js';
-import { makeGrid } from './grid.js';
-import { FONT_CHARS, glyph } from './font.js';
-import { readImage, writePng } from './io.js';
+import { encodePng, type RawImage } from '../src/codec.js';
+import { DataIOError, ImageFormatError } from '../src/errors.js';
+import { makeGrid } from '../src/grid.js';
+import { FONT_CHARS, glyph } from '../src/font.js';
+import { readImage, writePng } from '../src/io.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng, ValueError } from '@var/core';
-import { permutation, rngFor } from './random.js';
+import { permutation, rngFor } from '../src/random.js';
 
 describe('derived generators', () => {
   it('permutation is Rng.shuffle of 0…n−1, deterministic per seed', () => {

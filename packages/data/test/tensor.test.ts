@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { interpolate, NonFiniteError, Rng, ShapeError, ValueError } from '@var/core';
-import type { RawImage } from './codec.js';
-import { imagesToTensor, imageToTensor, tensorToImages } from './tensor.js';
-import { centerCrop, horizontalFlip, pad, randomCrop, randomHorizontalFlip, resize } from './transforms.js';
+import type { RawImage } from '../src/codec.js';
+import { imagesToTensor, imageToTensor, tensorToImages } from '../src/tensor.js';
+import { centerCrop, horizontalFlip, pad, randomCrop, randomHorizontalFlip, resize } from '../src/transforms.js';
 
 beforeAll(async () => {
   await import('@tensorflow/tfjs-backend-cpu');

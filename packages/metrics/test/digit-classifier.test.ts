@@ -8,11 +8,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadMnistSplit } from '../scripts/mnist-data.mjs';
-import { DIGIT_CLASSIFIER_WEIGHTS_URL, DigitClassifier } from './digit-classifier.js';
-import { computeStatsFromImages } from './extractor.js';
-import { CheckpointError, ShapeError } from './errors.js';
-import { fidFromStats } from './fid.js';
-import { inceptionScore } from './inception-score.js';
+import { DIGIT_CLASSIFIER_WEIGHTS_URL, DigitClassifier } from '../src/digit-classifier.js';
+import { computeStatsFromImages } from '../src/extractor.js';
+import { CheckpointError, ShapeError } from '../src/errors.js';
+import { fidFromStats } from '../src/fid.js';
+import { inceptionScore } from '../src/inception-score.js';
 
 const { train, test } = loadMnistSplit();
 let model: DigitClassifier;

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as core from '@var/core';
-import { ShapeError, fidFromFeatures } from './index.js';
+import { ShapeError, fidFromFeatures } from '../src/index.js';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { computeStatsFromImages, type FeatureExtractor } from './extractor.js';
-import { FeatureStats } from './stats.js';
-import { AbortError, ShapeError } from './errors.js';
+import { computeStatsFromImages, type FeatureExtractor } from '../src/extractor.js';
+import { FeatureStats } from '../src/stats.js';
+import { AbortError, ShapeError } from '../src/errors.js';
 
 /** A tiny extractor: features = per-image pixel moments, logits = first 3 pixels. */
 const toy: FeatureExtractor = {

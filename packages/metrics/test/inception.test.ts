@@ -3,9 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
 import { compareArrays, formatReport } from '@var/test-helpers';
-import { CheckpointError, ShapeError } from './errors.js';
-import { INCEPTION_CONVS, InceptionV3, inceptionStateDictShapes, type InceptionWeight } from './inception.js';
-import { computeStatsFromImages } from './extractor.js';
+import { CheckpointError, ShapeError } from '../src/errors.js';
+import { INCEPTION_CONVS, InceptionV3, inceptionStateDictShapes, type InceptionWeight } from '../src/inception.js';
+import { computeStatsFromImages } from '../src/extractor.js';
 
 let model: InceptionV3;
 beforeAll(async () => {

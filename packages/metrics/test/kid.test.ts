@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { kernelInceptionDistance, kernelInceptionDistanceFull, mmdUnbiased, mmdUnbiasedUnequal } from './kid.js';
-import { NonFiniteError, ShapeError } from './errors.js';
+import { kernelInceptionDistance, kernelInceptionDistanceFull, mmdUnbiased, mmdUnbiasedUnequal } from '../src/kid.js';
+import { NonFiniteError, ShapeError } from '../src/errors.js';
 
 function data(n: number, d: number, seed: number, shift: number) {
   let s = seed >>> 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gemmNT, matmul, pivotedCholesky, symmetricEigen, symmetricEigenvalues, transpose } from './linalg.js';
+import { gemmNT, matmul, pivotedCholesky, symmetricEigen, symmetricEigenvalues, transpose } from '../src/linalg.js';
 
 /** Deterministic pseudo-random numbers in [-1, 1). */
 function rnd(seed: number) {

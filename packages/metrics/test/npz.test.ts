@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { zipSync } from 'fflate';
-import { readNpy, readNpz, readReferenceStats, writeNpy, writeNpz, writeReferenceStats } from './npz.js';
-import { FeatureStats } from './stats.js';
-import { ShapeError, ValueError } from './errors.js';
+import { readNpy, readNpz, readReferenceStats, writeNpy, writeNpz, writeReferenceStats } from '../src/npz.js';
+import { FeatureStats } from '../src/stats.js';
+import { ShapeError, ValueError } from '../src/errors.js';
 
 const fx = (name: string) => new URL(`../test/fixtures/${name}`, import.meta.url);
 const expected = JSON.parse(readFileSync(fx('numpy-npz.json'), 'utf8'));

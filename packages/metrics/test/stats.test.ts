@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureStats } from './stats.js';
-import { fidFromFeatures, fidFromStats } from './fid.js';
-import { NonFiniteError, ShapeError, ValueError } from './errors.js';
+import { FeatureStats } from '../src/stats.js';
+import { fidFromFeatures, fidFromStats } from '../src/fid.js';
+import { NonFiniteError, ShapeError, ValueError } from '../src/errors.js';
 
 function data(n: number, d: number, seed: number, offset = 0) {
   let s = seed >>> 0;

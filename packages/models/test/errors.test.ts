@@ -11,7 +11,7 @@ import { CheckpointError, ConfigError, initBackend } from '@var/core';
 import { VQVAE, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, fromOfficialConfig as varConfig } from '@var/transformer';
 import { loadFixtureCase } from '@var/test-helpers';
-import { MODEL_FILES, loadModel, saveModel } from './index.js';
+import { MODEL_FILES, loadModel, saveModel } from '../src/index.js';
 
 const fc = loadFixtureCase();
 let tmp: string;

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, initBackend } from '@var/core';
 import { loadFixtureCase } from '@var/test-helpers';
-import { loadModel, type LoadProgress } from './index.js';
+import { loadModel, type LoadProgress } from '../src/index.js';
 
 const fc = loadFixtureCase();
 

@@ -20,7 +20,7 @@ import {
   saveModel,
   type LoadProgress,
   type ModelCard,
-} from './index.js';
+} from '../src/index.js';
 
 const fc = loadFixtureCase();
 const tokCfg = vqvaeConfig(fc.config.VQVAE);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@var/core';
 import { NonFiniteError, ValueError } from '@var/core';
-import { filterLogits, filteredProbabilities, gumbelSoftmax, sampleIndex, sampleTokens, smoothTemperature } from './filter.js';
+import { filterLogits, filteredProbabilities, gumbelSoftmax, sampleIndex, sampleTokens, smoothTemperature } from '../src/filter.js';
 
 /** Indices whose filtered logit is finite (kept). */
 function kept(logits: number[], topK: number, topP: number): number[] {

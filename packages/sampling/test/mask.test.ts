@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { ShapeError, ValueError } from '@var/core';
 import { expectEqualInts, loadFixtureCase } from '@var/test-helpers';
-import { editMaskData, getEditMask, normalizeMask, roundHalfEven, scaleKeepMasks } from './mask.js';
+import { editMaskData, getEditMask, normalizeMask, roundHalfEven, scaleKeepMasks } from '../src/mask.js';
 
 const fc = loadFixtureCase();
 const patchNums: number[] = fc.config.VAR.patch_nums;

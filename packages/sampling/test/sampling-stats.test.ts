@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@var/core';
-import { filteredProbabilities, sampleTokens, softmaxRow } from './filter.js';
+import { filteredProbabilities, sampleTokens, softmaxRow } from '../src/filter.js';
 
 /** Upper quantile of chi-square with `df` degrees of freedom (Wilson–Hilferty), z = 3.09 for alpha = 0.001. */
 function chi2Critical(df: number, z = 3.09): number {

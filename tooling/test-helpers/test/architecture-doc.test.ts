@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from './fixtures.js';
+import { repoRoot } from '../src/fixtures.js';
 
 const root = repoRoot();
 const md = readFileSync(join(root, 'ARCHITECTURE.md'), 'utf8');

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from './fixtures.js';
-import { checkCitation, hasTest, parseTestTitles } from './test-names.js';
+import { repoRoot } from '../src/fixtures.js';
+import { checkCitation, hasTest, parseTestTitles } from '../src/test-names.js';
 
 const PACKAGES = ['core', 'checkpoint', 'tokenizer', 'transformer', 'sampling', 'metrics', 'data', 'datasets', 'train', 'models', 'pipeline'];
 const COMMANDS = ['generate', 'edit', 'encode', 'decode', 'convert', 'train', 'eval', 'info', 'bench'];

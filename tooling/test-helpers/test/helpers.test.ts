@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareArrays, expectClose, expectEqualInts, fixtureDir, loadFixtureCase } from './index.js';
+import { compareArrays, expectClose, expectEqualInts, fixtureDir, loadFixtureCase } from '../src/index.js';
 
 describe('test-helpers', () => {
   it('loads the fixture case named by VAR_FIXTURE_DIR', () => {

@@ -13,7 +13,7 @@ import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from './fixtures.js';
+import { repoRoot } from '../src/fixtures.js';
 
 /** `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
 function packageOf(spec: string): string {
@@ -88,7 +88,7 @@ describe('the import scanner', () => {
       import { b } from '@scope/b/sub/path.js';
       import type { C } from 'pkg-c';
       export { d } from 'pkg-d';
-      export * from './local.js';
+      export * from '../src/local.js';
       import 'side-effect';
       const e = await import('pkg-e');
       const f = require('pkg-f');

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from './fixtures.js';
+import { repoRoot } from '../src/fixtures.js';
 
 const root = repoRoot();
 const run = promisify(execFile);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { convFlops, resolveVQVAEConfig } from '@var/tokenizer';
 import type { VARConfig } from '@var/transformer';
-import { decodeFlops, matMulFlops, transformerFlops } from './flops.js';
+import { decodeFlops, matMulFlops, transformerFlops } from '../../src/bench/flops.js';
 
 describe('FLOP counts', () => {
   it('transformer: hand count of a 1-block model over two scales (KV cache, batch 2)', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureGradients, gradientsRegistered, initBackend } from '../index.js';
+import { ensureGradients, gradientsRegistered, initBackend } from '../../src/index.js';
 
 describe('ensureGradients', () => {
   it('registers tfjs-core gradients once, idempotently', async () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BackendUnavailableError, ConfigError, ValueError } from '../errors.js';
-import { availableBackends, disposeBackend, getBackendInfo, getBackendName, initBackend } from './index.js';
+import { BackendUnavailableError, ConfigError, ValueError } from '../../src/errors.js';
+import { availableBackends, disposeBackend, getBackendInfo, getBackendName, initBackend } from '../../src/backend/index.js';
 
 describe('initBackend / availableBackends', () => {
   afterAll(() => {

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { VULKAN_LOADER, checkVulkanLoader } from './vulkan.js';
-import { probeWebGPU } from './webgpu.js';
+import { VULKAN_LOADER, checkVulkanLoader } from '../../src/backend/vulkan.js';
+import { probeWebGPU } from '../../src/backend/webgpu.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'var-vulkan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../index.js';
-import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm-kernels.js';
+import { initBackend } from '../../src/index.js';
+import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../src/backend/wasm-kernels.js';
 
 type Graph = (...xs: tf.Tensor[]) => tf.Scalar;
 interface Input { shape: number[]; data: Float32Array | Int32Array; dtype: 'float32' | 'int32'; grad: boolean }

@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../index.js';
-import { WASM_FAST_KERNELS } from './wasm-kernels.js';
+import { initBackend } from '../../src/index.js';
+import { WASM_FAST_KERNELS } from '../../src/backend/wasm-kernels.js';
 
 /** Reference: the element-wise definition of a slice on the host. */
 function refSlice(data: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {

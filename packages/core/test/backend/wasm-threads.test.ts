@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getBackendName, initBackend, type BackendInfo } from './index.js';
+import { getBackendName, initBackend, type BackendInfo } from '../../src/backend/index.js';
 
 describe('wasm with 2 threads in Node', () => {
   let info: BackendInfo;

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BackendUnavailableError } from '../errors.js';
-import { getBackendName, initBackend } from './index.js';
-import { probeWebGPU, summarizeAdapter } from './webgpu.js';
+import { BackendUnavailableError } from '../../src/errors.js';
+import { getBackendName, initBackend } from '../../src/backend/index.js';
+import { probeWebGPU, summarizeAdapter } from '../../src/backend/webgpu.js';
 
 const probe = await probeWebGPU();
 if (!probe.adapter) console.warn(`[skip] WebGPU tests: no adapter can be obtained here — ${probe.reason}`);

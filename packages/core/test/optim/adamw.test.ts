@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, clipGradNorm, CheckpointError, initBackend } from '../index.js';
+import { AdamW, clipGradNorm, CheckpointError, initBackend } from '../../src/index.js';
 
 /** torch.optim.AdamW on one scalar, written out. */
 function reference(p0: number, grads: number[], lr: number, wd: number, b1: number, b2: number, eps: number): number {

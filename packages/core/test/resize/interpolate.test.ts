@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareArrays, expectClose, formatReport, loadFixtureCase, tensorDelta, testBackends, type FixtureTensor } from '@var/test-helpers';
-import { initBackend, interpolate, interpolationMatrix, probeWebGPU, ShapeError, ValueError, type ResizeMode } from '../index.js';
+import { initBackend, interpolate, interpolationMatrix, probeWebGPU, ShapeError, ValueError, type ResizeMode } from '../../src/index.js';
 
 // ---------------------------------------------------------------------------------------
 // Direct scalar reference, written from PyTorch's CPU kernels for float32 tensors (ATen

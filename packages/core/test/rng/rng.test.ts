@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, ValueError, type RngState } from '../index.js';
+import { Rng, ValueError, type RngState } from '../../src/index.js';
 
 // ---------------------------------------------------------------------------------------
 // Independent BigInt reference of the documented algorithm (SplitMix64 seeding,

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { ValueError } from '@var/core';
-import { encodePng, type RawImage } from '../codec.js';
-import { cacheDataset, classCounts, shuffleDataset, splitDataset, subset, type ImageDataset } from '../dataset.js';
-import { DataIOError, ImageFormatError } from '../errors.js';
-import { imageFolderDataset } from './folder.js';
+import { encodePng, type RawImage } from '../../src/codec.js';
+import { cacheDataset, classCounts, shuffleDataset, splitDataset, subset, type ImageDataset } from '../../src/dataset.js';
+import { DataIOError, ImageFormatError } from '../../src/errors.js';
+import { imageFolderDataset } from '../../src/datasets/folder.js';
 
 let dir: string;
 const solid = (v: number, w = 4, h = 4): RawImage => ({ width: w, height: h, channels: 3, data: new Uint8Array(w * h * 3).fill(v) });
