@@ -7,7 +7,7 @@
  */
 import './style.css';
 import type { BackendName } from '@var/core';
-import type { CacheEntry, CardSummary, EditParams, FromWorker, ImageInput, ModelEntry, ModelSource, Pictures, SampleParams, ToWorker } from './protocol';
+import type { CacheEntry, CardSummary, EditParams, FromKeeper, FromWorker, ImageInput, ModelEntry, ModelSource, Pictures, SampleParams, ToKeeper, ToWorker } from './protocol';
 import { formatBytes } from './format';
 import { threadsWanted } from './threads';
 
@@ -52,6 +52,8 @@ const state = {
   cache: { available: false, entries: [] as CacheEntry[] },
   /** An opened model being copied into the browser's storage (bytes), or null. */
   keeping: null as null | { label: string; loaded: number; total: number },
+  /** Copies into the browser's storage finished (kept or not), for tests. */
+  keeps: 0,
   imports: 0,
 };
 (window as unknown as { __var: typeof state }).__var = state;
@@ -108,6 +110,9 @@ function setState(s: string): void {
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 const send = (m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
+/** Copies opened files into the browser's storage (OPFS) while the worker generates. */
+const keeper = new Worker(new URL('./keeper.ts', import.meta.url), { type: 'module' });
+const toKeeper = (m: ToKeeper) => keeper.postMessage(m);
 
 // ---------- model selection ----------
 let currentSource: ModelSource | null = null;
@@ -695,7 +700,22 @@ function renderCache(): void {
   if (k) keepBox.textContent = `Keeping ${k.label} in this browser: ${formatBytes(k.loaded)} of ${formatBytes(k.total)} (${Math.floor((100 * k.loaded) / Math.max(1, k.total))}%)…`;
   $<HTMLButtonElement>('cache-clear').disabled = !available || entries.length === 0;
 }
-$('cache-clear').onclick = () => send({ type: 'cache-clear' });
+$('cache-clear').onclick = () => {
+  toKeeper({ type: 'abort' }); // a copy in progress stops first (nothing half-written stays)
+  send({ type: 'cache-clear' });
+};
+keeper.onmessage = (ev: MessageEvent<FromKeeper>) => {
+  const m = ev.data;
+  if (m.type === 'keeping') state.keeping = m.progress;
+  else {
+    state.keeping = null;
+    state.keeps += 1;
+    if (m.note) notify('warn', 'The opened model was not kept in this browser.', m.note);
+    send({ type: 'cache-list' });
+  }
+  renderCache();
+};
+keeper.onerror = (e) => notify('warn', 'Opened models cannot be kept in this browser.', e.message || 'the keeper worker failed to start');
 
 // ---------- worker messages ----------
 worker.onmessage = (ev: MessageEvent<FromWorker>) => {
@@ -753,6 +773,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       break;
     }
     case 'loaded':
+      if (m.keep && currentSource?.kind === 'files') toKeeper({ type: 'keep', vae: currentSource.vae, var: currentSource.var, card: m.keep.card, label: m.keep.label });
       state.card = m.card;
       state.fromCache = m.fromCache;
       state.error = null;
@@ -790,10 +811,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       renderCache();
       if (m.note) notify('warn', 'The opened model was not kept in this browser.', m.note);
       break;
-    case 'keeping':
-      state.keeping = m.progress;
-      renderCache();
-      break;
+
     case 'imported': {
       state.imports += 1;
       const image = imports.get(m.reqId);

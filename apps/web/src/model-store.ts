@@ -6,7 +6,7 @@
  */
 import { REGISTRY } from '@var/models';
 import { ModelSourceError, messageOf } from './errors';
-import { formatBytes } from './format';
+import { clearOpened, listOpened } from './opened-store';
 import type { CacheEntry, ModelEntry } from './protocol';
 
 /** The Cache Storage cache holding models (bump the suffix when the stored layout changes). */
@@ -144,172 +144,6 @@ export async function getModelFile(url: string, opts: GetFileOptions): Promise<{
   return { bytes, fromCache: false };
 }
 
-// ---------------------------------------------------------------- opened models (OPFS)
-
-/**
- * Opened models are kept in the origin-private file system (OPFS), not Cache Storage: the
- * official d16 pair is 1.68 GB, which Cache Storage refuses ("Unexpected internal error").
- * Layout: `var-ts-opened-v1/<id>/vae/<file name>`, `…/var/<file name>` and `…/model.json`
- * (the card it loaded with), written last — a folder without it is an interrupted copy and is
- * removed. Each file is streamed from the user's file into OPFS (`createWritable()`, which
- * commits on close), so no second copy is ever in memory; loading reads the OPFS files
- * piecewise, as the opened files are.
- */
-export const OPFS_DIR = 'var-ts-opened-v1';
-const OPFS_KEY = 'opfs:';
-
-/** What `model.json` of a kept model holds. */
-interface KeptMeta {
-  label: string;
-  card: unknown;
-  files: { vae: string; var: string };
-  bytes: { vae: number; var: number };
-  savedAt: string;
-}
-
-async function opfsRoot(create: boolean): Promise<FileSystemDirectoryHandle | null> {
-  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
-  if (!storage || typeof storage.getDirectory !== 'function') return null;
-  try {
-    const root = await storage.getDirectory();
-    return await root.getDirectoryHandle(OPFS_DIR, { create });
-  } catch {
-    return null; // not created yet (create: false), or storage disabled
-  }
-}
-
-/** A folder name for an opened pair: the names, sizes and dates (the same files map to the same folder). */
-function keptId(vae: File, vr: File): string {
-  const text = `${vr.name}|${vr.size}|${vr.lastModified}|${vae.name}|${vae.size}|${vae.lastModified}`;
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
-  }
-  const stem = vr.name.replace(/[^\w.-]+/g, '_').slice(0, 40);
-  return `${stem}-${h1.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`;
-}
-
-/** Bytes copied so far while an opened model is kept. */
-export type OnKeepProgress = (p: { loaded: number; total: number }) => void;
-
-async function writeStream(dir: FileSystemDirectoryHandle, name: string, body: ReadableStream<Uint8Array>, onChunk: (n: number) => void, signal?: AbortSignal): Promise<void> {
-  const fh = await dir.getFileHandle(name, { create: true });
-  const w = await fh.createWritable(); // writes go to a swap file, committed by close()
-  const count = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, ctl) {
-      onChunk(chunk.length);
-      ctl.enqueue(chunk);
-    },
-  });
-  await body.pipeThrough(count).pipeTo(w, signal ? { signal } : {}); // closes w on success, aborts it (nothing committed) on error or abort
-}
-
-/**
- * Keep an opened model (its two files and the card it loaded with) in OPFS, streamed from the
- * files (never a second copy in memory). Returns the key to load it again, or a note saying why
- * it was not kept (no OPFS here, not enough room) — nothing half-written is left either way.
- */
-export async function keepOpened(vae: File, vr: File, card: unknown, label: string, onProgress?: OnKeepProgress, signal?: AbortSignal): Promise<{ key?: string; note?: string }> {
-  const root = await opfsRoot(true);
-  if (!root) return { note: 'This browser gives the page no origin-private file system here (private mode or storage disabled?); open the files again next time' };
-  const id = keptId(vae, vr);
-  const total = vae.size + vr.size;
-  const existing = await readMeta(root, id).catch(() => null);
-  if (existing && existing.bytes.vae === vae.size && existing.bytes.var === vr.size) return { key: OPFS_KEY + id };
-  const est = await navigator.storage.estimate?.().catch(() => null);
-  if (est && typeof est.quota === 'number' && typeof est.usage === 'number' && est.quota - est.usage < total + (1 << 20)) {
-    return {
-      note: `The two files need ${formatBytes(total)}, and this browser lets the page store ${formatBytes(Math.max(0, est.quota - est.usage))} more. Clear cached models (below) or free disk space, then open the files again`,
-    };
-  }
-  let dir: FileSystemDirectoryHandle | null = null;
-  let loaded = 0;
-  try {
-    await root.removeEntry(id, { recursive: true }).catch(() => undefined); // a stale or partial copy
-    dir = await root.getDirectoryHandle(id, { create: true });
-    onProgress?.({ loaded, total });
-    const step = (n: number) => {
-      loaded += n;
-      onProgress?.({ loaded, total });
-    };
-    await writeStream(await dir.getDirectoryHandle('vae', { create: true }), vae.name, vae.stream(), step, signal);
-    await writeStream(await dir.getDirectoryHandle('var', { create: true }), vr.name, vr.stream(), step, signal);
-    const meta: KeptMeta = { label, card, files: { vae: vae.name, var: vr.name }, bytes: { vae: vae.size, var: vr.size }, savedAt: new Date().toISOString() };
-    const json = new TextEncoder().encode(JSON.stringify(meta));
-    await writeStream(dir, 'model.json', new Blob([json]).stream(), () => undefined); // last: marks the copy complete
-    return { key: OPFS_KEY + id };
-  } catch (e) {
-    await root.removeEntry(id, { recursive: true }).catch(() => undefined);
-    const quota = (e as { name?: string })?.name === 'QuotaExceededError';
-    if (signal?.aborted) return { note: 'The copy into this browser was stopped (the cache was cleared); open the files again to keep them' };
-    return {
-      note: quota
-        ? `The browser's storage for this page ran out after ${formatBytes(loaded)} of ${formatBytes(total)} (nothing was left half-written). Clear cached models or free disk space, then open the files again`
-        : `${messageOf(e)}; nothing was left half-written`,
-    };
-  }
-}
-
-async function readMeta(root: FileSystemDirectoryHandle, id: string): Promise<KeptMeta | null> {
-  const dir = await root.getDirectoryHandle(id);
-  const f = await (await dir.getFileHandle('model.json')).getFile();
-  const m = JSON.parse(await f.text()) as KeptMeta;
-  return m && typeof m.label === 'string' && m.files && m.bytes ? m : null;
-}
-
-/**
- * An opened model kept in OPFS: its card (as loaded) and both files, as `File`s read
- * piecewise by the checkpoint readers (their names are the original file names).
- * @throws ModelSourceError when it is no longer there (cleared) or a file is damaged.
- */
-export async function readKept(key: string): Promise<{ label: string; card: unknown; vae: File; var: File }> {
-  const id = key.startsWith(OPFS_KEY) ? key.slice(OPFS_KEY.length) : '';
-  const root = id ? await opfsRoot(false) : null;
-  const meta = root ? await readMeta(root, id).catch(() => null) : null;
-  if (!root || !meta) throw new ModelSourceError(key, 'this model is no longer kept in this browser (the cache was cleared); open its files again');
-  const dir = await root.getDirectoryHandle(id);
-  const file = async (slot: 'vae' | 'var'): Promise<File> => {
-    const f = await (await (await dir.getDirectoryHandle(slot)).getFileHandle(meta.files[slot])).getFile().catch(() => null);
-    if (!f || f.size !== meta.bytes[slot]) {
-      throw new ModelSourceError(key, `the kept copy of ${meta.files[slot]} is ${f ? `${f.size} bytes, not ${meta.bytes[slot]}` : 'missing'}; remove it from the cache and open the files again`);
-    }
-    return f;
-  };
-  return { label: meta.label, card: meta.card, vae: await file('vae'), var: await file('var') };
-}
-
-/** Opened models kept in OPFS, with their sizes; interrupted copies (no model.json) are removed. */
-async function listOpened(): Promise<{ available: boolean; entries: CacheEntry[] }> {
-  const root = await opfsRoot(false);
-  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
-  const available = typeof storage?.getDirectory === 'function';
-  if (!root) return { available, entries: [] };
-  const entries: CacheEntry[] = [];
-  const broken: string[] = [];
-  for await (const [id, h] of (root as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
-    if (h.kind !== 'directory') continue;
-    const meta = await readMeta(root, id).catch(() => null);
-    if (!meta) {
-      broken.push(id);
-      continue;
-    }
-    entries.push({ key: OPFS_KEY + id, label: meta.label, kind: 'opened', bytes: meta.bytes.vae + meta.bytes.var, files: 2, store: 'opfs' });
-  }
-  for (const id of broken) await root.removeEntry(id, { recursive: true }).catch(() => undefined);
-  return { available, entries };
-}
-
-/** Remove one opened model from OPFS. */
-export async function removeKept(key: string): Promise<void> {
-  if (!key.startsWith(OPFS_KEY)) return;
-  const root = await opfsRoot(false);
-  await root?.removeEntry(key.slice(OPFS_KEY.length), { recursive: true }).catch(() => undefined);
-}
-
-
 /** What is kept, one entry per model, with sizes: downloads (Cache Storage) and opened models (OPFS). */
 export async function listKept(): Promise<{ available: boolean; entries: CacheEntry[] }> {
   const cache = await openCache();
@@ -336,14 +170,10 @@ export async function listKept(): Promise<{ available: boolean; entries: CacheEn
   return { available: !!cache || opened.available, entries: [...byModel.values(), ...opened.entries] };
 }
 
-/** Remove every kept model: the Cache Storage cache and the OPFS folder. */
+/** Remove every kept model: the Cache Storage cache and the opened models in OPFS. */
 export async function clearKept(): Promise<void> {
   if (typeof caches !== 'undefined') await caches.delete(CACHE_NAME).catch(() => false);
-  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
-  if (typeof storage?.getDirectory === 'function') {
-    const root = await storage.getDirectory().catch(() => null);
-    await root?.removeEntry(OPFS_DIR, { recursive: true }).catch(() => undefined);
-  }
+  await clearOpened();
 }
 
 /**

@@ -125,11 +125,18 @@ export type FromWorker =
   | { type: 'backend-error'; message: string }
   | { type: 'models'; models: ModelEntry[] }
   | { type: 'progress'; stage: string; file?: string; loaded: number; total: number; fromCache?: boolean }
-  | { type: 'loaded'; card: CardSummary; source: string; ms: number; fromCache: boolean }
+  | {
+      type: 'loaded';
+      card: CardSummary;
+      source: string;
+      ms: number;
+      fromCache: boolean;
+      /** Opened files: the card to keep them with (the page hands the files and this to the keeper). */
+      keep?: { card: unknown; label: string };
+    }
   | { type: 'load-error'; code: string; message: string }
   | { type: 'cache'; entries: CacheEntry[]; available: boolean; note?: string }
-  /** Copying an opened model into the browser's storage: bytes so far (null: finished or given up). */
-  | { type: 'keeping'; progress: KeepingProgress | null }
+
   | { type: 'imported'; reqId: number; picture: Pictures }
   | { type: 'import-error'; reqId: number; message: string }
   | { type: 'scale'; reqId: number; si: number; pn: number; scales: number; ms: number; tokens: Int32Array; preview?: Pictures }
@@ -147,3 +154,9 @@ export type FromWorker =
     }
   | { type: 'aborted'; reqId: number }
   | { type: 'error'; reqId: number; message: string };
+
+/** Page → keeper worker: copy opened files into OPFS, or stop the copy in progress. */
+export type ToKeeper = { type: 'keep'; vae: File; var: File; card: unknown; label: string } | { type: 'abort' };
+
+/** Keeper worker → page: bytes copied so far, then the outcome (a key to load it, or why not). */
+export type FromKeeper = { type: 'keeping'; progress: KeepingProgress } | { type: 'kept'; label: string; key?: string; note?: string };

@@ -9,7 +9,8 @@ import { initBackend, type BackendName } from '@var/core';
 import { parseModelCard, type ModelCard } from '@var/models';
 import { loadGenerator, type GeneratedImage, type Generator, type LoadProgress, type PipelineScaleEvent } from '@var/pipeline';
 import { kindOf, messageOf, ModelSourceError } from './errors';
-import { bundledModels, clearKept, getModelFile, keepOpened, listKept, readKept, removeKept, type FileProgress, type ModelIndex } from './model-store';
+import { bundledModels, clearKept, getModelFile, listKept, type FileProgress, type ModelIndex } from './model-store';
+import { readKept, removeKept } from './opened-store';
 import { picturesOf, rawImage } from './pictures';
 import type { BackendReport, CardSummary, EditParams, FromWorker, ModelSource, SampleParams, ToWorker } from './protocol';
 import { withThreadsReported } from './threads';
@@ -24,9 +25,6 @@ let model: Generator | null = null;
 let modelName: string | null = null;
 let controller: AbortController | null = null;
 let queue: Promise<void> = Promise.resolve();
-/** The copy of an opened model into OPFS, running beside generations (it only reads files and writes storage). */
-let keeping: Promise<void> = Promise.resolve();
-let keepingAbort: AbortController | null = null;
 
 async function init(backend: BackendName, wasmPaths: string, threads: number | undefined): Promise<void> {
   try {
@@ -195,7 +193,6 @@ async function load(source: ModelSource): Promise<void> {
       rename = label;
       filesFromCache = false;
     } else {
-      await keeping; // a copy still being written finishes first
       const k = await readKept(source.key);
       pr = progressOf(k.vae.size + k.var.size);
       pr.stage('reading from the cache');
@@ -217,35 +214,13 @@ async function load(source: ModelSource): Promise<void> {
     modelName = rename ?? null;
     next = null;
     const fromCache = pr.fromCache();
-    post({ type: 'loaded', card: summarize(model), source: fromCache ? `${label} (from this browser's cache)` : label, ms: performance.now() - t0, fromCache });
+    const keep = source.kind === 'files' ? { card: { ...model.card, id: 'opened', name: label }, label } : undefined;
+    post({ type: 'loaded', card: summarize(model), source: fromCache ? `${label} (from this browser's cache)` : label, ms: performance.now() - t0, fromCache, ...(keep ? { keep } : {}) });
     post({ type: 'cache', ...(await listKept()) });
-    if (source.kind === 'files') keep(source.vae, source.var, { ...model.card, id: 'opened', name: label }, label);
   } catch (e) {
     if (next) next.dispose();
     post({ type: 'load-error', code: kindOf(e), message: messageOf(e) });
   }
-}
-
-/** Copy an opened model into OPFS beside whatever runs next; the page hears the bytes, then the new list. */
-function keep(vae: File, vr: File, card: unknown, label: string): void {
-  keeping = keeping.then(async () => {
-    const abort = new AbortController();
-    keepingAbort = abort;
-    let last = 0;
-    const onProgress = (p: { loaded: number; total: number }) => {
-      const now = performance.now();
-      if (now - last < 250 && p.loaded < p.total) return;
-      last = now;
-      post({ type: 'keeping', progress: { label, ...p } });
-    };
-    try {
-      const kept = await keepOpened(vae, vr, card, label, onProgress, abort.signal);
-      post({ type: 'keeping', progress: null });
-      post({ type: 'cache', ...(await listKept()), ...(kept.note && !abort.signal.aborted ? { note: kept.note } : {}) });
-    } finally {
-      keepingAbort = null;
-    }
-  }).catch((e) => post({ type: 'cache', available: true, entries: [], note: messageOf(e) }));
 }
 
 async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | EditParams): Promise<void> {
@@ -347,8 +322,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       else if (m.type === 'import-image') await importImage(m.reqId, m.image);
       else if (m.type === 'cache-list') post({ type: 'cache', ...(await listKept()) });
       else if (m.type === 'cache-clear' || m.type === 'cache-remove') {
-        keepingAbort?.abort(); // a copy in progress is given up (nothing half-written stays)
-        await keeping;
+        // (The page has told the keeper to stop a copy in progress; removals wait for its lock.)
         if (m.type === 'cache-clear') await clearKept();
         else await removeKept(m.key);
         post({ type: 'cache', ...(await listKept()) });
