@@ -17,8 +17,11 @@ decision (nearest code, top-1 logit) has head-room above the thresholds, and rec
   grads.safetensors d loss_train / d param for every VAR parameter
   vae.pth, var.pth, vae.safetensors, var.safetensors
 
-Zero-shot edit runs (they need the official notebook's cell) are not written; the suites iterate over the runs a
-case has. Needs Debian's python3-torch (torch 1.13) and numpy; CPU, float32, 2 threads.
+Zero-shot edits (in-/out-painting with per-scale keep masks, sampled and effective tokens, logits) and the
+get_edit_mask probes are written when the official demo notebook is given (--edit-notebook PATH, or
+$VAR_EDIT_NOTEBOOK, or demo_zero_shot_edit.ipynb in the reference checkout): its edit cell is exec()-ed at run time,
+as the var-tiny generator did. Without it the case has no edit runs (refs.json setup says so) and the suites compare
+the runs a case has. Needs Debian's python3-torch (torch 1.13) and numpy; CPU, float32, 2 threads.
 """
 import argparse, hashlib, json, math, os, sys, tempfile, time, types
 
@@ -68,6 +71,7 @@ def parse_args():
     ap.add_argument('out', nargs='?')
     ap.add_argument('--preset', default='tiny', choices=sorted(PRESETS))
     ap.add_argument('--list', action='store_true', help='print the presets as JSON and exit')
+    ap.add_argument('--edit-notebook', default=None, help='the official demo_zero_shot_edit.ipynb (its edit cell is exec()-ed for the edit runs)')
     for k, v in DEFAULTS.items():
         if isinstance(v, bool):
             ap.add_argument('--' + k.replace('_', '-'), dest=k, type=lambda s: s.lower() in ('1', 'true', 'yes'), default=None)
@@ -86,6 +90,8 @@ def parse_args():
         if getattr(a, k) is not None:
             cfg[k] = getattr(a, k)
     cfg['preset'] = a.preset
+    nb = a.edit_notebook or os.environ.get('VAR_EDIT_NOTEBOOK') or os.path.join(REF, 'demo_zero_shot_edit.ipynb')
+    cfg['edit_notebook'] = nb if os.path.exists(nb) else None
     return a.out, cfg
 
 
@@ -199,6 +205,59 @@ class Recorder:
         self.vae.fhat_to_img = self._orig_fhat
 
 
+EDIT_RECT = (0.25, 0.25, 0.75, 0.75)
+EDIT_RUNS = [('edit_inpaint', True), ('edit_outpaint', False)]
+MASK_PROBES = [('a', (0.125, 0.375, 0.625, 0.875)), ('b', (0.1, 0.1, 0.8, 0.8)), ('c', (0.0, 0.125, 1.0, 0.375))]
+
+
+def load_edit_cell(path):
+    """exec() the notebook's code cell that defines autoregressive_infer_cfg_with_mask; returns its namespace and sha256."""
+    with open(path) as f:
+        nb = json.load(f)
+    for c in nb['cells']:
+        src = ''.join(c['source']) if isinstance(c['source'], list) else c['source']
+        if c['cell_type'] == 'code' and 'def autoregressive_infer_cfg_with_mask' in src:
+            ns = {'__name__': 'edit_cell'}
+            exec(compile(src, f'{path}:edit-cell', 'exec'), ns)
+            return ns, hashlib.sha256(src.encode()).hexdigest()
+    sys.exit(f'{path}: no code cell defines autoregressive_infer_cfg_with_mask')
+
+
+def mask_call(rect, inpainting):
+    return 'get_edit_mask(var.patch_nums, {}, {}, {}, {}, device="cpu", inpainting={})'.format(*rect, inpainting)
+
+
+def run_edit(ns, vae, var, B, label, idx, inpainting):
+    """One official edit run (cfg 3, greedy): per-scale logits, sampled / effective tokens, keep masks, f_hat, image."""
+    mask = ns['get_edit_mask'](list(var.patch_nums), *EDIT_RECT, device='cpu', inpainting=inpainting)
+    logits, sampled = [], []
+    orig = ns['sample_with_top_k_top_p_']
+
+    def rec(logits_BlV, **kw):
+        logits.append(logits_BlV.clone())
+        r = orig(logits_BlV, **kw)
+        sampled.append(r[:, :, 0].clone())
+        return r
+
+    ns['sample_with_top_k_top_p_'] = rec
+    try:
+        with Recorder(vae) as fr:
+            img = ns['autoregressive_infer_cfg_with_mask'](var, B=B, label_B=label, g_seed=0, cfg=3, top_k=1, top_p=0.0, more_smooth=False,
+                                                           input_img_tokens=idx, edit_mask=mask)
+    finally:
+        ns['sample_with_top_k_top_p_'] = orig
+    force, tokens, gaps = [], [], []
+    for si, pn in enumerate(var.patch_nums):
+        f = ns['replace_embedding'](mask, torch.zeros(B, 1, pn, pn), torch.ones(B, 1, pn, pn), pn, pn)
+        force.append(f)
+        keep = f.view(B, -1) > 0.5
+        tokens.append(torch.where(keep, idx[si], sampled[si]))
+        two = logits[si].double().topk(2, dim=-1).values
+        g = (two[..., 0] - two[..., 1])[~keep]
+        gaps.append(float(g.min()) if g.numel() else math.inf)
+    return {'mask': mask, 'img': img, 'fhat': fr.fhat, 'logits': logits, 'sampled': sampled, 'force': force, 'tokens': tokens, 'gaps': gaps}
+
+
 def top1_gaps(logits_list):
     out = []
     for lg in logits_list:
@@ -254,6 +313,7 @@ def main():
                  f'the last patch_num must equal it, got {pn[-1]}')
     label = torch.tensor(cfg['label'][:B] + [i % cfg['num_classes'] for i in range(max(0, B - len(cfg['label'])))], dtype=torch.int64)
     img = make_image(cfg['img_size'], 1002, B)
+    edit_ns, edit_sha = load_edit_cell(cfg['edit_notebook']) if cfg['edit_notebook'] else (None, None)
     search, chosen = [], None
     for attempt in range(cfg['seed_tries']):
         seed = cfg['param_seed'] + attempt
@@ -276,6 +336,10 @@ def main():
                 with Recorder(vae) as rec:
                     var.autoregressive_infer_cfg(B=B, label_B=label if lb == 'label' else lb, g_seed=0, cfg=cfgv, top_k=1, top_p=0.0, more_smooth=False)
                 gaps[run] = top1_gaps(rec.logits)
+            if edit_ns is not None:
+                idx0 = vae.img_to_idxBl(img)
+                for run, inp in EDIT_RUNS:
+                    gaps[run] = run_edit(edit_ns, vae, var, B, label, idx0, inp)['gaps']
         ok = min(vq) >= THRESHOLDS['VQ_REL_GAP_MIN'] and min(min(v) for v in gaps.values()) >= THRESHOLDS['TOP1_GAP_MIN']
         search.append({'param_seed': seed, 'vq_rel_gap_min': min(vq), 'top1_gap_min': min(min(v) for v in gaps.values()), 'accepted': ok})
         print(f'param_seed {seed}: vq gap {min(vq):.3g}, top-1 gap {search[-1]["top1_gap_min"]:.3g} -> {"accepted" if ok else "rejected"}', file=sys.stderr)
@@ -355,6 +419,28 @@ def main():
         for p in sorted(set(pn)):
             put(f'interp_area_out_s{p}', F.interpolate(area_in, size=(p, p), mode='area'), f'area downsampling {P}->{p} (adaptive average pooling)', f"F.interpolate(interp_area_in, size=({p},{p}), mode='area')")
 
+        if edit_ns is not None:
+            for run, inp in EDIT_RUNS:
+                e = run_edit(edit_ns, vae, var, B, label, idx, inp)
+                mcall = mask_call(EDIT_RECT, inp)
+                call = f'autoregressive_infer_cfg_with_mask(var, B={B}, label_B=label, g_seed=0, cfg=3, top_k=1, top_p=0.0, more_smooth=False, input_img_tokens=vae.img_to_idxBl(img), edit_mask={mcall})'
+                put(f'{run}_mask', e['mask'], 'edit mask at the last scale (P,P) float32; 1 = keep the input image token, 0 = generate', mcall)
+                put(f'{run}_img', e['img'], 'edited image in [0,1]', call)
+                put(f'{run}_fhat', e['fhat'], 'final f_hat of the edit run', call + '  # captured by wrapping vae.fhat_to_img')
+                for si, p in enumerate(pn):
+                    put(f'{run}_force_s{si}', e['force'][si], f'per-scale keep mask used by replace_embedding at scale {si} (B,1,pn,pn); 1 = token taken from input_img_tokens, 0 = sampled token',
+                        f'replace_embedding(mask, h=zeros(B,1,pn,pn), gt=ones(B,1,pn,pn), {p}, {p})  # -> force_gt_B1hw (since gt*f + h*(1-f))')
+                    put(f'{run}_sampled_s{si}', e['sampled'][si], f'tokens sampled by the model at scale {si} (before replacement by input tokens)', call + '  # captured by wrapping sample_with_top_k_top_p_')
+                    put(f'{run}_tokens_s{si}', e['tokens'][si], f'effective tokens of scale {si} after replace_embedding (input token where force=1)', f'where({run}_force_s{si}, vae.img_to_idxBl(img)[{si}], {run}_sampled_s{si})')
+                    put(f'{run}_logits_s{si}', e['logits'][si], f'logits of scale {si} after CFG (cfg=3), before sampling', call)
+            for name, rect in MASK_PROBES:
+                for suffix, inp in (('in', True), ('out', False)):
+                    P = pn[-1]
+                    rows = (round(rect[0] * P), round(rect[2] * P)); cols = (round(rect[1] * P), round(rect[3] * P))
+                    put(f'mask_probe_{name}_{suffix}', edit_ns['get_edit_mask'](list(pn), *rect, device='cpu', inpainting=inp),
+                        'get_edit_mask probe: y0={}, x0={}, y1={}, x1={}; python round() gives rows {}, cols {} (banker\'s rounding: x.5 rounds to even)'.format(*rect, rows, cols),
+                        mask_call(rect, inp))
+
     write_safetensors(os.path.join(out, 'refs.safetensors'), T)
     write_safetensors(os.path.join(out, 'grads.safetensors'), grads)
     for stem, m in (('vae', vae), ('var', var)):
@@ -410,10 +496,11 @@ def main():
                   'vae.pth / var.pth': f'torch.save(model.state_dict(), path) (zip format, torch {torch.__version__})',
                   'vae.safetensors / var.safetensors': 'same keys/values as the .pth files (buffers included)'},
         'setup': {'models': 'see config.json; both models in eval(); float32 throughout', 'var.cond_drop_rate': 0.0,
-                  'edit runs': 'not generated (they need the official demo notebook cell)'},
+                  **({'edit_cell': f'demo_zero_shot_edit.ipynb code cell defining get_edit_mask / autoregressive_infer_cfg_with_mask / replace_embedding, exec()-ed at run time (sha256 of the cell source {edit_sha})'}
+                     if edit_ns is not None else {'edit runs': 'not generated (pass --edit-notebook: they need the official demo notebook cell)'})},
         'scalars': {'loss_train': float(loss_train), 'loss_val': float(T['loss_val'])},
         'robustness': {'vq_rel_gap_min_per_scale (img_to_idxBl on img)': vq,
-                       'top1_gap_min_per_run_and_scale (logits after CFG)': gaps,
+                       'top1_gap_min_per_run_and_scale (logits after CFG; edit runs: only generated positions)': gaps,
                        'meaning': 'head-room of every discrete decision: a port whose float error stays below these gaps makes identical choices; '
                                   'vq gap = (d2 - d1) / |d1| of the two nearest squared distances (float64)'},
         'notes': ['Same semantics as var-tiny (see its refs.json notes); attn_max_scale_mul is null when attn_l2_norm is False.'],
