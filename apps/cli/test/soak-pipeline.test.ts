@@ -5,7 +5,7 @@
  * `tf.memory().numTensors` and `numBytes` are where they started; the process RSS after a
  * warm-up stays flat to the end (at most 96 MiB of growth, a slope measured over the second half).
  *
- * `pnpm test` runs 60 (~2 min on this 2-core machine, ~2 s per generation); the full soak of the
+ * `pnpm test` runs 30 (~1 min on this 2-core machine, ~2 s per generation); the full soak of the
  * issue is `SOAK_PIPELINE_N=200 pnpm exec vitest run apps/cli/test/soak-pipeline.test.ts` (measured:
  * 663 s while other jobs shared the machine; RSS 516 MiB after 20 generations, 527 MiB after 200).
  */
@@ -20,7 +20,7 @@ import { VQVAE } from '@var/tokenizer';
 import { VAR, type VARConfig } from '@var/transformer';
 import { loadGenerator, type Generator } from '@var/pipeline';
 
-const N = Number(process.env.SOAK_PIPELINE_N ?? 60);
+const N = Number(process.env.SOAK_PIPELINE_N ?? 30);
 const WARMUP = Math.max(1, Math.min(20, Math.floor(N / 5)));
 let dir: string;
 let gen: Generator;
