@@ -106,6 +106,17 @@ try {
   await page.selectOption('#open-preset', 'd16');
   const progress = [];
   const poll = setInterval(() => state(page, 'progress').then((p) => p.progress && progress.push(p.progress), () => undefined), 1000);
+  // The keeper worker copies the files into OPFS once the model has loaded, beside the generation.
+  let keptAt = 0;
+  let copying = 0;
+  const keepPoll = setInterval(
+    () =>
+      state(page, 'cache,keeping').then((k) => {
+        if (k.keeping) copying++;
+        if (!keptAt && k.cache.entries.some((e) => e.kind === 'opened')) keptAt = Date.now();
+      }, () => undefined),
+    500,
+  );
   const t0 = Date.now();
   await page.click('#open-load');
   await page.waitForFunction(() => window.__var.state !== 'loading', null, { timeout: 900_000 });
@@ -123,11 +134,16 @@ try {
   await page.screenshot({ path: `/tmp/var-web-d16-${opt.threads}.png`, fullPage: true });
 
   // 3. The copy into OPFS (started right after loading, beside the generation).
-  const tk = Date.now();
   await page.waitForFunction(() => window.__var.cache.entries.some((e) => e.kind === 'opened') || window.__var.notices.some((n) => /not kept/.test(n.text)), null, { timeout: 600_000 });
-  const cache = (await state(page, 'cache')).cache;
+  await new Promise((r) => setTimeout(r, 600));
+  clearInterval(keepPoll);
+  const { cache, lastKeep } = await state(page, 'cache,lastKeep');
   const kept = cache.entries.find((e) => e.kind === 'opened');
-  check(kept?.store === 'opfs' && kept.bytes === pairBytes, `kept in OPFS: ${kept ? `${kept.label}, ${(kept.bytes / 1e9).toFixed(2)} GB` : (await state(page, 'notices')).notices.map((n) => n.text).join(' | ')} (done ${s(Date.now() - tk)} after the generation)`);
+  const loadedAt = t0 + loadMs;
+  check(
+    kept?.store === 'opfs' && kept.bytes === pairBytes,
+    `kept in OPFS: ${kept ? `${kept.label}, ${(kept.bytes / 1e9).toFixed(2)} GB, copied in ${s(lastKeep?.ms ?? NaN)} beside the ${s(g1.wall)} generation (listed ${s(keptAt - loadedAt)} after the model loaded; copy progress seen in ${copying} polls)` : (await state(page, 'notices')).notices.map((n) => n.text).join(' | ')}`,
+  );
   await page.close();
 
   // 4. A new page, the file inputs empty: load the kept copy.

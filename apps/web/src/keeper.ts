@@ -4,7 +4,7 @@
  * generation worker, whose event loop a generation holds (a copy there would wait for it).
  * One copy at a time; `abort` stops the current one (nothing half-written stays).
  */
-import { keepOpened } from './opened-store';
+import { keepOpened, listOpened } from './opened-store';
 import type { FromKeeper, ToKeeper } from './protocol';
 
 const post = (m: FromKeeper): void => (self as unknown as DedicatedWorkerGlobalScope).postMessage(m);
@@ -27,11 +27,15 @@ self.onmessage = (ev: MessageEvent<ToKeeper>) => {
       last = now;
       post({ type: 'keeping', progress: { label: m.label, ...p } });
     };
+    const t0 = performance.now();
+    // The list is read here too: the generation worker may be busy with a generation for minutes.
+    const opened = async () => (await listOpened().catch(() => ({ entries: [] }))).entries;
     try {
       const kept = await keepOpened(m.vae, m.var, m.card, m.label, onProgress, abort.signal);
-      post({ type: 'kept', label: m.label, ...(kept.key ? { key: kept.key } : {}), ...(kept.note && !abort.signal.aborted ? { note: kept.note } : {}) });
+      const ms = performance.now() - t0;
+      post({ type: 'kept', label: m.label, ...(kept.key ? { key: kept.key } : {}), ...(kept.note && !abort.signal.aborted ? { note: kept.note } : {}), opened: await opened(), ms });
     } catch (e) {
-      post({ type: 'kept', label: m.label, note: e instanceof Error ? e.message : String(e) });
+      post({ type: 'kept', label: m.label, note: e instanceof Error ? e.message : String(e), opened: await opened(), ms: performance.now() - t0 });
     } finally {
       current = null;
     }

@@ -52,8 +52,9 @@ const state = {
   cache: { available: false, entries: [] as CacheEntry[] },
   /** An opened model being copied into the browser's storage (bytes), or null. */
   keeping: null as null | { label: string; loaded: number; total: number },
-  /** Copies into the browser's storage finished (kept or not), for tests. */
+  /** Copies into the browser's storage finished (kept or not), and the last one's outcome and time. */
   keeps: 0,
+  lastKeep: null as null | { label: string; ms: number; key?: string; note?: string },
   imports: 0,
 };
 (window as unknown as { __var: typeof state }).__var = state;
@@ -672,7 +673,7 @@ function renderCache(): void {
   const { available, entries } = state.cache;
   const total = entries.reduce((s, e) => s + e.bytes, 0);
   $('cache-summary').textContent = !available
-    ? 'not available here (no Cache Storage): models are downloaded on every visit'
+    ? 'not available here (no Cache Storage, no origin-private file system): models are downloaded on every visit'
     : entries.length ? `${entries.length} model${entries.length === 1 ? '' : 's'}, ${formatBytes(total)}` : 'empty';
   for (const e of entries) {
     const li = document.createElement('li');
@@ -710,7 +711,10 @@ keeper.onmessage = (ev: MessageEvent<FromKeeper>) => {
   else {
     state.keeping = null;
     state.keeps += 1;
+    state.lastKeep = { label: m.label, ms: m.ms, ...(m.key ? { key: m.key } : {}), ...(m.note ? { note: m.note } : {}) };
     if (m.note) notify('warn', 'The opened model was not kept in this browser.', m.note);
+    // OPFS's list at once; the worker's full list (with Cache Storage) when it is free.
+    state.cache = { available: state.cache.available || m.opened.length > 0, entries: [...state.cache.entries.filter((e) => e.store !== 'opfs'), ...m.opened] };
     send({ type: 'cache-list' });
   }
   renderCache();

@@ -159,4 +159,7 @@ export type FromWorker =
 export type ToKeeper = { type: 'keep'; vae: File; var: File; card: unknown; label: string } | { type: 'abort' };
 
 /** Keeper worker → page: bytes copied so far, then the outcome (a key to load it, or why not). */
-export type FromKeeper = { type: 'keeping'; progress: KeepingProgress } | { type: 'kept'; label: string; key?: string; note?: string };
+export type FromKeeper =
+  | { type: 'keeping'; progress: KeepingProgress }
+  /** The copy ended: kept (`key`) or not (`note`); `opened` is OPFS's list afterwards, `ms` the copy's time. */
+  | { type: 'kept'; label: string; key?: string; note?: string; opened: CacheEntry[]; ms: number };

@@ -462,12 +462,13 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     return out;
   }
 
-  async function drawRect(page: Page, f0: number, f1: number): Promise<void> {
+  /** A rectangle on the mask from (f0, f0) to (x1, f1), as fractions of the image (x1 defaults to f1: a square). */
+  async function drawRect(page: Page, f0: number, f1: number, x1 = f1): Promise<void> {
     await page.check('input[name=tool][value=rect]');
     const box = (await page.locator('#edit-mask').boundingBox())!;
     await page.mouse.move(box.x + box.width * f0, box.y + box.height * f0);
     await page.mouse.down();
-    await page.mouse.move(box.x + box.width * f1, box.y + box.height * f1, { steps: 4 });
+    await page.mouse.move(box.x + box.width * x1, box.y + box.height * f1, { steps: 4 });
     await page.mouse.up();
   }
 
@@ -555,6 +556,14 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
         await page.selectOption('#edit-class', '3');
         await page.locator('.result .edit-this').nth(2).click();
         expect(await page.inputValue('#edit-class')).toBe(String(p.label));
+        // ... and in-painting its upper half with that default keeps the class (the docs' edit screenshot).
+        await page.check('input[name=mode][value=inpaint]');
+        await drawRect(page, 0.02, 0.5, 0.98);
+        const er = await runAndWait(page, '#edit', 1);
+        expect(er.kind).toBe('edit');
+        expect(er.labels).toEqual(new Array(p.count).fill(p.label));
+        expect(er.inputTokens).toEqual(last.tokens.map((t: number[]) => t.slice(2 * (t.length / p.count), 3 * (t.length / p.count))));
+        await page.screenshot({ path: join(resultsDir, 'web-edit-result-mnist.png'), fullPage: true });
 
         // Upload the CLI's PNG of image #1 and in-paint its upper half as a 7.
         await upload(page, cli.images[1].file);
@@ -562,7 +571,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
         await page.check('input[name=mode][value=inpaint]');
         await page.selectOption('#edit-class', '7');
         await drawRect(page, 0.02, 0.5);
-        const ed = await runAndWait(page, '#edit', 1);
+        const ed = await runAndWait(page, '#edit', 2);
         expect(ed.kind).toBe('edit');
         // The page tokenised the upload as Node does (one copy per image of the batch).
         expect(ed.inputTokens.map((t: number[]) => t.slice(0, t.length / p.count))).toEqual(await tokensOf(shipped, cli.images[1].file));
