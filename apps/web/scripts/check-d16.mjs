@@ -70,7 +70,7 @@ function serve(dir) {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ server, origin: `http://127.0.0.1:${server.address().port}` })));
 }
 
-const state = (page, pick) => page.evaluate((p) => JSON.parse(JSON.stringify(p ? p.split(',').reduce((o, k) => ({ ...o, [k]: window.__var[k] }), {}) : window.__var)), pick);
+const state = (page, pick) => page.evaluate((p) => JSON.parse(JSON.stringify(p ? Object.fromEntries(p.split(',').map((k) => [k, window.__var[k]])) : window.__var)), pick);
 
 async function generate(page, runs) {
   await page.fill('#count', '1');

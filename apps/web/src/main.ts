@@ -7,7 +7,7 @@
  */
 import './style.css';
 import type { BackendName } from '@var/core';
-import type { CacheEntry, CardSummary, EditParams, FromKeeper, FromWorker, ImageInput, ModelEntry, ModelSource, Pictures, SampleParams, ToKeeper, ToWorker } from './protocol';
+import type { CacheEntry, CardSummary, EditParams, FromKeeper, FromWorker, ImageInput, ModelEntry, ModelSource, SampleParams, ToKeeper, ToWorker } from './protocol';
 import { formatBytes } from './format';
 import { threadsWanted } from './threads';
 
