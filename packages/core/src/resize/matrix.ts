@@ -77,13 +77,17 @@ function fillRow(m: Float64Array, i: number, inSize: number, outSize: number, mo
       return;
     }
     case 'bilinear': {
-      // compute_source_index_and_lambda: source clamped at 0 below (not cubic).
-      let src = sourceIndex(scale, i);
+      // compute_source_index_and_lambda: source clamped at 0 below (not cubic). Unlike the
+      // bicubic path, torch 1.13's linear weights keep the source index `scale32 * (dst + 0.5) - 0.5`
+      // in double and round only the lambdas to float32 (measured: 8 -> 6 gives 0.49999994 /
+      // 0.50000006 at dst 1, not 0.5 / 0.5), which decides `> 0.5` on resized edit masks.
+      let src = scale * (i + 0.5) - 0.5;
       if (src < 0) src = 0;
       const i0 = Math.trunc(src);
       const i1 = i0 < inSize - 1 ? i0 + 1 : i0; // upper border: both taps on the last sample
-      const l1 = Math.min(Math.max(f32(src - i0), 0), 1);
-      const l0 = f32(1 - l1);
+      const l1d = Math.min(Math.max(src - i0, 0), 1);
+      const l1 = f32(l1d);
+      const l0 = f32(1 - l1d);
       m[row + i0] += l0;
       m[row + i1] += l1;
       return;

@@ -34,10 +34,11 @@ function refResize(x: ArrayLike<number>, shape: number[], outH: number, outW: nu
       return Array.from({ length: b - a }, (_, k) => [a + k, 1 / (b - a)] as [number, number]);
     }
     if (mode === 'bilinear') {
-      const src = Math.max(srcIndex(inSize, outSize, o), 0);
+      // the linear kernel keeps the source index in double (float32 scale), lambdas rounded to float32
+      const src = Math.max(fr(inSize / outSize) * (o + 0.5) - 0.5, 0);
       const i0 = Math.floor(src), i1 = i0 + (i0 < inSize - 1 ? 1 : 0);
-      const l1 = fr(src - i0);
-      return [[i0, fr(1 - l1)], [i1, l1]];
+      const l1 = Math.min(src - i0, 1);
+      return [[i0, fr(1 - l1)], [i1, fr(l1)]];
     }
     const src = srcIndex(inSize, outSize, o);
     const f = Math.floor(src);
@@ -118,6 +119,19 @@ describe('interpolationMatrix', () => {
           for (let r = 0; r < o; r++) expect(Math.abs(m[r * i + c] - col[r])).toBeLessThan(1e-7);
         }
       }
+    }
+  });
+
+  it('bilinear 8 -> 6 has the weights of torch 1.13 (source index in double: 0.49999994 / 0.50000006, not 0.5 / 0.5)', () => {
+    // /usr/bin/python3: F.interpolate(e_j (1,1,1,8), size=(1,6), mode='bilinear', align_corners=False) for each unit vector e_j
+    const torch = [
+      [0.8333333134651184, 0.1666666865348816], [0.4999999403953552, 0.5000000596046448], [0.16666656732559204, 0.833333432674408],
+      [0.8333331942558289, 0.16666680574417114], [0.4999998211860657, 0.5000001788139343], [0.1666664481163025, 0.8333335518836975],
+    ];
+    const cols = [[0, 1], [1, 2], [2, 3], [4, 5], [5, 6], [6, 7]];
+    const m = interpolationMatrix(8, 6, 'bilinear');
+    for (let r = 0; r < 6; r++) {
+      for (let k = 0; k < 2; k++) expect(m[r * 8 + cols[r][k]], `row ${r}`).toBe(Math.fround(torch[r][k]));
     }
   });
 
@@ -238,11 +252,13 @@ for (const backend of backends) {
           for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) masks[r * P * P + y * P + x] = 1;
         });
         // PyTorch's kernel for a {0,1} mask: per row t = m0*l0 + m1*l1, then out = t0*ly0 + t1*ly1, float32
+        // (the source index in double from the float32 scale, the lambdas rounded to float32:
+        // torch 1.13's linear weights, see the 8 -> 6 test above)
         const lin = (inSize: number, outSize: number, o: number) => {
-          const src = Math.max(srcIndex(inSize, outSize, o), 0);
+          const src = Math.max(fr(inSize / outSize) * (o + 0.5) - 0.5, 0);
           const i0 = Math.floor(src), i1 = i0 + (i0 < inSize - 1 ? 1 : 0);
-          const l1 = fr(src - i0);
-          return { i0, i1, l0: fr(1 - l1), l1 };
+          const l1 = Math.min(src - i0, 1);
+          return { i0, i1, l0: fr(1 - l1), l1: fr(l1) };
         };
         const x = tf.tensor4d(masks, [rects.length, 1, P, P]);
         for (const pn of scales) {
