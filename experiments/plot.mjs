@@ -197,7 +197,7 @@ export function renderPlot(opts) {
 
   const tx = (x) => (logX ? Math.log10(x) : x),
     ty = (y) => (logY ? Math.log10(y) : y);
-  const valid = (x, y) => Number.isFinite(y) && (!logY || y > 0);
+  const valid = (_x, y) => Number.isFinite(y) && (!logY || y > 0);
   const pts = series.flatMap((s) => s.points);
   const range = (vs, top = 0.05) => {
     let lo = Math.min(...vs),

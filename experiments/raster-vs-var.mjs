@@ -65,7 +65,7 @@ const topP = numberArg(USAGE, 'top-p', o['top-p']);
 const heldOut = o['held-out'] !== undefined ? numberArg(USAGE, 'held-out', o['held-out']) : undefined; // default all 999 (smaller only for smoke runs)
 const sweepSeed = 100;
 
-const tf = await import('@tensorflow/tfjs-core');
+const _tf = await import('@tensorflow/tfjs-core');
 const { initBackend } = await import('@var/core');
 const { loadModel } = await import('@var/models');
 const { readSafetensors } = await import('@var/checkpoint');

@@ -37,13 +37,20 @@ function listFiles(dir: string): string[] {
  * files), with each file's size and SHA-256, so the page lists what exists without downloading
  * any weights, shows sizes, and keys its cache by content.
  */
-export function modelIndex(dir: string): { format: string; models: Array<{ id: string; name: string; files: Array<{ name: string; bytes: number; sha256: string }> }> } {
+export function modelIndex(dir: string): {
+  format: string;
+  models: Array<{ id: string; name: string; files: Array<{ name: string; bytes: number; sha256: string }> }>;
+} {
   const models = [];
   if (existsSync(dir)) {
     for (const id of readdirSync(dir).sort()) {
       const d = join(dir, id);
       if (!statSync(d).isDirectory() || !existsSync(join(d, 'model-card.json'))) continue;
-      const card = JSON.parse(readFileSync(join(d, 'model-card.json'), 'utf8')) as { name?: string; tokenizer?: { file?: string }; var?: { file?: string } };
+      const card = JSON.parse(readFileSync(join(d, 'model-card.json'), 'utf8')) as {
+        name?: string;
+        tokenizer?: { file?: string };
+        var?: { file?: string };
+      };
       const names = ['model-card.json', card.tokenizer?.file ?? 'vae.safetensors', card.var?.file ?? 'var.safetensors'];
       if (!names.every((n) => existsSync(join(d, n)))) continue;
       const files = names.map((name) => {
@@ -146,6 +153,12 @@ export default defineConfig({
   // The backends are imported lazily by @var/core's initBackend; pre-bundle them up front so
   // the dev server does not re-optimise (and reload) on the first generation.
   optimizeDeps: {
-    include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'fflate'],
+    include: [
+      '@tensorflow/tfjs-core',
+      '@tensorflow/tfjs-backend-cpu',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow/tfjs-backend-webgpu',
+      'fflate',
+    ],
   },
 });

@@ -119,7 +119,7 @@ export async function sampleWithSchedule(vae, model, opts) {
 
 /** JSON.parse that also reads Python's bare NaN / Infinity (as json.dump writes them). */
 function parseJson(text) {
-  return JSON.parse(text.replace(/([:\[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])/g, '$1null'));
+  return JSON.parse(text.replace(/([:[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])/g, '$1null'));
 }
 
 /** $VAR_FIXTURE_DIR, else the first fixture case in ../shared/fixtures. */
@@ -156,7 +156,11 @@ export async function loadExampleModel({ model, fixture }) {
   return loadModel(existsSync(model) ? resolve(model) : model);
 }
 
-const list = (s) => String(s).split(',').map((v) => v.trim()).filter(Boolean);
+const list = (s) =>
+  String(s)
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 
 export async function run(opts = {}) {
   const out = resolve(opts.out ?? join(here, 'out'));
@@ -179,12 +183,31 @@ export async function run(opts = {}) {
       const r = await sampleWithSchedule(m.vae, m.var, { labels, cfg, schedule: name, seed, topK, topP });
       const pictures = await tensorToImages(r.images);
       r.images.dispose();
-      await writePng(join(out, `${name}.png`), makeGrid(pictures, { cols: pictures.length, padding: 2, labels: labels.map((l) => m.card.classNames[l] ?? String(l)) }));
+      await writePng(
+        join(out, `${name}.png`),
+        makeGrid(pictures, { cols: pictures.length, padding: 2, labels: labels.map((l) => m.card.classNames[l] ?? String(l)) }),
+      );
       rows.push(...pictures);
-      results[name] = { guidance: r.guidance, tokens: r.tokens.map((t) => Array.from(t)), file: `${name}.png`, seconds: (performance.now() - t0) / 1000 };
+      results[name] = {
+        guidance: r.guidance,
+        tokens: r.tokens.map((t) => Array.from(t)),
+        file: `${name}.png`,
+        seconds: (performance.now() - t0) / 1000,
+      };
     }
     await writePng(join(out, 'schedules.png'), makeGrid(rows, { cols: labels.length, padding: 2 }));
-    const summary = { model: m.source, backend: backend.name, labels, cfg, seed, topK, topP, patchNums: m.var.config.patchNums, out, schedules: results };
+    const summary = {
+      model: m.source,
+      backend: backend.name,
+      labels,
+      cfg,
+      seed,
+      topK,
+      topP,
+      patchNums: m.var.config.patchNums,
+      out,
+      schedules: results,
+    };
     writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary)}\n`);
     if (tf.memory().numTensors !== before) throw new Error(`tensor leak: ${tf.memory().numTensors - before} tensors left`);
     return summary;
@@ -211,13 +234,20 @@ async function main() {
     },
   });
   if (values.help) {
-    console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+    console.log(
+      readFileSync(fileURLToPath(import.meta.url), 'utf8')
+        .split('*/')[0]
+        .replace(/^#!.*\n\/\*\*\n/, '')
+        .replace(/^ \* ?/gm, ''),
+    );
     return;
   }
   const s = await run(values);
   console.log(`model: ${s.model} on ${s.backend}; labels ${s.labels.join(',')}, cfg ${s.cfg}, seed ${s.seed}`);
   for (const [name, r] of Object.entries(s.schedules)) {
-    console.log(`${name.padEnd(8)} guidance per scale ${r.guidance.map((t) => t.toFixed(2)).join(' ')} → ${r.file} (${r.seconds.toFixed(2)} s)`);
+    console.log(
+      `${name.padEnd(8)} guidance per scale ${r.guidance.map((t) => t.toFixed(2)).join(' ')} → ${r.file} (${r.seconds.toFixed(2)} s)`,
+    );
   }
   console.log(`wrote ${join(s.out, 'schedules.png')} and summary.json`);
 }

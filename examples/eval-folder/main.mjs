@@ -78,7 +78,9 @@ async function classify(classifier, images) {
   for (let b0 = 0; b0 < images.length; b0 += BATCH) {
     const part = images.slice(b0, b0 + BATCH);
     // (B, 1, H, W) gray in [-1, 1]; mixed sizes are brought to 28×28 here.
-    const x = sameSize ? imagesToTensor(part, { channels: 1 }) : tf.tidy(() => tf.concat(part.map((im) => imageToTensor(im, { channels: 1, size: 28 }))));
+    const x = sameSize
+      ? imagesToTensor(part, { channels: 1 })
+      : tf.tidy(() => tf.concat(part.map((im) => imageToTensor(im, { channels: 1, size: 28 }))));
     try {
       const out = await classifier.extract(x);
       feats.set(out.features, b0 * D);
@@ -171,7 +173,14 @@ export async function run(folders, opts = {}) {
     const refStats = FeatureStats.fromFeatures(ref.feats, refImages.length, classifier.featureDim);
     const results = [];
     for (const f of folders) results.push(await evaluateFolder(resolve(f), classifier, refStats));
-    const report = { backend: backend.name, features: 'digit classifier (@var/metrics)', fit: classifier.fit, reference, folders: results, seconds: (performance.now() - t0) / 1000 };
+    const report = {
+      backend: backend.name,
+      features: 'digit classifier (@var/metrics)',
+      fit: classifier.fit,
+      reference,
+      folders: results,
+      seconds: (performance.now() - t0) / 1000,
+    };
     if (opts.out) writeFileSync(resolve(opts.out), `${JSON.stringify(report, null, 2)}\n`);
     return report;
   } finally {

@@ -140,10 +140,15 @@ export async function run(folder, opts = {}) {
     const data = await tokenizeFolder(m.vae, resolve(folder), { numClasses, card: m.card, label: opts.label });
     const before = folderLoss(m.var, data);
 
-    const trainer = await VARTrainer.create(m.var, { peakLr: lr, maxIt: Math.max(2, steps), wpIt: Math.max(1, Math.round(steps / 10)), seed });
+    const trainer = await VARTrainer.create(m.var, {
+      peakLr: lr,
+      maxIt: Math.max(2, steps),
+      wpIt: Math.max(1, Math.round(steps / 10)),
+      seed,
+    });
     const losses = [];
     const rng = new Rng(seed);
-    let order = [];
+    const order = [];
     try {
       for (let it = 0; it < steps; it++) {
         if (order.length < Math.min(batch, data.n)) order.push(...permutation(data.n, rng)); // seeded epochs
@@ -177,12 +182,37 @@ export async function run(folder, opts = {}) {
           id,
           name: `${m.card.name} (fine-tuned)`,
           dataset: { name: resolve(folder), images: data.n },
-          training: { base: m.source, steps, batch, lr, seed, seconds, backend: backend.name, folderLossBefore: before, folderLossAfter: after },
+          training: {
+            base: m.source,
+            steps,
+            batch,
+            lr,
+            seed,
+            seconds,
+            backend: backend.name,
+            folderLossBefore: before,
+            folderLossAfter: after,
+          },
         },
       },
       { dtype: opts.dtype ?? 'F16' },
     );
-    const summary = { base: m.source, folder: resolve(folder), images: data.n, labels: Array.from(new Set(data.labels)).sort((a, b) => a - b), steps, batch, lr, losses, folderLossBefore: before, folderLossAfter: after, out, id: card.id, seconds, backend: backend.name };
+    const summary = {
+      base: m.source,
+      folder: resolve(folder),
+      images: data.n,
+      labels: Array.from(new Set(data.labels)).sort((a, b) => a - b),
+      steps,
+      batch,
+      lr,
+      losses,
+      folderLossBefore: before,
+      folderLossAfter: after,
+      out,
+      id: card.id,
+      seconds,
+      backend: backend.name,
+    };
     writeFileSync(join(out, 'finetune-summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     return summary;
   } finally {
@@ -208,15 +238,22 @@ async function main() {
     },
   });
   if (values.help) {
-    console.log('usage: node examples/finetune-folder/main.mjs [FOLDER] [--model mnist|DIR] [--steps 20] [--batch 8] [--lr 3e-4] [--seed 0] [--label N] [--dtype F16|F32] [--out DIR]');
+    console.log(
+      'usage: node examples/finetune-folder/main.mjs [FOLDER] [--model mnist|DIR] [--steps 20] [--batch 8] [--lr 3e-4] [--seed 0] [--label N] [--dtype F16|F32] [--out DIR]',
+    );
     return;
   }
   const s = await run(positionals[0], {
     ...values,
-    onStep: (e) => console.log(`step ${String(e.step).padStart(3)}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad norm ${e.gradNorm.toFixed(3)}`),
+    onStep: (e) =>
+      console.log(
+        `step ${String(e.step).padStart(3)}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad norm ${e.gradNorm.toFixed(3)}`,
+      ),
   });
   console.log(`folder: ${s.images} images, classes ${s.labels.join(', ')}; base model ${s.base} on ${s.backend}`);
-  console.log(`token loss on the folder: ${s.folderLossBefore.toFixed(4)} → ${s.folderLossAfter.toFixed(4)} after ${s.steps} steps (${s.seconds.toFixed(1)} s)`);
+  console.log(
+    `token loss on the folder: ${s.folderLossBefore.toFixed(4)} → ${s.folderLossAfter.toFixed(4)} after ${s.steps} steps (${s.seconds.toFixed(1)} s)`,
+  );
   console.log(`saved "${s.id}" to ${s.out} (load it with loadModel('${s.out}'))`);
 }
 

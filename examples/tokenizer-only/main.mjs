@@ -49,7 +49,7 @@ export function defaultFixtureDir() {
 
 /** JSON.parse that also reads Python's bare NaN / Infinity (as json.dump writes them). */
 function parseJson(text) {
-  return JSON.parse(text.replace(/([:\[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])/g, '$1null'));
+  return JSON.parse(text.replace(/([:[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])/g, '$1null'));
 }
 
 /** Load a VQVAE from a model directory (model-card.json) or an official-style one (config.json + vae.*). */
@@ -168,11 +168,18 @@ async function main() {
     },
   });
   if (values.help) {
-    console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+    console.log(
+      readFileSync(fileURLToPath(import.meta.url), 'utf8')
+        .split('*/')[0]
+        .replace(/^#!.*\n\/\*\*\n/, '')
+        .replace(/^ \* ?/gm, ''),
+    );
     return;
   }
   const s = await run(values);
-  console.log(`tokenizer: ${s.tokenizer} (${s.imageSize}×${s.imageSize}, ${s.channels} channel(s), vocabulary ${s.vocabSize}) on ${s.backend}`);
+  console.log(
+    `tokenizer: ${s.tokenizer} (${s.imageSize}×${s.imageSize}, ${s.channels} channel(s), vocabulary ${s.vocabSize}) on ${s.backend}`,
+  );
   console.log(`input: ${s.input}`);
   for (const sc of s.scales) {
     console.log(

@@ -59,5 +59,10 @@ export function describeError(err: unknown): { message: string; hint?: string; c
     return { message: firstLine(e.message), hint: HINTS.E_DATA_IO, code: EXIT_ERROR };
   }
   const msg = err instanceof Error ? err.message : String(err);
-  return { message: `internal error: ${firstLine(msg)}`, hint: 'rerun with --verbose and report it', code: EXIT_ERROR, detail: err instanceof Error ? err.stack : undefined };
+  return {
+    message: `internal error: ${firstLine(msg)}`,
+    hint: 'rerun with --verbose and report it',
+    code: EXIT_ERROR,
+    detail: err instanceof Error ? err.stack : undefined,
+  };
 }

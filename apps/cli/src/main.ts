@@ -17,7 +17,9 @@ export const VERSION = '0.1.0';
 
 export function buildProgram(ctx: Ctx): Command {
   const program = new Command('var')
-    .description('VAR (visual autoregressive modeling, next-scale prediction) on TensorFlow.js: generate, edit, tokenize, convert, evaluate')
+    .description(
+      'VAR (visual autoregressive modeling, next-scale prediction) on TensorFlow.js: generate, edit, tokenize, convert, evaluate',
+    )
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -38,7 +40,16 @@ Examples:
 
 Exit codes: 0 ok, 1 error (message on one line; --verbose for details), 2 usage error, 130 interrupted.`,
     );
-  const cmds: (Command | null)[] = [generateCommand(ctx), editCommand(ctx), ...codecCommands(ctx), convertCommand(ctx), trainCommand(ctx), evalCommand(ctx), infoCommand(ctx), bench(ctx)];
+  const cmds: (Command | null)[] = [
+    generateCommand(ctx),
+    editCommand(ctx),
+    ...codecCommands(ctx),
+    convertCommand(ctx),
+    trainCommand(ctx),
+    evalCommand(ctx),
+    infoCommand(ctx),
+    bench(ctx),
+  ];
   const setup = (c: Command) => {
     c.exitOverride().configureOutput({
       writeOut: (s) => ctx.io.stdout(s),

@@ -53,7 +53,9 @@ export function addBackendOptions(cmd: Command): Command {
 }
 
 export function addOutputOptions(cmd: Command): Command {
-  return cmd.option('--json', 'machine-readable output (one JSON document on stdout)').option('-v, --verbose', 'details: progress lines, full error messages');
+  return cmd
+    .option('--json', 'machine-readable output (one JSON document on stdout)')
+    .option('-v, --verbose', 'details: progress lines, full error messages');
 }
 
 export function abs(io: Io, p: string): string {
@@ -65,7 +67,9 @@ export function intOpt(name: string, v: string | undefined, def: number, min = -
   if (v === undefined) return def;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be an integer${min > -Infinity ? ` ≥ ${min}` : ''}${max < Infinity ? ` ≤ ${max}` : ''}; got ${JSON.stringify(v)}`);
+    throw new UsageError(
+      `${name} must be an integer${min > -Infinity ? ` ≥ ${min}` : ''}${max < Infinity ? ` ≤ ${max}` : ''}; got ${JSON.stringify(v)}`,
+    );
   }
   return n;
 }
@@ -75,14 +79,17 @@ export function numOpt(name: string, v: string | undefined, def: number, min = -
   if (v === undefined) return def;
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be a number${min > -Infinity ? ` ≥ ${min}` : ''}${max < Infinity ? ` ≤ ${max}` : ''}; got ${JSON.stringify(v)}`);
+    throw new UsageError(
+      `${name} must be a number${min > -Infinity ? ` ≥ ${min}` : ''}${max < Infinity ? ` ≤ ${max}` : ''}; got ${JSON.stringify(v)}`,
+    );
   }
   return n;
 }
 
 export async function startBackend(opts: ModelOptions, ui: Ui): Promise<BackendInfo> {
   const name = (opts.backend ?? 'auto') as BackendName;
-  if (!BACKENDS.includes(name)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}; got ${JSON.stringify(opts.backend)}`);
+  if (!BACKENDS.includes(name))
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}; got ${JSON.stringify(opts.backend)}`);
   const threads = opts.threads !== undefined ? intOpt('--threads', opts.threads, 1, 1, 1024) : undefined;
   const info = await initBackend(name, threads !== undefined ? { threads } : {});
   ui.debug(`backend: ${info.name} (${info.reason})`);
@@ -128,26 +135,35 @@ export async function resolveModel(io: Io, opts: ModelOptions, needVar = true): 
   const byFiles = opts.vae !== undefined || opts.var !== undefined;
   if (byFiles) {
     if (opts.model !== undefined) throw new UsageError('give either --model or --vae/--var, not both');
-    if (opts.vae === undefined || (needVar && opts.var === undefined)) throw new UsageError('--vae and --var go together (both checkpoints are needed)');
-    if ((opts.config === undefined) === (opts.preset === undefined)) throw new UsageError('with --vae/--var give exactly one of --config JSON or --preset NAME');
+    if (opts.vae === undefined || (needVar && opts.var === undefined))
+      throw new UsageError('--vae and --var go together (both checkpoints are needed)');
+    if ((opts.config === undefined) === (opts.preset === undefined))
+      throw new UsageError('with --vae/--var give exactly one of --config JSON or --preset NAME');
     const vae = abs(io, opts.vae);
     const v = opts.var !== undefined ? abs(io, opts.var) : '';
-    for (const [flag, p] of [['--vae', vae], ['--var', v]] as const) if (p && !existsSync(p)) throw new UsageError(`${flag}: no such file ${p}`);
+    for (const [flag, p] of [
+      ['--vae', vae],
+      ['--var', v],
+    ] as const)
+      if (p && !existsSync(p)) throw new UsageError(`${flag}: no such file ${p}`);
     let card: ModelCard;
     if (opts.preset !== undefined) card = presetCard(opts.preset);
     else {
       const json = readJsonArg(io, opts.config!) as Record<string, unknown>;
-      const looksLikeCard = json && typeof json === 'object' && typeof json.id === 'string' && typeof json.name === 'string' && json.dataset;
+      const looksLikeCard =
+        json && typeof json === 'object' && typeof json.id === 'string' && typeof json.name === 'string' && json.dataset;
       card = looksLikeCard ? parseModelCard(json) : cardFromConfig(resolveModelConfig(json));
     }
     return { card, label: v || vae, source: { vae, var: v, card }, vaePath: vae, load: () => loadModel({ vae, var: v, config: card }) };
   }
-  if (opts.config !== undefined || opts.preset !== undefined) throw new UsageError('--config/--preset describe --vae/--var checkpoints; give those too');
+  if (opts.config !== undefined || opts.preset !== undefined)
+    throw new UsageError('--config/--preset describe --vae/--var checkpoints; give those too');
   const m = opts.model ?? defaultModelId;
   const isDir = /[\\/]/.test(m) || m.startsWith('.') || (existsSync(abs(io, m)) && statSync(abs(io, m)).isDirectory());
   if (isDir) {
     const dir = abs(io, m);
-    if (!existsSync(`${dir}/${MODEL_FILES.card}`)) throw new UsageError(`--model: ${dir} is not a model directory (no ${MODEL_FILES.card})`);
+    if (!existsSync(`${dir}/${MODEL_FILES.card}`))
+      throw new UsageError(`--model: ${dir} is not a model directory (no ${MODEL_FILES.card})`);
     const card = parseModelCard(JSON.parse(readFileSync(`${dir}/${MODEL_FILES.card}`, 'utf8')), `${dir}/${MODEL_FILES.card}`);
     return { card, label: dir, source: dir, vaePath: join(dir, card.tokenizer.file ?? MODEL_FILES.vae), load: () => loadModel(dir) };
   }

@@ -58,7 +58,13 @@ export function processIo(signal?: AbortSignal, onStdoutClosed?: () => void): Io
   };
   return {
     stdout: (t) => write(process.stdout, t, () => outClosed, closeOut),
-    stderr: (t) => write(process.stderr, t, () => errClosed, () => void (errClosed = true)),
+    stderr: (t) =>
+      write(
+        process.stderr,
+        t,
+        () => errClosed,
+        () => void (errClosed = true),
+      ),
     stdoutClosed: () => outClosed,
     isTTY: Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI,
     cwd: process.cwd(),
@@ -82,7 +88,10 @@ export interface Progress {
 export class Ui {
   readonly json: boolean;
   readonly verbose: boolean;
-  constructor(readonly io: Io, opts: UiOptions = {}) {
+  constructor(
+    readonly io: Io,
+    opts: UiOptions = {},
+  ) {
     this.json = !!opts.json;
     this.verbose = !!opts.verbose;
   }

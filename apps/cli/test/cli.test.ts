@@ -67,7 +67,21 @@ afterAll(() => {
 describe('var generate', () => {
   it('writes one PNG per image and a labelled grid, of the right sizes; --json parses; no tensors leak', async () => {
     const before = tf.memory().numTensors;
-    const r = await cli(['generate', '--model', modelDir, '--class', '3,class7', '--count', '2', '--seed', '5', '--out', 'gen1', '--json', ...BACKEND]);
+    const r = await cli([
+      'generate',
+      '--model',
+      modelDir,
+      '--class',
+      '3,class7',
+      '--count',
+      '2',
+      '--seed',
+      '5',
+      '--out',
+      'gen1',
+      '--json',
+      ...BACKEND,
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
@@ -104,7 +118,21 @@ describe('var generate', () => {
   });
 
   it('--progression writes a strip with one image per scale', async () => {
-    const r = await cli(['generate', '--model', modelDir, '--class', '2', '--seed', '1', '--out', 'prog', '--progression', '--no-grid', '--json', ...BACKEND]);
+    const r = await cli([
+      'generate',
+      '--model',
+      modelDir,
+      '--class',
+      '2',
+      '--seed',
+      '1',
+      '--out',
+      'prog',
+      '--progression',
+      '--no-grid',
+      '--json',
+      ...BACKEND,
+    ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.grid).toBeNull();
@@ -163,11 +191,11 @@ describe('var generate', () => {
 
   it('an interrupt (abort signal) stops generation: exit 130, only complete files, no grid', async () => {
     const ac = new AbortController();
-    let stdout = '';
+    let _stdout = '';
     let stderr = '';
     const io: Io = {
       stdout: (t) => {
-        stdout += t;
+        _stdout += t;
         ac.abort(); // after the first written file
       },
       stderr: (t) => void (stderr += t),
@@ -175,7 +203,10 @@ describe('var generate', () => {
       cwd: tmp,
       signal: ac.signal,
     };
-    const code = await run(['generate', '--model', modelDir, '--class', '0', '--count', '3', '--batch', '1', '--seed', '9', '--out', 'aborted', ...BACKEND], io);
+    const code = await run(
+      ['generate', '--model', modelDir, '--class', '0', '--count', '3', '--batch', '1', '--seed', '9', '--out', 'aborted', ...BACKEND],
+      io,
+    );
     expect(code).toBe(130);
     expect(stderr).toMatch(/interrupted/);
     const files = readdirSync(join(tmp, 'aborted'));
@@ -213,7 +244,13 @@ describe('var convert / info', () => {
         const g = got.tensors.get(k)!;
         expect(g.dtype, k).toBe(t.dtype);
         expect(g.shape, k).toEqual(t.shape);
-        expect(Buffer.compare(Buffer.from(g.data.buffer, g.data.byteOffset, g.data.byteLength), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), k).toBe(0);
+        expect(
+          Buffer.compare(
+            Buffer.from(g.data.buffer, g.data.byteOffset, g.data.byteLength),
+            Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+          ),
+          k,
+        ).toBe(0);
       }
       // float16 variant halves the float data
       const r16 = await cli(['convert', fc.path(`${part}.pth`), join(tmp, `${part}-f16.safetensors`), '--float16', '--json']);
@@ -241,7 +278,9 @@ describe('var convert / info', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`parameters: ${want} `);
     expect(r.stdout).toMatch(/kind: transformer/);
-    const j = JSON.parse((await cli(['info', fc.path('var.pth'), '--no-backends', '--json', '--config', JSON.stringify(fc.config)])).stdout);
+    const j = JSON.parse(
+      (await cli(['info', fc.path('var.pth'), '--no-backends', '--json', '--config', JSON.stringify(fc.config)])).stdout,
+    );
     expect(j.checkpoint.parameters).toBe(want);
     expect(j.checkpoint.configMatch.ok).toBe(true);
     expect(j.checkpoint.presetsMatched).toEqual([]);
@@ -273,8 +312,19 @@ describe('var encode / decode / edit', () => {
     writeFileSync(image, encodePng({ width: size, height: size, channels: 3, data }));
   });
 
-  it('encode → decode round trip: tokens are the tokenizer\'s, the decoded image is its reconstruction', async () => {
-    const e = await cli(['encode', image, '--model', modelDir, '--out', 'tok.safetensors', '--reconstructions', 'rec', '--json', ...BACKEND]);
+  it("encode → decode round trip: tokens are the tokenizer's, the decoded image is its reconstruction", async () => {
+    const e = await cli([
+      'encode',
+      image,
+      '--model',
+      modelDir,
+      '--out',
+      'tok.safetensors',
+      '--reconstructions',
+      'rec',
+      '--json',
+      ...BACKEND,
+    ]);
     expect(e.stderr).toBe('');
     expect(e.code).toBe(0);
     const ej = JSON.parse(e.stdout);
@@ -311,8 +361,27 @@ describe('var encode / decode / edit', () => {
     expect(bd.stderr).toMatch(/tokens of scales \(1,2\)/);
   });
 
-  it('edit keeps the input\'s tokens outside the rectangle and writes the before/mask/after strip', async () => {
-    const r = await cli(['edit', image, '--model', modelDir, '--rect', '0,0,0.5,1', '--class', '4', '--seed', '3', '--out', 'edited.png', '--strip', 'strip.png', '--tokens-out', 'edit-tokens.json', '--json', ...BACKEND]);
+  it("edit keeps the input's tokens outside the rectangle and writes the before/mask/after strip", async () => {
+    const r = await cli([
+      'edit',
+      image,
+      '--model',
+      modelDir,
+      '--rect',
+      '0,0,0.5,1',
+      '--class',
+      '4',
+      '--seed',
+      '3',
+      '--out',
+      'edited.png',
+      '--strip',
+      'strip.png',
+      '--tokens-out',
+      'edit-tokens.json',
+      '--json',
+      ...BACKEND,
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -373,7 +442,7 @@ describe('var eval / bench', () => {
     expect(bad.code).toBe(2);
   });
 
-  it('bench lists the packages\' benchmarks', async () => {
+  it("bench lists the packages' benchmarks", async () => {
     const r = await cli(['bench', '--list', '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -398,7 +467,18 @@ describe('var train', () => {
       }
     }
     const tokCfg = {
-      model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+      model: {
+        ch: 32,
+        chMult: [1, 1],
+        numResBlocks: 1,
+        vocabSize: 16,
+        zChannels: 4,
+        vPatchNums: [1, 2, 4],
+        inChannels: 1,
+        usingSa: false,
+        usingMidSa: false,
+        shareQuantResi: 1,
+      },
       dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
       train: { steps: 2, batchSize: 4 },
       evalSamples: 0,
@@ -409,14 +489,30 @@ describe('var train', () => {
     const tj = JSON.parse(tok.stdout);
     expect([tj.step, tj.totalSteps, tj.done]).toEqual([2, 2, true]);
     const varCfgFile = join(tmp, 'var-train.json');
-    writeFileSync(varCfgFile, JSON.stringify({
-      model: { depth: 2, embedDim: 16, numHeads: 2 },
-      dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
-      train: { steps: 3, batchSize: 4, warmupSteps: 1 },
-      settings: { evalEvery: 0 },
-      eval: { valSamples: 2, perClass: 0 },
-    }));
-    const a = await cli(['train', 'var', '--run-dir', 'runs/var', '--tokenizer', 'runs/tok', '--config', varCfgFile, '--stop-after', '1', '--json', ...BACKEND]);
+    writeFileSync(
+      varCfgFile,
+      JSON.stringify({
+        model: { depth: 2, embedDim: 16, numHeads: 2 },
+        dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+        train: { steps: 3, batchSize: 4, warmupSteps: 1 },
+        settings: { evalEvery: 0 },
+        eval: { valSamples: 2, perClass: 0 },
+      }),
+    );
+    const a = await cli([
+      'train',
+      'var',
+      '--run-dir',
+      'runs/var',
+      '--tokenizer',
+      'runs/tok',
+      '--config',
+      varCfgFile,
+      '--stop-after',
+      '1',
+      '--json',
+      ...BACKEND,
+    ]);
     expect(a.stderr).toBe('');
     expect(a.code).toBe(0);
     const aj = JSON.parse(a.stdout);
@@ -437,7 +533,11 @@ describe('the built bin', () => {
   const built = existsSync(BIN);
   it.skipIf(!built)('runs as a child process: generate --json, usage error exit 2', () => {
     const env = { ...process.env, CI: '1' };
-    const g = spawnSync(process.execPath, [BIN, 'generate', '--model', modelDir, '--class', '0', '--seed', '7', '--out', join(tmp, 'spawned'), '--json', ...BACKEND], { encoding: 'utf8', env });
+    const g = spawnSync(
+      process.execPath,
+      [BIN, 'generate', '--model', modelDir, '--class', '0', '--seed', '7', '--out', join(tmp, 'spawned'), '--json', ...BACKEND],
+      { encoding: 'utf8', env },
+    );
     expect(g.status, g.stderr).toBe(0);
     const j = JSON.parse(g.stdout);
     expect(j.images).toHaveLength(1);

@@ -60,7 +60,7 @@ describe('var convert: single checkpoints', () => {
 });
 
 describe('var convert: model directories and the official code', () => {
-  it('the bundled mnist model → official model directory → model directory; generate runs on the result; with torch, the official classes load it strict and their logits equal var.ts\'s (≤ 1e-5)', async () => {
+  it("the bundled mnist model → official model directory → model directory; generate runs on the result; with torch, the official classes load it strict and their logits equal var.ts's (≤ 1e-5)", async () => {
     const official = join(tmp, 'mnist-official');
     const r = await cli(['convert', MNIST, official, '--json']);
     expect(r.stderr).toBe('');
@@ -105,10 +105,13 @@ describe('var convert: model directories and the official code', () => {
       img[i] = Math.abs(x - 16) < 3 && y > 6 && y < 26 ? 0.9 : -0.95; // a "1"-like stroke
     }
     const inputs = join(tmp, 'mnist-inputs.pth');
-    await writePth(inputs, new Map<string, RawTensor>([
-      ['img', { dtype: 'F32', shape: [2, 1, 32, 32], data: img }],
-      ['label', { dtype: 'I64', shape: [2], data: new BigInt64Array([1n, 7n]) }],
-    ]));
+    await writePth(
+      inputs,
+      new Map<string, RawTensor>([
+        ['img', { dtype: 'F32', shape: [2, 1, 32, 32], data: img }],
+        ['label', { dtype: 'I64', shape: [2], data: new BigInt64Array([1n, 7n]) }],
+      ]),
+    );
     const res = join(tmp, 'mnist-logits.pth');
     runPython(OFFICIAL, ['logits', official, inputs, res]);
     const got = (await readPthObject(res)) as Map<string, RawTensor>;
@@ -165,11 +168,14 @@ function guideCommands(): string[] {
   const readme = readFileSync(join(here, '..', '..', '..', 'packages', 'train', 'README.md'), 'utf8');
   const m = /<!-- guide: [^>]*-->\s*```sh\n([\s\S]*?)```/.exec(readme);
   if (!m) throw new Error('packages/train/README.md has no guide block');
-  return m[1].split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  return m[1]
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 describe('var convert: VAR runs and the official trainer', () => {
-  it("the @var/train README guide, line by line: train here → export → (one official training step on CPU for torchrun) → import → resume → model directory → generate", async () => {
+  it('the @var/train README guide, line by line: train here → export → (one official training step on CPU for torchrun) → import → resume → model directory → generate', async () => {
     const { cpSync } = await import('node:fs');
     const lines = guideCommands();
     expect(lines.filter((l) => l.startsWith('var ')).length).toBeGreaterThanOrEqual(8);
@@ -224,7 +230,9 @@ describe('var convert: VAR runs and the official trainer', () => {
     const dst = join(tmp, 'exists.pth');
     writeFileSync(dst, 'x');
     expect((await cli(['convert', fc.path('var.safetensors'), dst])).code).toBe(2);
-    expect((await cli(['convert', fc.path('var.safetensors'), join(tmp, 'y.pth'), '--to', 'onnx'])).stderr).toMatch(/--to onnx: expected one of safetensors, pth, model, official, run/);
+    expect((await cli(['convert', fc.path('var.safetensors'), join(tmp, 'y.pth'), '--to', 'onnx'])).stderr).toMatch(
+      /--to onnx: expected one of safetensors, pth, model, official, run/,
+    );
     const junk = join(tmp, 'junk-dir');
     mkdirSync(junk);
     const r = await cli(['convert', junk, join(tmp, 'z')]);

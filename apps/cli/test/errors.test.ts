@@ -54,13 +54,25 @@ beforeAll(async () => {
   const vae = VQVAE.create(tokCfg, { seed: 1 });
   const model = VAR.create(varCfg, { seed: 2 });
   size = vae.imageSize;
-  await saveModel(modelDir, { vae, var: model, card: { id: 'tiny', name: 'tiny random model', dataset: { name: 'none' }, classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`) } });
+  await saveModel(modelDir, {
+    vae,
+    var: model,
+    card: {
+      id: 'tiny',
+      name: 'tiny random model',
+      dataset: { name: 'none' },
+      classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`),
+    },
+  });
   vae.dispose();
   model.dispose();
   cfgFile = join(tmp, 'config.json');
   writeFileSync(cfgFile, JSON.stringify(fc.config));
   image = join(tmp, 'picture.png');
-  writeFileSync(image, encodePng({ width: size, height: size, channels: 3, data: new Uint8Array(size * size * 3).map((_, i) => (i * 7) % 256) }));
+  writeFileSync(
+    image,
+    encodePng({ width: size, height: size, channels: 3, data: new Uint8Array(size * size * 3).map((_, i) => (i * 7) % 256) }),
+  );
 });
 
 afterAll(() => {
@@ -69,7 +81,16 @@ afterAll(() => {
 
 describe('var generate', () => {
   it('sampler options out of range or not numbers are usage errors', async () => {
-    for (const bad of [['--cfg', '-1'], ['--cfg', 'NaN'], ['--top-k', '-1'], ['--top-k', '1.5'], ['--top-p', '1.5'], ['--top-p', 'x'], ['--count', '0'], ['--batch', '0']]) {
+    for (const bad of [
+      ['--cfg', '-1'],
+      ['--cfg', 'NaN'],
+      ['--top-k', '-1'],
+      ['--top-k', '1.5'],
+      ['--top-p', '1.5'],
+      ['--top-p', 'x'],
+      ['--count', '0'],
+      ['--batch', '0'],
+    ]) {
       usage(await cli(['generate', '--model', modelDir, ...bad, ...BACKEND]), new RegExp(bad[0]));
     }
   });
@@ -86,20 +107,41 @@ describe('var generate', () => {
     const bytes = readFileSync(fc.path('var.safetensors'));
     const truncated = join(tmp, 'truncated.safetensors');
     writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    typed(await cli(['generate', '--vae', fc.path('vae.safetensors'), '--var', truncated, '--config', cfgFile, '--class', '0', ...BACKEND]), 'CheckpointError', /truncated\.safetensors/);
+    typed(
+      await cli(['generate', '--vae', fc.path('vae.safetensors'), '--var', truncated, '--config', cfgFile, '--class', '0', ...BACKEND]),
+      'CheckpointError',
+      /truncated\.safetensors/,
+    );
     const garbage = join(tmp, 'garbage.pth');
     writeFileSync(garbage, 'PK\u0003\u0004 not really a zip');
-    typed(await cli(['generate', '--vae', fc.path('vae.safetensors'), '--var', garbage, '--config', cfgFile, '--class', '0', ...BACKEND]), 'CheckpointError');
+    typed(
+      await cli(['generate', '--vae', fc.path('vae.safetensors'), '--var', garbage, '--config', cfgFile, '--class', '0', ...BACKEND]),
+      'CheckpointError',
+    );
     // the weights of the case with a config that describes another model
     const other = { ...fc.config, VAR: { ...fc.config.VAR, depth: fc.config.VAR.depth + 1 } };
-    const mismatch = ['generate', '--vae', fc.path('vae.pth'), '--var', fc.path('var.pth'), '--config', JSON.stringify(other), '--class', '0', ...BACKEND];
+    const mismatch = [
+      'generate',
+      '--vae',
+      fc.path('vae.pth'),
+      '--var',
+      fc.path('var.pth'),
+      '--config',
+      JSON.stringify(other),
+      '--class',
+      '0',
+      ...BACKEND,
+    ];
     typed(await cli(mismatch), 'CheckpointError');
     // the key list is in the details (--verbose)
     const v = await cli([...mismatch, '--verbose']);
     expect(v.code).toBe(1);
     expect(v.stderr).toMatch(new RegExp(`blocks\\.${fc.config.VAR.depth}\\.`));
     // tokenizer and transformer swapped
-    typed(await cli(['generate', '--vae', fc.path('var.pth'), '--var', fc.path('vae.pth'), '--config', cfgFile, '--class', '0', ...BACKEND]), 'CheckpointError');
+    typed(
+      await cli(['generate', '--vae', fc.path('var.pth'), '--var', fc.path('vae.pth'), '--config', cfgFile, '--class', '0', ...BACKEND]),
+      'CheckpointError',
+    );
   });
 });
 
@@ -122,8 +164,14 @@ describe('var convert / info', () => {
   it('a missing input is a usage error; an unwritable output is a CheckpointError with no temporary file left', async () => {
     usage(await cli(['convert', join(tmp, 'nope.pth'), join(tmp, 'x.safetensors')]), /no such file/);
     usage(await cli(['info', join(tmp, 'nope.safetensors'), '--no-backends']), /no such file or model/);
-    usage(await cli(['convert', fc.path('vae.pth'), join(tmp, 'y.safetensors'), '--config', '{nope']), /--config: inline JSON cannot be read as JSON/);
-    usage(await cli(['convert', fc.path('vae.pth'), join(tmp, 'y.safetensors'), '--config', join(tmp, 'nope.json')]), /--config: .*nope\.json cannot be read as JSON/);
+    usage(
+      await cli(['convert', fc.path('vae.pth'), join(tmp, 'y.safetensors'), '--config', '{nope']),
+      /--config: inline JSON cannot be read as JSON/,
+    );
+    usage(
+      await cli(['convert', fc.path('vae.pth'), join(tmp, 'y.safetensors'), '--config', join(tmp, 'nope.json')]),
+      /--config: .*nope\.json cannot be read as JSON/,
+    );
     const r = await cli(['convert', fc.path('vae.pth'), join(tmp, 'missing-dir', 'vae.safetensors')]);
     typed(r, 'CheckpointError', /cannot write checkpoint .*missing-dir/);
     expect(r.stderr).toMatch(/hint: check the path and its permissions/);
@@ -167,7 +215,11 @@ describe('var encode / decode / edit', () => {
     const pn: number[] = tokCfg.vPatchNums;
     const outside = join(tmp, 'outside.json');
     writeFileSync(outside, JSON.stringify({ patchNums: pn, tokens: pn.map((p) => [new Array(p * p).fill(tokCfg.vocabSize)]) }));
-    typed(await cli(['decode', outside, '--model', modelDir, '--out', 'dec', ...BACKEND]), 'ValueError', new RegExp(`token ${tokCfg.vocabSize} outside the vocabulary`));
+    typed(
+      await cli(['decode', outside, '--model', modelDir, '--out', 'dec', ...BACKEND]),
+      'ValueError',
+      new RegExp(`token ${tokCfg.vocabSize} outside the vocabulary`),
+    );
     expect(existsSync(join(tmp, 'dec'))).toBe(false);
   });
 });

@@ -31,20 +31,54 @@ const torchOk = () => spawnSync('/usr/bin/python3', ['-c', 'import torch'], { st
 let why = '';
 if (mode === '0') why = 'VAR_D16_FAULTS=0';
 else if (!existsSync(BIN)) why = `the CLI is not built (${BIN})`;
-else if (!haveFiles() && !(existsSync(MAKER) && torchOk())) why = `no d16 files in ${DIR} and no /usr/bin/python3 with torch to write them (apt-get install python3-torch)`;
+else if (!haveFiles() && !(existsSync(MAKER) && torchOk()))
+  why = `no d16 files in ${DIR} and no /usr/bin/python3 with torch to write them (apt-get install python3-torch)`;
 if (why) console.log(`d16 fault tests skipped: ${why}`);
 
 const out = join(DIR, 'faults-out');
-const args = ['generate', '--vae', VAE, '--var', VARF, '--preset', 'd16', '--class', '207', '--count', '1', '--batch', '1', '--seed', '0', '--out', out, '--backend', 'wasm', '--threads', '2', '--verbose'];
+const args = [
+  'generate',
+  '--vae',
+  VAE,
+  '--var',
+  VARF,
+  '--preset',
+  'd16',
+  '--class',
+  '207',
+  '--count',
+  '1',
+  '--batch',
+  '1',
+  '--seed',
+  '0',
+  '--out',
+  out,
+  '--backend',
+  'wasm',
+  '--threads',
+  '2',
+  '--verbose',
+];
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string; killedAt?: number; scaled: boolean }
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  stdout: string;
+  killedAt?: number;
+  scaled: boolean;
+}
 
 /** Start the CLI; send `sig` after `afterMs` or once a progress line shows generation started (`onGenerating`). */
 function runKilled(sig: NodeJS.Signals | null, opts: { afterMs?: number; onGenerating?: boolean; limitMs?: number }): Promise<Run> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '', killedAt: number | undefined, scaled = false;
+    let stdout = '',
+      stderr = '',
+      killedAt: number | undefined,
+      scaled = false;
     const kill = () => {
       if (killedAt !== undefined || !sig) return;
       killedAt = Date.now() - t0;
@@ -70,7 +104,10 @@ function runKilled(sig: NodeJS.Signals | null, opts: { afterMs?: number; onGener
 function expectNoPartialOutput(): string[] {
   if (!existsSync(out)) return [];
   const files = readdirSync(out);
-  expect(files.filter((f) => f.startsWith('.') || f.endsWith('.tmp')), `temporary files in ${out}`).toEqual([]);
+  expect(
+    files.filter((f) => f.startsWith('.') || f.endsWith('.tmp')),
+    `temporary files in ${out}`,
+  ).toEqual([]);
   for (const f of files) {
     expect(f).toMatch(/\.png$/);
     const im = decodeImage(new Uint8Array(readFileSync(join(out, f))));
@@ -117,17 +154,21 @@ describe.skipIf(!!why)('d16 from .pth, killed at random points (the built bin)',
     expectNoPartialOutput();
   }, 240_000);
 
-  it.runIf(mode === 'full')('full: three more kills at random points, then a complete d16 image', async () => {
-    for (const sig of ['SIGKILL', 'SIGINT', 'SIGKILL'] as const) {
-      const r = await runKilled(sig, { afterMs: randomMs(1_000, 100_000) }); // up to the PNG write (~95 s)
-      console.log(`${sig} after ${r.killedAt} ms`);
-      expectNoPartialOutput();
-    }
-    const done = await runKilled(null, { limitMs: 600_000 });
-    expect(done.code, done.stderr).toBe(0);
-    const files = expectNoPartialOutput();
-    expect(files.sort()).toEqual(['0000-207.png', 'grid.png']);
-    const im = decodeImage(new Uint8Array(readFileSync(join(out, '0000-207.png'))));
-    expect([im.width, im.height]).toEqual([256, 256]);
-  }, 900_000);
+  it.runIf(mode === 'full')(
+    'full: three more kills at random points, then a complete d16 image',
+    async () => {
+      for (const sig of ['SIGKILL', 'SIGINT', 'SIGKILL'] as const) {
+        const r = await runKilled(sig, { afterMs: randomMs(1_000, 100_000) }); // up to the PNG write (~95 s)
+        console.log(`${sig} after ${r.killedAt} ms`);
+        expectNoPartialOutput();
+      }
+      const done = await runKilled(null, { limitMs: 600_000 });
+      expect(done.code, done.stderr).toBe(0);
+      const files = expectNoPartialOutput();
+      expect(files.sort()).toEqual(['0000-207.png', 'grid.png']);
+      const im = decodeImage(new Uint8Array(readFileSync(join(out, '0000-207.png'))));
+      expect([im.width, im.height]).toEqual([256, 256]);
+    },
+    900_000,
+  );
 });

@@ -35,7 +35,16 @@ beforeAll(async () => {
   const vae = VQVAE.create(vqvaeConfig(fc.config.VQVAE), { seed: 3 });
   const model = VAR.create(varConfig(fc.config.VAR, fc.config.VQVAE), { seed: 4 });
   size = vae.imageSize;
-  await saveModel(modelDir, { vae, var: model, card: { id: 'tiny', name: 'tiny random model', dataset: { name: 'none' }, classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`) } });
+  await saveModel(modelDir, {
+    vae,
+    var: model,
+    card: {
+      id: 'tiny',
+      name: 'tiny random model',
+      dataset: { name: 'none' },
+      classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`),
+    },
+  });
   vae.dispose();
   model.dispose();
 });
@@ -45,9 +54,16 @@ afterAll(() => {
 });
 
 /** Run the bin; send SIGINT once `ready(stdout)` holds; resolve with the exit code and output. */
-function interrupt(args: string[], ready: (stdout: string) => boolean | Promise<boolean>): Promise<{ code: number | null; stdout: string; stderr: string; interrupted: boolean }> {
+function interrupt(
+  args: string[],
+  ready: (stdout: string) => boolean | Promise<boolean>,
+): Promise<{ code: number | null; stdout: string; stderr: string; interrupted: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: tmp,
+      env: { ...process.env, CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let interrupted = false;
@@ -72,7 +88,10 @@ describe.skipIf(!built)('SIGINT (the built bin in a child process)', () => {
   it('during var generate of many images: exit 130, only complete PNGs, no temporary file, no grid', async () => {
     const out = join(tmp, 'gen');
     const count = 200;
-    const r = await interrupt(['generate', '--model', modelDir, '--class', '0', '--count', String(count), '--batch', '1', '--seed', '3', '--out', out, ...BACKEND], (s) => s.split('\n').filter(Boolean).length >= 2);
+    const r = await interrupt(
+      ['generate', '--model', modelDir, '--class', '0', '--count', String(count), '--batch', '1', '--seed', '3', '--out', out, ...BACKEND],
+      (s) => s.split('\n').filter(Boolean).length >= 2,
+    );
     expect(r.interrupted, r.stderr).toBe(true);
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/interrupted; no partial output files were left/);
@@ -100,7 +119,18 @@ describe.skipIf(!built)('SIGINT (the built bin in a child process)', () => {
       }
     }
     const cfg = {
-      model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+      model: {
+        ch: 32,
+        chMult: [1, 1],
+        numResBlocks: 1,
+        vocabSize: 16,
+        zChannels: 4,
+        vPatchNums: [1, 2, 4],
+        inChannels: 1,
+        usingSa: false,
+        usingMidSa: false,
+        shareQuantResi: 1,
+      },
       dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
       train: { steps: 500, batchSize: 4 },
       settings: { logEvery: 1, checkpointEvery: 1, evalEvery: 0 },
@@ -108,7 +138,10 @@ describe.skipIf(!built)('SIGINT (the built bin in a child process)', () => {
     };
     const runDir = join(tmp, 'run');
     const steps = async () => (await readLog(join(runDir, 'log.jsonl'))).filter((x) => x.type === 'train').length;
-    const r = await interrupt(['train', 'tokenizer', '--run-dir', runDir, '--config', JSON.stringify(cfg), ...BACKEND], async () => (await steps()) >= 3);
+    const r = await interrupt(
+      ['train', 'tokenizer', '--run-dir', runDir, '--config', JSON.stringify(cfg), ...BACKEND],
+      async () => (await steps()) >= 3,
+    );
     expect(r.interrupted, r.stderr).toBe(true);
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/a checkpoint was written/);

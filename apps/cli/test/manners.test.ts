@@ -28,7 +28,11 @@ interface Result {
 /** Run the bin; with `closeAfter`, destroy our end of its stdout after that many bytes (what `head -c` does). */
 function runBin(args: string[], closeAfter?: number): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, env: { ...process.env, CI: '1', VAR_WASM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: tmp,
+      env: { ...process.env, CI: '1', VAR_WASM_THREADS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -60,7 +64,28 @@ describe.skipIf(!built)('var on a pipe, help and errors (the built bin)', () => 
   it('generate piped into head -1: stops early, exit 0, no stack, only complete files', async () => {
     const out = join(tmp, 'gen');
     const count = 200;
-    const r = await runBin(['generate', '--model', 'mnist', '--class', '3', '--count', String(count), '--batch', '1', '--seed', '1', '--out', out, '--backend', 'wasm', '--threads', '1'], 1);
+    const r = await runBin(
+      [
+        'generate',
+        '--model',
+        'mnist',
+        '--class',
+        '3',
+        '--count',
+        String(count),
+        '--batch',
+        '1',
+        '--seed',
+        '1',
+        '--out',
+        out,
+        '--backend',
+        'wasm',
+        '--threads',
+        '1',
+      ],
+      1,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(NATIVE_NOISE);
     expect(r.stderr).not.toMatch(/error/);
@@ -104,6 +129,11 @@ describe.skipIf(!built)('var on a pipe, help and errors (the built bin)', () => 
     const gen = await runBin(['generate', '--class', '3', '--count', '1', '--seed', '1', '--out', join(tmp, 'auto')]);
     expect(gen.code, gen.stderr).toBe(0);
     expect(gen.stdout + gen.stderr).not.toMatch(NATIVE_NOISE);
-    expect(gen.stdout.trim().split('\n').map((l) => l.split(/[\\/]/).pop())).toEqual(['0000-3.png', 'grid.png']);
+    expect(
+      gen.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/[\\/]/).pop()),
+    ).toEqual(['0000-3.png', 'grid.png']);
   });
 });

@@ -30,12 +30,31 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'var-soak-mid-'));
   const patchNums = [1, 2, 3, 4, 6, 8];
   const cfg: VARConfig = {
-    numClasses: 10, depth: 6, embedDim: 384, numHeads: 6, mlpRatio: 4, normEps: 1e-6, sharedAln: false,
-    condDropRate: 0.1, attnL2Norm: true, patchNums, vocabSize: 512, Cvae: 16,
+    numClasses: 10,
+    depth: 6,
+    embedDim: 384,
+    numHeads: 6,
+    mlpRatio: 4,
+    normEps: 1e-6,
+    sharedAln: false,
+    condDropRate: 0.1,
+    attnL2Norm: true,
+    patchNums,
+    vocabSize: 512,
+    Cvae: 16,
   };
   const vae = VQVAE.create({ vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums }, { seed: 0 });
   const model = VAR.create(cfg, { seed: 0 });
-  await saveModel(dir, { vae, var: model, card: { id: 'mid', name: 'mid-size random model', dataset: { name: 'none' }, classNames: Array.from({ length: 10 }, (_, i) => `c${i}`) } });
+  await saveModel(dir, {
+    vae,
+    var: model,
+    card: {
+      id: 'mid',
+      name: 'mid-size random model',
+      dataset: { name: 'none' },
+      classNames: Array.from({ length: 10 }, (_, i) => `c${i}`),
+    },
+  });
   vae.dispose();
   model.dispose();
   gen = await loadGenerator(dir, { backend: null });
@@ -56,8 +75,12 @@ describe('soak through loadGenerator (mid size)', () => {
     for (let i = 0; i < N; i++) {
       // varied requests: classes, counts 1–2, cfg, filters, unconditional
       const { images } = await gen.generate({
-        classes: i % 10 === 9 ? ['uncond'] : [i % 10], count: 1 + (i % 2), seed: i,
-        cfg: 1 + (i % 4), topK: i % 3 === 0 ? 0 : 100, topP: i % 5 === 0 ? 0.9 : 0,
+        classes: i % 10 === 9 ? ['uncond'] : [i % 10],
+        count: 1 + (i % 2),
+        seed: i,
+        cfg: 1 + (i % 4),
+        topK: i % 3 === 0 ? 0 : 100,
+        topP: i % 5 === 0 ? 0.9 : 0,
       });
       expect(images.length).toBe(1 + (i % 2));
       if (i % 50 === 0) expect((await images[0].png()).length).toBeGreaterThan(100);
@@ -69,11 +92,18 @@ describe('soak through loadGenerator (mid size)', () => {
     const end = rss[rss.length - 1];
     const half = rss.slice(Math.floor(N / 2));
     // least-squares slope of RSS over the second half, MiB per generation
-    const xm = (half.length - 1) / 2, ym = half.reduce((a, v) => a + v, 0) / half.length;
-    let sxy = 0, sxx = 0;
-    half.forEach((v, i) => { sxy += (i - xm) * (v - ym); sxx += (i - xm) ** 2; });
+    const xm = (half.length - 1) / 2,
+      ym = half.reduce((a, v) => a + v, 0) / half.length;
+    let sxy = 0,
+      sxx = 0;
+    half.forEach((v, i) => {
+      sxy += (i - xm) * (v - ym);
+      sxx += (i - xm) ** 2;
+    });
     const slope = sxx > 0 ? sxy / sxx : 0;
-    console.log(`soak: ${N} generations in ${s.toFixed(0)} s; RSS ${rss[0].toFixed(0)} MiB first, ${after.toFixed(0)} after ${WARMUP}, ${end.toFixed(0)} at the end (max ${Math.max(...rss).toFixed(0)}); 2nd-half slope ${(slope * 1024).toFixed(1)} KiB/generation`);
+    console.log(
+      `soak: ${N} generations in ${s.toFixed(0)} s; RSS ${rss[0].toFixed(0)} MiB first, ${after.toFixed(0)} after ${WARMUP}, ${end.toFixed(0)} at the end (max ${Math.max(...rss).toFixed(0)}); 2nd-half slope ${(slope * 1024).toFixed(1)} KiB/generation`,
+    );
     expect(end - after).toBeLessThan(96);
     // < 256 KiB per generation (two leaked (3, 128, 128) float images per call would be 384 KiB);
     // asserted from 100 generations on, where the fit is over enough points to be stable

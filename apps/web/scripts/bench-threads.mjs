@@ -31,7 +31,14 @@ if (!existsSync(join(dist, 'index.html'))) {
   console.error(`${dist} has no build: run pnpm --filter @var/web build first`);
   process.exit(2);
 }
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png' };
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+};
 const server = createServer((req, res) => {
   let file = normalize(join(dist, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
   if (file.startsWith(dist) && existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
@@ -53,16 +60,22 @@ const server = createServer((req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({ executablePath: opt.chromium, headless: true, args: ['--no-sandbox'] });
-const la = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+const la = () =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
 try {
-  console.log(`${opt.model}, ${opt.count} images per generation, wasm in Chromium ${browser.version()}, ${runs} runs per thread count · load average ${la()}`);
+  console.log(
+    `${opt.model}, ${opt.count} images per generation, wasm in Chromium ${browser.version()}, ${runs} runs per thread count · load average ${la()}`,
+  );
   const pages = new Map();
   for (const n of threads) {
     const page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
     await page.goto(`${origin}/?backend=wasm&threads=${n}&previews=0&id=${opt.model}`);
     await page.waitForFunction((id) => window.__var?.state === 'ready' && window.__var.card?.id === id, opt.model, { timeout: 120_000 });
     const b = await page.evaluate(() => window.__var.backend);
-    if (b.name !== 'wasm' || b.threads !== n || !b.crossOriginIsolated) throw new Error(`asked for ${n} wasm thread(s), the page has ${b.name} with ${b.threads} (isolated: ${b.crossOriginIsolated})`);
+    if (b.name !== 'wasm' || b.threads !== n || !b.crossOriginIsolated)
+      throw new Error(`asked for ${n} wasm thread(s), the page has ${b.name} with ${b.threads} (isolated: ${b.crossOriginIsolated})`);
     await page.fill('#count', opt.count);
     await page.fill('#seed', '1');
     await page.fill('#cfg', '3');
@@ -95,7 +108,9 @@ try {
   const base = median(times.get(threads[0]));
   for (const n of threads) {
     const m = median(times.get(n));
-    console.log(`${n} thread(s): median ${(m / 1000).toFixed(2)} s, min ${(Math.min(...times.get(n)) / 1000).toFixed(2)} s (${(base / m).toFixed(2)}× the ${threads[0]}-thread median)`);
+    console.log(
+      `${n} thread(s): median ${(m / 1000).toFixed(2)} s, min ${(Math.min(...times.get(n)) / 1000).toFixed(2)} s (${(base / m).toFixed(2)}× the ${threads[0]}-thread median)`,
+    );
   }
   console.log(`load average after: ${la()}`);
 } finally {

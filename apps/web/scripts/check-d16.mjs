@@ -46,7 +46,14 @@ const check = (ok, what) => {
 };
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png' };
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+};
 function serve(dir) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -70,7 +77,11 @@ function serve(dir) {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ server, origin: `http://127.0.0.1:${server.address().port}` })));
 }
 
-const state = (page, pick) => page.evaluate((p) => JSON.parse(JSON.stringify(p ? Object.fromEntries(p.split(',').map((k) => [k, window.__var[k]])) : window.__var)), pick);
+const state = (page, pick) =>
+  page.evaluate(
+    (p) => JSON.parse(JSON.stringify(p ? Object.fromEntries(p.split(',').map((k) => [k, window.__var[k]])) : window.__var)),
+    pick,
+  );
 
 async function generate(page, runs) {
   await page.fill('#count', '1');
@@ -88,16 +99,28 @@ async function generate(page, runs) {
 
 const profile = mkdtempSync(join(tmpdir(), 'var-web-d16-profile-'));
 const { server, origin } = await serve(dist);
-const ctx = await chromium.launchPersistentContext(profile, { executablePath: opt.chromium, headless: true, args: ['--no-sandbox'], viewport: { width: 1366, height: 1000 } });
+const ctx = await chromium.launchPersistentContext(profile, {
+  executablePath: opt.chromium,
+  headless: true,
+  args: ['--no-sandbox'],
+  viewport: { width: 1366, height: 1000 },
+});
 try {
-  console.log(`d16 pair: ${(pairBytes / 1e9).toFixed(2)} GB · wasm, ?threads=${opt.threads} · load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(
+    `d16 pair: ${(pairBytes / 1e9).toFixed(2)} GB · wasm, ?threads=${opt.threads} · load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.log('pageerror', e.message));
   page.on('console', (m) => m.type() !== 'log' && console.log('console', m.type(), m.text().slice(0, 300)));
   await page.goto(`${origin}/?backend=wasm&threads=${opt.threads}&previews=0`);
   await page.waitForFunction(() => window.__var?.state === 'ready', null, { timeout: 120_000 });
   const backend = (await state(page, 'backend')).backend;
-  check(backend.name === 'wasm' && backend.threads === Number(opt.threads), `wasm with ${backend.threads} thread(s) (asked ${opt.threads})`);
+  check(
+    backend.name === 'wasm' && backend.threads === Number(opt.threads),
+    `wasm with ${backend.threads} thread(s) (asked ${opt.threads})`,
+  );
 
   // 1. Open the pair with preset d16.
   await page.click('#open-panel summary');
@@ -105,16 +128,26 @@ try {
   await page.setInputFiles('#open-var', files.var);
   await page.selectOption('#open-preset', 'd16');
   const progress = [];
-  const poll = setInterval(() => state(page, 'progress').then((p) => p.progress && progress.push(p.progress), () => undefined), 1000);
+  const poll = setInterval(
+    () =>
+      state(page, 'progress').then(
+        (p) => p.progress && progress.push(p.progress),
+        () => undefined,
+      ),
+    1000,
+  );
   // The keeper worker copies the files into OPFS once the model has loaded, beside the generation.
   let keptAt = 0;
   let copying = 0;
   const keepPoll = setInterval(
     () =>
-      state(page, 'cache,keeping').then((k) => {
-        if (k.keeping) copying++;
-        if (!keptAt && k.cache.entries.some((e) => e.kind === 'opened')) keptAt = Date.now();
-      }, () => undefined),
+      state(page, 'cache,keeping').then(
+        (k) => {
+          if (k.keeping) copying++;
+          if (!keptAt && k.cache.entries.some((e) => e.kind === 'opened')) keptAt = Date.now();
+        },
+        () => undefined,
+      ),
     500,
   );
   const t0 = Date.now();
@@ -123,18 +156,33 @@ try {
   const loadMs = Date.now() - t0;
   clearInterval(poll);
   const opened = await state(page, 'state,card,notices,progress');
-  check(opened.state === 'ready' && opened.card?.name === 'var_d16.pth + vae_ch160v4096z32.pth', `opened files loaded in ${s(loadMs)}: ${opened.card?.name}, ${opened.card?.parameters?.toLocaleString('en')} parameters, ${opened.card?.imageSize} px`);
+  check(
+    opened.state === 'ready' && opened.card?.name === 'var_d16.pth + vae_ch160v4096z32.pth',
+    `opened files loaded in ${s(loadMs)}: ${opened.card?.name}, ${opened.card?.parameters?.toLocaleString('en')} parameters, ${opened.card?.imageSize} px`,
+  );
   check(opened.progress?.total === pairBytes, `progress in bytes, total ${opened.progress?.total} = the two files' ${pairBytes}`);
-  console.log(`     progress: ${progress.slice(0, 3).map((p) => `${p.stage} ${(p.loaded / 1e6).toFixed(0)}/${(p.total / 1e6).toFixed(0)} MB`).join(' → ')} … ${progress.length} samples`);
+  console.log(
+    `     progress: ${progress
+      .slice(0, 3)
+      .map((p) => `${p.stage} ${(p.loaded / 1e6).toFixed(0)}/${(p.total / 1e6).toFixed(0)} MB`)
+      .join(' → ')} … ${progress.length} samples`,
+  );
   check((await page.inputValue('#model-select')) === '__opened__', 'the model select names the opened model');
 
   // 2. Generate one image (class 207, seed 0, the official sampling).
   const g1 = await generate(page, 0);
-  check(!g1.error && g1.last?.tokens?.length === 10, `generated 1 image in ${s(g1.last?.ms ?? 0)} (wall ${s(g1.wall)})${g1.error ? `: ${g1.error}` : ''}`);
+  check(
+    !g1.error && g1.last?.tokens?.length === 10,
+    `generated 1 image in ${s(g1.last?.ms ?? 0)} (wall ${s(g1.wall)})${g1.error ? `: ${g1.error}` : ''}`,
+  );
   await page.screenshot({ path: `/tmp/var-web-d16-${opt.threads}.png`, fullPage: true });
 
   // 3. The copy into OPFS (started right after loading, beside the generation).
-  await page.waitForFunction(() => window.__var.cache.entries.some((e) => e.kind === 'opened') || window.__var.notices.some((n) => /not kept/.test(n.text)), null, { timeout: 600_000 });
+  await page.waitForFunction(
+    () => window.__var.cache.entries.some((e) => e.kind === 'opened') || window.__var.notices.some((n) => /not kept/.test(n.text)),
+    null,
+    { timeout: 600_000 },
+  );
   await new Promise((r) => setTimeout(r, 600));
   clearInterval(keepPoll);
   const { cache, lastKeep } = await state(page, 'cache,lastKeep');
@@ -149,22 +197,41 @@ try {
   // 4. A new page, the file inputs empty: load the kept copy.
   const again = await ctx.newPage();
   await again.goto(`${origin}/?backend=wasm&threads=${opt.threads}&previews=0`);
-  await again.waitForFunction(() => window.__var?.state === 'ready' && window.__var.cache.entries.some((e) => e.kind === 'opened'), null, { timeout: 120_000 });
-  check((await again.textContent('#open-var-name')) === 'no file' && (await again.textContent('#open-vae-name')) === 'no file', 'new page: no files chosen');
+  await again.waitForFunction(() => window.__var?.state === 'ready' && window.__var.cache.entries.some((e) => e.kind === 'opened'), null, {
+    timeout: 120_000,
+  });
+  check(
+    (await again.textContent('#open-var-name')) === 'no file' && (await again.textContent('#open-vae-name')) === 'no file',
+    'new page: no files chosen',
+  );
   console.log(`     cache: ${await again.textContent('#cache-summary')}`);
   await again.click('#cache-panel summary');
   const t2 = Date.now();
   await again.click('#cache-list .load-cached');
-  await again.waitForFunction(() => window.__var.state === 'ready' && window.__var.card?.id === 'opened' || window.__var.state === 'no-model', null, { timeout: 900_000 });
+  await again.waitForFunction(
+    () => (window.__var.state === 'ready' && window.__var.card?.id === 'opened') || window.__var.state === 'no-model',
+    null,
+    { timeout: 900_000 },
+  );
   const cachedMs = Date.now() - t2;
   const c = await state(again, 'card,fromCache');
-  check(c.fromCache && c.card?.parameters === opened.card?.parameters, `loaded from OPFS in ${s(cachedMs)} (vs ${s(loadMs)} from the opened files), fromCache ${c.fromCache}`);
+  check(
+    c.fromCache && c.card?.parameters === opened.card?.parameters,
+    `loaded from OPFS in ${s(cachedMs)} (vs ${s(loadMs)} from the opened files), fromCache ${c.fromCache}`,
+  );
   if (!opt['no-regenerate']) {
     const g2 = await generate(again, 0);
-    check(!g2.error && JSON.stringify(g2.last?.tokens) === JSON.stringify(g1.last?.tokens), `the cached model generates the same tokens (seed 0) in ${s(g2.last?.ms ?? 0)}`);
+    check(
+      !g2.error && JSON.stringify(g2.last?.tokens) === JSON.stringify(g1.last?.tokens),
+      `the cached model generates the same tokens (seed 0) in ${s(g2.last?.ms ?? 0)}`,
+    );
   }
   await again.screenshot({ path: `/tmp/var-web-d16-${opt.threads}-cached.png`, fullPage: true });
-  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
 } finally {
   await ctx.close();
   server.close();

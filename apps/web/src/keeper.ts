@@ -33,9 +33,22 @@ self.onmessage = (ev: MessageEvent<ToKeeper>) => {
     try {
       const kept = await keepOpened(m.vae, m.var, m.card, m.label, onProgress, abort.signal);
       const ms = performance.now() - t0;
-      post({ type: 'kept', label: m.label, ...(kept.key ? { key: kept.key } : {}), ...(kept.note && !abort.signal.aborted ? { note: kept.note } : {}), opened: await opened(), ms });
+      post({
+        type: 'kept',
+        label: m.label,
+        ...(kept.key ? { key: kept.key } : {}),
+        ...(kept.note && !abort.signal.aborted ? { note: kept.note } : {}),
+        opened: await opened(),
+        ms,
+      });
     } catch (e) {
-      post({ type: 'kept', label: m.label, note: e instanceof Error ? e.message : String(e), opened: await opened(), ms: performance.now() - t0 });
+      post({
+        type: 'kept',
+        label: m.label,
+        note: e instanceof Error ? e.message : String(e),
+        opened: await opened(),
+        ms: performance.now() - t0,
+      });
     } finally {
       current = null;
     }

@@ -7,7 +7,19 @@
  */
 import './style.css';
 import type { BackendName } from '@var/core';
-import type { CacheEntry, CardSummary, EditParams, FromKeeper, FromWorker, ImageInput, ModelEntry, ModelSource, SampleParams, ToKeeper, ToWorker } from './protocol';
+import type {
+  CacheEntry,
+  CardSummary,
+  EditParams,
+  FromKeeper,
+  FromWorker,
+  ImageInput,
+  ModelEntry,
+  ModelSource,
+  SampleParams,
+  ToKeeper,
+  ToWorker,
+} from './protocol';
 import { formatBytes } from './format';
 import { threadsWanted } from './threads';
 
@@ -147,7 +159,10 @@ function loadSource(source: ModelSource): void {
   previousSource = currentSource;
   currentSource = source;
   $('model-message').hidden = true;
-  showProgress(0, source.kind === 'files' ? 'reading the files…' : source.kind === 'cached' ? 'reading from the cache…' : 'fetching the model card…');
+  showProgress(
+    0,
+    source.kind === 'files' ? 'reading the files…' : source.kind === 'cached' ? 'reading from the cache…' : 'fetching the model card…',
+  );
   setState('loading');
   send({ type: 'load', source });
 }
@@ -162,11 +177,14 @@ function chooseInitialModel(): void {
   const asked = wanted ? state.models.find((m) => m.id === wanted) : undefined;
   if (wanted && !asked?.bundled) {
     const known = state.models.map((m) => `${m.id}${m.bundled ? '' : ' (not bundled)'}`).join(', ');
-    notify('warn', asked ? `Model “${wanted}” is not bundled with this build.` : `Unknown model “${wanted}” (from ?id=).`,
-      `Known models: ${known || 'none'}. ${bundled[0] ? `Loaded “${bundled[0].name}” instead; ` : ''}use ?id=<one of them>, ?model=<URL of a model directory>, or open checkpoint files below.`);
+    notify(
+      'warn',
+      asked ? `Model “${wanted}” is not bundled with this build.` : `Unknown model “${wanted}” (from ?id=).`,
+      `Known models: ${known || 'none'}. ${bundled[0] ? `Loaded “${bundled[0].name}” instead; ` : ''}use ?id=<one of them>, ?model=<URL of a model directory>, or open checkpoint files below.`,
+    );
   }
   const pick = (asked?.bundled ? asked : undefined) || bundled[0];
-  if (pick && pick.bundled) {
+  if (pick?.bundled) {
     loadSource({ kind: 'id', id: pick.id, root: registryRoot });
     return;
   }
@@ -181,7 +199,8 @@ function chooseInitialModel(): void {
   h.textContent = wanted && !asked ? `Unknown model “${wanted}”.` : 'No trained model is bundled with this build yet.';
   const p = document.createElement('p');
   p.textContent =
-    'The registry lists: ' + (names.join('; ') || 'nothing') +
+    'The registry lists: ' +
+    (names.join('; ') || 'nothing') +
     '. Train one with @var/train (see packages/models/README.md) and rebuild, open a model directory with ?model=<URL>, or open checkpoint files (.pth / .safetensors) below.';
   msg.append(h, p);
   renderModelSelect();
@@ -201,7 +220,6 @@ function showProgress(fraction: number, label: string): void {
   (p.querySelector('.bar') as HTMLElement).style.width = `${Math.round(fraction * 100)}%`;
   (p.querySelector('.label') as HTMLElement).textContent = label;
 }
-
 
 function renderCard(card: CardSummary, source: string, ms: number): void {
   const info = $('model-info');
@@ -362,7 +380,14 @@ function showResults(m: Extract<FromWorker, { type: 'done' }>, params: SamplePar
     const e = document.createElement('button');
     e.textContent = 'Edit';
     e.className = 'edit-this';
-    e.onclick = () => setEditSource({ kind: 'generated', rgba, size: m.images.width, label: lab, tokens: m.tokens.map((t) => t.slice(b * (t.length / m.labels.length), (b + 1) * (t.length / m.labels.length))) });
+    e.onclick = () =>
+      setEditSource({
+        kind: 'generated',
+        rgba,
+        size: m.images.width,
+        label: lab,
+        tokens: m.tokens.map((t) => t.slice(b * (t.length / m.labels.length), (b + 1) * (t.length / m.labels.length))),
+      });
     const d = document.createElement('button');
     d.textContent = 'PNG';
     d.className = 'download';
@@ -477,7 +502,9 @@ async function imageInput(file: File): Promise<ImageInput> {
   try {
     bmp = await createImageBitmap(file);
   } catch {
-    throw new Error(`${file.name} is not an image this browser can decode (${file.type || 'unknown type'}, ${formatBytes(file.size)}). Upload a PNG, JPEG, WebP or GIF image.`);
+    throw new Error(
+      `${file.name} is not an image this browser can decode (${file.type || 'unknown type'}, ${formatBytes(file.size)}). Upload a PNG, JPEG, WebP or GIF image.`,
+    );
   }
   const c = new OffscreenCanvas(bmp.width, bmp.height);
   const ctx = c.getContext('2d')!;
@@ -609,10 +636,14 @@ function renderOpened(): void {
   show('config', 'none (use the preset)');
   const preset = $<HTMLSelectElement>('open-preset').value;
   const okConfig = !!opened.config || preset !== '';
-  $<HTMLButtonElement>('open-load').disabled = !(opened.vae && opened.var && okConfig) || state.state === 'loading' || state.state === 'running';
-  $('open-hint').textContent = !opened.vae || !opened.var
-    ? 'Open (or drop here) a tokenizer and a transformer checkpoint, .pth or .safetensors — e.g. vae_ch160v4096z32.pth and var_d16.pth.'
-    : okConfig ? `Ready: ${opened.var.name} with ${opened.vae.name}, ${opened.config ? `config ${opened.config.name}` : `preset ${preset}`}.` : 'Choose the preset these weights were trained with, or open their config file.';
+  $<HTMLButtonElement>('open-load').disabled =
+    !(opened.vae && opened.var && okConfig) || state.state === 'loading' || state.state === 'running';
+  $('open-hint').textContent =
+    !opened.vae || !opened.var
+      ? 'Open (or drop here) a tokenizer and a transformer checkpoint, .pth or .safetensors — e.g. vae_ch160v4096z32.pth and var_d16.pth.'
+      : okConfig
+        ? `Ready: ${opened.var.name} with ${opened.vae.name}, ${opened.config ? `config ${opened.config.name}` : `preset ${preset}`}.`
+        : 'Choose the preset these weights were trained with, or open their config file.';
 }
 
 function addFiles(files: Iterable<File>): void {
@@ -622,7 +653,12 @@ function addFiles(files: Iterable<File>): void {
     if (slot) opened[slot] = f;
     else rejected.push(f.name);
   }
-  if (rejected.length) notify('warn', `Not a checkpoint or a config: ${rejected.join(', ')}.`, 'Open .pth / .safetensors checkpoints (a tokenizer and a transformer) and optionally a config .json (model-card.json or the official config.json).');
+  if (rejected.length)
+    notify(
+      'warn',
+      `Not a checkpoint or a config: ${rejected.join(', ')}.`,
+      'Open .pth / .safetensors checkpoints (a tokenizer and a transformer) and optionally a config .json (model-card.json or the official config.json).',
+    );
   renderOpened();
 }
 for (const slot of ['vae', 'var', 'config'] as const) {
@@ -630,7 +666,8 @@ for (const slot of ['vae', 'var', 'config'] as const) {
     const input = e.target as HTMLInputElement;
     const f = input.files?.[0];
     if (f) {
-      if (slot !== 'config' && !CHECKPOINT.test(f.name)) notify('warn', `${f.name} does not look like a checkpoint.`, 'Expected a .pth or .safetensors file; trying it anyway.');
+      if (slot !== 'config' && !CHECKPOINT.test(f.name))
+        notify('warn', `${f.name} does not look like a checkpoint.`, 'Expected a .pth or .safetensors file; trying it anyway.');
       opened[slot] = f;
     }
     input.value = '';
@@ -674,7 +711,9 @@ function renderCache(): void {
   const total = entries.reduce((s, e) => s + e.bytes, 0);
   $('cache-summary').textContent = !available
     ? 'not available here (no Cache Storage, no origin-private file system): models are downloaded on every visit'
-    : entries.length ? `${entries.length} model${entries.length === 1 ? '' : 's'}, ${formatBytes(total)}` : 'empty';
+    : entries.length
+      ? `${entries.length} model${entries.length === 1 ? '' : 's'}, ${formatBytes(total)}`
+      : 'empty';
   for (const e of entries) {
     const li = document.createElement('li');
     const what = e.kind === 'bundled' ? 'bundled' : e.kind === 'opened' ? 'opened files' : 'from a URL';
@@ -698,7 +737,8 @@ function renderCache(): void {
   const k = state.keeping;
   const keepBox = $('cache-keeping');
   keepBox.hidden = !k;
-  if (k) keepBox.textContent = `Keeping ${k.label} in this browser: ${formatBytes(k.loaded)} of ${formatBytes(k.total)} (${Math.floor((100 * k.loaded) / Math.max(1, k.total))}%)…`;
+  if (k)
+    keepBox.textContent = `Keeping ${k.label} in this browser: ${formatBytes(k.loaded)} of ${formatBytes(k.total)} (${Math.floor((100 * k.loaded) / Math.max(1, k.total))}%)…`;
   $<HTMLButtonElement>('cache-clear').disabled = !available || entries.length === 0;
 }
 $('cache-clear').onclick = () => {
@@ -714,7 +754,10 @@ keeper.onmessage = (ev: MessageEvent<FromKeeper>) => {
     state.lastKeep = { label: m.label, ms: m.ms, ...(m.key ? { key: m.key } : {}), ...(m.note ? { note: m.note } : {}) };
     if (m.note) notify('warn', 'The opened model was not kept in this browser.', m.note);
     // OPFS's list at once; the worker's full list (with Cache Storage) when it is free.
-    state.cache = { available: state.cache.available || m.opened.length > 0, entries: [...state.cache.entries.filter((e) => e.store !== 'opfs'), ...m.opened] };
+    state.cache = {
+      available: state.cache.available || m.opened.length > 0,
+      entries: [...state.cache.entries.filter((e) => e.store !== 'opfs'), ...m.opened],
+    };
     send({ type: 'cache-list' });
   }
   renderCache();
@@ -729,16 +772,32 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       state.backend = m.info as unknown as Record<string, unknown>;
       document.body.dataset.backend = m.info.name;
       const i = m.info;
-      const label = i.name === 'wasm' ? `wasm · ${i.threads} thread${i.threads === 1 ? '' : 's'}` : i.name === 'webgpu' ? `WebGPU${i.adapter?.includes('(software)') ? ' · software' : ''}` : i.name;
+      const label =
+        i.name === 'wasm'
+          ? `wasm · ${i.threads} thread${i.threads === 1 ? '' : 's'}`
+          : i.name === 'webgpu'
+            ? `WebGPU${i.adapter?.includes('(software)') ? ' · software' : ''}`
+            : i.name;
       $('backend-name').textContent = label;
       $('backend').className = `backend ok ${i.name}`;
       // Details on demand: why this backend, the adapter, threads and isolation.
       const rows: Array<[string, string]> = [['why', i.reason]];
       if (i.adapter) rows.push(['adapter', i.adapter]);
-      if (i.limits) rows.push(['limits', Object.entries(i.limits).map(([k, v]) => `${k} ${formatBytes(v.requested)}`).join(', ')]);
+      if (i.limits)
+        rows.push([
+          'limits',
+          Object.entries(i.limits)
+            .map(([k, v]) => `${k} ${formatBytes(v.requested)}`)
+            .join(', '),
+        ]);
       if (i.name === 'wasm') {
         rows.push(['threads', `${i.threads} of ${i.threadsWanted ?? '?'} asked (${i.wasmBinary} build; ?threads=N to change)`]);
-        rows.push(['isolation', i.crossOriginIsolated ? 'cross-origin isolated: wasm threads available' : 'not cross-origin isolated: no SharedArrayBuffer, one thread']);
+        rows.push([
+          'isolation',
+          i.crossOriginIsolated
+            ? 'cross-origin isolated: wasm threads available'
+            : 'not cross-origin isolated: no SharedArrayBuffer, one thread',
+        ]);
       }
       rows.push(['cores', String(i.cores)]);
       if (backend === 'auto') rows.push(['other', '?backend=webgpu|wasm|cpu']);
@@ -752,7 +811,13 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
         dl.append(dt, dd);
       }
       if (i.name === 'wasm' && (i.threads ?? 1) < (i.threadsWanted ?? 1)) {
-        notify('warn', `wasm runs ${i.threads} thread(s) of the ${i.threadsWanted} asked.`, i.crossOriginIsolated ? i.reason : 'The page is not cross-origin isolated (serve it with COOP/COEP headers), so wasm cannot use threads.');
+        notify(
+          'warn',
+          `wasm runs ${i.threads} thread(s) of the ${i.threadsWanted} asked.`,
+          i.crossOriginIsolated
+            ? i.reason
+            : 'The page is not cross-origin isolated (serve it with COOP/COEP headers), so wasm cannot use threads.',
+        );
       }
       break;
     }
@@ -761,7 +826,11 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       $('backend-name').textContent = `no ${backend} backend`;
       $('backend').className = 'backend bad';
       $('backend-reason').textContent = m.message;
-      notify('bad', `The ${backend} backend cannot start here.`, `${m.message} Try ?backend=wasm (works in every current browser) or ?backend=auto.`);
+      notify(
+        'bad',
+        `The ${backend} backend cannot start here.`,
+        `${m.message} Try ?backend=wasm (works in every current browser) or ?backend=auto.`,
+      );
       setState('error');
       break;
     case 'models':
@@ -777,7 +846,8 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       break;
     }
     case 'loaded':
-      if (m.keep && currentSource?.kind === 'files') toKeeper({ type: 'keep', vae: currentSource.vae, var: currentSource.var, card: m.keep.card, label: m.keep.label });
+      if (m.keep && currentSource?.kind === 'files')
+        toKeeper({ type: 'keep', vae: currentSource.vae, var: currentSource.var, card: m.keep.card, label: m.keep.label });
       state.card = m.card;
       state.fromCache = m.fromCache;
       state.error = null;
@@ -791,10 +861,14 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'load-error': {
       state.error = m.message;
       $('load-progress').hidden = true;
-      const what = currentSource?.kind === 'files' ? 'the opened files' : currentSource?.kind === 'url' ? 'the model at this URL' : 'the model';
-      const hint = /E_CHECKPOINT/.test(m.code) && /does not match|mis-shaped|missing key|unexpected key/i.test(m.message)
-        ? ' These weights do not fit the chosen configuration: pick the preset or config file they were made with (both files must belong to one model).'
-        : /E_CONFIG/.test(m.code) ? ' The configuration is not valid: give a model-card.json, a { tokenizer, var } config, the official config.json, or a preset.' : '';
+      const what =
+        currentSource?.kind === 'files' ? 'the opened files' : currentSource?.kind === 'url' ? 'the model at this URL' : 'the model';
+      const hint =
+        /E_CHECKPOINT/.test(m.code) && /does not match|mis-shaped|missing key|unexpected key/i.test(m.message)
+          ? ' These weights do not fit the chosen configuration: pick the preset or config file they were made with (both files must belong to one model).'
+          : /E_CONFIG/.test(m.code)
+            ? ' The configuration is not valid: give a model-card.json, a { tokenizer, var } config, the official config.json, or a preset.'
+            : '';
       notify('bad', `Could not load ${what}.`, `${m.message}${hint}`);
       if (state.card) {
         // The previous model is still loaded: keep working with it.
@@ -805,7 +879,9 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
         const msg = $('model-message');
         msg.hidden = false;
         msg.className = 'message bad';
-        msg.textContent = m.code.includes('E_MODEL_NOT_BUNDLED') ? `This model is not bundled yet. ${m.message}` : `Could not load the model: ${m.message}`;
+        msg.textContent = m.code.includes('E_MODEL_NOT_BUNDLED')
+          ? `This model is not bundled yet. ${m.message}`
+          : `Could not load the model: ${m.message}`;
         setState('no-model');
       }
       break;

@@ -66,7 +66,18 @@ export async function readStream(body: ReadableStream<Uint8Array>, total: number
 function looksLikeHtml(bytes: Uint8Array, contentType: string | null): boolean {
   if (contentType && /text\/html/i.test(contentType)) return true;
   let i = 0;
-  while (i < bytes.length && i < 64 && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09 || bytes[i] === 0xef || bytes[i] === 0xbb || bytes[i] === 0xbf)) i++;
+  while (
+    i < bytes.length &&
+    i < 64 &&
+    (bytes[i] === 0x20 ||
+      bytes[i] === 0x0a ||
+      bytes[i] === 0x0d ||
+      bytes[i] === 0x09 ||
+      bytes[i] === 0xef ||
+      bytes[i] === 0xbb ||
+      bytes[i] === 0xbf)
+  )
+    i++;
   return bytes[i] === 0x3c; /* '<' */
 }
 
@@ -102,7 +113,11 @@ export async function getModelFile(url: string, opts: GetFileOptions): Promise<{
   try {
     res = await fetch(url, { cache: 'no-store' });
   } catch (e) {
-    throw new ModelSourceError(url, `cannot reach ${url} (${messageOf(e)}). Check the address and your connection; models you loaded before are kept in this page's cache and load offline`, { cause: e });
+    throw new ModelSourceError(
+      url,
+      `cannot reach ${url} (${messageOf(e)}). Check the address and your connection; models you loaded before are kept in this page's cache and load offline`,
+      { cause: e },
+    );
   }
   if (!res.ok) {
     throw new ModelSourceError(
@@ -113,10 +128,13 @@ export async function getModelFile(url: string, opts: GetFileOptions): Promise<{
     );
   }
   const announced = Number(res.headers.get('content-length') ?? NaN);
-  const total = Number.isSafeInteger(announced) && announced > 0 ? announced : opts.bytes ?? 0;
+  const total = Number.isSafeInteger(announced) && announced > 0 ? announced : (opts.bytes ?? 0);
   const type = res.headers.get('content-type');
   if (type && /text\/html/i.test(type) && !url.endsWith('.html')) {
-    throw new ModelSourceError(url, `${url} answered an HTML page (Content-Type ${type}), not a model file: the address is probably not a model directory (expected model-card.json, vae.safetensors, var.safetensors there)`);
+    throw new ModelSourceError(
+      url,
+      `${url} answered an HTML page (Content-Type ${type}), not a model file: the address is probably not a model directory (expected model-card.json, vae.safetensors, var.safetensors there)`,
+    );
   }
   let forCache: ReadableStream<Uint8Array> | null = null;
   let body = res.body;
@@ -124,7 +142,9 @@ export async function getModelFile(url: string, opts: GetFileOptions): Promise<{
   opts.onProgress({ file: name, loaded: 0, total, fromCache: false });
   let bytes: Uint8Array;
   try {
-    bytes = body ? await readStream(body, total, (loaded) => opts.onProgress({ file: name, loaded, total, fromCache: false })) : new Uint8Array(await res.arrayBuffer());
+    bytes = body
+      ? await readStream(body, total, (loaded) => opts.onProgress({ file: name, loaded, total, fromCache: false }))
+      : new Uint8Array(await res.arrayBuffer());
   } catch (e) {
     forCache?.cancel().catch(() => undefined);
     throw new ModelSourceError(url, `the download of ${url} broke off (${messageOf(e)}); try again`, { cause: e });
@@ -135,10 +155,18 @@ export async function getModelFile(url: string, opts: GetFileOptions): Promise<{
   }
   if (looksLikeHtml(bytes.subarray(0, 64), null)) {
     forCache?.cancel().catch(() => undefined);
-    throw new ModelSourceError(url, `${url} answered an HTML page, not a model file: the address is probably not a model directory (expected model-card.json, vae.safetensors, var.safetensors there)`);
+    throw new ModelSourceError(
+      url,
+      `${url} answered an HTML page, not a model file: the address is probably not a model directory (expected model-card.json, vae.safetensors, var.safetensors there)`,
+    );
   }
   if (cache && forCache) {
-    const headers = { 'content-type': type ?? 'application/octet-stream', 'x-var-bytes': String(bytes.length), 'x-var-label': opts.label, 'x-var-kind': opts.kind };
+    const headers = {
+      'content-type': type ?? 'application/octet-stream',
+      'x-var-bytes': String(bytes.length),
+      'x-var-label': opts.label,
+      'x-var-kind': opts.kind,
+    };
     await cache.put(key, new Response(forCache, { headers })).catch(() => undefined); // quota: just not kept
   }
   return { bytes, fromCache: false };
@@ -192,8 +220,21 @@ export async function bundledModels(root: string): Promise<{ models: ModelEntry[
   try {
     const r = await fetch(url, { cache: 'no-store' });
     if (r.ok) {
-      index = parse(await r.clone().json().catch(() => null));
-      if (index && cache) await cache.put(url, new Response(JSON.stringify(index), { headers: { 'content-type': 'application/json', 'x-var-kind': 'index', 'x-var-label': 'model index', 'x-var-bytes': '0' } })).catch(() => undefined);
+      index = parse(
+        await r
+          .clone()
+          .json()
+          .catch(() => null),
+      );
+      if (index && cache)
+        await cache
+          .put(
+            url,
+            new Response(JSON.stringify(index), {
+              headers: { 'content-type': 'application/json', 'x-var-kind': 'index', 'x-var-label': 'model index', 'x-var-bytes': '0' },
+            }),
+          )
+          .catch(() => undefined);
     }
   } catch {
     // Offline: the index kept from the last visit says what was bundled (and its cache keys).
@@ -209,7 +250,10 @@ export async function bundledModels(root: string): Promise<{ models: ModelEntry[
     } else {
       // No index: a HEAD request for the (small) card; weights are checked when loading.
       const card = new URL(`${e.id}/model-card.json`, root).href;
-      const ok = await fetch(card, { method: 'HEAD', cache: 'no-store' }).then((r) => r.ok, () => false);
+      const ok = await fetch(card, { method: 'HEAD', cache: 'no-store' }).then(
+        (r) => r.ok,
+        () => false,
+      );
       const cached = !ok && cache ? (await cache.match(card).catch(() => undefined)) !== undefined : false;
       entry.bundled = ok || cached;
     }

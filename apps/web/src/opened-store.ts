@@ -69,7 +69,13 @@ function keptId(vae: File, vr: File): string {
 /** Bytes copied so far while an opened model is kept. */
 export type OnKeepProgress = (p: { loaded: number; total: number }) => void;
 
-async function writeStream(dir: FileSystemDirectoryHandle, name: string, body: ReadableStream<Uint8Array>, onChunk: (n: number) => void, signal?: AbortSignal): Promise<void> {
+async function writeStream(
+  dir: FileSystemDirectoryHandle,
+  name: string,
+  body: ReadableStream<Uint8Array>,
+  onChunk: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const fh = await dir.getFileHandle(name, { create: true });
   const w = await fh.createWritable(); // writes go to a swap file, committed by close()
   const count = new TransformStream<Uint8Array, Uint8Array>({
@@ -93,15 +99,27 @@ async function readMeta(root: FileSystemDirectoryHandle, id: string): Promise<Ke
  * files (never a second copy in memory). Returns the key to load it again, or a note saying why
  * it was not kept (no OPFS here, not enough room, stopped) — nothing half-written is left.
  */
-export async function keepOpened(vae: File, vr: File, card: unknown, label: string, onProgress?: OnKeepProgress, signal?: AbortSignal): Promise<{ key?: string; note?: string }> {
+export async function keepOpened(
+  vae: File,
+  vr: File,
+  card: unknown,
+  label: string,
+  onProgress?: OnKeepProgress,
+  signal?: AbortSignal,
+): Promise<{ key?: string; note?: string }> {
   const root = await opfsRoot(true);
-  if (!root) return { note: 'This browser gives the page no origin-private file system here (private mode or storage disabled?); open the files again next time' };
+  if (!root)
+    return {
+      note: 'This browser gives the page no origin-private file system here (private mode or storage disabled?); open the files again next time',
+    };
   const id = keptId(vae, vr);
   const total = vae.size + vr.size;
   return withLock(id, async () => {
     const existing = await readMeta(root, id).catch(() => null);
     if (existing && existing.bytes.vae === vae.size && existing.bytes.var === vr.size) return { key: OPFS_KEY + id };
-    const est = await storage()?.estimate?.().catch(() => null);
+    const est = await storage()
+      ?.estimate?.()
+      .catch(() => null);
     if (est && typeof est.quota === 'number' && typeof est.usage === 'number' && est.quota - est.usage < total + (1 << 20)) {
       return {
         note: `The two files need ${formatBytes(total)}, and this browser lets the page store ${formatBytes(Math.max(0, est.quota - est.usage))} more. Clear cached models (below) or free disk space, then open the files again`,
@@ -118,12 +136,19 @@ export async function keepOpened(vae: File, vr: File, card: unknown, label: stri
       };
       await writeStream(await dir.getDirectoryHandle('vae', { create: true }), vae.name, vae.stream(), step, signal);
       await writeStream(await dir.getDirectoryHandle('var', { create: true }), vr.name, vr.stream(), step, signal);
-      const meta: KeptMeta = { label, card, files: { vae: vae.name, var: vr.name }, bytes: { vae: vae.size, var: vr.size }, savedAt: new Date().toISOString() };
+      const meta: KeptMeta = {
+        label,
+        card,
+        files: { vae: vae.name, var: vr.name },
+        bytes: { vae: vae.size, var: vr.size },
+        savedAt: new Date().toISOString(),
+      };
       await writeStream(dir, 'model.json', new Blob([JSON.stringify(meta)]).stream(), () => undefined); // last: marks the copy complete
       return { key: OPFS_KEY + id };
     } catch (e) {
       await root.removeEntry(id, { recursive: true }).catch(() => undefined);
-      if (signal?.aborted) return { note: 'The copy into this browser was stopped (the cache was cleared); open the files again to keep them' };
+      if (signal?.aborted)
+        return { note: 'The copy into this browser was stopped (the cache was cleared); open the files again to keep them' };
       return {
         note:
           (e as { name?: string })?.name === 'QuotaExceededError'
@@ -143,12 +168,16 @@ export async function readKept(key: string): Promise<{ label: string; card: unkn
   const id = key.startsWith(OPFS_KEY) ? key.slice(OPFS_KEY.length) : '';
   const root = id ? await opfsRoot(false) : null;
   const meta = root ? await readMeta(root, id).catch(() => null) : null;
-  if (!root || !meta) throw new ModelSourceError(key, 'this model is no longer kept in this browser (the cache was cleared); open its files again');
+  if (!root || !meta)
+    throw new ModelSourceError(key, 'this model is no longer kept in this browser (the cache was cleared); open its files again');
   const dir = await root.getDirectoryHandle(id);
   const file = async (slot: 'vae' | 'var'): Promise<File> => {
     const f = await (await (await dir.getDirectoryHandle(slot)).getFileHandle(meta.files[slot])).getFile().catch(() => null);
     if (!f || f.size !== meta.bytes[slot]) {
-      throw new ModelSourceError(key, `the kept copy of ${meta.files[slot]} is ${f ? `${f.size} bytes, not ${meta.bytes[slot]}` : 'missing'}; remove it from the cache and open the files again`);
+      throw new ModelSourceError(
+        key,
+        `the kept copy of ${meta.files[slot]} is ${f ? `${f.size} bytes, not ${meta.bytes[slot]}` : 'missing'}; remove it from the cache and open the files again`,
+      );
     }
     return f;
   };
@@ -157,7 +186,8 @@ export async function readKept(key: string): Promise<{ label: string; card: unkn
 
 async function folders(root: FileSystemDirectoryHandle): Promise<string[]> {
   const out: string[] = [];
-  for await (const [name, h] of (root as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) if (h.kind === 'directory') out.push(name);
+  for await (const [name, h] of (root as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries())
+    if (h.kind === 'directory') out.push(name);
   return out;
 }
 
@@ -169,8 +199,19 @@ export async function listOpened(): Promise<{ available: boolean; entries: Cache
   const entries: CacheEntry[] = [];
   for (const id of await folders(root)) {
     const meta = await readMeta(root, id).catch(() => null);
-    if (meta) entries.push({ key: OPFS_KEY + id, label: meta.label, kind: 'opened', bytes: meta.bytes.vae + meta.bytes.var, files: 2, store: 'opfs' });
-    else await withLock(id, async (free) => free && (await root.removeEntry(id, { recursive: true }).catch(() => undefined)), { ifAvailable: true });
+    if (meta)
+      entries.push({
+        key: OPFS_KEY + id,
+        label: meta.label,
+        kind: 'opened',
+        bytes: meta.bytes.vae + meta.bytes.var,
+        files: 2,
+        store: 'opfs',
+      });
+    else
+      await withLock(id, async (free) => free && (await root.removeEntry(id, { recursive: true }).catch(() => undefined)), {
+        ifAvailable: true,
+      });
   }
   return { available, entries };
 }

@@ -17,7 +17,14 @@ export function picturesOf(images: readonly GeneratedImage[], channels: number):
 export function rawImage(input: ImageInput): RawImage {
   if (input.kind === 'bytes') return decodeImage(new Uint8Array(input.bytes), { source: input.name });
   if (input.width < 1 || input.height < 1 || input.data.length !== input.width * input.height * 4) {
-    throw new ShapeError(`${input.name}: expected ${input.width}×${input.height} RGBA pixels (${input.width * input.height * 4} bytes); got ${input.data.length} bytes`);
+    throw new ShapeError(
+      `${input.name}: expected ${input.width}×${input.height} RGBA pixels (${input.width * input.height * 4} bytes); got ${input.data.length} bytes`,
+    );
   }
-  return { width: input.width, height: input.height, channels: 4, data: new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.byteLength) };
+  return {
+    width: input.width,
+    height: input.height,
+    channels: 4,
+    data: new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.byteLength),
+  };
 }

@@ -27,7 +27,9 @@ export interface SampleParams {
 }
 
 /** An image the user picked: encoded bytes (PNG/JPEG), or RGBA pixels the browser decoded. */
-export type ImageInput = { kind: 'bytes'; bytes: ArrayBuffer; name: string } | { kind: 'rgba'; width: number; height: number; data: Uint8ClampedArray; name: string };
+export type ImageInput =
+  | { kind: 'bytes'; bytes: ArrayBuffer; name: string }
+  | { kind: 'rgba'; width: number; height: number; data: Uint8ClampedArray; name: string };
 
 export interface EditParams extends SampleParams {
   /** Tokens per scale of one generated image (1, pn·pn) — or `image`. */
@@ -136,7 +138,6 @@ export type FromWorker =
     }
   | { type: 'load-error'; code: string; message: string }
   | { type: 'cache'; entries: CacheEntry[]; available: boolean; note?: string }
-
   | { type: 'imported'; reqId: number; picture: Pictures }
   | { type: 'import-error'; reqId: number; message: string }
   | { type: 'scale'; reqId: number; si: number; pn: number; scales: number; ms: number; tokens: Int32Array; preview?: Pictures }

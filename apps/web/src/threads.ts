@@ -34,7 +34,10 @@ export function threadsWanted(param: string | null, cores: number): { threads: n
   if (param === null || param === '') return { threads: Math.max(1, Math.min(8, cores || 1)) };
   const n = Number(param);
   if (!Number.isInteger(n) || n < 1 || n > 8) {
-    return { threads: Math.max(1, Math.min(8, cores || 1)), error: `?threads=${param} is not a thread count: expected an integer from 1 to 8; using ${Math.max(1, Math.min(8, cores || 1))}` };
+    return {
+      threads: Math.max(1, Math.min(8, cores || 1)),
+      error: `?threads=${param} is not a thread count: expected an integer from 1 to 8; using ${Math.max(1, Math.min(8, cores || 1))}`,
+    };
   }
   return { threads: n };
 }

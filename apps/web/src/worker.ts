@@ -15,7 +15,8 @@ import { picturesOf, rawImage } from './pictures';
 import type { BackendReport, CardSummary, EditParams, FromWorker, ModelSource, SampleParams, ToWorker } from './protocol';
 import { withThreadsReported } from './threads';
 
-const post = (m: FromWorker, transfer: Transferable[] = []): void => (self as unknown as DedicatedWorkerGlobalScope).postMessage(m, transfer);
+const post = (m: FromWorker, transfer: Transferable[] = []): void =>
+  (self as unknown as DedicatedWorkerGlobalScope).postMessage(m, transfer);
 
 let ready: Promise<void> | null = null;
 let registryRoot = '';
@@ -29,7 +30,8 @@ let queue: Promise<void> = Promise.resolve();
 async function init(backend: BackendName, wasmPaths: string, threads: number | undefined): Promise<void> {
   try {
     const wantThreads = threads ?? navigator.hardwareConcurrency ?? 1;
-    const start = () => initBackend(backend, { wasmPaths, threads: wantThreads, allowSoftwareAdapter: backend === 'webgpu' ? true : undefined });
+    const start = () =>
+      initBackend(backend, { wasmPaths, threads: wantThreads, allowSoftwareAdapter: backend === 'webgpu' ? true : undefined });
     // The wasm backend registers itself on import; initBackend picks and initialises one.
     const info = backend === 'wasm' || backend === 'auto' ? await withThreadsReported(wantThreads, start) : await start();
     const a = info.adapterInfo;
@@ -40,7 +42,9 @@ async function init(backend: BackendName, wasmPaths: string, threads: number | u
       threads: info.threads,
       threadsWanted: wantThreads,
       wasmBinary: info.wasmBinary,
-      adapter: a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ') + (a.isSoftware ? ' (software)' : '') : undefined,
+      adapter: a
+        ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ') + (a.isSoftware ? ' (software)' : '')
+        : undefined,
       crossOriginIsolated: (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
       cores: navigator.hardwareConcurrency ?? 1,
     };
@@ -91,7 +95,10 @@ function summarize(m: Generator): CardSummary {
 }
 
 /** Progress across the files of one load: bytes of every file, with the total once known. */
-function progressOf(expected: number, fetching = 'downloading'): { file: (p: FileProgress) => void; stage: (s: string) => void; fromCache: () => boolean } {
+function progressOf(
+  expected: number,
+  fetching = 'downloading',
+): { file: (p: FileProgress) => void; stage: (s: string) => void; fromCache: () => boolean } {
   const per = new Map<string, { loaded: number; total: number }>();
   let cached = true;
   let any = false;
@@ -125,12 +132,22 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ModelSourceError(what, `${what} is not JSON (${messageOf(e)}); expected a model card (model-card.json) or a model config ({ tokenizer, var } or an official { VQVAE, VAR })`, { cause: e });
+    throw new ModelSourceError(
+      what,
+      `${what} is not JSON (${messageOf(e)}); expected a model card (model-card.json) or a model config ({ tokenizer, var } or an official { VQVAE, VAR })`,
+      { cause: e },
+    );
   }
 }
 
 /** A model directory (registry id or URL): the card, then both weight files, cached. */
-async function loadDirectory(base: string, label: string, kind: 'bundled' | 'url', files: ModelIndex['models'][number]['files'] | undefined, pr: ReturnType<typeof progressOf>) {
+async function loadDirectory(
+  base: string,
+  label: string,
+  kind: 'bundled' | 'url',
+  files: ModelIndex['models'][number]['files'] | undefined,
+  pr: ReturnType<typeof progressOf>,
+) {
   const fileUrl = (name: string) => {
     const f = files?.find((x) => x.name === name);
     const url = new URL(name, base).href;
@@ -153,12 +170,18 @@ async function openedConfig(source: Extract<ModelSource, { kind: 'files' }>): Pr
   if (source.config) {
     const json = parseJson(new Uint8Array(await source.config.arrayBuffer()), source.config.name);
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-      throw new ModelSourceError(source.config.name, `${source.config.name}: expected a JSON object (a model card or a model config); found ${Array.isArray(json) ? 'an array' : typeof json}`);
+      throw new ModelSourceError(
+        source.config.name,
+        `${source.config.name}: expected a JSON object (a model card or a model config); found ${Array.isArray(json) ? 'an array' : typeof json}`,
+      );
     }
     return json as Record<string, unknown>;
   }
   if (source.preset) return source.preset;
-  throw new ModelSourceError('config', 'choose a preset (d16, d20, d24, d30) or open a config file (model-card.json or config.json) with the checkpoints');
+  throw new ModelSourceError(
+    'config',
+    'choose a preset (d16, d20, d24, d30) or open a config file (model-card.json or config.json) with the checkpoints',
+  );
 }
 
 async function load(source: ModelSource): Promise<void> {
@@ -178,7 +201,8 @@ async function load(source: ModelSource): Promise<void> {
       const files = source.kind === 'id' ? index?.models.find((m) => m.id === source.id)?.files : undefined;
       pr = progressOf(files ? files.reduce((s, f) => s + f.bytes, 0) : 0);
       pr.stage('fetching the model card');
-      const base = source.kind === 'id' ? new URL(`${source.id}/`, source.root).href : source.url.endsWith('/') ? source.url : `${source.url}/`;
+      const base =
+        source.kind === 'id' ? new URL(`${source.id}/`, source.root).href : source.url.endsWith('/') ? source.url : `${source.url}/`;
       label = source.kind === 'id' ? source.id : base;
       const d = await loadDirectory(base, label, source.kind === 'id' ? 'bundled' : 'url', files, pr);
       ({ vae, var: vr } = d);
@@ -208,14 +232,24 @@ async function load(source: ModelSource): Promise<void> {
             if (p.file && p.loaded !== undefined) pr.file({ file: p.file, loaded: p.loaded, total: p.total ?? 0, fromCache: fromFiles });
           };
     if (fromFiles === null) pr.stage('building the model');
-    next = await loadGenerator({ vae, var: vr, ...(typeof config === 'string' ? { preset: config } : { config }) }, { backend: null, ...(onProgress ? { onProgress } : {}) });
+    next = await loadGenerator(
+      { vae, var: vr, ...(typeof config === 'string' ? { preset: config } : { config }) },
+      { backend: null, ...(onProgress ? { onProgress } : {}) },
+    );
     if (model) model.dispose();
     model = next;
     modelName = rename ?? null;
     next = null;
     const fromCache = pr.fromCache();
     const keep = source.kind === 'files' ? { card: { ...model.card, id: 'opened', name: label }, label } : undefined;
-    post({ type: 'loaded', card: summarize(model), source: fromCache ? `${label} (from this browser's cache)` : label, ms: performance.now() - t0, fromCache, ...(keep ? { keep } : {}) });
+    post({
+      type: 'loaded',
+      card: summarize(model),
+      source: fromCache ? `${label} (from this browser's cache)` : label,
+      ms: performance.now() - t0,
+      fromCache,
+      ...(keep ? { keep } : {}),
+    });
     post({ type: 'cache', ...(await listKept()) });
   } catch (e) {
     if (next) next.dispose();
@@ -257,7 +291,7 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
     onScale,
   };
   try {
-    let r;
+    let r: Awaited<ReturnType<Generator['generate']>>;
     if (kind === 'edit') {
       const e = p as EditParams;
       const source = e.inputTokens ? { inputTokens: e.inputTokens } : e.image ? { image: rawImage(e.image) } : null;
@@ -268,7 +302,17 @@ async function run(kind: 'generate' | 'edit', reqId: number, p: SampleParams | E
     }
     const images = picturesOf(r.images, gen.channels);
     const labels = Int32Array.from(r.images.map((im: GeneratedImage) => im.label));
-    post({ type: 'done', reqId, kind, tokens: r.tokens, labels, images, ...(r.keep ? { keep: r.keep } : {}), ...(r.inputTokens ? { inputTokens: r.inputTokens } : {}), ms: performance.now() - t0 });
+    post({
+      type: 'done',
+      reqId,
+      kind,
+      tokens: r.tokens,
+      labels,
+      images,
+      ...(r.keep ? { keep: r.keep } : {}),
+      ...(r.inputTokens ? { inputTokens: r.inputTokens } : {}),
+      ms: performance.now() - t0,
+    });
   } catch (e) {
     if ((e as { name?: string }).name === 'AbortError' || (e as { code?: string }).code === 'E_ABORTED' || signal.aborted) {
       post({ type: 'aborted', reqId });

@@ -95,10 +95,12 @@ function serve(routes: Array<[string, string]>, control: ServeControl = { down: 
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('not found');
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const a = server.address();
-    resolve({ server, origin: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}` });
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      resolve({ server, origin: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}` });
+    }),
+  );
 }
 
 const haveChromium = existsSync(CHROMIUM);
@@ -123,7 +125,13 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     const modelDir = join(tmp, 'test-model');
     const { build, createLogger } = await import('vite');
     // The production build of the app (the test serves the built files, not the dev server).
-    const building = build({ root: appDir, configFile: join(appDir, 'vite.config.ts'), logLevel: 'error', customLogger: createLogger('error'), build: { outDir, emptyOutDir: true } });
+    const building = build({
+      root: appDir,
+      configFile: join(appDir, 'vite.config.ts'),
+      logLevel: 'error',
+      customLogger: createLogger('error'),
+      build: { outDir, emptyOutDir: true },
+    });
     await initBackend('cpu');
     const tokCfg = vqvaeConfig(fc.config.VQVAE);
     const varCfg = varConfig(fc.config.VAR, fc.config.VQVAE);
@@ -143,7 +151,12 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     await saveModel(join(tmp, 'registry', defaultModelId), {
       vae,
       var: net,
-      card: { id: defaultModelId, name: 'tiny random stand-in (test only)', dataset: { name: 'none (random weights)' }, classNames: Array.from({ length: varCfg.numClasses }, (_, i) => `c${i}`) },
+      card: {
+        id: defaultModelId,
+        name: 'tiny random stand-in (test only)',
+        dataset: { name: 'none (random weights)' },
+        classNames: Array.from({ length: varCfg.numClasses }, (_, i) => `c${i}`),
+      },
     });
     vae.dispose();
     net.dispose();
@@ -152,8 +165,15 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     await building;
     // The main server has an empty models/ folder (whatever weights the build bundles): no registry model is available there.
     mkdirSync(join(tmp, 'no-models'));
-    ({ server, origin } = await serve([[MODEL_PATH, modelDir], ['/models/', join(tmp, 'no-models')], ['/', outDir]]));
-    ({ server: registryServer, origin: registryOrigin } = await serve([['/models/', join(tmp, 'registry')], ['/', outDir]]));
+    ({ server, origin } = await serve([
+      [MODEL_PATH, modelDir],
+      ['/models/', join(tmp, 'no-models')],
+      ['/', outDir],
+    ]));
+    ({ server: registryServer, origin: registryOrigin } = await serve([
+      ['/models/', join(tmp, 'registry')],
+      ['/', outDir],
+    ]));
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS }); // launch() gives chromium a fresh temporary --user-data-dir
   });
@@ -179,7 +199,10 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     return { page, state };
   }
 
-  async function fill(page: Page, p: { label: number; cfg: number; topK: number; topP: number; seed: number; count: number }): Promise<void> {
+  async function fill(
+    page: Page,
+    p: { label: number; cfg: number; topK: number; topP: number; seed: number; count: number },
+  ): Promise<void> {
     await page.selectOption('#class', String(p.label));
     await page.fill('#cfg', String(p.cfg));
     await page.fill('#topk', String(p.topK));
@@ -203,7 +226,14 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
 
   async function expected(): Promise<number[][]> {
     if (nodeTokens) return nodeTokens;
-    const r = await generate(model.vae, model.var, { labels: params.label, count: params.count, cfg: params.cfg, topK: params.topK, topP: params.topP, seed: params.seed });
+    const r = await generate(model.vae, model.var, {
+      labels: params.label,
+      count: params.count,
+      cfg: params.cfg,
+      topK: params.topK,
+      topP: params.topP,
+      seed: params.seed,
+    });
     nodeImages = { data: (await r.images!.data()) as Float32Array, shape: r.images!.shape };
     r.images!.dispose();
     r.fHat.dispose();
@@ -211,7 +241,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     return nodeTokens;
   }
 
-  it('wasm: reports the backend, generates the Node API\'s tokens, in-paints like Node\'s edit, and stops', async () => {
+  it("wasm: reports the backend, generates the Node API's tokens, in-paints like Node's edit, and stops", async () => {
     const { page, state } = await open('wasm', '&delay=300');
     try {
       expect(state.state, `page state (error: ${state.error})\n${log.join('\n')}`).toBe('ready');
@@ -232,7 +262,9 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       expect(last.kind).toBe('generate');
       expect(last.labels).toEqual(new Array(params.count).fill(params.label));
       expect(last.scales.map((s: any) => s.pn)).toEqual(fc.config.VAR.patch_nums);
-      console.info(`[web test] wasm: generated in ${(last.ms / 1000).toFixed(1)} s (with 300 ms pauses); per scale ${last.scales.map((s: any) => `${s.pn}×${s.pn}: ${s.ms.toFixed(0)} ms`).join(', ')}`);
+      console.info(
+        `[web test] wasm: generated in ${(last.ms / 1000).toFixed(1)} s (with 300 ms pauses); per scale ${last.scales.map((s: any) => `${s.pn}×${s.pn}: ${s.ms.toFixed(0)} ms`).join(', ')}`,
+      );
       expect(last.tokens).toEqual(await expected());
       expect(await page.locator('.result canvas').count()).toBe(params.count);
 
@@ -337,8 +369,15 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
         return tf.sub(tf.mul(tf.expandDims(chw, 0), 2 / 255), 1) as tf.Tensor4D;
       });
       const ru = await edit(model.vae, model.var, {
-        labels: params.label, count: params.count, cfg: params.cfg, topK: params.topK, topP: params.topP, seed: params.seed,
-        image: img, mask: up.mask, decode: false,
+        labels: params.label,
+        count: params.count,
+        cfg: params.cfg,
+        topK: params.topK,
+        topP: params.topP,
+        seed: params.seed,
+        image: img,
+        mask: up.mask,
+        decode: false,
       });
       img.dispose();
       ru.fHat.dispose();
@@ -350,7 +389,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     }
   });
 
-  it('webgpu (SwiftShader): reports the adapter and generates the Node API\'s tokens', async (ctx) => {
+  it("webgpu (SwiftShader): reports the adapter and generates the Node API's tokens", async (ctx) => {
     // SwiftShader runs WebGPU on the CPU, slowly: skip the per-scale preview decodes.
     const { page, state } = await open('webgpu', '&previews=0');
     try {
@@ -364,7 +403,9 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       console.info(`[web test] webgpu backend: ${state.backend.reason} · ${state.backend.adapter}`);
       await fill(page, params);
       const last = await runAndWait(page, '#generate', 0);
-      console.info(`[web test] webgpu: generated in ${(last.ms / 1000).toFixed(1)} s; per scale ${last.scales.map((s: any) => `${s.pn}×${s.pn}: ${s.ms.toFixed(0)} ms`).join(', ')}`);
+      console.info(
+        `[web test] webgpu: generated in ${(last.ms / 1000).toFixed(1)} s; per scale ${last.scales.map((s: any) => `${s.pn}×${s.pn}: ${s.ms.toFixed(0)} ms`).join(', ')}`,
+      );
       expect(last.tokens).toEqual(await expected());
       // No synchronous GPU read-back in the generation path (tfjs-backend-webgpu warns on each).
       const syncWarnings = log.filter((l) => l.startsWith('[webgpu]') && /synchronous|dataSync|readSync/i.test(l));
@@ -376,7 +417,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     }
   });
 
-  it('loads the registry\'s default model from the build\'s models/ folder, with a progress bar', async () => {
+  it("loads the registry's default model from the build's models/ folder, with a progress bar", async () => {
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     try {
       const seen = page.waitForSelector('#load-progress:not([hidden])', { timeout: 60_000 });
@@ -397,7 +438,8 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
   it('says so clearly when no model is bundled (or an unknown one is asked for), instead of showing output', async () => {
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     try {
-      const settle = () => page.waitForFunction(() => ['ready', 'error', 'no-model'].includes((window as any).__var?.state), null, { timeout: 60_000 });
+      const settle = () =>
+        page.waitForFunction(() => ['ready', 'error', 'no-model'].includes((window as any).__var?.state), null, { timeout: 60_000 });
       await page.goto(`${origin}/?backend=cpu`);
       await settle();
       const s = JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
@@ -424,7 +466,11 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
   /** Every `.result canvas` of the page as its raw RGBA pixels. */
   async function resultPixels(page: Page): Promise<Array<{ width: number; height: number; data: number[] }>> {
     return page.$$eval('.result canvas', (cs) =>
-      (cs as HTMLCanvasElement[]).map((c) => ({ width: c.width, height: c.height, data: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) })),
+      (cs as HTMLCanvasElement[]).map((c) => ({
+        width: c.width,
+        height: c.height,
+        data: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data),
+      })),
     );
   }
 
@@ -433,7 +479,11 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     const bin = join(repoRoot(), 'apps', 'cli', 'dist', 'bin.js');
     if (!existsSync(bin)) throw new Error(`${bin} is missing: build the CLI first (pnpm turbo run build --filter=@var/cli)`);
     const out = mkdtempSync(join(tmp, 'cli-'));
-    const stdout = execFileSync(process.execPath, [bin, 'generate', ...args, '--backend', 'cpu', '--out', out, '--json'], { encoding: 'utf8', env: { ...process.env, VAR_WASM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    const stdout = execFileSync(process.execPath, [bin, 'generate', ...args, '--backend', 'cpu', '--out', out, '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, VAR_WASM_THREADS: '1' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return JSON.parse(stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1));
   }
 
@@ -513,7 +563,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     );
   const pageState = async (page: Page) => JSON.parse(await page.evaluate(() => JSON.stringify((window as any).__var)));
 
-  it('the build bundles the shipped models: the page shows the CLI\'s pixels for the same seed (MNIST gray, emoji RGB), uploads edit on both, and bad images get a message', async () => {
+  it("the build bundles the shipped models: the page shows the CLI's pixels for the same seed (MNIST gray, emoji RGB), uploads edit on both, and bad images get a message", async () => {
     const { server: own, origin: ownOrigin } = await serve([['/', outDir]]); // the build alone, with its own models/ folder
     const page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
     page.on('pageerror', (e) => log.push(`[bundled] pageerror: ${e.message}`));
@@ -526,7 +576,12 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       expect(s.state, String(s.error)).toBe('ready');
       expect(s.card.id).toBe(defaultModelId);
       expect(s.card.channels).toBe(1);
-      expect(s.models.filter((m: any) => m.bundled).map((m: any) => m.id).sort()).toEqual(['emoji', 'mnist']);
+      expect(
+        s.models
+          .filter((m: any) => m.bundled)
+          .map((m: any) => m.id)
+          .sort(),
+      ).toEqual(['emoji', 'mnist']);
       expect(s.models.every((m: any) => m.bytes > 0)).toBe(true);
 
       // The default generation (class 0, seed 0, count 4) with the card's sampling settings.
@@ -537,19 +592,41 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       await page.screenshot({ path: join(resultsDir, 'web-mnist.png'), fullPage: true });
       const shipped = await loadModel(defaultModelId);
       try {
-        const r = await generate(shipped.vae, shipped.var, { labels: p.label, count: p.count, cfg: p.cfg, topK: p.topK, topP: p.topP, seed: p.seed });
+        const r = await generate(shipped.vae, shipped.var, {
+          labels: p.label,
+          count: p.count,
+          cfg: p.cfg,
+          topK: p.topK,
+          topP: p.topP,
+          seed: p.seed,
+        });
         r.images!.dispose();
         r.fHat.dispose();
         expect(last.tokens).toEqual(r.tokens.map((t) => Array.from(t)));
         // The result canvases hold the CLI's PNGs, image by image; gray stays gray.
         const pics = await resultPixels(page);
         expect(pics).toHaveLength(p.count);
-        const cli = cliGenerate(['--class', String(p.label), '--count', String(p.count), '--seed', String(p.seed), '--cfg', String(p.cfg), '--top-k', String(p.topK), '--top-p', String(p.topP)]);
+        const cli = cliGenerate([
+          '--class',
+          String(p.label),
+          '--count',
+          String(p.count),
+          '--seed',
+          String(p.seed),
+          '--cfg',
+          String(p.cfg),
+          '--top-k',
+          String(p.topK),
+          '--top-p',
+          String(p.topP),
+        ]);
         expect(cli.images).toHaveLength(p.count);
         const diffs = pics.map((pic, b) => maxPixelDiff(pic, cli.images[b].file));
         console.info(`[web test] mnist: result canvases vs the CLI's PNGs, max |diff| per image = ${diffs.join(', ')}/255`);
         for (const d of diffs) expect(d).toBeLessThanOrEqual(2);
-        for (const pic of pics) for (let i = 0; i < pic.data.length; i += 4) expect(pic.data[i] === pic.data[i + 1] && pic.data[i] === pic.data[i + 2]).toBe(true);
+        for (const pic of pics)
+          for (let i = 0; i < pic.data.length; i += 4)
+            expect(pic.data[i] === pic.data[i + 1] && pic.data[i] === pic.data[i + 2]).toBe(true);
         for (let b = 1; b < pics.length; b++) expect(pics[b].data).not.toEqual(pics[0].data); // each result is its own sample
 
         // Edit a result: the edit class follows the result's class.
@@ -577,13 +654,19 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
         expect(ed.inputTokens.map((t: number[]) => t.slice(0, t.length / p.count))).toEqual(await tokensOf(shipped, cli.images[1].file));
         const edited = await resultPixels(page);
         expect(edited).toHaveLength(p.count);
-        for (const pic of edited) for (let i = 0; i < pic.data.length; i += 4) expect(pic.data[i] === pic.data[i + 1] && pic.data[i] === pic.data[i + 2]).toBe(true);
+        for (const pic of edited)
+          for (let i = 0; i < pic.data.length; i += 4)
+            expect(pic.data[i] === pic.data[i + 1] && pic.data[i] === pic.data[i + 2]).toBe(true);
         await page.screenshot({ path: join(resultsDir, 'web-edit-mnist.png'), fullPage: true });
       } finally {
         disposeModel(shipped);
       }
       // The page fits 1366 px: nothing sticks out sideways; the scales row scrolls inside its panel.
-      const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: innerWidth, scales: getComputedStyle(document.getElementById('scales')!).overflowX }));
+      const widths = await page.evaluate(() => ({
+        doc: document.documentElement.scrollWidth,
+        view: innerWidth,
+        scales: getComputedStyle(document.getElementById('scales')!).overflowX,
+      }));
       expect(widths.doc).toBeLessThanOrEqual(widths.view);
       expect(widths.scales).toBe('auto');
 
@@ -599,7 +682,22 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       const le = await runAndWait(page, '#generate', e.runs);
       expect(le.labels).toEqual([6, 6]);
       const epics = await resultPixels(page);
-      const ecli = cliGenerate(['--model', 'emoji', '--class', '6', '--count', '2', '--seed', '1', '--cfg', String(pe.cfg), '--top-k', String(pe.topK), '--top-p', String(pe.topP)]);
+      const ecli = cliGenerate([
+        '--model',
+        'emoji',
+        '--class',
+        '6',
+        '--count',
+        '2',
+        '--seed',
+        '1',
+        '--cfg',
+        String(pe.cfg),
+        '--top-k',
+        String(pe.topK),
+        '--top-p',
+        String(pe.topP),
+      ]);
       const ediffs = epics.map((pic, b) => maxPixelDiff(pic, ecli.images[b].file));
       console.info(`[web test] emoji: result canvases vs the CLI's PNGs, max |diff| per image = ${ediffs.join(', ')}/255`);
       for (const d of ediffs) expect(d).toBeLessThanOrEqual(2);
@@ -619,7 +717,11 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       // Bad images: a message each, nothing else changes, and the page keeps working.
       const before = (await notices(page)).length;
       await upload(page, { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('just some words, not an image') });
-      await upload(page, { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(200, 7)]) });
+      await upload(page, {
+        name: 'broken.png',
+        mimeType: 'image/png',
+        buffer: Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(200, 7)]),
+      });
       const good = readFileSync(ecli.images[0].file);
       await upload(page, { name: 'cut.png', mimeType: 'image/png', buffer: good.subarray(0, good.length >> 1) });
       const bad = (await notices(page)).slice(before);
@@ -639,7 +741,13 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
 
   it('opens checkpoint files (.pth + config, in the worker), keeps them and the downloads in the cache, loads from the cache with the model server down, and refuses bad checkpoints and URLs with a message', async () => {
     const control: ServeControl = { down: new Set() };
-    const { server: own, origin: ownOrigin } = await serve([['/html-model/', 'html'], ['/', outDir]], control);
+    const { server: own, origin: ownOrigin } = await serve(
+      [
+        ['/html-model/', 'html'],
+        ['/', outDir],
+      ],
+      control,
+    );
     const ctx: BrowserContext = await browser.newContext({ viewport: { width: 1366, height: 1000 } });
     const fx = fc.dir;
     const files = { vae: join(fx, 'vae.pth'), var: join(fx, 'var.pth'), config: join(fx, 'config.json') };
@@ -648,8 +756,17 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     const varBytes = readFileSync(files.var);
     writeFileSync(join(bad, 'var_cut.pth'), varBytes.subarray(0, varBytes.length >> 1));
     // A pickle that would run os.system('ls') if it were executed (GLOBAL posix system, REDUCE).
-    const hostile = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cposix\nsystem\n'), Buffer.from([0x58, 2, 0, 0, 0]), Buffer.from('ls'), Buffer.from([0x85, 0x52, 0x2e])]);
-    writeFileSync(join(bad, 'var_hostile.pth'), zipSync({ 'archive/data.pkl': [hostile, { level: 0 }], 'archive/version': [Buffer.from('3\n'), { level: 0 }] }));
+    const hostile = Buffer.concat([
+      Buffer.from([0x80, 0x02]),
+      Buffer.from('cposix\nsystem\n'),
+      Buffer.from([0x58, 2, 0, 0, 0]),
+      Buffer.from('ls'),
+      Buffer.from([0x85, 0x52, 0x2e]),
+    ]);
+    writeFileSync(
+      join(bad, 'var_hostile.pth'),
+      zipSync({ 'archive/data.pkl': [hostile, { level: 0 }], 'archive/version': [Buffer.from('3\n'), { level: 0 }] }),
+    );
     writeFileSync(join(bad, 'broken.json'), '{ "tokenizer": ');
     try {
       const page = await ctx.newPage();
@@ -664,7 +781,13 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
         if (preset) await page.selectOption('#open-preset', preset);
         const n = (await notices(page)).length;
         await page.click('#open-load');
-        await page.waitForFunction((k) => (window as any).__var.state === 'ready' && ((window as any).__var.notices.length > k || (window as any).__var.card?.id === 'opened'), n, { timeout: 60_000 });
+        await page.waitForFunction(
+          (k) =>
+            (window as any).__var.state === 'ready' &&
+            ((window as any).__var.notices.length > k || (window as any).__var.card?.id === 'opened'),
+          n,
+          { timeout: 60_000 },
+        );
         return (await notices(page)).slice(n);
       };
 
@@ -673,7 +796,12 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       const cut = await openFiles({ vae: files.vae, var: join(bad, 'var_cut.pth'), config: files.config });
       const evil = await openFiles({ vae: files.vae, var: join(bad, 'var_hostile.pth'), config: files.config });
       const notJson = await openFiles({ vae: files.vae, var: files.var, config: join(bad, 'broken.json') });
-      for (const [what, n] of [['wrong preset', wrongPreset], ['truncated', cut], ['hostile pickle', evil], ['config not JSON', notJson]] as const) {
+      for (const [what, n] of [
+        ['wrong preset', wrongPreset],
+        ['truncated', cut],
+        ['hostile pickle', evil],
+        ['config not JSON', notJson],
+      ] as const) {
         console.info(`[web test] ${what}: ${n.map((x) => x.text.slice(0, 160)).join(' | ')}`);
         expect(n, what).toHaveLength(1);
         expect(n[0].kind, what).toBe('bad');
@@ -697,7 +825,9 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       const quotaNote = (await notices(page)).find((n) => /not kept/.test(n.text))!;
       console.info(`[web test] quota below the opened pair: ${quotaNote.text.slice(0, 200)}`);
       // (Chromium's estimate() does not show the override, so the copy starts and meets QuotaExceededError.)
-      expect(quotaNote.text).toMatch(/need [\d.]+ MB.*store [\d.]+ (MB|kB|B) more|The browser's storage for this page ran out after [\d.]+ MB of [\d.]+ MB \(nothing was left half-written\)/);
+      expect(quotaNote.text).toMatch(
+        /need [\d.]+ MB.*store [\d.]+ (MB|kB|B) more|The browser's storage for this page ran out after [\d.]+ MB of [\d.]+ MB \(nothing was left half-written\)/,
+      );
       expect(small.filter((n) => n.kind === 'bad')).toEqual([]);
       expect(await opfsFiles(page)).toEqual({});
       await cdp.send('Storage.overrideQuotaForOrigin', { origin: ownOrigin }); // back to the browser's own quota
@@ -724,7 +854,9 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       } finally {
         disposeModel(node);
       }
-      await page.waitForFunction(() => (window as any).__var.cache.entries.some((e: any) => e.kind === 'opened'), null, { timeout: 30_000 });
+      await page.waitForFunction(() => (window as any).__var.cache.entries.some((e: any) => e.kind === 'opened'), null, {
+        timeout: 30_000,
+      });
       const cache = (await pageState(page)).cache;
       console.info(`[web test] cache: ${cache.entries.map((e: any) => `${e.label} ${e.bytes} B (${e.store})`).join(', ')}`);
       const kept = cache.entries.find((e: any) => e.kind === 'opened');
@@ -737,7 +869,11 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       const inOpfs = await opfsFiles(page);
       const folder = Object.keys(inOpfs);
       expect(folder).toHaveLength(1);
-      expect(inOpfs[folder[0]]).toEqual({ 'model.json': expect.any(Number), 'vae/vae.pth': statSync(files.vae).size, 'var/var.pth': statSync(files.var).size });
+      expect(inOpfs[folder[0]]).toEqual({
+        'model.json': expect.any(Number),
+        'vae/vae.pth': statSync(files.vae).size,
+        'var/var.pth': statSync(files.var).size,
+      });
       // An interrupted copy (no model.json) is not listed, and is removed.
       await page.evaluate(async () => {
         const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('var-ts-opened-v1');
@@ -772,15 +908,21 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
         const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('var-ts-opened-v1');
         await (await root.getDirectoryHandle('writing-1', { create: true })).getDirectoryHandle('vae', { create: true });
         await new Promise<void>((held) => {
-          navigator.locks.request('var-keep:writing-1', () => new Promise<void>((release) => {
-            (window as any).releaseCopy = release;
-            held();
-          }));
+          navigator.locks.request(
+            'var-keep:writing-1',
+            () =>
+              new Promise<void>((release) => {
+                (window as any).releaseCopy = release;
+                held();
+              }),
+          );
         });
       });
       // Remove the opened model alone (the list is read again), then clear the rest.
       await off.click('#cache-list .remove-cached');
-      await off.waitForFunction(() => !(window as any).__var.cache.entries.some((e: any) => e.kind === 'opened'), null, { timeout: 30_000 });
+      await off.waitForFunction(() => !(window as any).__var.cache.entries.some((e: any) => e.kind === 'opened'), null, {
+        timeout: 30_000,
+      });
       expect(await opfsFiles(off)).toEqual({ 'writing-1': {} });
       await off.evaluate(() => (window as any).releaseCopy());
       expect((await pageState(off)).cache.entries.map((e: any) => e.label)).toEqual(['mnist']);
@@ -798,7 +940,10 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       const nq = await notices(q);
       expect(nq.map((n) => n.text).join('\n')).toMatch(/Unknown backend “tpu”[\s\S]*Unknown model “no-such-model”/);
       expect((await pageState(q)).state).toBe('ready');
-      for (const [url, want] of [['http://127.0.0.1:9/nothing/', /cannot reach/], ['/html-model/', /HTML/]] as const) {
+      for (const [url, want] of [
+        ['http://127.0.0.1:9/nothing/', /cannot reach/],
+        ['/html-model/', /HTML/],
+      ] as const) {
         await q.goto(`${ownOrigin}/?backend=cpu&model=${encodeURIComponent(url)}`);
         await settle(q);
         const s = await pageState(q);
@@ -836,7 +981,9 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
           await page.close();
         }
       }
-      console.info(`[web test] mnist, 16 images, wasm in chromium: 1 thread ${(times[1] / 1000).toFixed(2)} s, 2 threads ${(times[2] / 1000).toFixed(2)} s`);
+      console.info(
+        `[web test] mnist, 16 images, wasm in chromium: 1 thread ${(times[1] / 1000).toFixed(2)} s, 2 threads ${(times[2] / 1000).toFixed(2)} s`,
+      );
     } finally {
       await new Promise((r) => own.close(r));
     }

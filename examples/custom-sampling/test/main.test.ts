@@ -39,7 +39,8 @@ afterAll(() => {
 
 const cfg = 4;
 const seed = 11;
-const sameTokens = (a: ArrayLike<number>[], b: ArrayLike<number>[]) => a.length === b.length && a.every((t, i) => Array.from(t).join() === Array.from(b[i]).join());
+const sameTokens = (a: ArrayLike<number>[], b: ArrayLike<number>[]) =>
+  a.length === b.length && a.every((t, i) => Array.from(t).join() === Array.from(b[i]).join());
 
 describe('custom-sampling example', () => {
   it('the command samples with every schedule; the official ramp reproduces generate, others differ', async () => {
@@ -47,7 +48,21 @@ describe('custom-sampling example', () => {
     const t0 = performance.now();
     const { stdout } = await exec(
       process.execPath,
-      [join(here, 'main.mjs'), '--fixture', fixtureDir(), '--backend', 'wasm', '--labels', labels.join(','), '--cfg', String(cfg), '--seed', String(seed), '--out', out],
+      [
+        join(here, 'main.mjs'),
+        '--fixture',
+        fixtureDir(),
+        '--backend',
+        'wasm',
+        '--labels',
+        labels.join(','),
+        '--cfg',
+        String(cfg),
+        '--seed',
+        String(seed),
+        '--out',
+        out,
+      ],
       { cwd: here, env: { ...process.env, VAR_WASM_THREADS: '1' } },
     );
     console.info(`custom-sampling command (4 schedules, ${labels.length} images each): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -83,7 +98,10 @@ describe('custom-sampling example', () => {
   it('in process: equal to generate for several seeds and top-k, no tensors left behind', async () => {
     const before = tf.memory().numTensors;
     const labels = [1, 2];
-    for (const [sd, topK] of [[0, 0], [5, 3]]) {
+    for (const [sd, topK] of [
+      [0, 0],
+      [5, 3],
+    ]) {
       const mine = await sampleWithSchedule(m.vae, m.var, { labels, cfg: 1.5, schedule: 'official', seed: sd, topK });
       const ref = await generate(m.vae, m.var, { labels, cfg: 1.5, seed: sd, topK });
       expect(sameTokens(mine.tokens, ref.tokens)).toBe(true);

@@ -56,10 +56,22 @@ describe('eval-folder example', () => {
     const report = join(root, 'report.json');
     const { stdout } = await exec(
       process.execPath,
-      [join(here, 'main.mjs'), join(root, 'digits'), join(root, 'noise'), '--backend', 'wasm', '--reference-count', String(REF_COUNT), '--out', report],
+      [
+        join(here, 'main.mjs'),
+        join(root, 'digits'),
+        join(root, 'noise'),
+        '--backend',
+        'wasm',
+        '--reference-count',
+        String(REF_COUNT),
+        '--out',
+        report,
+      ],
       { cwd: here, env: { ...process.env, VAR_WASM_THREADS: '1' } },
     );
-    console.info(`eval-folder command (2 folders × ${10 * PER_CLASS} images, ${REF_COUNT} reference digits): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.info(
+      `eval-folder command (2 folders × ${10 * PER_CLASS} images, ${REF_COUNT} reference digits): ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     expect(stdout).toContain('digit score');
     const r = JSON.parse(readFileSync(report, 'utf8'));
     expect(r.reference).toMatchObject({ source: 'mnist', images: REF_COUNT });

@@ -53,11 +53,28 @@ describe('finetune-folder example', () => {
     const t0 = performance.now();
     const { stdout } = await exec(
       process.execPath,
-      [join(here, 'main.mjs'), folder, '--model', model, '--steps', String(STEPS), '--batch', '4', '--lr', '1e-3', '--out', out, '--backend', 'wasm'],
+      [
+        join(here, 'main.mjs'),
+        folder,
+        '--model',
+        model,
+        '--steps',
+        String(STEPS),
+        '--batch',
+        '4',
+        '--lr',
+        '1e-3',
+        '--out',
+        out,
+        '--backend',
+        'wasm',
+      ],
       { cwd: here, env: { ...process.env, VAR_WASM_THREADS: '1' } },
     );
     const s = JSON.parse(readFileSync(join(out, 'finetune-summary.json'), 'utf8'));
-    console.info(`finetune-folder on ${which}: ${STEPS} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s; losses ${s.losses.map((l: number) => l.toFixed(3)).join(' ')}; folder loss ${s.folderLossBefore.toFixed(4)} → ${s.folderLossAfter.toFixed(4)}`);
+    console.info(
+      `finetune-folder on ${which}: ${STEPS} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s; losses ${s.losses.map((l: number) => l.toFixed(3)).join(' ')}; folder loss ${s.folderLossBefore.toFixed(4)} → ${s.folderLossAfter.toFixed(4)}`,
+    );
     expect(stdout).toContain('saved');
 
     // Labels come from the sub-folder names; the loss goes down.

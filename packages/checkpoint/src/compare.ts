@@ -60,7 +60,9 @@ function normalize(expected: ExpectedShapes): { table: Map<string, { shape: numb
   for (const [k, v] of Object.entries(src)) {
     const entry = Array.isArray(v) ? { shape: v } : v && typeof v === 'object' ? (v as { shape: unknown; dtype?: unknown }) : null;
     if (!entry || !Array.isArray(entry.shape) || !entry.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new ValueError(`compareStateDict: expected shape of "${k}" must be an array of non-negative integers, found ${JSON.stringify(v)}`);
+      throw new ValueError(
+        `compareStateDict: expected shape of "${k}" must be an array of non-negative integers, found ${JSON.stringify(v)}`,
+      );
     }
     table.set(k, { shape: entry.shape as number[], dtype: typeof entry.dtype === 'string' ? entry.dtype : undefined });
   }

@@ -122,13 +122,16 @@ export function toInt32Array(t: RawTensor): Int32Array {
     case 'BOOL':
       return Int32Array.from(t.data as ArrayLike<number>);
     default:
-      throw new ValueError(`toInt32Array: expected an integer tensor (I64, I32, I16, I8, U8, BOOL), found ${t.dtype}; use toFloat32Array for floating-point data`);
+      throw new ValueError(
+        `toInt32Array: expected an integer tensor (I64, I32, I16, I8, U8, BOOL), found ${t.dtype}; use toFloat32Array for floating-point data`,
+      );
   }
 }
 
 /** A RawTensor from float32 data, stored as F32 (a view of `data`), F16 or BF16. */
 export function fromFloat32(data: Float32Array, shape: number[], dtype: 'F32' | 'F16' | 'BF16' = 'F32'): RawTensor {
-  if (!(data instanceof Float32Array)) throw new ValueError(`fromFloat32: expected a Float32Array, found ${(data as object)?.constructor?.name ?? typeof data}`);
+  if (!(data instanceof Float32Array))
+    throw new ValueError(`fromFloat32: expected a Float32Array, found ${(data as object)?.constructor?.name ?? typeof data}`);
   const n = shape.reduce((a, b) => a * b, 1);
   if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0) || n !== data.length) {
     throw new ValueError(`fromFloat32: shape ${fmtShape(shape)} does not match ${data.length} elements`);

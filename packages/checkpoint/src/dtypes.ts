@@ -8,15 +8,7 @@ import { CheckpointError, ValueError } from '@var/core';
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 /** The typed array that holds a tensor's elements. */
-export type TensorData =
-  | Float64Array
-  | Float32Array
-  | Uint16Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+export type TensorData = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 /**
  * A dense, row-major (C-contiguous) tensor in host byte order.
@@ -51,7 +43,7 @@ export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
 };
 
 export function isDType(s: unknown): s is DType {
-  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, s);
+  return typeof s === 'string' && Object.hasOwn(DTYPE_SIZE, s);
 }
 
 type TypedCtor = {
@@ -138,7 +130,9 @@ export function shapeNumel(shape: readonly number[], what: string): number {
   let n = 1;
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw new CheckpointError(`${what}: shape ${fmtShape(shape)} has an invalid dimension ${String(d)} (expected a non-negative integer)`);
+      throw new CheckpointError(
+        `${what}: shape ${fmtShape(shape)} has an invalid dimension ${String(d)} (expected a non-negative integer)`,
+      );
     }
     n *= d;
     if (!Number.isSafeInteger(n)) {
@@ -158,13 +152,15 @@ export function fmtShape(shape: readonly unknown[]): string {
 
 /** Check that a RawTensor is well formed (dtype known, data type and length matching shape). */
 export function checkRawTensor(name: string, t: RawTensor): void {
-  if (!t || typeof t !== 'object') throw new ValueError(`tensor "${name}": expected a RawTensor object, found ${t === null ? 'null' : typeof t}`);
-  if (!isDType(t.dtype)) throw new ValueError(`tensor "${name}": unknown dtype ${JSON.stringify(t.dtype)} (expected one of ${DTYPES.join(', ')})`);
+  if (!t || typeof t !== 'object')
+    throw new ValueError(`tensor "${name}": expected a RawTensor object, found ${t === null ? 'null' : typeof t}`);
+  if (!isDType(t.dtype))
+    throw new ValueError(`tensor "${name}": unknown dtype ${JSON.stringify(t.dtype)} (expected one of ${DTYPES.join(', ')})`);
   if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     throw new ValueError(`tensor "${name}": shape must be an array of non-negative integers, found ${JSON.stringify(t.shape)}`);
   }
   const Ctor = CTOR[t.dtype];
-  if (!(t.data instanceof (Ctor as unknown as Function))) {
+  if (!(t.data instanceof (Ctor as unknown as abstract new (...args: never[]) => unknown))) {
     const found = (t.data as object | undefined)?.constructor?.name ?? typeof t.data;
     throw new ValueError(`tensor "${name}": dtype ${t.dtype} needs data as ${Ctor.name}, found ${found}`);
   }

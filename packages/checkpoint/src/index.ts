@@ -96,7 +96,8 @@ export async function loadStateDict(src: CheckpointSource, opts: LoadStateDictOp
     const fmt = detectFormat(head);
     if (fmt === 'pth') return await readPthSource(source, opts);
     if (fmt === 'safetensors') {
-      if (opts.key !== undefined) throw new ValueError('loadStateDict: option key applies to .pth checkpoints, but this is a safetensors file');
+      if (opts.key !== undefined)
+        throw new ValueError('loadStateDict: option key applies to .pth checkpoints, but this is a safetensors file');
       return (await readSafetensorsSource(source, opts)).tensors;
     }
     throw new CheckpointError(
@@ -135,7 +136,8 @@ export interface PthToSafetensorsResult {
  * atomically; its metadata holds `format: 'pt'`.
  */
 export async function pthToSafetensors(src: string, dst: string, opts: PthToSafetensorsOptions = {}): Promise<PthToSafetensorsResult> {
-  if (typeof dst !== 'string' || dst.length === 0) throw new ValueError(`pthToSafetensors: expected a destination path, found ${describe(dst)}`);
+  if (typeof dst !== 'string' || dst.length === 0)
+    throw new ValueError(`pthToSafetensors: expected a destination path, found ${describe(dst)}`);
   const source = await openSource(src);
   let sd: StateDict;
   try {

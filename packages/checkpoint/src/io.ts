@@ -68,12 +68,20 @@ function isResponseLike(v: unknown): v is ResponseLike {
 }
 
 function isBlobLike(v: unknown): v is BlobLike {
-  return typeof v === 'object' && v !== null && typeof (v as BlobLike).slice === 'function' && typeof (v as BlobLike).size === 'number' && !ArrayBuffer.isView(v);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as BlobLike).slice === 'function' &&
+    typeof (v as BlobLike).size === 'number' &&
+    !ArrayBuffer.isView(v)
+  );
 }
 
 function checkRange(label: string, size: number, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
-    throw new CheckpointError(`${label}: read of ${length} bytes at offset ${offset} is outside the ${size}-byte file (truncated or corrupt)`);
+    throw new CheckpointError(
+      `${label}: read of ${length} bytes at offset ${offset} is outside the ${size}-byte file (truncated or corrupt)`,
+    );
   }
 }
 
@@ -109,10 +117,15 @@ export function blobSource(blob: BlobLike, label = blob.name || 'blob'): ByteSou
     try {
       buf = await blob.slice(offset, offset + length).arrayBuffer();
     } catch (e) {
-      throw new CheckpointError(`cannot read ${label} (${(e as Error)?.message ?? String(e)}): was the file changed, moved or deleted after it was chosen? Choose it again`, { cause: e });
+      throw new CheckpointError(
+        `cannot read ${label} (${(e as Error)?.message ?? String(e)}): was the file changed, moved or deleted after it was chosen? Choose it again`,
+        { cause: e },
+      );
     }
     if (buf.byteLength !== length) {
-      throw new CheckpointError(`${label}: read ${buf.byteLength} of ${length} bytes at offset ${offset} (the file changed while being read?); choose it again`);
+      throw new CheckpointError(
+        `${label}: read ${buf.byteLength} of ${length} bytes at offset ${offset} (the file changed while being read?); choose it again`,
+      );
     }
     return new Uint8Array(buf);
   };
@@ -295,6 +308,9 @@ export async function openSource(src: CheckpointSource, onProgress?: (p: BytePro
 export async function writeFileAtomic(path: string, parts: Iterable<Uint8Array>): Promise<void> {
   await coreWriteFileAtomic(path, parts, {
     createDirs: false,
-    error: (p, e) => new CheckpointError(`cannot write checkpoint ${p}: ${systemErrorText(e)}; nothing was written (an existing file is unchanged)`, { cause: e }),
+    error: (p, e) =>
+      new CheckpointError(`cannot write checkpoint ${p}: ${systemErrorText(e)}; nothing was written (an existing file is unchanged)`, {
+        cause: e,
+      }),
   });
 }

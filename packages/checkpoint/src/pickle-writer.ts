@@ -65,7 +65,9 @@ export function pyFloat(value: number): PickleFloat {
   return new PickleFloat(value);
 }
 /** An `OrderedDict` with the entries in the given order. */
-export function pyOrderedDict(entries: ReadonlyMap<string | number, PickleValue> | Iterable<[string | number, PickleValue]>): PickleOrderedDict {
+export function pyOrderedDict(
+  entries: ReadonlyMap<string | number, PickleValue> | Iterable<[string | number, PickleValue]>,
+): PickleOrderedDict {
   return new PickleOrderedDict(entries);
 }
 
@@ -187,7 +189,8 @@ export function pickleTorch(value: PickleValue): PickledTorchObject {
     out.bytes(utf8.encode(`${module}\n${name}\n`));
   };
   const int = (n: number | bigint, where: string) => {
-    if (typeof n === 'number' && !Number.isSafeInteger(n)) throw new ValueError(`${where}: the integer ${n} is not exactly representable (beyond 2^53); pass a bigint`);
+    if (typeof n === 'number' && !Number.isSafeInteger(n))
+      throw new ValueError(`${where}: the integer ${n} is not exactly representable (beyond 2^53); pass a bigint`);
     const b = BigInt(n);
     if (b >= 0n && b < 256n) out.byte(OP.BININT1, Number(b));
     else if (b >= 0n && b < 65536n) out.byte(OP.BININT2, Number(b) & 0xff, Number(b) >> 8);
@@ -299,7 +302,9 @@ export function pickleTorch(value: PickleValue): PickledTorchObject {
       case 'object':
         break;
       default:
-        throw new ValueError(`${where}: a ${typeof v} cannot be pickled (expected null, boolean, number, bigint, string, array, Map, object, tuple or tensor)`);
+        throw new ValueError(
+          `${where}: a ${typeof v} cannot be pickled (expected null, boolean, number, bigint, string, array, Map, object, tuple or tensor)`,
+        );
     }
     const o = v as object;
     if (o instanceof PickleFloat) return float(o.value);
@@ -325,11 +330,14 @@ export function pickleTorch(value: PickleValue): PickledTorchObject {
         out.byte(OP.EMPTY_DICT);
         return dictItems(o.entries(), where, depth);
       }
-      if (ArrayBuffer.isView(o)) throw new ValueError(`${where}: a bare ${o.constructor.name} cannot be pickled; wrap it as a tensor { dtype, shape, data }`);
+      if (ArrayBuffer.isView(o))
+        throw new ValueError(`${where}: a bare ${o.constructor.name} cannot be pickled; wrap it as a tensor { dtype, shape, data }`);
       if (isRawTensorLike(o)) return tensor(o, where);
       const proto = Object.getPrototypeOf(o);
       if (proto !== Object.prototype && proto !== null) {
-        throw new ValueError(`${where}: a ${o.constructor?.name ?? 'object'} cannot be pickled (expected a plain object, Map, array, tuple or tensor)`);
+        throw new ValueError(
+          `${where}: a ${o.constructor?.name ?? 'object'} cannot be pickled (expected a plain object, Map, array, tuple or tensor)`,
+        );
       }
       out.byte(OP.EMPTY_DICT);
       return dictItems(Object.entries(o) as [string, PickleValue][], where, depth);

@@ -64,19 +64,7 @@ export abstract class PyOpaque {
   }
 }
 
-export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | PyBytes
-  | PyTuple
-  | PyValue[]
-  | PyDict
-  | PySet
-  | PyGlobal
-  | PyOpaque;
+export type PyValue = null | boolean | number | bigint | string | PyBytes | PyTuple | PyValue[] | PyDict | PySet | PyGlobal | PyOpaque;
 
 export function pyTypeName(v: PyValue | undefined): string {
   if (v === undefined) return 'nothing';
@@ -644,7 +632,8 @@ function build(obj: PyValue, state: PyValue, fail: (m: string) => never): void {
 
 /** Check a dict key / set item is hashable in Python terms. */
 function dictKey(k: PyValue, fail: (m: string) => never): PyValue {
-  if (Array.isArray(k) || k instanceof PyDict || (k instanceof PySet && !k.frozen)) fail(`unhashable ${pyTypeName(k)} used as a dict key or set item`);
+  if (Array.isArray(k) || k instanceof PyDict || (k instanceof PySet && !k.frozen))
+    fail(`unhashable ${pyTypeName(k)} used as a dict key or set item`);
   return k;
 }
 
@@ -677,7 +666,8 @@ function rawUnicodeEscape(s: string): string {
 /** A python 2 `repr(str)` literal: quoted, with backslash escapes; returned latin-1 decoded. */
 function pyStringLiteral(s: string, fail: (m: string) => never): string {
   const q = s[0];
-  if (s.length < 2 || (q !== "'" && q !== '"') || s[s.length - 1] !== q) fail(`STRING argument ${JSON.stringify(s.slice(0, 40))} is not quoted`);
+  if (s.length < 2 || (q !== "'" && q !== '"') || s[s.length - 1] !== q)
+    fail(`STRING argument ${JSON.stringify(s.slice(0, 40))} is not quoted`);
   const body = s.slice(1, -1);
   let out = '';
   for (let i = 0; i < body.length; i++) {

@@ -53,7 +53,9 @@ function le64(v: DataView, at: number, x: number) {
 
 function checkPrefix(prefix: string): void {
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(prefix) || prefix === '.' || prefix === '..') {
-    throw new ValueError(`writePth: prefix must be a plain folder name of letters, digits, "_", "-" or "." (like "archive"), found ${JSON.stringify(prefix)}`);
+    throw new ValueError(
+      `writePth: prefix must be a plain folder name of letters, digits, "_", "-" or "." (like "archive"), found ${JSON.stringify(prefix)}`,
+    );
   }
 }
 

@@ -23,17 +23,7 @@ import {
   type TensorData,
 } from './dtypes.js';
 import { describe, openSource, type ByteSource, type CheckpointSource } from './io.js';
-import {
-  PyBytes,
-  PyDict,
-  PyGlobal,
-  PyOpaque,
-  PySet,
-  PyTuple,
-  pyTypeName,
-  unpickle,
-  type PyValue,
-} from './pickle.js';
+import { PyBytes, PyDict, PyGlobal, PyOpaque, PySet, PyTuple, pyTypeName, unpickle, type PyValue } from './pickle.js';
 import { ZipArchive, looksLikeZip, type ZipEntry } from './zip.js';
 
 export interface ReadPthOptions {
@@ -204,12 +194,24 @@ interface TorchContext {
 }
 
 /** Build a tensor view, checking it lies inside its storage (nothing is allocated here). */
-function rebuildTensor(ctx: TorchContext, fn: string, storage: PyValue, offsetV: PyValue, sizeV: PyValue, strideV: PyValue, dtypeV?: PyValue): PendingTensor {
+function rebuildTensor(
+  ctx: TorchContext,
+  fn: string,
+  storage: PyValue,
+  offsetV: PyValue,
+  sizeV: PyValue,
+  strideV: PyValue,
+  dtypeV?: PyValue,
+): PendingTensor {
   if (!(storage instanceof StorageRef)) throw new CheckpointError(`${ctx.label}: ${fn}: expected a storage, found ${pyTypeName(storage)}`);
   let dtype: DType;
   if (dtypeV !== undefined) {
-    if (!(dtypeV instanceof TorchDType)) throw new CheckpointError(`${ctx.label}: ${fn}: expected a torch dtype, found ${pyTypeName(dtypeV)}`);
-    if (!dtypeV.dtype) throw new CheckpointError(`${ctx.label}: tensor dtype torch.${dtypeV.name} is not supported (supported: float64/32/16, bfloat16, int64/32/16/8, uint8, bool)`);
+    if (!(dtypeV instanceof TorchDType))
+      throw new CheckpointError(`${ctx.label}: ${fn}: expected a torch dtype, found ${pyTypeName(dtypeV)}`);
+    if (!dtypeV.dtype)
+      throw new CheckpointError(
+        `${ctx.label}: tensor dtype torch.${dtypeV.name} is not supported (supported: float64/32/16, bfloat16, int64/32/16/8, uint8, bool)`,
+      );
     dtype = dtypeV.dtype;
     if (storage.dtype !== 'untyped' && storage.dtype !== dtype) {
       throw new CheckpointError(`${ctx.label}: tensor of dtype ${dtype} views ${storage.describe()} of another dtype`);
@@ -218,7 +220,10 @@ function rebuildTensor(ctx: TorchContext, fn: string, storage: PyValue, offsetV:
     if (storage.dtype === 'untyped') throw new CheckpointError(`${ctx.label}: ${fn} on an untyped storage needs a dtype`);
     dtype = storage.dtype;
   }
-  if (!isInt(offsetV) || offsetV < 0) throw new CheckpointError(`${ctx.label}: ${fn}: storage offset must be a non-negative int, found ${pyTypeName(offsetV)} ${String(offsetV)}`);
+  if (!isInt(offsetV) || offsetV < 0)
+    throw new CheckpointError(
+      `${ctx.label}: ${fn}: storage offset must be a non-negative int, found ${pyTypeName(offsetV)} ${String(offsetV)}`,
+    );
   const shape = intList(sizeV, `${ctx.label}: tensor size`);
   const stride = intList(strideV, `${ctx.label}: tensor stride`);
   if (stride.length !== shape.length) {
@@ -226,14 +231,16 @@ function rebuildTensor(ctx: TorchContext, fn: string, storage: PyValue, offsetV:
   }
   const numel = shapeNumel(shape, `${ctx.label}: tensor`);
   const es = DTYPE_SIZE[dtype];
-  if (storage.nbytes % es !== 0) throw new CheckpointError(`${ctx.label}: ${storage.describe()} is not a whole number of ${dtype} elements`);
+  if (storage.nbytes % es !== 0)
+    throw new CheckpointError(`${ctx.label}: ${storage.describe()} is not a whole number of ${dtype} elements`);
   const storageElems = storage.nbytes / es;
   const offset = offsetV as number;
   if (numel > 0) {
     let last = offset;
     for (let d = 0; d < shape.length; d++) {
       last += (shape[d] - 1) * stride[d];
-      if (!Number.isSafeInteger(last)) throw new CheckpointError(`${ctx.label}: tensor ${fmtShape(shape)} with stride ${fmtShape(stride)} overflows`);
+      if (!Number.isSafeInteger(last))
+        throw new CheckpointError(`${ctx.label}: tensor ${fmtShape(shape)} with stride ${fmtShape(stride)} overflows`);
     }
     if (last >= storageElems) {
       throw new CheckpointError(
@@ -248,7 +255,9 @@ function rebuildTensor(ctx: TorchContext, fn: string, storage: PyValue, offsetV:
 
 function tensorArgs(ctx: TorchContext, name: string, args: PyValue[], min: number, max: number): void {
   if (args.length < min || args.length > max) {
-    throw new CheckpointError(`${ctx.label}: ${name} called with ${args.length} arguments, expected ${min === max ? min : `${min}–${max}`}`);
+    throw new CheckpointError(
+      `${ctx.label}: ${name} called with ${args.length} arguments, expected ${min === max ? min : `${min}–${max}`}`,
+    );
   }
 }
 
@@ -268,7 +277,8 @@ function makeResolver(ctx: TorchContext): (module: string, name: string) => PyVa
         if (pairs === null) for (const [k, v] of (src as PyDict).map) d.map.set(k, v);
         else
           for (const p of pairs) {
-            if (!(p instanceof PyTuple) || p.items.length !== 2) throw new CheckpointError(`${ctx.label}: OrderedDict item must be a (key, value) pair, found ${pyTypeName(p)}`);
+            if (!(p instanceof PyTuple) || p.items.length !== 2)
+              throw new CheckpointError(`${ctx.label}: OrderedDict item must be a (key, value) pair, found ${pyTypeName(p)}`);
             d.map.set(p.items[0], p.items[1]);
           }
       }
@@ -355,7 +365,8 @@ function makeResolver(ctx: TorchContext): (module: string, name: string) => PyVa
   const param = (name: string, min: number, max: number) =>
     G(utils, name, (a) => {
       tensorArgs(ctx, name, a, min, max);
-      if (!(a[0] instanceof PendingTensor)) throw new CheckpointError(`${ctx.label}: ${name}: expected a tensor, found ${pyTypeName(a[0])}`);
+      if (!(a[0] instanceof PendingTensor))
+        throw new CheckpointError(`${ctx.label}: ${name}: expected a tensor, found ${pyTypeName(a[0])}`);
       return a[0];
     });
   add(param('_rebuild_parameter', 3, 3));
@@ -398,13 +409,16 @@ function makeResolver(ctx: TorchContext): (module: string, name: string) => PyVa
 function persistentLoader(ctx: TorchContext) {
   return (pid: PyValue): PyValue => {
     if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage') {
-      throw new CheckpointError(`${ctx.label}: unsupported persistent id ${pyTypeName(pid)} (expected ('storage', type, key, location, numel))`);
+      throw new CheckpointError(
+        `${ctx.label}: unsupported persistent id ${pyTypeName(pid)} (expected ('storage', type, key, location, numel))`,
+      );
     }
     const [, type, key, location, numel] = pid.items;
-    if (!(type instanceof PyGlobal) || !Object.prototype.hasOwnProperty.call(STORAGE_DTYPES, type.name)) {
+    if (!(type instanceof PyGlobal) || !Object.hasOwn(STORAGE_DTYPES, type.name)) {
       throw new CheckpointError(`${ctx.label}: persistent id names ${pyTypeName(type)} where a storage type was expected`);
     }
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw new CheckpointError(`${ctx.label}: storage key must be a non-empty str, found ${pyTypeName(key)}`);
+    if (typeof key !== 'string' || key.length === 0 || key.length > 1024)
+      throw new CheckpointError(`${ctx.label}: storage key must be a non-empty str, found ${pyTypeName(key)}`);
     if (typeof location !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*(:\d{1,6})?$/.test(location)) {
       throw new CheckpointError(`${ctx.label}: storage "${key}" has an invalid location ${JSON.stringify(String(location)).slice(0, 60)}`);
     }
@@ -416,7 +430,9 @@ function persistentLoader(ctx: TorchContext) {
     const prev = ctx.storages.get(key);
     if (prev) {
       if (prev.dtype !== dtype || prev.nbytes !== nbytes) {
-        throw new CheckpointError(`${ctx.label}: storage "${key}" is referenced as ${dtype} with ${nbytes} bytes and as ${prev.dtype} with ${prev.nbytes} bytes`);
+        throw new CheckpointError(
+          `${ctx.label}: storage "${key}" is referenced as ${dtype} with ${nbytes} bytes and as ${prev.dtype} with ${prev.nbytes} bytes`,
+        );
       }
       return prev;
     }
@@ -424,7 +440,9 @@ function persistentLoader(ctx: TorchContext) {
     const entry = ctx.archive.entries.get(name);
     if (!entry) throw new CheckpointError(`${ctx.label}: storage "${key}" is missing from the archive (no entry ${name})`);
     if (entry.size !== nbytes) {
-      throw new CheckpointError(`${ctx.label}: storage "${key}" should hold ${numel} ${dtype} elements (${nbytes} bytes) but ${name} has ${entry.size} bytes`);
+      throw new CheckpointError(
+        `${ctx.label}: storage "${key}" should hold ${numel} ${dtype} elements (${nbytes} bytes) but ${name} has ${entry.size} bytes`,
+      );
     }
     const ref = new StorageRef(key, dtype, nbytes, location, entry);
     ctx.storages.set(key, ref);
@@ -438,7 +456,9 @@ function findPrefix(archive: ZipArchive): string {
   const candidates = names.filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl')).map((n) => n.slice(0, n.length - 'data.pkl'.length));
   if (candidates.length === 1) return candidates[0];
   if (candidates.length === 0) {
-    throw new CheckpointError(`${archive.label}: zip archive has no data.pkl, so it is not a PyTorch checkpoint (entries: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`);
+    throw new CheckpointError(
+      `${archive.label}: zip archive has no data.pkl, so it is not a PyTorch checkpoint (entries: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`,
+    );
   }
   // Like torch: the archive's top-level directory is the one of its first entry.
   const first = names[0].split('/')[0] + '/';
@@ -479,7 +499,8 @@ export async function openPth(src: ByteSource, opts: ReadPthOptions = {}): Promi
   if (bo) {
     const text = new TextDecoder('latin1').decode(await archive.read(bo, { verifyCrc: opts.verifyCrc, maxBytes: 64 })).trim();
     if (text === 'big') bigEndian = true;
-    else if (text !== 'little') throw new CheckpointError(`${label}: ${prefix}byteorder says ${JSON.stringify(text.slice(0, 20))}, expected "little" or "big"`);
+    else if (text !== 'little')
+      throw new CheckpointError(`${label}: ${prefix}byteorder says ${JSON.stringify(text.slice(0, 20))}, expected "little" or "big"`);
   }
   const pklEntry = archive.entries.get(`${prefix}data.pkl`)!;
   const pkl = await archive.read(pklEntry, { verifyCrc: opts.verifyCrc, maxBytes: opts.maxPickleBytes ?? 256 * 2 ** 20 });
@@ -511,7 +532,8 @@ function child(v: PyValue, k: string): PyValue | undefined {
 export function selectStateDict(root: PyValue, label: string, key?: string | string[]): PyDict {
   if (key !== undefined) {
     const path = typeof key === 'string' ? [key] : key;
-    if (!Array.isArray(path) || path.some((p) => typeof p !== 'string')) throw new ValueError(`option key must be a string or an array of strings, found ${describe(key)}`);
+    if (!Array.isArray(path) || path.some((p) => typeof p !== 'string'))
+      throw new ValueError(`option key must be a string or an array of strings, found ${describe(key)}`);
     let v: PyValue = root;
     for (let i = 0; i < path.length; i++) {
       const next = child(v, path[i]);
@@ -565,7 +587,9 @@ function notTensorDict(v: PyValue, label: string, where: string): CheckpointErro
     for (const [k, x] of v.map) {
       if (typeof k !== 'string') return new CheckpointError(`${label}: ${what} has a ${pyTypeName(k)} key; a state dict has str keys`);
       if (!(x instanceof PendingTensor)) {
-        return new CheckpointError(`${label}: ${what} is not a dict of tensors: "${k}" is a ${pyTypeName(x)} (keys: ${keyList(v)}); pass the option key to pick the state dict`);
+        return new CheckpointError(
+          `${label}: ${what} is not a dict of tensors: "${k}" is a ${pyTypeName(x)} (keys: ${keyList(v)}); pass the option key to pick the state dict`,
+        );
       }
     }
   }
@@ -614,7 +638,9 @@ class Materializer {
     const bytes = t.numel * es;
     const limit = this.opts.maxExpandedBytes ?? 128 * 2 ** 20;
     if (bytes > t.storage.nbytes && bytes > limit) {
-      throw new CheckpointError(`${this.pth.label}: tensor "${name}" ${t.dtype}${fmtShape(t.shape)} would expand ${t.storage.nbytes} storage bytes to ${bytes} (limit ${limit}, option maxExpandedBytes)`);
+      throw new CheckpointError(
+        `${this.pth.label}: tensor "${name}" ${t.dtype}${fmtShape(t.shape)} would expand ${t.storage.nbytes} storage bytes to ${bytes} (limit ${limit}, option maxExpandedBytes)`,
+      );
     }
     const st = this.typed(t.storage, t.dtype);
     let contiguous = true;

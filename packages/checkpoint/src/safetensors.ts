@@ -103,7 +103,8 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, label: 
   for (const [name, info] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (info === null) continue;
-      if (typeof info !== 'object' || Array.isArray(info)) fail(label, `__metadata__ must be an object of strings, found ${describe(info)}`);
+      if (typeof info !== 'object' || Array.isArray(info))
+        fail(label, `__metadata__ must be an object of strings, found ${describe(info)}`);
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(label, `__metadata__["${k}"] must be a string, found ${describe(v)}`);
         Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
@@ -128,7 +129,10 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, label: 
     if (end > dataLength) fail(label, `tensor "${name}" ends at byte ${end} of a ${dataLength}-byte data buffer (truncated?)`);
     const want = numel * DTYPE_SIZE[dtype];
     if (want !== end - begin) {
-      fail(label, `tensor "${name}" ${dtype}${fmtShape(shape)} needs ${want} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+      fail(
+        label,
+        `tensor "${name}" ${dtype}${fmtShape(shape)} needs ${want} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      );
     }
     entries.push({ name, dtype, shape: (shape as number[]).slice(), begin, end });
   }
@@ -213,7 +217,8 @@ export async function readSafetensorsSource(source: ByteSource, opts: Safetensor
 
 function entriesOf(tensors: StateDict | Record<string, RawTensor>): [string, RawTensor][] {
   if (tensors instanceof Map) return [...tensors.entries()];
-  if (typeof tensors !== 'object' || tensors === null) throw new ValueError(`expected a Map or an object of tensors, found ${describe(tensors)}`);
+  if (typeof tensors !== 'object' || tensors === null)
+    throw new ValueError(`expected a Map or an object of tensors, found ${describe(tensors)}`);
   return Object.entries(tensors);
 }
 
@@ -240,7 +245,8 @@ function plan(tensors: StateDict | Record<string, RawTensor>, metadata?: Record<
     checkRawTensor(name, t);
   }
   if (metadata !== undefined && metadata !== null) {
-    if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new ValueError(`metadata must be an object of strings, found ${describe(metadata)}`);
+    if (typeof metadata !== 'object' || Array.isArray(metadata))
+      throw new ValueError(`metadata must be an object of strings, found ${describe(metadata)}`);
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new ValueError(`metadata["${k}"] must be a string, found ${describe(v)}`);
     }
@@ -268,7 +274,8 @@ function plan(tensors: StateDict | Record<string, RawTensor>, metadata?: Record<
   });
   const headerBytes = utf8Encoder.encode(JSON.stringify(json));
   const padded = Math.ceil(headerBytes.length / 8) * 8;
-  if (padded > MAX_HEADER_BYTES) throw new ValueError(`the safetensors header would be ${padded} bytes, above the ${MAX_HEADER_BYTES}-byte limit`);
+  if (padded > MAX_HEADER_BYTES)
+    throw new ValueError(`the safetensors header would be ${padded} bytes, above the ${MAX_HEADER_BYTES}-byte limit`);
   const header = new Uint8Array(8 + padded).fill(0x20);
   new DataView(header.buffer).setBigUint64(0, BigInt(padded), true);
   header.set(headerBytes, 8);
@@ -298,7 +305,8 @@ export async function writeSafetensors(
   tensors: StateDict | Record<string, RawTensor>,
   metadata?: Record<string, string>,
 ): Promise<void> {
-  if (typeof path !== 'string' || path.length === 0) throw new ValueError(`writeSafetensors: expected a file path, found ${describe(path)}`);
+  if (typeof path !== 'string' || path.length === 0)
+    throw new ValueError(`writeSafetensors: expected a file path, found ${describe(path)}`);
   const p = plan(tensors, metadata);
   await writeFileAtomic(path, [p.header, ...p.parts]);
 }

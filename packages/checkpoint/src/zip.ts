@@ -67,8 +67,14 @@ export function crc32(data: Uint8Array, crc = 0): number {
       const a = w[k] ^ c;
       const b = w[k + 1];
       c =
-        t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)] ^
-        t[768 + (b & 0xff)] ^ t[512 + ((b >>> 8) & 0xff)] ^ t[256 + ((b >>> 16) & 0xff)] ^ t[b >>> 24];
+        t[1792 + (a & 0xff)] ^
+        t[1536 + ((a >>> 8) & 0xff)] ^
+        t[1280 + ((a >>> 16) & 0xff)] ^
+        t[1024 + (a >>> 24)] ^
+        t[768 + (b & 0xff)] ^
+        t[512 + ((b >>> 8) & 0xff)] ^
+        t[256 + ((b >>> 16) & 0xff)] ^
+        t[b >>> 24];
     }
     i += pairs * 8;
   }
@@ -88,7 +94,13 @@ function u64(d: DataView, off: number, what: string, label: string): number {
 
 /** True when `first4` starts a zip archive (local header or empty-archive EOCD). */
 export function looksLikeZip(first4: Uint8Array): boolean {
-  return first4.length >= 4 && first4[0] === 0x50 && first4[1] === 0x4b && (first4[2] === 3 || first4[2] === 5) && (first4[3] === 4 || first4[3] === 6);
+  return (
+    first4.length >= 4 &&
+    first4[0] === 0x50 &&
+    first4[1] === 0x4b &&
+    (first4[2] === 3 || first4[2] === 5) &&
+    (first4[3] === 4 || first4[3] === 6)
+  );
 }
 
 export class ZipArchive {
@@ -109,7 +121,8 @@ export class ZipArchive {
   static async open(src: ByteSource): Promise<ZipArchive> {
     const label = src.label;
     const size = src.size;
-    if (size < 22) throw new CheckpointError(`${label}: not a zip archive (${size} bytes, too small for an end-of-central-directory record)`);
+    if (size < 22)
+      throw new CheckpointError(`${label}: not a zip archive (${size} bytes, too small for an end-of-central-directory record)`);
     const tailLen = Math.min(size, 22 + 0xffff + 20);
     const tailStart = size - tailLen;
     const tail = await src.read(tailStart, tailLen);
@@ -136,13 +149,16 @@ export class ZipArchive {
       if (eocd64Off + 56 > size) throw new CheckpointError(`${label}: zip64 end-of-central-directory record lies outside the file`);
       const r = await src.read(eocd64Off, 56);
       const rd = dv(r);
-      if (rd.getUint32(0, true) !== SIG_EOCD64) throw new CheckpointError(`${label}: zip64 end-of-central-directory record has a bad signature`);
+      if (rd.getUint32(0, true) !== SIG_EOCD64)
+        throw new CheckpointError(`${label}: zip64 end-of-central-directory record has a bad signature`);
       count = u64(rd, 32, 'entry count', label);
       cdSize = u64(rd, 40, 'central directory size', label);
       cdOffset = u64(rd, 48, 'central directory offset', label);
     }
     if (cdOffset + cdSize > size) {
-      throw new CheckpointError(`${label}: zip central directory [${cdOffset}, ${cdOffset + cdSize}) lies outside the ${size}-byte file (truncated?)`);
+      throw new CheckpointError(
+        `${label}: zip central directory [${cdOffset}, ${cdOffset + cdSize}) lies outside the ${size}-byte file (truncated?)`,
+      );
     }
     if (count * 46 > cdSize) throw new CheckpointError(`${label}: zip central directory of ${cdSize} bytes cannot hold ${count} entries`);
     const cd = await src.read(cdOffset, cdSize);
@@ -198,7 +214,8 @@ export class ZipArchive {
   private async dataOffset(e: ZipEntry): Promise<number> {
     const h = await this.src.read(e.localHeaderOffset, 30);
     const hd = dv(h);
-    if (hd.getUint32(0, true) !== SIG_LOCAL) throw new CheckpointError(`${this.label}: zip entry "${e.name}" has a bad local header signature`);
+    if (hd.getUint32(0, true) !== SIG_LOCAL)
+      throw new CheckpointError(`${this.label}: zip entry "${e.name}" has a bad local header signature`);
     const start = e.localHeaderOffset + 30 + hd.getUint16(26, true) + hd.getUint16(28, true);
     if (start + e.compressedSize > this.src.size) {
       throw new CheckpointError(
@@ -215,7 +232,8 @@ export class ZipArchive {
    */
   async read(e: ZipEntry, opts: { verifyCrc?: boolean; maxBytes?: number } = {}): Promise<Uint8Array> {
     const maxBytes = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
-    if (e.size > maxBytes) throw new CheckpointError(`${this.label}: zip entry "${e.name}" declares ${e.size} bytes, above the limit of ${maxBytes}`);
+    if (e.size > maxBytes)
+      throw new CheckpointError(`${this.label}: zip entry "${e.name}" declares ${e.size} bytes, above the limit of ${maxBytes}`);
     const start = await this.dataOffset(e);
     let out: Uint8Array;
     if (e.method === 0) {
@@ -225,11 +243,15 @@ export class ZipArchive {
       out = await this.src.read(start, e.size);
     } else if (e.method === 8) {
       if (e.size > Math.max(1024, e.compressedSize * MAX_DEFLATE_RATIO)) {
-        throw new CheckpointError(`${this.label}: zip entry "${e.name}" claims ${e.size} bytes from ${e.compressedSize} compressed bytes (impossible for deflate)`);
+        throw new CheckpointError(
+          `${this.label}: zip entry "${e.name}" claims ${e.size} bytes from ${e.compressedSize} compressed bytes (impossible for deflate)`,
+        );
       }
       out = this.inflate(e, await this.src.read(start, e.compressedSize));
     } else {
-      throw new CheckpointError(`${this.label}: zip entry "${e.name}" uses compression method ${e.method}; only stored (0) and deflate (8) are supported`);
+      throw new CheckpointError(
+        `${this.label}: zip entry "${e.name}" uses compression method ${e.method}; only stored (0) and deflate (8) are supported`,
+      );
     }
     if (opts.verifyCrc !== false) {
       const c = crc32(out);
@@ -261,7 +283,9 @@ export class ZipArchive {
       }
     } catch (err) {
       if (err instanceof CheckpointError) throw err;
-      throw new CheckpointError(`${this.label}: zip entry "${e.name}" has invalid deflate data (${(err as Error).message})`, { cause: err });
+      throw new CheckpointError(`${this.label}: zip entry "${e.name}" has invalid deflate data (${(err as Error).message})`, {
+        cause: err,
+      });
     }
     if (!finished || filled !== e.size) {
       throw new CheckpointError(`${this.label}: zip entry "${e.name}" inflates to ${filled} bytes, expected ${e.size}`);

@@ -32,7 +32,12 @@ function same(a: StateDict, b: StateDict): void {
     const u = b.get(k)!;
     expect(t.shape, k).toEqual(u.shape);
     expect(t.dtype, k).toBe(u.dtype);
-    expect(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength)), k).toBe(true);
+    expect(
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(
+        Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength),
+      ),
+      k,
+    ).toBe(true);
   }
 }
 
@@ -68,7 +73,8 @@ describe('loadStateDict from a Blob / File', () => {
     const slice = file.slice.bind(file);
     Object.defineProperty(file, 'slice', {
       value: (start?: number, end?: number) => {
-        if (++reads > 2) return { arrayBuffer: () => Promise.reject(new DOMException('The requested file could not be read', 'NotReadableError')) };
+        if (++reads > 2)
+          return { arrayBuffer: () => Promise.reject(new DOMException('The requested file could not be read', 'NotReadableError')) };
         return slice(start, end);
       },
     });
@@ -77,7 +83,9 @@ describe('loadStateDict from a Blob / File', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(CheckpointError);
-    expect(String((err as Error).message)).toMatch(/cannot read gone\.safetensors \(The requested file could not be read\).*choose it again/i);
+    expect(String((err as Error).message)).toMatch(
+      /cannot read gone\.safetensors \(The requested file could not be read\).*choose it again/i,
+    );
   });
 
   test('a Blob without a name is labelled "blob"', async () => {

@@ -109,10 +109,16 @@ export class PickleWriter {
     return this.op('Q');
   }
   put(i: number): this {
-    return i < 256 ? this.raw(0x71, i) : (this.op('r'), this.u32(i), this);
+    if (i < 256) return this.raw(0x71, i);
+    this.op('r');
+    this.u32(i);
+    return this;
   }
   get(i: number): this {
-    return i < 256 ? this.raw(0x68, i) : (this.op('j'), this.u32(i), this);
+    if (i < 256) return this.raw(0x68, i);
+    this.op('j');
+    this.u32(i);
+    return this;
   }
   stop(): this {
     return this.op('.');
@@ -189,7 +195,11 @@ export function emit(p: PickleWriter, v: unknown): void {
     // persistent id ('storage', type, key, location, numel)
     p.mark().str('storage');
     globalOf(p, 'torch', t.storageType, sg);
-    p.str(t.key).str(t.location ?? 'cpu').int(t.numel).tuple().binpersid();
+    p.str(t.key)
+      .str(t.location ?? 'cpu')
+      .int(t.numel)
+      .tuple()
+      .binpersid();
     p.int(t.offset ?? 0);
     emit(p, new Tup(t.size));
     emit(p, new Tup(t.stride ?? contiguousStride(t.size)));

@@ -90,8 +90,12 @@ describe('dtype conversion', () => {
     expect(() => fromFloat32(x, [3])).toThrow(ValueError);
     expect([...toFloat32Array({ dtype: 'I64', shape: [2], data: new BigInt64Array([3n, -4n]) })]).toEqual([3, -4]);
     expect([...toFloat32Array({ dtype: 'F64', shape: [1], data: new Float64Array([0.1]) })]).toEqual([Math.fround(0.1)]);
-    expect([...toInt32Array({ dtype: 'I64', shape: [2], data: new BigInt64Array([2147483647n, -2147483648n]) })]).toEqual([2147483647, -2147483648]);
-    expect(() => toInt32Array({ dtype: 'I64', shape: [2], data: new BigInt64Array([1n, 2147483648n]) })).toThrow(/element 1 .* 2147483648, outside the int32 range/);
+    expect([...toInt32Array({ dtype: 'I64', shape: [2], data: new BigInt64Array([2147483647n, -2147483648n]) })]).toEqual([
+      2147483647, -2147483648,
+    ]);
+    expect(() => toInt32Array({ dtype: 'I64', shape: [2], data: new BigInt64Array([1n, 2147483648n]) })).toThrow(
+      /element 1 .* 2147483648, outside the int32 range/,
+    );
     expect(() => toInt32Array({ dtype: 'F32', shape: [1], data: new Float32Array(1) })).toThrow(/integer tensor/);
     expect([...toInt32Array({ dtype: 'U8', shape: [2], data: new Uint8Array([255, 0]) })]).toEqual([255, 0]);
     expect(() => toFloat32Array({ dtype: 'F32', shape: [2], data: new Float32Array(3) })).toThrow(ValueError);
@@ -148,7 +152,11 @@ describe('compareStateDict', () => {
     const r = compareStateDict(vae, file);
     // same architecture family: every key of the released checkpoint is known; sizes differ (ch, vocab)
     const emb = r.mismatched.find((m) => m.key === 'quantize.embedding.weight');
-    expect(emb).toEqual({ key: 'quantize.embedding.weight', expected: [4096, 32], found: [fc.config.VQVAE.vocab_size, fc.config.VQVAE.z_channels] });
+    expect(emb).toEqual({
+      key: 'quantize.embedding.weight',
+      expected: [4096, 32],
+      found: [fc.config.VQVAE.vocab_size, fc.config.VQVAE.z_channels],
+    });
     // and a simple key -> shape table works
     const own = Object.fromEntries([...vae].map(([k, t]) => [k, t.shape]));
     expect(compareStateDict(vae, own).ok).toBe(true);
@@ -168,7 +176,12 @@ describe('pthToSafetensors', () => {
     for (const [k, t] of twin.tensors) {
       const u = out.tensors.get(k)!;
       expect(u.dtype).toBe(t.dtype);
-      expect(Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), k).toBe(true);
+      expect(
+        Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(
+          Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+        ),
+        k,
+      ).toBe(true);
     }
 
     const dst16 = join(dir, 'var16.safetensors');

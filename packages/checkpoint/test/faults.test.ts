@@ -31,7 +31,10 @@ const sd = (n: number, v: number): StateDict => new Map([['w', { dtype: 'F32', s
 const tmpFiles = async (d: string) => (await readdir(d)).filter((f) => f.endsWith('.tmp'));
 
 async function caught(p: Promise<unknown>): Promise<CheckpointError> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err, 'expected a CheckpointError').toBeInstanceOf(CheckpointError);
   return err as CheckpointError;
 }
@@ -69,7 +72,9 @@ describe('disk full (ENOSPC)', () => {
 describe('unwritable output paths', () => {
   it('a missing folder, a folder in the way and a read-only folder give CheckpointError naming the path', async () => {
     const missing = join(dir, 'no', 'such', 'x.safetensors');
-    expect((await caught(writeSafetensors(missing, sd(2, 1)))).message).toMatch(/cannot write checkpoint .*no[/\\]such[/\\]x\.safetensors.*ENOENT/);
+    expect((await caught(writeSafetensors(missing, sd(2, 1)))).message).toMatch(
+      /cannot write checkpoint .*no[/\\]such[/\\]x\.safetensors.*ENOENT/,
+    );
     const folder = join(dir, 'a-folder');
     await mkdir(folder);
     await writeFile(join(folder, 'keep'), 'x');

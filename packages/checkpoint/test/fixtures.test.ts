@@ -28,12 +28,14 @@ function rawSafetensors(path: string): Map<string, RawEntry> {
 
 function expectBitIdentical(name: string, got: StateDict, want: Map<string, RawEntry>): void {
   expect(new Set(got.keys()), `${name}: key set`).toEqual(new Set(want.keys()));
-  let bad: string[] = [];
+  const bad: string[] = [];
   for (const [k, w] of want) {
     const t = got.get(k) as RawTensor;
     const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     if (t.dtype !== w.dtype || JSON.stringify(t.shape) !== JSON.stringify(w.shape) || !bytes.equals(w.bytes)) {
-      bad.push(`${k}: got ${t.dtype}${JSON.stringify(t.shape)} (${bytes.length} B), want ${w.dtype}${JSON.stringify(w.shape)} (${w.bytes.length} B)`);
+      bad.push(
+        `${k}: got ${t.dtype}${JSON.stringify(t.shape)} (${bytes.length} B), want ${w.dtype}${JSON.stringify(w.shape)} (${w.bytes.length} B)`,
+      );
     }
   }
   expect(bad, `${name}: tensors differing from the safetensors twin`).toEqual([]);

@@ -44,7 +44,9 @@ async function attempt(t: Tally, what: string, fn: () => unknown): Promise<void>
   if (ms > 1000 && t.failures.length < 10) t.failures.push(`${what}: took ${ms.toFixed(0)} ms`);
 }
 
-const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x30, 0x39, 0x7b, 0x22, 0x2c, 0x5d, 0x2e, 0x28, 0x4b, 0x4a, 0x58, 0x71, 0x68, 0x52, 0x63];
+const INTERESTING = [
+  0x00, 0xff, 0x7f, 0x80, 0x01, 0x30, 0x39, 0x7b, 0x22, 0x2c, 0x5d, 0x2e, 0x28, 0x4b, 0x4a, 0x58, 0x71, 0x68, 0x52, 0x63,
+];
 
 /** One random mutation of `src`; `hot` is a byte range mutated preferentially (header, directory, pickle). */
 function mutate(src: Uint8Array, r: () => number, hot?: [number, number]): Uint8Array {
@@ -98,7 +100,12 @@ function mutate(src: Uint8Array, r: () => number, hot?: [number, number]): Uint8
 function truncate(src: Uint8Array, r: () => number): Uint8Array {
   // mostly near the start and near the end, where the headers and the directory are
   const u = r();
-  const n = u < 0.4 ? Math.floor(r() * Math.min(src.length, 4096)) : u < 0.8 ? src.length - 1 - Math.floor(r() * Math.min(src.length, 4096)) : Math.floor(r() * src.length);
+  const n =
+    u < 0.4
+      ? Math.floor(r() * Math.min(src.length, 4096))
+      : u < 0.8
+        ? src.length - 1 - Math.floor(r() * Math.min(src.length, 4096))
+        : Math.floor(r() * src.length);
   return src.slice(0, Math.max(0, n));
 }
 
@@ -122,7 +129,11 @@ function syntheticPths(): Uint8Array[] {
   const storages = { '0': f32(1, 2, 3, 4, 5, 6, 7, 8), '1': bytesOf(new BigInt64Array([5n, 6n])) };
   return [
     makePth({ pickle: picklePy(sd), storages, byteorder: 'little' }),
-    makePth({ prefix: 'ckpt/', pickle: picklePy({ model: sd, epoch: 3, lr: new Float(0.5), t: new Tup([1, 'x', null]), l: [true] }, 4), storages }),
+    makePth({
+      prefix: 'ckpt/',
+      pickle: picklePy({ model: sd, epoch: 3, lr: new Float(0.5), t: new Tup([1, 'x', null]), l: [true] }, 4),
+      storages,
+    }),
     makePth({ pickle: picklePy(sd), storages, byteorder: 'big', deflate: true }),
   ];
 }
@@ -210,7 +221,10 @@ describe('fuzz', () => {
     ];
     const strs = ['storage', '0', '1', 'cpu', 'cuda:0', 'latin1', 'w', '', 'x'.repeat(40)];
     const ints = [0, 1, 2, 3, 4, 8, -1, 255, 65535, 2 ** 31 - 1, -(2 ** 31), 2 ** 40];
-    const simple = [0x28, 0x74, 0x29, 0x85, 0x86, 0x87, 0x5d, 0x65, 0x61, 0x7d, 0x73, 0x75, 0x52, 0x81, 0x62, 0x51, 0x32, 0x30, 0x31, 0x4e, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x94, 0x6c, 0x64];
+    const simple = [
+      0x28, 0x74, 0x29, 0x85, 0x86, 0x87, 0x5d, 0x65, 0x61, 0x7d, 0x73, 0x75, 0x52, 0x81, 0x62, 0x51, 0x32, 0x30, 0x31, 0x4e, 0x88, 0x89,
+      0x8f, 0x90, 0x91, 0x94, 0x6c, 0x64,
+    ];
     const storages = { '0': bytesOf(new Float32Array(8).fill(1.5)), '1': bytesOf(new BigInt64Array([1n, 2n])) };
     const r = rng(0x0dd5eed + SEED);
     const t = newTally();

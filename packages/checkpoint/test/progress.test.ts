@@ -68,8 +68,8 @@ describe('loadStateDict byte progress', () => {
     const bytes = new Uint8Array(readFileSync(join(dir, 'var.pth')));
     const res = streamingResponse(bytes.subarray(0, 1000), 256, bytes.length);
     await expect(loadStateDict(res, { onProgress: () => undefined })).rejects.toThrow(CheckpointError);
-    await expect(loadStateDict(streamingResponse(bytes.subarray(0, 1000), 256, bytes.length), { onProgress: () => undefined })).rejects.toThrow(
-      /after 1000 of \d+ bytes/,
-    );
+    await expect(
+      loadStateDict(streamingResponse(bytes.subarray(0, 1000), 256, bytes.length), { onProgress: () => undefined }),
+    ).rejects.toThrow(/after 1000 of \d+ bytes/);
   });
 });

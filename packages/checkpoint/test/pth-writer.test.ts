@@ -112,7 +112,10 @@ describe('writePth', () => {
       betas: pyTuple(0.9, 0.95),
       name: 'ünïcode ✓',
       flags: [true, false, null],
-      nested: new Map<string | number, any>([[0, { step: t }], [7, pyOrderedDict([['w', t]])]]),
+      nested: new Map<string | number, any>([
+        [0, { step: t }],
+        [7, pyOrderedDict([['w', t]])],
+      ]),
     };
     const back = (await readPthObject(serializePth(obj))) as Map<string, any>;
     expect(back.get('epoch')).toBe(3);
@@ -129,7 +132,7 @@ describe('writePth', () => {
     expect(pickleTorch(obj).storages).toHaveLength(1);
   });
 
-  test('streams: storages are written straight from the tensors\' memory, one part at a time', () => {
+  test("streams: storages are written straight from the tensors' memory, one part at a time", () => {
     const sd = everyDtype();
     const parts = [...pthParts(pickleTorch(pyOrderedDict(sd)))];
     const f32 = sd.get('f32')!.data;
@@ -160,7 +163,13 @@ describe('writePth', () => {
     await expect(writePth(out, cyclic)).rejects.toThrow(/contains itself/);
     await expect(writePth(out, {}, { prefix: '../evil' })).rejects.toThrow(ValueError);
     // a contiguous view's strides are accepted (size-1 dims may have any stride)
-    await writePth(join(dir, 'ok.pth'), new Map([['w', { ...good, strides: [3, 1] }], ['v', { ...fromFloat32(new Float32Array(3), [1, 3]), strides: [99, 1] }]]) as any);
+    await writePth(
+      join(dir, 'ok.pth'),
+      new Map([
+        ['w', { ...good, strides: [3, 1] }],
+        ['v', { ...fromFloat32(new Float32Array(3), [1, 3]), strides: [99, 1] }],
+      ]) as any,
+    );
     expect(readdirSync(dir)).toEqual(['ok.pth']);
     // a folder that does not exist: CheckpointError naming the path, nothing written
     await expect(writePth(join(dir, 'missing', 'x.pth'), everyDtype())).rejects.toThrow(CheckpointError);
@@ -174,53 +183,77 @@ describe('writePth', () => {
 
 const torch = findTorch();
 
-describe.skipIf(!torch.ok)(`torch.load reads what writePth writes (${torch.ok ? `torch ${torch.version}` : 'skipped: no python3-torch'})`, () => {
-  test('state dicts of every dtype load with weights_only=True; torch re-saves identical tensors', async () => {
-    for (const [name, sd, opts] of [
-      ['dtypes', everyDtype(), {}],
-      ['dtypes-zip64', everyDtype(), { forceZip64: true }],
-      ['var', await loadStateDict(fc.path('var.pth'), { copy: true }), {}],
-    ] as const) {
-      const src = join(tmp, `${name}-for-torch.pth`);
-      const dst = join(tmp, `${name}-from-torch.pth`);
-      await writePth(src, sd, opts);
-      const seen = parsePythonJson(runPython(TORCH_LOAD, [src, dst, '--weights-only']));
-      expect(seen.weights_only).toBe(true);
-      const items = seen.value.OrderedDict as [string, any][];
-      expect(items.map(([k]) => k)).toEqual([...sd.keys()]);
-      const torchName = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool' };
-      for (const [k, d] of items) {
-        const t = sd.get(k)!;
-        expect(d.tensor, k).toBe(torchName[t.dtype]);
-        expect(d.shape, k).toEqual(t.shape);
-        expect(d.contiguous && !d.requires_grad, k).toBe(true);
+describe.skipIf(!torch.ok)(
+  `torch.load reads what writePth writes (${torch.ok ? `torch ${torch.version}` : 'skipped: no python3-torch'})`,
+  () => {
+    test('state dicts of every dtype load with weights_only=True; torch re-saves identical tensors', async () => {
+      for (const [name, sd, opts] of [
+        ['dtypes', everyDtype(), {}],
+        ['dtypes-zip64', everyDtype(), { forceZip64: true }],
+        ['var', await loadStateDict(fc.path('var.pth'), { copy: true }), {}],
+      ] as const) {
+        const src = join(tmp, `${name}-for-torch.pth`);
+        const dst = join(tmp, `${name}-from-torch.pth`);
+        await writePth(src, sd, opts);
+        const seen = parsePythonJson(runPython(TORCH_LOAD, [src, dst, '--weights-only']));
+        expect(seen.weights_only).toBe(true);
+        const items = seen.value.OrderedDict as [string, any][];
+        expect(items.map(([k]) => k)).toEqual([...sd.keys()]);
+        const torchName = {
+          F32: 'float32',
+          F16: 'float16',
+          BF16: 'bfloat16',
+          F64: 'float64',
+          I64: 'int64',
+          I32: 'int32',
+          I16: 'int16',
+          I8: 'int8',
+          U8: 'uint8',
+          BOOL: 'bool',
+        };
+        for (const [k, d] of items) {
+          const t = sd.get(k)!;
+          expect(d.tensor, k).toBe(torchName[t.dtype]);
+          expect(d.shape, k).toEqual(t.shape);
+          expect(d.contiguous && !d.requires_grad, k).toBe(true);
+        }
+        expectSameStateDict(sd, await readPth(dst, { copy: true }));
       }
-      expectSameStateDict(sd, await readPth(dst, { copy: true }));
-    }
-  });
-
-  test('a trainer-style object (floats, tuples, nested dicts, ints) loads with torch.load and keeps its Python types', async () => {
-    const src = join(tmp, 'obj-for-torch.pth');
-    const dst = join(tmp, 'obj-from-torch.pth');
-    await writePth(src, {
-      epoch: 2,
-      big: 2n ** 70n,
-      lr: 1e-4,
-      one: pyFloat(1),
-      betas: pyTuple(0.9, 0.95),
-      groups: [{ params: [0, 1], amsgrad: false, foreach: null }],
-      state: new Map([[0, { step: { dtype: 'F32', shape: [], data: new Float32Array([5]) } }]]),
     });
-    const v = parsePythonJson(runPython(TORCH_LOAD, [src, dst])).value.dict as [string, any][];
-    const m = new Map(v);
-    expect(m.get('epoch')).toEqual({ int: '2' });
-    expect(m.get('big')).toEqual({ int: String(2n ** 70n) });
-    expect(m.get('lr')).toEqual({ float: 1e-4 });
-    expect(m.get('one')).toEqual({ float: 1 });
-    expect(m.get('betas')).toEqual({ tuple: [{ float: 0.9 }, { float: 0.95 }] });
-    expect(m.get('groups')).toEqual({ list: [{ dict: [['params', { list: [{ int: '0' }, { int: '1' }] }], ['amsgrad', false], ['foreach', null]] }] });
-    expect(m.get('state').dict[0][0]).toBe(0);
-    expect(m.get('state').dict[0][1].dict[0][1]).toMatchObject({ tensor: 'float32', shape: [], sum: 5 });
-    expect(existsSync(dst)).toBe(true);
-  });
-});
+
+    test('a trainer-style object (floats, tuples, nested dicts, ints) loads with torch.load and keeps its Python types', async () => {
+      const src = join(tmp, 'obj-for-torch.pth');
+      const dst = join(tmp, 'obj-from-torch.pth');
+      await writePth(src, {
+        epoch: 2,
+        big: 2n ** 70n,
+        lr: 1e-4,
+        one: pyFloat(1),
+        betas: pyTuple(0.9, 0.95),
+        groups: [{ params: [0, 1], amsgrad: false, foreach: null }],
+        state: new Map([[0, { step: { dtype: 'F32', shape: [], data: new Float32Array([5]) } }]]),
+      });
+      const v = parsePythonJson(runPython(TORCH_LOAD, [src, dst])).value.dict as [string, any][];
+      const m = new Map(v);
+      expect(m.get('epoch')).toEqual({ int: '2' });
+      expect(m.get('big')).toEqual({ int: String(2n ** 70n) });
+      expect(m.get('lr')).toEqual({ float: 1e-4 });
+      expect(m.get('one')).toEqual({ float: 1 });
+      expect(m.get('betas')).toEqual({ tuple: [{ float: 0.9 }, { float: 0.95 }] });
+      expect(m.get('groups')).toEqual({
+        list: [
+          {
+            dict: [
+              ['params', { list: [{ int: '0' }, { int: '1' }] }],
+              ['amsgrad', false],
+              ['foreach', null],
+            ],
+          },
+        ],
+      });
+      expect(m.get('state').dict[0][0]).toBe(0);
+      expect(m.get('state').dict[0][1].dict[0][1]).toMatchObject({ tensor: 'float32', shape: [], sum: 5 });
+      expect(existsSync(dst)).toBe(true);
+    });
+  },
+);

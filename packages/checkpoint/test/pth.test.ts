@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { CheckpointError } from '@var/core';
 import { readPth, readPthObject, loadStateDict } from '../src/index.js';
-import { unpickle, PyDict, PyTuple, type PyValue } from '../src/pickle.js';
+import { unpickle, PyDict, type PyTuple, type PyValue } from '../src/pickle.js';
 import { Float, PickleWriter, Tup, bytesOf, makePth, picklePy, swapped, tensor } from './builders.js';
 
 async function rejects(p: Promise<unknown> | (() => unknown), pattern: RegExp): Promise<CheckpointError> {
@@ -60,19 +60,27 @@ describe('hostile pickles', () => {
   });
 
   test('REDUCE on a non-callable, BUILD on a non-object and EXT opcodes are refused', async () => {
-    const label = { resolveGlobal: (m: string, n: string): PyValue => { throw new CheckpointError(`global ${m}.${n}`); } };
+    const label = {
+      resolveGlobal: (m: string, n: string): PyValue => {
+        throw new CheckpointError(`global ${m}.${n}`);
+      },
+    };
     expect(() => unpickle(new PickleWriter().proto().str('x').emptyTuple().reduce().stop().bytes(), label)).toThrow(/cannot call str/);
     expect(() => unpickle(new PickleWriter().proto().int(3).emptyDict().build().stop().bytes(), label)).toThrow(/BUILD/);
     expect(() => unpickle(new PickleWriter().proto().raw(0x82, 1).stop().bytes(), label)).toThrow(/extension registry/);
     expect(() => unpickle(new PickleWriter().proto().raw(0x97).stop().bytes(), label)).toThrow(/out-of-band/);
     // INST (protocol 0) goes through the same allow-list
-    const inst = new Uint8Array([...new TextEncoder().encode('(S\'ls\'\nios\nsystem\n.')]);
+    const inst = new Uint8Array([...new TextEncoder().encode("(S'ls'\nios\nsystem\n.")]);
     expect(() => unpickle(inst, label)).toThrow(/global os\.system/);
   });
 });
 
 describe('pickle interpreter', () => {
-  const none = { resolveGlobal: (m: string, n: string): PyValue => { throw new CheckpointError(`global ${m}.${n}`); } };
+  const none = {
+    resolveGlobal: (m: string, n: string): PyValue => {
+      throw new CheckpointError(`global ${m}.${n}`);
+    },
+  };
   test('plain python values (protocol 2 and 4)', () => {
     for (const proto of [2, 4]) {
       const v = unpickle(
@@ -100,7 +108,17 @@ describe('pickle interpreter', () => {
   test('python-2 str and protocol-2 bytes decode byte for byte (latin-1)', async () => {
     expect(unpickle(Uint8Array.from([0x80, 2, 0x55, 3, 0x41, 0x80, 0xff, 0x2e]), none)).toBe('A\x80\xff');
     // bytes as protocol 2 writes them: _codecs.encode('\x80\xff', 'latin1'), inside a checkpoint
-    const p = new PickleWriter().proto(2).emptyDict().str('b').global('_codecs', 'encode').str('\x80\xff').str('latin1').raw(0x86).reduce().setitem().stop();
+    const p = new PickleWriter()
+      .proto(2)
+      .emptyDict()
+      .str('b')
+      .global('_codecs', 'encode')
+      .str('\x80\xff')
+      .str('latin1')
+      .raw(0x86)
+      .reduce()
+      .setitem()
+      .stop();
     const obj = (await readPthObject(makePth({ pickle: p.bytes(), storages: {} }))) as Map<string, Uint8Array>;
     expect([...obj.get('b')!]).toEqual([0x80, 0xff]);
   });
@@ -260,14 +278,32 @@ describe('synthetic .pth files', () => {
     const one = (spec: Parameters<typeof tensor>[0], storages: Record<string, Uint8Array>) =>
       makePth({ pickle: picklePy(new Map([['t', tensor(spec)]])), storages });
     await rejects(readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2, size: [2] }, {})), /missing from the archive/);
-    await rejects(readPth(one({ storageType: 'FloatStorage', key: '0', numel: 3, size: [3] }, { '0': f32(1, 2) })), /should hold 3 F32 elements/);
+    await rejects(
+      readPth(one({ storageType: 'FloatStorage', key: '0', numel: 3, size: [3] }, { '0': f32(1, 2) })),
+      /should hold 3 F32 elements/,
+    );
     // a lying storage size of 2^60 elements is rejected against the zip entry, before any allocation
-    await rejects(readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2 ** 40, size: [2] }, { '0': f32(1, 2) })), /should hold 1099511627776 F32/);
+    await rejects(
+      readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2 ** 40, size: [2] }, { '0': f32(1, 2) })),
+      /should hold 1099511627776 F32/,
+    );
     await rejects(readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2 ** 52, size: [2] }, { '0': f32(1, 2) })), /too large/);
-    await rejects(readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2, offset: 1, size: [2] }, { '0': f32(1, 2) })), /reaches element 2/);
-    await rejects(readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2, size: [2, 2], stride: [1, 1] }, { '0': f32(1, 2) })), /reaches element 2/);
-    await rejects(readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2, size: [2], location: 'cpu; rm -rf' }, { '0': f32(1, 2) })), /invalid location/);
-    await rejects(readPth(one({ storageType: 'ComplexFloatStorage', key: '0', numel: 1, size: [1] }, { '0': f32(1, 2) })), /ComplexFloatStorage is not supported/);
+    await rejects(
+      readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2, offset: 1, size: [2] }, { '0': f32(1, 2) })),
+      /reaches element 2/,
+    );
+    await rejects(
+      readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2, size: [2, 2], stride: [1, 1] }, { '0': f32(1, 2) })),
+      /reaches element 2/,
+    );
+    await rejects(
+      readPth(one({ storageType: 'FloatStorage', key: '0', numel: 2, size: [2], location: 'cpu; rm -rf' }, { '0': f32(1, 2) })),
+      /invalid location/,
+    );
+    await rejects(
+      readPth(one({ storageType: 'ComplexFloatStorage', key: '0', numel: 1, size: [1] }, { '0': f32(1, 2) })),
+      /ComplexFloatStorage is not supported/,
+    );
     // a stride-0 broadcast of one element to 2^40 elements is refused before allocating
     await rejects(
       readPth(one({ storageType: 'FloatStorage', key: '0', numel: 1, size: [2 ** 20, 2 ** 20], stride: [0, 0] }, { '0': f32(1) })),
@@ -306,14 +342,21 @@ describe('synthetic .pth files', () => {
 
   test('a large deflated storage inflates correctly', async () => {
     const big = new Float32Array(100_000).map((_, i) => Math.round(Math.sin(i) * 8)); // compressible, > 16 KiB steps
-    const pth = makePth({ pickle: picklePy(new Map([['t', tensor({ storageType: 'FloatStorage', key: '0', numel: big.length, size: [big.length] })]])), storages: { '0': bytesOf(big) }, deflate: true });
+    const pth = makePth({
+      pickle: picklePy(new Map([['t', tensor({ storageType: 'FloatStorage', key: '0', numel: big.length, size: [big.length] })]])),
+      storages: { '0': bytesOf(big) },
+      deflate: true,
+    });
     const got = (await readPth(pth)).get('t')!.data as Float32Array;
     expect(got.length).toBe(big.length);
     expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(big.buffer))).toBe(true);
   });
 
   test('CRC mismatches are detected', async () => {
-    const pth = makePth({ pickle: picklePy(new Map([['t', tensor({ storageType: 'FloatStorage', key: '0', numel: 2, size: [2] })]])), storages: { '0': f32(1, 2) } });
+    const pth = makePth({
+      pickle: picklePy(new Map([['t', tensor({ storageType: 'FloatStorage', key: '0', numel: 2, size: [2] })]])),
+      storages: { '0': f32(1, 2) },
+    });
     // flip a bit in the storage bytes (find them by value)
     const needle = f32(1, 2);
     let at = -1;

@@ -49,7 +49,12 @@ function expectSameTensors(a: StateDict, b: StateDict) {
     expect(u.dtype, k).toBe(t.dtype);
     expect(u.shape, k).toEqual(t.shape);
     expect(u.data.constructor, k).toBe(t.data.constructor);
-    expect(Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), k).toBe(true);
+    expect(
+      Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(
+        Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      ),
+      k,
+    ).toBe(true);
   }
 }
 
@@ -88,7 +93,12 @@ describe('safetensors', () => {
     // a plain object works as input too, and filter selects tensors
     const obj = Object.fromEntries(sd);
     expectSameTensors(sd, parseSafetensors(serializeSafetensors(obj, meta)).tensors);
-    expect([...(await readSafetensors(path, { filter: (k) => k.startsWith('t.I') })).tensors.keys()]).toEqual(['t.I64', 't.I32', 't.I16', 't.I8']);
+    expect([...(await readSafetensors(path, { filter: (k) => k.startsWith('t.I') })).tensors.keys()]).toEqual([
+      't.I64',
+      't.I32',
+      't.I16',
+      't.I8',
+    ]);
     expect(DTYPES.every((d) => sd.has(`t.${d}`))).toBe(true);
   });
 
@@ -109,19 +119,54 @@ describe('safetensors', () => {
     const f4 = new Uint8Array(8);
     const bad: [string, Uint8Array, RegExp][] = [
       ['too short', new Uint8Array(5), /fewer than the 8-byte/],
-      ['header length 2^60', (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 2n ** 60n, true); return b; })(), /exceeds the 100000000-byte limit/],
-      ['header past the end', (() => { const b = fileOf({}); new DataView(b.buffer).setBigUint64(0, 1000n, true); return b; })(), /runs past the end/],
+      [
+        'header length 2^60',
+        (() => {
+          const b = new Uint8Array(16);
+          new DataView(b.buffer).setBigUint64(0, 2n ** 60n, true);
+          return b;
+        })(),
+        /exceeds the 100000000-byte limit/,
+      ],
+      [
+        'header past the end',
+        (() => {
+          const b = fileOf({});
+          new DataView(b.buffer).setBigUint64(0, 1000n, true);
+          return b;
+        })(),
+        /runs past the end/,
+      ],
       ['not JSON', fileOf(null, undefined, '{"a": '), /not valid JSON/],
       ['not an object', fileOf(null, undefined, '[1,2]  '), /must start with "\{"/],
       ['invalid UTF-8', fileOf(null, undefined, '{"\udc00": 1}').map((b, i) => (i === 10 ? 0xff : b)), /UTF-8|JSON/],
       ['unknown dtype', fileOf({ a: { dtype: 'F8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), /unsupported dtype "F8"/],
       ['negative dim', fileOf({ a: { dtype: 'U8', shape: [-1], data_offsets: [0, 0] } }), /invalid dimension -1/],
       ['fractional dim', fileOf({ a: { dtype: 'U8', shape: [1.5], data_offsets: [0, 0] } }), /invalid dimension 1.5/],
-      ['size × dtype ≠ bytes', fileOf({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, f4.subarray(0, 4)), /needs 8 bytes but data_offsets \[0, 4\] span 4/],
-      ['tensor past the end', fileOf({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, f4.subarray(0, 4)), /ends at byte 8 of a 4-byte/],
-      ['huge tensor claim', fileOf({ a: { dtype: 'F64', shape: [2 ** 30, 2 ** 30], data_offsets: [0, 2 ** 63] } }), /data_offsets|more elements|ends at byte/],
+      [
+        'size × dtype ≠ bytes',
+        fileOf({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, f4.subarray(0, 4)),
+        /needs 8 bytes but data_offsets \[0, 4\] span 4/,
+      ],
+      [
+        'tensor past the end',
+        fileOf({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, f4.subarray(0, 4)),
+        /ends at byte 8 of a 4-byte/,
+      ],
+      [
+        'huge tensor claim',
+        fileOf({ a: { dtype: 'F64', shape: [2 ** 30, 2 ** 30], data_offsets: [0, 2 ** 63] } }),
+        /data_offsets|more elements|ends at byte/,
+      ],
       ['begin > end', fileOf({ a: { dtype: 'U8', shape: [0], data_offsets: [4, 0] } }, f4), /begin > end/],
-      ['overlap', fileOf({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [2, 6] } }, f4.subarray(0, 6)), /overlaps/],
+      [
+        'overlap',
+        fileOf(
+          { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [2, 6] } },
+          f4.subarray(0, 6),
+        ),
+        /overlaps/,
+      ],
       ['hole', fileOf({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, f4), /belong to no tensor/],
       ['trailing bytes', fileOf({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f4), /cover 4 bytes but the data buffer has 8/],
       ['bad offsets', fileOf({ a: { dtype: 'F32', shape: [1], data_offsets: [0] } }, f4), /invalid data_offsets/],
@@ -139,7 +184,15 @@ describe('safetensors', () => {
       expect((err as Error).message, what).toMatch(re);
     }
     // whitespace padding after the JSON is allowed, as are zero-sized tensors sharing an offset
-    const ok = fileOf(null, f4.subarray(0, 4), JSON.stringify({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, e: { dtype: 'F32', shape: [0], data_offsets: [4, 4] }, z: { dtype: 'U8', shape: [0, 5], data_offsets: [4, 4] } }) + '    ');
+    const ok = fileOf(
+      null,
+      f4.subarray(0, 4),
+      JSON.stringify({
+        a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+        e: { dtype: 'F32', shape: [0], data_offsets: [4, 4] },
+        z: { dtype: 'U8', shape: [0, 5], data_offsets: [4, 4] },
+      }) + '    ',
+    );
     expect(parseSafetensors(ok).tensors.size).toBe(3);
     // "__proto__" is an ordinary tensor name
     const proto = fileOf(null, f4.subarray(0, 4), '{"__proto__": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}');
@@ -183,7 +236,9 @@ describe('safetensors', () => {
     const path = join(dir, 'truncated.safetensors');
     const bytes = serializeSafetensors(allDtypes());
     await writeFile(path, bytes.subarray(0, bytes.length - 3));
-    await expect(readSafetensors(path)).rejects.toThrow(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: invalid safetensors file`));
+    await expect(readSafetensors(path)).rejects.toThrow(
+      new RegExp(`${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: invalid safetensors file`),
+    );
     await expect(readSafetensors(join(dir, 'missing.safetensors'))).rejects.toThrow(/cannot open checkpoint/);
     await expect(readSafetensors(new Response('nope', { status: 404 }))).rejects.toThrow(/HTTP 404/);
   });

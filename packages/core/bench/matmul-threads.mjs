@@ -88,11 +88,19 @@ if (o.child !== undefined) {
   const n = o.threads !== undefined ? num('threads', o.threads) : Math.min(availableParallelism(), 8);
   const results = [];
   for (const t of [1, n]) {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(t), '--size', String(size), '--seconds', String(seconds)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    const r = spawnSync(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--child', String(t), '--size', String(size), '--seconds', String(seconds)],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const line = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop();
     if (r.status !== 0 || !line) {
       console.error(`child with ${t} thread(s) failed (exit ${r.status})\n${r.stdout}`);
       process.exit(1);
@@ -102,7 +110,9 @@ if (o.child !== undefined) {
   const [one, many] = results;
   console.log(`wasm matMul ${size}x${size}x${size} (float32), ${availableParallelism()} cores available`);
   for (const r of results) {
-    console.log(`  ${String(r.threads).padStart(2)} thread(s) [${r.binary}]: ${r.gflops.toFixed(1).padStart(6)} GFLOP/s  (${r.ms.toFixed(1)} ms/matMul, ${r.iters} runs)`);
+    console.log(
+      `  ${String(r.threads).padStart(2)} thread(s) [${r.binary}]: ${r.gflops.toFixed(1).padStart(6)} GFLOP/s  (${r.ms.toFixed(1)} ms/matMul, ${r.iters} runs)`,
+    );
   }
   console.log(`  speedup ${many.threads} threads vs 1: ${(many.gflops / one.gflops).toFixed(2)}x`);
   if (o.json) console.log(JSON.stringify({ size, results, speedup: many.gflops / one.gflops }));

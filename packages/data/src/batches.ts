@@ -64,7 +64,8 @@ export function batchesPerEpoch(n: number, batchSize: number, dropLast = false):
 }
 
 function nonNegInt(v: unknown, name: string): number {
-  if (!Number.isInteger(v) || (v as number) < 0) throw new ValueError(`batches: ${name} must be a non-negative integer; got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(v) || (v as number) < 0)
+    throw new ValueError(`batches: ${name} must be a non-negative integer; got ${JSON.stringify(v)}`);
   return v as number;
 }
 

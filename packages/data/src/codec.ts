@@ -45,7 +45,7 @@ function toBytes(input: Uint8Array | ArrayBuffer | ArrayBufferView, where: strin
   if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   throw new ValueError(
     `${where}: expected the file's bytes as a Uint8Array, ArrayBuffer or typed array; got ${
-      input === null ? 'null' : typeof input === 'object' ? (input as object).constructor?.name ?? 'object' : typeof input
+      input === null ? 'null' : typeof input === 'object' ? ((input as object).constructor?.name ?? 'object') : typeof input
     }`,
   );
 }

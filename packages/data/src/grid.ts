@@ -46,7 +46,9 @@ export function makeGrid(images: readonly RawImage[], options: GridOptions = {})
   const { width: w, height: h } = images[0];
   const odd = images.findIndex((im) => im.width !== w || im.height !== h);
   if (odd >= 0) {
-    throw new ShapeError(`makeGrid: all images must have the same size; image 0 is ${w}x${h}, image ${odd} is ${images[odd].width}x${images[odd].height}`);
+    throw new ShapeError(
+      `makeGrid: all images must have the same size; image 0 is ${w}x${h}, image ${odd} is ${images[odd].width}x${images[odd].height}`,
+    );
   }
   const n = images.length;
   const cols = intIn(options.cols ?? Math.min(n, 8), 1, 1 << 16, 'cols');
@@ -56,7 +58,9 @@ export function makeGrid(images: readonly RawImage[], options: GridOptions = {})
   const textValue = intIn(options.textValue ?? (padValue < 128 ? 255 : 0), 0, 255, 'textValue');
   const labels = options.labels;
   if (labels !== undefined && (!Array.isArray(labels) || labels.length !== n)) {
-    throw new ValueError(`makeGrid: labels must be an array with one string per image (${n}); got ${Array.isArray(labels) ? `${labels.length} labels` : typeof labels}`);
+    throw new ValueError(
+      `makeGrid: labels must be an array with one string per image (${n}); got ${Array.isArray(labels) ? `${labels.length} labels` : typeof labels}`,
+    );
   }
   const C = images.every((im) => im.channels <= 2) ? 1 : 3;
   const strip = labels ? FONT_HEIGHT * scale + 2 : 0;

@@ -75,7 +75,8 @@ export async function readImage(path: string, options: Omit<DecodeOptions, 'sour
  * @throws DataIOError when the file cannot be written (the temporary file is removed).
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  if (!isNode()) throw new DataIOError(path, `cannot write ${path}: writing files needs Node.js (in a browser, download the bytes instead)`);
+  if (!isNode())
+    throw new DataIOError(path, `cannot write ${path}: writing files needs Node.js (in a browser, download the bytes instead)`);
   await coreWriteFileAtomic(path, bytes, { error: (p, e) => new DataIOError(p, `cannot write ${p}: ${ioMessage(e)}`, { cause: e }) });
 }
 

@@ -147,7 +147,7 @@ function resizeCropPlanes(
           v = 0;
           for (let k = 0; k < iy.length; k++) v += wy[k] * tmp[(p * H + iy[k]) * ow + ox];
         }
-        out[(p * ch + y) * cw + x] = clamp ? (v < -1 ? -1 : v > 1 ? 1 : v) : v;
+        out[(p * ch + y) * cw + x] = clamp ? (v < -1 ? -1 : Math.min(v, 1)) : v;
       }
     }
   }
@@ -218,7 +218,11 @@ function flipRows(buf: Float32Array, planes: number, H: number, W: number): void
  * used by `batches`, whose flips are thus done in JS rather than with tensor ops.
  * @internal
  */
-export function imagesToTensorFlipped(imgs: readonly RawImage[], options: ImageToTensorOptions, flips: readonly boolean[] | undefined): tf.Tensor4D {
+export function imagesToTensorFlipped(
+  imgs: readonly RawImage[],
+  options: ImageToTensorOptions,
+  flips: readonly boolean[] | undefined,
+): tf.Tensor4D {
   if (!Array.isArray(imgs) || imgs.length === 0) throw new ShapeError('imagesToTensor: expected a non-empty array of images');
   if (options === null || typeof options !== 'object') {
     throw new ValueError('imageToTensor: options {channels: 1 | 3, size?, mode?, background?} are required');
@@ -232,7 +236,10 @@ export function imagesToTensorFlipped(imgs: readonly RawImage[], options: ImageT
   const w0 = conv[0].width;
   if (options.size === undefined && conv.some((im) => im.height !== h0 || im.width !== w0)) {
     throw new ShapeError(
-      `imagesToTensor: images have different sizes (${conv.map((im) => `${im.width}x${im.height}`).slice(0, 4).join(', ')}, …); pass options.size`,
+      `imagesToTensor: images have different sizes (${conv
+        .map((im) => `${im.width}x${im.height}`)
+        .slice(0, 4)
+        .join(', ')}, …); pass options.size`,
     );
   }
   const modes = ['bilinear', 'bicubic', 'area'];
@@ -308,7 +315,9 @@ export async function tensorToImages(t: tf.Tensor4D, options: TensorToImagesOpti
       for (let c = 0; c < Math.min(outC, 3); c++) {
         const x = src[(b * C + (C === 1 ? 0 : c)) * plane + p];
         if (!Number.isFinite(x)) {
-          throw new NonFiniteError(`tensorToImages: value ${x} at [${b}, ${C === 1 ? 0 : c}, ${Math.floor(p / W)}, ${p % W}]; expected finite values in ${unit ? '[0, 1]' : '[-1, 1]'}`);
+          throw new NonFiniteError(
+            `tensorToImages: value ${x} at [${b}, ${C === 1 ? 0 : c}, ${Math.floor(p / W)}, ${p % W}]; expected finite values in ${unit ? '[0, 1]' : '[-1, 1]'}`,
+          );
         }
         const v = unit ? f(f(x * 255) + 0.5) : f(f(f(f(x + 1) * 0.5) * 255) + 0.5);
         data[p * outC + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.floor(v);

@@ -53,7 +53,10 @@ export function randomHorizontalFlip(x: tf.Tensor4D, rng: RandomSource, p = 0.5)
   const images = tf.tidy(() => {
     if (!flipped.some(Boolean)) return tf.clone(x);
     if (flipped.every(Boolean)) return tf.reverse(x, 3);
-    const m = tf.tensor4d(Float32Array.from(flipped, (f) => (f ? 1 : 0)), [B, 1, 1, 1]);
+    const m = tf.tensor4d(
+      Float32Array.from(flipped, (f) => (f ? 1 : 0)),
+      [B, 1, 1, 1],
+    );
     // x·(1−m) + flip(x)·m is exact for m ∈ {0, 1}.
     return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(tf.reverse(x, 3), m)) as tf.Tensor4D;
   });
@@ -71,7 +74,12 @@ export function randomCrop(x: tf.Tensor4D, size: Size, rng: RandomSource): tf.Te
   const [B, C, H, W] = x.shape;
   if (h > H || w > W) throw new ShapeError(`randomCrop: crop ${h}x${w} is larger than the input ${H}x${W}`);
   const offsets = Array.from({ length: B }, () => [rng.int(H - h + 1), rng.int(W - w + 1)] as const);
-  return tf.tidy(() => tf.concat(offsets.map(([t, l], b) => tf.slice(x, [b, 0, t, l], [1, C, h, w])), 0));
+  return tf.tidy(() =>
+    tf.concat(
+      offsets.map(([t, l], b) => tf.slice(x, [b, 0, t, l], [1, C, h, w])),
+      0,
+    ),
+  );
 }
 
 /**
@@ -84,10 +92,14 @@ export function pad(x: tf.Tensor4D, padding: number | readonly [number, number, 
   if (![t, b, l, r].every((v) => Number.isInteger(v) && v >= 0)) {
     throw new ValueError(`pad: padding must be non-negative integers; got ${JSON.stringify(padding)}`);
   }
-  return tf.pad(x, [
-    [0, 0],
-    [0, 0],
-    [t, b],
-    [l, r],
-  ], value);
+  return tf.pad(
+    x,
+    [
+      [0, 0],
+      [0, 0],
+      [t, b],
+      [l, r],
+    ],
+    value,
+  );
 }

@@ -49,7 +49,10 @@ function patternDataset(n = 50, side = 32): ImageDataset {
 describe('batches', () => {
   let ds: ImageDataset;
   beforeAll(() => {
-    ds = subset(patternDataset(100), Array.from({ length: 50 }, (_, i) => i * 2)); // 50 images, all classes
+    ds = subset(
+      patternDataset(100),
+      Array.from({ length: 50 }, (_, i) => i * 2),
+    ); // 50 images, all classes
   });
 
   it('keeps tf.memory bounded to one batch and frees everything at the end or on break', async () => {

@@ -33,14 +33,26 @@ describe('PNG', () => {
     const img2 = decodeImage(fpEncode({ width: 3, height: 2, channels: 1, depth: 2, data: d2 }));
     expect(Array.from(img2.data)).toEqual([0, 85, 170, 255, 170, 85]);
     const pal = decodeImage(
-      fpEncode({ width: 2, height: 2, channels: 1, depth: 8, data: new Uint8Array([0, 1, 1, 0]), palette: [[255, 0, 0], [0, 0, 255]] }),
+      fpEncode({
+        width: 2,
+        height: 2,
+        channels: 1,
+        depth: 8,
+        data: new Uint8Array([0, 1, 1, 0]),
+        palette: [
+          [255, 0, 0],
+          [0, 0, 255],
+        ],
+      }),
     );
     expect(pal.channels).toBe(3);
     expect(Array.from(pal.data)).toEqual([255, 0, 0, 0, 0, 255, 0, 0, 255, 255, 0, 0]);
   });
 
   it('rejects unknown formats and corrupt data with ImageFormatError', () => {
-    expect(() => decodeImage(new TextEncoder().encode('GIF89a....'), { source: 'x.gif' })).toThrow(/unknown image format.*x\.gif|x\.gif.*unknown image format/);
+    expect(() => decodeImage(new TextEncoder().encode('GIF89a....'), { source: 'x.gif' })).toThrow(
+      /unknown image format.*x\.gif|x\.gif.*unknown image format/,
+    );
     expect(() => decodeImage(new Uint8Array(0))).toThrow(ImageFormatError);
     const png = encodePng(randomImage(8, 8, 3, 1));
     expect(() => decodeImage(png.subarray(0, png.length - 30))).toThrow(ImageFormatError);
@@ -95,7 +107,14 @@ describe('convertChannels', () => {
     expect(Array.from(g.data)).toEqual([76, 18]); // PIL: L = R*299/1000 + G*587/1000 + B*114/1000
     expect(Array.from(convertChannels(g, 3).data)).toEqual([76, 76, 76, 18, 18, 18]);
     const rgba: RawImage = { width: 2, height: 1, channels: 4, data: new Uint8Array([0, 0, 0, 0, 100, 50, 0, 128]) };
-    expect(Array.from(convertChannels(rgba, 3).data)).toEqual([255, 255, 255, Math.round((100 * 128 + 255 * 127) / 255), Math.round((50 * 128 + 255 * 127) / 255), 127]);
+    expect(Array.from(convertChannels(rgba, 3).data)).toEqual([
+      255,
+      255,
+      255,
+      Math.round((100 * 128 + 255 * 127) / 255),
+      Math.round((50 * 128 + 255 * 127) / 255),
+      127,
+    ]);
     expect(Array.from(convertChannels(rgba, 3, { background: 0 }).data)).toEqual([0, 0, 0, 50, 25, 0]);
     expect(Array.from(convertChannels(rgba, 3, { background: null }).data)).toEqual([0, 0, 0, 100, 50, 0]);
     expect(Array.from(convertChannels(g, 4).data)).toEqual([76, 76, 76, 255, 18, 18, 18, 255]);

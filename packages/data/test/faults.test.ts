@@ -23,7 +23,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const image = (v: number): RawImage => ({ width: 16, height: 16, channels: 3, data: new Uint8Array(16 * 16 * 3).map((_, i) => (i * v) % 256) });
+const image = (v: number): RawImage => ({
+  width: 16,
+  height: 16,
+  channels: 3,
+  data: new Uint8Array(16 * 16 * 3).map((_, i) => (i * v) % 256),
+});
 
 describe('disk full (ENOSPC)', () => {
   it('writePng: DataIOError naming the path and ENOSPC; the previous image is intact, no temporary file left', async () => {
@@ -31,7 +36,10 @@ describe('disk full (ENOSPC)', () => {
     await writePng(path, image(3));
     const before = await readFile(path);
     fault.budget = 50;
-    const err = await writePng(path, image(7)).then(() => null, (e: unknown) => e);
+    const err = await writePng(path, image(7)).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DataIOError);
     expect((err as DataIOError).code).toBe('E_DATA_IO');
     expect((err as Error).message).toMatch(/cannot write .*a\.png: ENOSPC/);

@@ -156,7 +156,10 @@ describe('imageToTensor / tensorToImages', () => {
 
 describe('transforms', () => {
   it('flip, crops, pad and resize have the right shapes/values and leak nothing', () => {
-    const x = tf.tensor4d(Array.from({ length: 2 * 1 * 3 * 4 }, (_, i) => i / 24), [2, 1, 3, 4]);
+    const x = tf.tensor4d(
+      Array.from({ length: 2 * 1 * 3 * 4 }, (_, i) => i / 24),
+      [2, 1, 3, 4],
+    );
     const n0 = tf.memory().numTensors;
     const f = horizontalFlip(x);
     expect(Array.from(f.dataSync()).slice(0, 4)).toEqual(Array.from(x.dataSync()).slice(0, 4).reverse());

@@ -40,7 +40,7 @@ async function loadMnist() {
     const raw = mnist[d].raw;
     for (let j = 0; j < perDigit[d] * per; j++) {
       const v = Math.round(raw[j] * 255);
-      pixels[k * per + j] = v < 0 ? 0 : v > 255 ? 255 : v;
+      pixels[k * per + j] = v < 0 ? 0 : Math.min(v, 255);
     }
     labels.fill(d, k, k + perDigit[d]);
     k += perDigit[d];

@@ -123,21 +123,32 @@ console.log(`@var/metrics FID benchmark — node ${process.version}, ${process.a
 // --- fast routes at D ---
 const setup = time(() => [covariance(D, 1), covariance(D, 2)]);
 const [s1, s2] = setup.out;
-console.log(`setup: two ${D}x${D} covariances (gemm ${(D ** 3 / 1e9).toFixed(1)} G multiply-adds) in ${setup.s.toFixed(2)} s = ${((2 * D ** 3) / 1e9 / setup.s).toFixed(2)} GFLOP/s (blocked gemm, symmetric half)`);
+console.log(
+  `setup: two ${D}x${D} covariances (gemm ${(D ** 3 / 1e9).toFixed(1)} G multiply-adds) in ${setup.s.toFixed(2)} s = ${((2 * D ** 3) / 1e9 / setup.s).toFixed(2)} GFLOP/s (blocked gemm, symmetric half)`,
+);
 const mu = new Float64Array(D);
 const chol = time(() => frechetDistance(mu, s1, mu, s2, { method: 'cholesky' }));
-console.log(`D=${D} eigen route (pivoted Cholesky factor + tridiagonal QL): FID ${chol.out.fid.toFixed(9)}, tr sqrt ${chol.out.traceSqrtProduct.toFixed(9)} in ${chol.s.toFixed(2)} s`);
+console.log(
+  `D=${D} eigen route (pivoted Cholesky factor + tridiagonal QL): FID ${chol.out.fid.toFixed(9)}, tr sqrt ${chol.out.traceSqrtProduct.toFixed(9)} in ${chol.s.toFixed(2)} s`,
+);
 if (withEigen) {
   const eig = time(() => frechetDistance(mu, s1, mu, s2, { method: 'eigen' }));
-  console.log(`D=${D} eigen route (eigen-decomposition sqrt(Σ1) + tridiagonal QL):  FID ${eig.out.fid.toFixed(9)} in ${eig.s.toFixed(2)} s; |Δ| vs Cholesky ${Math.abs(eig.out.fid - chol.out.fid).toExponential(2)}`);
+  console.log(
+    `D=${D} eigen route (eigen-decomposition sqrt(Σ1) + tridiagonal QL):  FID ${eig.out.fid.toFixed(9)} in ${eig.s.toFixed(2)} s; |Δ| vs Cholesky ${Math.abs(eig.out.fid - chol.out.fid).toExponential(2)}`,
+  );
 }
 
 // --- reference at REF_D, compared with the eigen route at the same D ---
-const r1 = covariance(REF_D, 3), r2 = covariance(REF_D, 4);
+const r1 = covariance(REF_D, 3),
+  r2 = covariance(REF_D, 4);
 const fastRef = time(() => traceSqrtProduct(r1, r2, REF_D, 'cholesky'));
 const ns = time(() => newtonSchulzTraceSqrt(plainMatmul(r1, r2, REF_D), REF_D));
 console.log(`D=${REF_D} eigen route: tr sqrt ${fastRef.out.trace.toFixed(9)} in ${fastRef.s.toFixed(3)} s`);
-console.log(`D=${REF_D} reference (Newton–Schulz, ${ns.out.iters} iterations, plain matmul): tr sqrt ${ns.out.trace.toFixed(9)} in ${ns.s.toFixed(2)} s; rel. difference ${(Math.abs(ns.out.trace - fastRef.out.trace) / fastRef.out.trace).toExponential(2)}`);
+console.log(
+  `D=${REF_D} reference (Newton–Schulz, ${ns.out.iters} iterations, plain matmul): tr sqrt ${ns.out.trace.toFixed(9)} in ${ns.s.toFixed(2)} s; rel. difference ${(Math.abs(ns.out.trace - fastRef.out.trace) / fastRef.out.trace).toExponential(2)}`,
+);
 const scale = (D / REF_D) ** 3;
 const refAtD = REF_D === D ? ns.s : ns.s * scale;
-console.log(`D=${D}: eigen route ${chol.s.toFixed(2)} s vs reference ${refAtD.toFixed(1)} s${REF_D === D ? '' : ` (extrapolated ×${scale.toFixed(0)} from D=${REF_D}; --ref-dim ${D} to measure)`}: ${(refAtD / chol.s).toFixed(1)}× faster`);
+console.log(
+  `D=${D}: eigen route ${chol.s.toFixed(2)} s vs reference ${refAtD.toFixed(1)} s${REF_D === D ? '' : ` (extrapolated ×${scale.toFixed(0)} from D=${REF_D}; --ref-dim ${D} to measure)`}: ${(refAtD / chol.s).toFixed(1)}× faster`,
+);

@@ -117,8 +117,14 @@ const conv = tf.customGrad((x, f, save) => {
       const dx = tf.conv2d(dy, tf.transpose(tf.reverse(fs, [0, 1]), [0, 1, 3, 2]), 1, 'same');
       // filter gradient: dW[i,j,ci,co] = Σ_{b,h,w} xpad[b,h+i,w+j,ci]·dy[b,h,w,co], a 'valid'
       // convolution with the batch as the contracted channel axis
-      const ph = (kh - 1) / 2, pw = (kw - 1) / 2;
-      const padded = tf.pad(xs, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+      const ph = (kh - 1) / 2,
+        pw = (kw - 1) / 2;
+      const padded = tf.pad(xs, [
+        [0, 0],
+        [ph, ph],
+        [pw, pw],
+        [0, 0],
+      ]);
       const df = tf.transpose(tf.conv2d(tf.transpose(padded, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]), 1, 'valid'), [1, 2, 0, 3]);
       return [dx, df];
     },
@@ -142,13 +148,18 @@ function batchImages(idx, augment) {
     // shift: continuous ±2.5 px (affine) or integer ±2 px ('shift')
     const tx = affine ? (rand() * 2 - 1) * 2.5 : Math.floor(rand() * 5) - 2;
     const ty = affine ? (rand() * 2 - 1) * 2.5 : Math.floor(rand() * 5) - 2;
-    const cos = Math.cos(ang) / scale, sin = Math.sin(ang) / scale;
+    const cos = Math.cos(ang) / scale,
+      sin = Math.sin(ang) / scale;
     for (let y = 0; y < 28; y++) {
       for (let x = 0; x < 28; x++) {
-        const u = x - c - tx, v = y - c - ty;
-        const sx = cos * u + sin * v + c, sy = -sin * u + cos * v + c;
-        const x0 = Math.floor(sx), y0 = Math.floor(sy);
-        const fx = sx - x0, fy = sy - y0;
+        const u = x - c - tx,
+          v = y - c - ty;
+        const sx = cos * u + sin * v + c,
+          sy = -sin * u + cos * v + c;
+        const x0 = Math.floor(sx),
+          y0 = Math.floor(sy);
+        const fx = sx - x0,
+          fy = sy - y0;
         const at = (yy, xx) => (yy < 0 || yy >= 28 || xx < 0 || xx >= 28 ? -1 : img[yy * 28 + xx]);
         out[k * 784 + y * 28 + x] =
           (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1)) + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
@@ -182,13 +193,24 @@ for (let epoch = 0; epoch < EPOCHS; epoch++) {
   for (let s = 0; s < steps; s++) {
     const idx = order.slice(s * BATCH, (s + 1) * BATCH);
     const x = tf.tensor4d(batchImages(idx, true), [idx.length, 1, 28, 28]);
-    const y = tf.oneHot(tf.tensor1d(idx.map((i) => train.labels[i]), 'int32'), 10);
+    const y = tf.oneHot(
+      tf.tensor1d(
+        idx.map((i) => train.labels[i]),
+        'int32',
+      ),
+      10,
+    );
     const l = optimizer.minimize(() => loss(x, y), true);
-    if (ema) tf.tidy(() => { for (const [k, v] of params) ema.get(k).assign(tf.add(tf.mul(ema.get(k), EMA), tf.mul(v, 1 - EMA))); });
+    if (ema)
+      tf.tidy(() => {
+        for (const [k, v] of params) ema.get(k).assign(tf.add(tf.mul(ema.get(k), EMA), tf.mul(v, 1 - EMA)));
+      });
     lossSum += (await l.data())[0];
     tf.dispose([x, y, l]);
   }
-  console.log(`epoch ${epoch + 1}/${EPOCHS}: loss ${(lossSum / steps).toFixed(4)}, lr ${optimizer.learningRate.toExponential(2)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(
+    `epoch ${epoch + 1}/${EPOCHS}: loss ${(lossSum / steps).toFixed(4)}, lr ${optimizer.learningRate.toExponential(2)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
 }
 
 // --- serialise as float16 safetensors (the few lines of the format) ---
@@ -244,7 +266,13 @@ const bytes = safetensors(tensors, {
   ema: String(EMA),
   init: o.init !== undefined ? 'continued from earlier weights of this script' : 'none',
   epochs: String(EPOCHS),
-  augmentation: (AUGMENT === 'affine' ? 'affine: rotation 12 deg, scale 0.9-1.1, shift 2.5 px' : 'integer shifts up to 2 px') + '; dropout ' + DROPOUT + ' on fc1 features',
+  augmentation:
+    (AUGMENT === 'affine' ? 'affine: rotation 12 deg, scale 0.9-1.1, shift 2.5 px' : 'integer shifts up to 2 px') +
+    '; dropout ' +
+    DROPOUT +
+    ' on fc1 features',
 });
 writeFileSync(OUT, bytes);
-console.log(`held-out accuracy (float16 weights): ${(acc * 100).toFixed(3)}% (${Math.round(acc * test.n)}/${test.n} digits); wrote ${bytes.length} bytes to ${OUT.pathname}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+console.log(
+  `held-out accuracy (float16 weights): ${(acc * 100).toFixed(3)}% (${Math.round(acc * test.n)}/${test.n} digits); wrote ${bytes.length} bytes to ${OUT.pathname}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+);

@@ -75,7 +75,9 @@ export function digitClassifierForward(
   if (h !== DIGIT_INPUT_SIZE || w !== DIGIT_INPUT_SIZE) {
     if (fit === 'center-crop') {
       if (h < DIGIT_INPUT_SIZE || w < DIGIT_INPUT_SIZE) {
-        throw new ShapeError(`DigitClassifier: fit 'center-crop' needs images of at least ${DIGIT_INPUT_SIZE}×${DIGIT_INPUT_SIZE}, got ${h}×${w}`);
+        throw new ShapeError(
+          `DigitClassifier: fit 'center-crop' needs images of at least ${DIGIT_INPUT_SIZE}×${DIGIT_INPUT_SIZE}, got ${h}×${w}`,
+        );
       }
       const top = Math.floor((h - DIGIT_INPUT_SIZE) / 2);
       const left = Math.floor((w - DIGIT_INPUT_SIZE) / 2);
@@ -128,11 +130,19 @@ export class DigitClassifier implements FeatureExtractor {
    * @tensorflow/tfjs-core with a backend set. `opts.fit`: how inputs that are not 28 × 28
    * are fitted, `'resize'` (default) or `'center-crop'` (digits padded to a larger canvas).
    */
-  static async load(src: string | URL | ArrayBuffer | Uint8Array = DIGIT_CLASSIFIER_WEIGHTS_URL, opts: { fit?: DigitFit } = {}): Promise<DigitClassifier> {
+  static async load(
+    src: string | URL | ArrayBuffer | Uint8Array = DIGIT_CLASSIFIER_WEIGHTS_URL,
+    opts: { fit?: DigitFit } = {},
+  ): Promise<DigitClassifier> {
     const fit = opts.fit ?? 'resize';
-    if (fit !== 'resize' && fit !== 'center-crop') throw new ValueError(`DigitClassifier: fit must be 'resize' or 'center-crop', got ${JSON.stringify(fit)}`);
+    if (fit !== 'resize' && fit !== 'center-crop')
+      throw new ValueError(`DigitClassifier: fit must be 'resize' or 'center-crop', got ${JSON.stringify(fit)}`);
     const tf = await loadTf();
-    const bytes = await readWeightBytes(src, 'DigitClassifier', 'Pass the weights (URL, path or bytes) of packages/metrics/weights/digit-classifier.safetensors.');
+    const bytes = await readWeightBytes(
+      src,
+      'DigitClassifier',
+      'Pass the weights (URL, path or bytes) of packages/metrics/weights/digit-classifier.safetensors.',
+    );
     const w = parseWeights(bytes, 'DigitClassifier');
     checkDigitWeights(new Map([...w].map(([k, v]) => [k, v.shape])), 'DigitClassifier');
     const params = new Map<string, Tensor>();
@@ -160,7 +170,9 @@ export class DigitClassifier implements FeatureExtractor {
   /** Predicted digit per image. */
   async predict(images: Tensor4D): Promise<Int32Array> {
     this.assertLive();
-    const arg = this.tf.tidy(() => this.tf.argMax(digitClassifierForward(this.tf, this.params, images, undefined, this.fit).logits, 1) as Tensor1D);
+    const arg = this.tf.tidy(
+      () => this.tf.argMax(digitClassifierForward(this.tf, this.params, images, undefined, this.fit).logits, 1) as Tensor1D,
+    );
     try {
       return Int32Array.from(await arg.data());
     } finally {

@@ -80,7 +80,9 @@ export async function computeStatsFromImages(
     const out = await extractor.extract(batch);
     if (opts.disposeBatches) batch.dispose();
     if (out.features.length !== b * extractor.featureDim) {
-      throw new ShapeError(`computeStatsFromImages: extractor returned ${out.features.length} feature values for ${b} images (featureDim ${extractor.featureDim})`);
+      throw new ShapeError(
+        `computeStatsFromImages: extractor returned ${out.features.length} feature values for ${b} images (featureDim ${extractor.featureDim})`,
+      );
     }
     stats.add(out.features, b, extractor.featureDim);
     if (opts.collectLogits) {

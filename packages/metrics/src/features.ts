@@ -49,9 +49,7 @@ export function checkFinite(a: ArrayLike<number>, what: string, d?: number): voi
 
 /** Copy rows [r0, r1) of `f` to a Float64Array (optionally the listed rows instead). */
 export function rowsAsFloat64(f: Features, r0: number, r1: number): Float64Array {
-  return f.data instanceof Float64Array
-    ? f.data.slice(r0 * f.d, r1 * f.d)
-    : Float64Array.from(f.data.subarray(r0 * f.d, r1 * f.d));
+  return f.data instanceof Float64Array ? f.data.slice(r0 * f.d, r1 * f.d) : Float64Array.from(f.data.subarray(r0 * f.d, r1 * f.d));
 }
 
 /** Gather the listed rows of `f` into a Float64Array (|idx|×d). */

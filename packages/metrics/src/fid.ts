@@ -56,7 +56,8 @@ function factor(sigma1: Float64Array, sigma2: Float64Array, d: number, method: F
     const { rank, perm, lt } = pivotedCholesky(sigma1, d);
     const s2p = new Float64Array(d * d);
     for (let i = 0; i < d; i++) {
-      const src = perm[i] * d, dst = i * d;
+      const src = perm[i] * d,
+        dst = i * d;
       for (let j = 0; j < d; j++) s2p[dst + j] = sigma2[src + perm[j]];
     }
     return { ft: lt, rank, s2: s2p, triangular: true };
@@ -121,7 +122,8 @@ export function frechetDistance(
   checkFinite(sigma1, 'frechetDistance: sigma1', d);
   checkFinite(sigma2, 'frechetDistance: sigma2', d);
   const method = opts.method ?? 'cholesky';
-  if (method !== 'cholesky' && method !== 'eigen') throw new ValueError(`frechetDistance: method must be 'cholesky' or 'eigen', got ${String(method)}`);
+  if (method !== 'cholesky' && method !== 'eigen')
+    throw new ValueError(`frechetDistance: method must be 'cholesky' or 'eigen', got ${String(method)}`);
   const eps = opts.eps ?? 1e-6;
   const s1 = Float64Array.from(sigma1);
   const s2 = Float64Array.from(sigma2);
@@ -131,7 +133,8 @@ export function frechetDistance(
     const t = mu1[i] - mu2[i];
     meanTerm += t * t;
   }
-  let tr1 = 0, tr2 = 0;
+  let tr1 = 0,
+    tr2 = 0;
   for (let i = 0; i < d; i++) {
     tr1 += s1[i * d + i];
     tr2 += s2[i * d + i];
@@ -151,7 +154,9 @@ export function frechetDistance(
     try {
       res = traceSqrtProduct(s1, s2, d, method);
     } catch (err2) {
-      throw new ValueError(`frechetDistance: the square root of Σ₁Σ₂ could not be computed, even with ${eps}·I added to both covariances`, { cause: err2 });
+      throw new ValueError(`frechetDistance: the square root of Σ₁Σ₂ could not be computed, even with ${eps}·I added to both covariances`, {
+        cause: err2,
+      });
     }
     if (!Number.isFinite(res.trace)) {
       throw new ValueError(`frechetDistance: tr sqrt(Σ₁Σ₂) is ${res.trace}, even with ${eps}·I added to both covariances`, { cause: err });

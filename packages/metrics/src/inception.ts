@@ -49,7 +49,14 @@ interface MixedBlock {
   branches: Branch[];
 }
 
-const conv = (name: string, cin: number, cout: number, k: number | [number, number], stride = 1, pad: number | [number, number] = 0): Op => ({
+const conv = (
+  name: string,
+  cin: number,
+  cout: number,
+  k: number | [number, number],
+  stride = 1,
+  pad: number | [number, number] = 0,
+): Op => ({
   kind: 'conv',
   conv: {
     name,
@@ -70,7 +77,13 @@ function blockA(name: string, cin: number, poolFeatures: number): MixedBlock {
     branches: [
       { ops: [conv(c('branch1x1'), cin, 64, 1)] },
       { ops: [conv(c('branch5x5_1'), cin, 48, 1), conv(c('branch5x5_2'), 48, 64, 5, 1, 2)] },
-      { ops: [conv(c('branch3x3dbl_1'), cin, 64, 1), conv(c('branch3x3dbl_2'), 64, 96, 3, 1, 1), conv(c('branch3x3dbl_3'), 96, 96, 3, 1, 1)] },
+      {
+        ops: [
+          conv(c('branch3x3dbl_1'), cin, 64, 1),
+          conv(c('branch3x3dbl_2'), 64, 96, 3, 1, 1),
+          conv(c('branch3x3dbl_3'), 96, 96, 3, 1, 1),
+        ],
+      },
       { ops: [avgpoolSame, conv(c('branch_pool'), cin, poolFeatures, 1)] },
     ],
   };
@@ -179,10 +192,11 @@ export const INCEPTION_CONVS: readonly InceptionConvSpec[] = (() => {
   const out: InceptionConvSpec[] = [];
   const visit = (ops: Op[]) => ops.forEach((o) => o.kind === 'conv' && out.push(o.conv));
   visit(STEM);
-  for (const b of MIXED) for (const br of b.branches) {
-    visit(br.ops);
-    if (br.split) visit(br.split);
-  }
+  for (const b of MIXED)
+    for (const br of b.branches) {
+      visit(br.ops);
+      if (br.split) visit(br.split);
+    }
   return out;
 })();
 
@@ -217,7 +231,7 @@ export interface InceptionOptions {
 }
 
 const HELP =
-  'The FID Inception weights cannot be downloaded by var.ts: fetch pytorch-fid\'s pt_inception-2015-12-05-6726825d.pth ' +
+  "The FID Inception weights cannot be downloaded by var.ts: fetch pytorch-fid's pt_inception-2015-12-05-6726825d.pth " +
   'yourself and convert it to safetensors (e.g. pthToSafetensors from @var/checkpoint, or `var convert`), then pass its path, URL or bytes.';
 
 interface FoldedConv {
@@ -261,7 +275,9 @@ export class InceptionV3 implements FeatureExtractor {
   static async fromStateDict(sd: Map<string, InceptionWeight>, opts: InceptionOptions = {}): Promise<InceptionV3> {
     const tf = await loadTf();
     const want = inceptionStateDictShapes();
-    const missing: string[] = [], badShape: string[] = [], unexpected: string[] = [];
+    const missing: string[] = [],
+      badShape: string[] = [],
+      unexpected: string[] = [];
     for (const [k, shape] of want) {
       const t = sd.get(k);
       if (!t) missing.push(k);
@@ -271,10 +287,13 @@ export class InceptionV3 implements FeatureExtractor {
     }
     for (const k of sd.keys()) if (!want.has(k) && !k.endsWith('.num_batches_tracked')) unexpected.push(k);
     if (missing.length || badShape.length || unexpected.length) {
-      const list = (label: string, xs: string[]) => (xs.length ? `${label} (${xs.length}): ${xs.slice(0, 8).join(', ')}${xs.length > 8 ? ', …' : ''}. ` : '');
+      const list = (label: string, xs: string[]) =>
+        xs.length ? `${label} (${xs.length}): ${xs.slice(0, 8).join(', ')}${xs.length > 8 ? ', …' : ''}. ` : '';
       throw new CheckpointError(
         `InceptionV3: the state dict does not match the FID Inception (pt_inception-2015-12-05). ` +
-          list('missing', missing) + list('mis-shaped', badShape) + list('unexpected', unexpected),
+          list('missing', missing) +
+          list('mis-shaped', badShape) +
+          list('unexpected', unexpected),
       );
     }
     const convs = new Map<string, FoldedConv>();
@@ -284,7 +303,11 @@ export class InceptionV3 implements FeatureExtractor {
       const beta = sd.get(`${spec.name}.bn.bias`)!.data;
       const mean = sd.get(`${spec.name}.bn.running_mean`)!.data;
       const variance = sd.get(`${spec.name}.bn.running_var`)!.data;
-      const { cin, cout, kernel: [kh, kw] } = spec;
+      const {
+        cin,
+        cout,
+        kernel: [kh, kw],
+      } = spec;
       const scale = new Float64Array(cout);
       const bias = new Float32Array(cout);
       for (let o = 0; o < cout; o++) {
@@ -359,7 +382,8 @@ export class InceptionV3 implements FeatureExtractor {
     }
     const [, , h, w] = images.shape;
     const size = this.resizeTo;
-    if ((size ?? Math.min(h, w)) < 75) throw new ShapeError(`InceptionV3: inputs must be at least 75×75 after resizing, got ${size ?? `${h}×${w}`}`);
+    if ((size ?? Math.min(h, w)) < 75)
+      throw new ShapeError(`InceptionV3: inputs must be at least 75×75 after resizing, got ${size ?? `${h}×${w}`}`);
     const tf = this.tf;
     return tf.tidy(() => {
       let x = tf.transpose(images, [0, 2, 3, 1]) as Tensor4D;
@@ -403,4 +427,3 @@ export class InceptionV3 implements FeatureExtractor {
     this.disposed = true;
   }
 }
-

@@ -39,11 +39,14 @@ export function polynomialKernel(dot: number, d: number): number {
  */
 export function mmdUnbiased(x: Float64Array, y: Float64Array, m: number, d: number): number {
   if (m < 2) throw new ShapeError(`mmdUnbiased: need at least 2 vectors per set, got ${m}`);
-  if (x.length !== m * d || y.length !== m * d) throw new ShapeError(`mmdUnbiased: expected two ${m}x${d} matrices, got ${x.length} and ${y.length} values`);
+  if (x.length !== m * d || y.length !== m * d)
+    throw new ShapeError(`mmdUnbiased: expected two ${m}x${d} matrices, got ${x.length} and ${y.length} values`);
   const gxx = gemmNT(x, x, m, m, d, undefined, { symmetric: true });
   const gyy = gemmNT(y, y, m, m, d, undefined, { symmetric: true });
   const gxy = gemmNT(x, y, m, m, d);
-  let sxx = 0, syy = 0, sxy = 0;
+  let sxx = 0,
+    syy = 0,
+    sxy = 0;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < m; j++) {
       const o = i * m + j;
@@ -118,7 +121,9 @@ function sampleWithoutReplacement(n: number, m: number, rand: () => number): Int
   for (let i = 0; i < n; i++) idx[i] = i;
   for (let i = 0; i < m; i++) {
     const j = i + Math.floor(rand() * (n - i));
-    const t = idx[i]; idx[i] = idx[j]; idx[j] = t;
+    const t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
   }
   return idx.slice(0, m);
 }
@@ -135,10 +140,14 @@ export function kernelInceptionDistance(real: Features, fake: Features, opts: Ki
   if (real.d !== fake.d) throw new ShapeError(`kernelInceptionDistance: real features have dimension ${real.d}, fake ${fake.d}`);
   const numSubsets = opts.numSubsets ?? 100;
   const subsetSize = opts.subsetSize ?? 1000;
-  if (!Number.isInteger(numSubsets) || numSubsets < 1) throw new ValueError(`kernelInceptionDistance: numSubsets must be a positive integer, got ${numSubsets}`);
-  if (!Number.isInteger(subsetSize) || subsetSize < 2) throw new ValueError(`kernelInceptionDistance: subsetSize must be an integer >= 2, got ${subsetSize}`);
+  if (!Number.isInteger(numSubsets) || numSubsets < 1)
+    throw new ValueError(`kernelInceptionDistance: numSubsets must be a positive integer, got ${numSubsets}`);
+  if (!Number.isInteger(subsetSize) || subsetSize < 2)
+    throw new ValueError(`kernelInceptionDistance: subsetSize must be an integer >= 2, got ${subsetSize}`);
   if (subsetSize > real.n || subsetSize > fake.n) {
-    throw new ShapeError(`kernelInceptionDistance: subsetSize ${subsetSize} exceeds the number of vectors (real ${real.n}, fake ${fake.n}); pass a smaller subsetSize`);
+    throw new ShapeError(
+      `kernelInceptionDistance: subsetSize ${subsetSize} exceeds the number of vectors (real ${real.n}, fake ${fake.n}); pass a smaller subsetSize`,
+    );
   }
   checkFinite(real.data, 'kernelInceptionDistance: real', real.d);
   checkFinite(fake.data, 'kernelInceptionDistance: fake', fake.d);

@@ -62,25 +62,76 @@ export function gemmNT(
         for (; j < j1; j += 4) {
           const jCols = Math.min(4, j1 - j);
           if (iRows === 4 && jCols === 4) {
-            const a0 = i * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
-            const b0 = j * k, b1 = b0 + k, b2 = b1 + k, b3 = b2 + k;
-            let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-            let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-            let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-            let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+            const a0 = i * k,
+              a1 = a0 + k,
+              a2 = a1 + k,
+              a3 = a2 + k;
+            const b0 = j * k,
+              b1 = b0 + k,
+              b2 = b1 + k,
+              b3 = b2 + k;
+            let c00 = 0,
+              c01 = 0,
+              c02 = 0,
+              c03 = 0;
+            let c10 = 0,
+              c11 = 0,
+              c12 = 0,
+              c13 = 0;
+            let c20 = 0,
+              c21 = 0,
+              c22 = 0,
+              c23 = 0;
+            let c30 = 0,
+              c31 = 0,
+              c32 = 0,
+              c33 = 0;
             for (let p = ks; p < k1; p++) {
-              const x0 = a[a0 + p], x1 = a[a1 + p], x2 = a[a2 + p], x3 = a[a3 + p];
-              const y0 = b[b0 + p], y1 = b[b1 + p], y2 = b[b2 + p], y3 = b[b3 + p];
-              c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
-              c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
-              c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3;
-              c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3;
+              const x0 = a[a0 + p],
+                x1 = a[a1 + p],
+                x2 = a[a2 + p],
+                x3 = a[a3 + p];
+              const y0 = b[b0 + p],
+                y1 = b[b1 + p],
+                y2 = b[b2 + p],
+                y3 = b[b3 + p];
+              c00 += x0 * y0;
+              c01 += x0 * y1;
+              c02 += x0 * y2;
+              c03 += x0 * y3;
+              c10 += x1 * y0;
+              c11 += x1 * y1;
+              c12 += x1 * y2;
+              c13 += x1 * y3;
+              c20 += x2 * y0;
+              c21 += x2 * y1;
+              c22 += x2 * y2;
+              c23 += x2 * y3;
+              c30 += x3 * y0;
+              c31 += x3 * y1;
+              c32 += x3 * y2;
+              c33 += x3 * y3;
             }
             let o = i * n + j;
-            c[o] += c00; c[o + 1] += c01; c[o + 2] += c02; c[o + 3] += c03; o += n;
-            c[o] += c10; c[o + 1] += c11; c[o + 2] += c12; c[o + 3] += c13; o += n;
-            c[o] += c20; c[o + 1] += c21; c[o + 2] += c22; c[o + 3] += c23; o += n;
-            c[o] += c30; c[o + 1] += c31; c[o + 2] += c32; c[o + 3] += c33;
+            c[o] += c00;
+            c[o + 1] += c01;
+            c[o + 2] += c02;
+            c[o + 3] += c03;
+            o += n;
+            c[o] += c10;
+            c[o + 1] += c11;
+            c[o + 2] += c12;
+            c[o + 3] += c13;
+            o += n;
+            c[o] += c20;
+            c[o + 1] += c21;
+            c[o + 2] += c22;
+            c[o + 3] += c23;
+            o += n;
+            c[o] += c30;
+            c[o + 1] += c31;
+            c[o + 2] += c32;
+            c[o + 3] += c33;
           } else {
             for (let ii = 0; ii < iRows; ii++) {
               const ao = (i + ii) * k;
@@ -162,11 +213,20 @@ export function pivotedCholesky(s: Float64Array, n: number, tol?: number): Pivot
     for (let i = q + 1; i < n; i++) if (diag[i] > diag[p]) p = i;
     if (!(diag[p] > tolerance)) break;
     if (p !== q) {
-      const t = perm[p]; perm[p] = perm[q]; perm[q] = t;
-      const td = diag[p]; diag[p] = diag[q]; diag[q] = td;
+      const t = perm[p];
+      perm[p] = perm[q];
+      perm[q] = t;
+      const td = diag[p];
+      diag[p] = diag[q];
+      diag[q] = td;
       // Swap the computed parts of rows p and q of L.
-      const rp = p * n, rq = q * n;
-      for (let c = 0; c < q; c++) { const x = l[rp + c]; l[rp + c] = l[rq + c]; l[rq + c] = x; }
+      const rp = p * n,
+        rq = q * n;
+      for (let c = 0; c < q; c++) {
+        const x = l[rp + c];
+        l[rp + c] = l[rq + c];
+        l[rq + c] = x;
+      }
     }
     const lqq = Math.sqrt(diag[q]);
     const rq = q * n;
@@ -200,11 +260,7 @@ export function pivotedCholesky(s: Float64Array, n: number, tol?: number): Pivot
  * symmetric product A·v of step k+1 run in one pass over the trailing upper triangle, so
  * each step reads and writes each stored element once, along rows.
  */
-export function tridiagonalize(
-  a: Float64Array,
-  n: number,
-  wantQt = false,
-): { d: Float64Array; e: Float64Array; qt?: Float64Array } {
+export function tridiagonalize(a: Float64Array, n: number, wantQt = false): { d: Float64Array; e: Float64Array; qt?: Float64Array } {
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   const vs: Float64Array[] = [];
@@ -274,14 +330,18 @@ export function tridiagonalize(
       for (let j = k1; j < n; j++) w[j] = p[j] - K * v[j];
       // Row k+1 first: it gives the next reflector.
       {
-        const ri = k1 * n, vi = v[k1], wi = w[k1];
+        const ri = k1 * n,
+          vi = v[k1],
+          wi = w[k1];
         for (let j = k1; j < n; j++) a[ri + j] -= vi * w[j] + wi * v[j];
         if (hasNext) nextBeta = reflector(k1, nextV);
       }
       if (nextBeta !== 0) {
         for (let i = k1 + 1; i < n; i++) {
           const ri = i * n;
-          const vi = v[i], wi = w[i], ui = nextV[i];
+          const vi = v[i],
+            wi = w[i],
+            ui = nextV[i];
           const xd = a[ri + i] - 2 * vi * wi;
           a[ri + i] = xd;
           let s = xd * ui;
@@ -297,7 +357,8 @@ export function tridiagonalize(
       } else {
         for (let i = k1 + 1; i < n; i++) {
           const ri = i * n;
-          const vi = v[i], wi = w[i];
+          const vi = v[i],
+            wi = w[i];
           for (let j = i; j < n; j++) a[ri + j] -= vi * w[j] + wi * v[j];
         }
       }
@@ -359,11 +420,14 @@ export function tridiagonalQL(d: Float64Array, e: Float64Array, zt?: Float64Arra
         if (Math.abs(e[m]) <= eps * dd) break;
       }
       if (m === l) break;
-      if (++iter > 60) throw new ValueError(`symmetric eigensolver: QL did not converge for eigenvalue ${l} after 60 iterations (non-finite input?)`);
+      if (++iter > 60)
+        throw new ValueError(`symmetric eigensolver: QL did not converge for eigenvalue ${l} after 60 iterations (non-finite input?)`);
       let g = (d[l + 1] - d[l]) / (2 * e[l]);
       let r = Math.hypot(g, 1);
       g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r));
-      let s = 1, c = 1, p = 0;
+      let s = 1,
+        c = 1,
+        p = 0;
       let i = m - 1;
       let underflow = false;
       for (; i >= l; i--) {
@@ -385,7 +449,8 @@ export function tridiagonalQL(d: Float64Array, e: Float64Array, zt?: Float64Arra
         d[i + 1] = g + p;
         g = c * r - b;
         if (zt) {
-          const r0 = i * n, r1 = r0 + n;
+          const r0 = i * n,
+            r1 = r0 + n;
           for (let q = 0; q < n; q++) {
             const z1 = zt[r1 + q];
             const z0 = zt[r0 + q];

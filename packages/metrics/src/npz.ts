@@ -55,7 +55,8 @@ export function readNpy(bytes: Uint8Array, what = 'readNpy'): NpyArray {
   } else {
     throw new ValueError(`${what}: unsupported .npy format version ${major}.${bytes[7]} (expected 1.0, 2.0 or 3.0)`);
   }
-  if (start + headerLen > bytes.length) throw new ValueError(`${what}: truncated .npy header (needs ${start + headerLen} bytes, file has ${bytes.length})`);
+  if (start + headerLen > bytes.length)
+    throw new ValueError(`${what}: truncated .npy header (needs ${start + headerLen} bytes, file has ${bytes.length})`);
   const header = parseHeader(new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen)), what);
   if (header.fortran) {
     throw new ValueError(`${what}: Fortran-order arrays are not supported; save a C-contiguous array (numpy.ascontiguousarray) instead`);
@@ -64,7 +65,9 @@ export function readNpy(bytes: Uint8Array, what = 'readNpy'): NpyArray {
   if (header.descr === '<f8') size = 8;
   else if (header.descr === '<f4') size = 4;
   else {
-    throw new ValueError(`${what}: unsupported dtype ${JSON.stringify(header.descr)}; expected little-endian float64 '<f8' or float32 '<f4'`);
+    throw new ValueError(
+      `${what}: unsupported dtype ${JSON.stringify(header.descr)}; expected little-endian float64 '<f8' or float32 '<f4'`,
+    );
   }
   const count = header.shape.reduce((a, b) => a * b, 1);
   const off = start + headerLen;
@@ -147,7 +150,9 @@ export function readNpz(input: Uint8Array | ArrayBuffer, names?: string[]): Map<
 
 /** Write arrays as a `.npz` archive (stored, like `numpy.savez`; `compress` deflates like `savez_compressed`). */
 export function writeNpz(
-  arrays: Record<string, { data: Float64Array | Float32Array; shape?: number[] }> | Map<string, { data: Float64Array | Float32Array; shape?: number[] }>,
+  arrays:
+    | Record<string, { data: Float64Array | Float32Array; shape?: number[] }>
+    | Map<string, { data: Float64Array | Float32Array; shape?: number[] }>,
   opts: { compress?: boolean } = {},
 ): Uint8Array {
   const entries = arrays instanceof Map ? [...arrays.entries()] : Object.entries(arrays);
@@ -165,11 +170,17 @@ export function writeNpz(
 export function readReferenceStats(input: Uint8Array | ArrayBuffer): FeatureStats {
   const bytes = toBytes(input);
   let names: string[] = [];
-  unzipSync(bytes, { filter: (f) => { names.push(f.name.replace(/\.npy$/, '')); return false; } });
+  unzipSync(bytes, {
+    filter: (f) => {
+      names.push(f.name.replace(/\.npy$/, ''));
+      return false;
+    },
+  });
   names = names.filter((n) => n.length > 0);
   if (names.includes('mu') && names.includes('sigma')) {
     const m = readNpz(bytes, ['mu', 'sigma']);
-    const mu = m.get('mu')!, sigma = m.get('sigma')!;
+    const mu = m.get('mu')!,
+      sigma = m.get('sigma')!;
     const d = mu.data.length;
     if (mu.shape.length !== 1 || sigma.shape.length !== 2 || sigma.shape[0] !== d || sigma.shape[1] !== d) {
       throw new ShapeError(`readReferenceStats: expected mu (d,) and sigma (d, d), got mu [${mu.shape}] and sigma [${sigma.shape}]`);

@@ -121,8 +121,10 @@ export function precisionRecall(real: Features, fake: Features, opts: PrecisionR
   checkFeatures(fake, 'precisionRecall: fake', 1);
   if (real.d !== fake.d) throw new ShapeError(`precisionRecall: real features have dimension ${real.d}, fake ${fake.d}`);
   if (!Number.isInteger(k) || k < 1) throw new ValueError(`precisionRecall: k must be a positive integer, got ${k}`);
-  if (!Number.isInteger(blockSize) || blockSize < 1) throw new ValueError(`precisionRecall: blockSize must be a positive integer, got ${blockSize}`);
-  if (real.n <= k || fake.n <= k) throw new ShapeError(`precisionRecall: each set needs more than k = ${k} vectors (real ${real.n}, fake ${fake.n})`);
+  if (!Number.isInteger(blockSize) || blockSize < 1)
+    throw new ValueError(`precisionRecall: blockSize must be a positive integer, got ${blockSize}`);
+  if (real.n <= k || fake.n <= k)
+    throw new ShapeError(`precisionRecall: each set needs more than k = ${k} vectors (real ${real.n}, fake ${fake.n})`);
   checkFinite(real.data, 'precisionRecall: real', real.d);
   checkFinite(fake.data, 'precisionRecall: fake', fake.d);
   const d = real.d;
@@ -132,7 +134,8 @@ export function precisionRecall(real: Features, fake: Features, opts: PrecisionR
   const radiiFake = radiiOf(pf, d, k, blockSize);
   const fakeInRealManifold = inManifold(pf, pr, radiiReal, d, blockSize);
   const realInFakeManifold = inManifold(pr, pf, radiiFake, d, blockSize);
-  let precisionCount = 0, recallCount = 0;
+  let precisionCount = 0,
+    recallCount = 0;
   for (const v of fakeInRealManifold) precisionCount += v;
   for (const v of realInFakeManifold) recallCount += v;
   return {

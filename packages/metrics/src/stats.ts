@@ -88,7 +88,10 @@ export class FeatureStats {
     if (this.fixedSigma || other.fixedSigma) throw new ValueError('FeatureStats.merge: statistics built from (mu, sigma) cannot be merged');
     const nb = other.n;
     if (nb === 0) return this;
-    const na = this.n, tot = na + nb, f = (na * nb) / tot, d = this.dim;
+    const na = this.n,
+      tot = na + nb,
+      f = (na * nb) / tot,
+      d = this.dim;
     const delta = new Float64Array(d);
     for (let j = 0; j < d; j++) delta[j] = other.mean[j] - this.mean[j];
     for (let i = 0; i < d; i++) {
@@ -126,7 +129,10 @@ export class FeatureStats {
    */
   static fromMoments(mu: ArrayLike<number>, sigma: ArrayLike<number>, count = 0): FeatureStats {
     const d = mu.length;
-    if (sigma.length !== d * d) throw new ShapeError(`FeatureStats.fromMoments: sigma must be ${d}x${d} (= ${d * d} values) for a mean of length ${d}, got ${sigma.length}`);
+    if (sigma.length !== d * d)
+      throw new ShapeError(
+        `FeatureStats.fromMoments: sigma must be ${d}x${d} (= ${d * d} values) for a mean of length ${d}, got ${sigma.length}`,
+      );
     checkFinite(mu, 'FeatureStats.fromMoments: mu');
     checkFinite(sigma, 'FeatureStats.fromMoments: sigma', d);
     const s = new FeatureStats(d);

@@ -72,7 +72,9 @@ export function parseWeights(input: Uint8Array | ArrayBuffer, label = 'weights')
     const count = info.shape.reduce((a, b) => a * b, 1);
     const [s, e] = info.data_offsets;
     if (e - s !== count * size || base + e > bytes.length) {
-      throw new CheckpointError(`${label}: tensor ${name} [${info.shape}] ${info.dtype} has data_offsets [${s}, ${e}] inconsistent with its size or the file`);
+      throw new CheckpointError(
+        `${label}: tensor ${name} [${info.shape}] ${info.dtype} has data_offsets [${s}, ${e}] inconsistent with its size or the file`,
+      );
     }
     // a copy in a fresh ArrayBuffer (Node Buffers' slice() is a view into a shared pool)
     const raw = Uint8Array.prototype.slice.call(bytes, base + s, base + e);

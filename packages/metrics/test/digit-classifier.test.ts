@@ -34,7 +34,16 @@ async function accuracy(images: Float32Array, labels: Int32Array, n: number, px:
   let correct = 0;
   let offset = 0;
   for (const x28 of batches(images, n)) {
-    const x = px === 28 ? x28 : tf.tidy(() => tf.transpose(tf.image.resizeBilinear(tf.transpose(x28, [0, 2, 3, 1]) as tf.Tensor4D, [px, px], false, true), [0, 3, 1, 2]) as tf.Tensor4D);
+    const x =
+      px === 28
+        ? x28
+        : tf.tidy(
+            () =>
+              tf.transpose(
+                tf.image.resizeBilinear(tf.transpose(x28, [0, 2, 3, 1]) as tf.Tensor4D, [px, px], false, true),
+                [0, 3, 1, 2],
+              ) as tf.Tensor4D,
+          );
     const pred = await model.predict(x);
     pred.forEach((p, i) => (correct += p === labels[offset + i] ? 1 : 0));
     offset += pred.length;
@@ -66,7 +75,16 @@ describe('DigitClassifier (shipped weights)', () => {
     const cropper = await DigitClassifier.load(undefined, { fit: 'center-crop' });
     expect(cropper.fit).toBe('center-crop');
     const x28 = tf.tensor4d(test.images.subarray(0, 50 * 784), [50, 1, 28, 28]);
-    const x32 = tf.pad(x28, [[0, 0], [0, 0], [2, 2], [2, 2]], -1) as tf.Tensor4D;
+    const x32 = tf.pad(
+      x28,
+      [
+        [0, 0],
+        [0, 0],
+        [2, 2],
+        [2, 2],
+      ],
+      -1,
+    ) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     const a = model.forward(x28);
     const b = cropper.forward(x32);
@@ -101,7 +119,9 @@ describe('DigitClassifier (shipped weights)', () => {
     const fid = fidFromStats(a.stats, b.stats).fid;
     // one split: the held-out digits are ordered by class, so consecutive blocks hold one class each
     const is = inceptionScore({ data: a.logits!, n: a.count, d: 10 }, { splits: 1 });
-    console.log(`digit FID(held-out, 2000 training digits) = ${fid.toFixed(3)}; digit IS(held-out) = ${is.mean.toFixed(3)} ± ${is.std.toFixed(3)}`);
+    console.log(
+      `digit FID(held-out, 2000 training digits) = ${fid.toFixed(3)}; digit IS(held-out) = ${is.mean.toFixed(3)} ± ${is.std.toFixed(3)}`,
+    );
     expect(fid).toBeGreaterThanOrEqual(0);
     expect(is.mean).toBeGreaterThan(8);
     expect(is.mean).toBeLessThanOrEqual(10);

@@ -18,10 +18,16 @@ const toy: FeatureExtractor = {
     const features = new Float32Array(b * 4);
     const logits = new Float32Array(b * 3);
     for (let i = 0; i < b; i++) {
-      let s = 0, s2 = 0, mx = -Infinity, mn = Infinity;
+      let s = 0,
+        s2 = 0,
+        mx = -Infinity,
+        mn = Infinity;
       for (let j = 0; j < per; j++) {
         const x = v[i * per + j];
-        s += x; s2 += x * x; mx = Math.max(mx, x); mn = Math.min(mn, x);
+        s += x;
+        s2 += x * x;
+        mx = Math.max(mx, x);
+        mn = Math.min(mn, x);
       }
       features.set([s / per, s2 / per, mx, mn], i * 4);
       logits.set([v[i * per], v[i * per + 1], v[i * per + 2]], i * 3);
@@ -40,7 +46,10 @@ describe('computeStatsFromImages', () => {
     const all = await Promise.all(imgs.map((x) => toy.extract(x)));
     const feats = new Float32Array(13 * 4);
     let o = 0;
-    for (const a of all) { feats.set(a.features, o); o += a.features.length; }
+    for (const a of all) {
+      feats.set(a.features, o);
+      o += a.features.length;
+    }
     const direct = FeatureStats.fromFeatures(feats, 13, 4);
     const before = tf.memory().numTensors;
     const r = await computeStatsFromImages(toy, imgs, { collectLogits: true, collectFeatures: true });
@@ -50,7 +59,9 @@ describe('computeStatsFromImages', () => {
     expect(r.logits!.length).toBe(13 * 3);
     expect(r.logits!.subarray(5 * 3, 6 * 3)).toEqual(all[1].logits);
     expect(Array.from(r.stats.sigma()).map((v, i) => Math.abs(v - direct.sigma()[i]) < 1e-12)).not.toContain(false);
-    async function* gen() { for (const x of imgs) yield x; }
+    async function* gen() {
+      for (const x of imgs) yield x;
+    }
     const seen: number[] = [];
     const r2 = await computeStatsFromImages(toy, gen(), { onProgress: (c) => seen.push(c) });
     expect(seen).toEqual([5, 6, 13]);

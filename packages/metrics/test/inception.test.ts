@@ -109,7 +109,9 @@ describe('InceptionV3 (FID variant) architecture', () => {
     const rl = compareArrays(out.logits!, ref.logits);
     const scaleF = Math.max(...ref.features.map(Math.abs));
     const scaleL = Math.max(...ref.logits.map(Math.abs));
-    console.log(`InceptionV3 vs numpy: features max rel err ${(rf.maxAbs / scaleF).toExponential(2)}, logits ${(rl.maxAbs / scaleL).toExponential(2)}`);
+    console.log(
+      `InceptionV3 vs numpy: features max rel err ${(rf.maxAbs / scaleF).toExponential(2)}, logits ${(rl.maxAbs / scaleL).toExponential(2)}`,
+    );
     expect(rf.maxAbs / scaleF, formatReport('features', rf)).toBeLessThan(1e-4);
     expect(rl.maxAbs / scaleL, formatReport('logits', rl)).toBeLessThan(1e-4);
     x.dispose();
@@ -125,7 +127,9 @@ describe('InceptionV3 (FID variant) architecture', () => {
 
   it('clear errors: missing weights file, mismatched state dict', async () => {
     await expect(InceptionV3.load('/nonexistent/pt_inception-2015-12-05.safetensors')).rejects.toThrow(CheckpointError);
-    await expect(InceptionV3.load('/nonexistent/pt_inception-2015-12-05.safetensors')).rejects.toThrow(/not found.*pt_inception-2015-12-05-6726825d\.pth/s);
+    await expect(InceptionV3.load('/nonexistent/pt_inception-2015-12-05.safetensors')).rejects.toThrow(
+      /not found.*pt_inception-2015-12-05-6726825d\.pth/s,
+    );
     const sd = new Map<string, InceptionWeight>();
     for (const [k, s] of inceptionStateDictShapes()) sd.set(k, { shape: s, data: new Float32Array(s.reduce((a, b) => a * b, 1)) });
     sd.delete('Mixed_6c.branch7x7_1.conv.weight');

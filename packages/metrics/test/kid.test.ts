@@ -17,18 +17,26 @@ function directMmd(x: Float64Array, y: Float64Array, m: number, d: number) {
     for (let p = 0; p < d; p++) dot += a[i * d + p] * b[j * d + p];
     return (dot / d + 1) ** 3;
   };
-  let xx = 0, yy = 0, xy = 0;
-  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
-    if (i !== j) { xx += k(x, i, x, j); yy += k(y, i, y, j); }
-    xy += k(x, i, y, j);
-  }
+  let xx = 0,
+    yy = 0,
+    xy = 0;
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < m; j++) {
+      if (i !== j) {
+        xx += k(x, i, x, j);
+        yy += k(y, i, y, j);
+      }
+      xy += k(x, i, y, j);
+    }
   return xx / (m * (m - 1)) + yy / (m * (m - 1)) - (2 * xy) / (m * m);
 }
 
 describe('KID', () => {
   it('equals the direct O(n²) unbiased MMD² with k(x,y) = (x·y/d + 1)³', () => {
-    const m = 60, d = 9;
-    const x = data(m, d, 1, 0), y = data(m, d, 2, 0.7);
+    const m = 60,
+      d = 9;
+    const x = data(m, d, 1, 0),
+      y = data(m, d, 2, 0.7);
     const direct = directMmd(x, y, m, d);
     expect(Math.abs(mmdUnbiased(x, y, m, d) - direct)).toBeLessThan(1e-12 * Math.abs(direct) + 1e-14);
     // one subset of all rows (a permutation) is the MMD² of the whole sets
@@ -64,11 +72,17 @@ function directMmdUnequal(x: Float64Array, m: number, y: Float64Array, n: number
   const k = (a: Float64Array, i: number, b: Float64Array, j: number) => {
     let dot = 0;
     for (let p = 0; p < d; p++) dot += a[i * d + p] * b[j * d + p];
-    return Math.pow(dot / d + 1, 3);
+    return (dot / d + 1) ** 3;
   };
   const meanOffDiag = (a: Float64Array, c: number) => {
-    let s = 0, cnt = 0;
-    for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) if (i !== j) { s += k(a, i, a, j); cnt++; }
+    let s = 0,
+      cnt = 0;
+    for (let i = 0; i < c; i++)
+      for (let j = 0; j < c; j++)
+        if (i !== j) {
+          s += k(a, i, a, j);
+          cnt++;
+        }
     return s / cnt;
   };
   let xy = 0;
@@ -79,8 +93,14 @@ function directMmdUnequal(x: Float64Array, m: number, y: Float64Array, n: number
 describe('KID on full sets of unequal size (n ≠ m)', () => {
   it('equals the direct float64 unbiased MMD² for n ≠ m, and mmdUnbiased for n = m', () => {
     const d = 7;
-    for (const [m, n, shift] of [[40, 65, 0.6], [2, 3, 0.2], [90, 31, 0], [17, 17, 1]] as const) {
-      const x = data(m, d, 11 + m, 0), y = data(n, d, 12 + n, shift);
+    for (const [m, n, shift] of [
+      [40, 65, 0.6],
+      [2, 3, 0.2],
+      [90, 31, 0],
+      [17, 17, 1],
+    ] as const) {
+      const x = data(m, d, 11 + m, 0),
+        y = data(n, d, 12 + n, shift);
       const direct = directMmdUnequal(x, m, y, n, d);
       const got = mmdUnbiasedUnequal(x, m, y, n, d);
       expect(Math.abs(got - direct), `m=${m} n=${n}`).toBeLessThan(1e-12 * Math.max(1, Math.abs(direct)));
@@ -88,7 +108,8 @@ describe('KID on full sets of unequal size (n ≠ m)', () => {
       if (m === n) expect(Math.abs(got - mmdUnbiased(x, y, m, d))).toBeLessThan(1e-12);
     }
     // swapping the sets does not change the estimate
-    const a = data(23, d, 5, 0), b = data(41, d, 6, 0.4);
+    const a = data(23, d, 5, 0),
+      b = data(41, d, 6, 0.4);
     expect(Math.abs(mmdUnbiasedUnequal(a, 23, b, 41, d) - mmdUnbiasedUnequal(b, 41, a, 23, d))).toBeLessThan(1e-12);
   });
 
@@ -101,10 +122,15 @@ describe('KID on full sets of unequal size (n ≠ m)', () => {
     expect(shifted).toBeGreaterThan(20 * Math.abs(same));
     const f32 = { data: Float32Array.from(real.data), n: 400, d };
     const y = data(150, d, 23, 1);
-    expect(Math.abs(kernelInceptionDistanceFull(f32, { data: y, n: 150, d }) - directMmdUnequal(Float64Array.from(f32.data), 400, y, 150, d))).toBeLessThan(1e-10);
+    expect(
+      Math.abs(kernelInceptionDistanceFull(f32, { data: y, n: 150, d }) - directMmdUnequal(Float64Array.from(f32.data), 400, y, 150, d)),
+    ).toBeLessThan(1e-10);
     // the subset version with every vector of equal-size sets is the full-set estimate
-    const r2 = { data: data(60, d, 31, 0), n: 60, d }, f2 = { data: data(60, d, 32, 0.5), n: 60, d };
-    expect(Math.abs(kernelInceptionDistance(r2, f2, { numSubsets: 1, subsetSize: 60 }).mean - kernelInceptionDistanceFull(r2, f2))).toBeLessThan(1e-12);
+    const r2 = { data: data(60, d, 31, 0), n: 60, d },
+      f2 = { data: data(60, d, 32, 0.5), n: 60, d };
+    expect(
+      Math.abs(kernelInceptionDistance(r2, f2, { numSubsets: 1, subsetSize: 60 }).mean - kernelInceptionDistanceFull(r2, f2)),
+    ).toBeLessThan(1e-12);
   });
 
   it('typed errors: fewer than 2 vectors, mismatched dimensions, NaN', () => {

@@ -14,11 +14,12 @@ function randMat(r: () => number, rows: number, cols: number) {
 }
 function naiveNT(a: Float64Array, b: Float64Array, m: number, n: number, k: number) {
   const c = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let p = 0; p < k; p++) s += a[i * k + p] * b[j * k + p];
-    c[i * n + j] = s;
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p] * b[j * k + p];
+      c[i * n + j] = s;
+    }
   return c;
 }
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -35,15 +36,22 @@ function psd(r: () => number, n: number, rank: number) {
 describe('gemmNT', () => {
   it('matches a naive A·Bᵀ for odd sizes spanning several blocks', () => {
     const r = rnd(1);
-    for (const [m, n, k] of [[1, 1, 1], [5, 7, 3], [67, 131, 300], [130, 9, 517]]) {
-      const a = randMat(r, m, k), b = randMat(r, n, k);
+    for (const [m, n, k] of [
+      [1, 1, 1],
+      [5, 7, 3],
+      [67, 131, 300],
+      [130, 9, 517],
+    ]) {
+      const a = randMat(r, m, k),
+        b = randMat(r, n, k);
       expect(maxAbsDiff(gemmNT(a, b, m, n, k), naiveNT(a, b, m, n, k))).toBeLessThan(1e-11);
     }
   });
 
   it('symmetric, triangular-A and accumulate modes', () => {
     const r = rnd(2);
-    const n = 70, k = 301;
+    const n = 70,
+      k = 301;
     const a = randMat(r, n, k);
     expect(maxAbsDiff(gemmNT(a, a, n, n, k, undefined, { symmetric: true }), naiveNT(a, a, n, n, k))).toBeLessThan(1e-11);
     // A with row i zero before column i (k >= n)
@@ -51,10 +59,17 @@ describe('gemmNT', () => {
     for (let i = 0; i < n; i++) for (let p = 0; p < Math.min(i, k); p++) at[i * k + p] = 0;
     const b = randMat(r, 33, k);
     expect(maxAbsDiff(gemmNT(at, b, n, 33, k, undefined, { aUpperTriangular: true }), naiveNT(at, b, n, 33, k))).toBeLessThan(1e-11);
-    expect(maxAbsDiff(gemmNT(at, at, n, n, k, undefined, { aUpperTriangular: true, symmetric: true }), naiveNT(at, at, n, n, k))).toBeLessThan(1e-11);
+    expect(
+      maxAbsDiff(gemmNT(at, at, n, n, k, undefined, { aUpperTriangular: true, symmetric: true }), naiveNT(at, at, n, n, k)),
+    ).toBeLessThan(1e-11);
     const c = new Float64Array(n * 33).fill(1);
     gemmNT(a, b, n, 33, k, c, { accumulate: true });
-    expect(maxAbsDiff(c, naiveNT(a, b, n, 33, k).map((v) => v + 1))).toBeLessThan(1e-11);
+    expect(
+      maxAbsDiff(
+        c,
+        naiveNT(a, b, n, 33, k).map((v) => v + 1),
+      ),
+    ).toBeLessThan(1e-11);
     expect(maxAbsDiff(matmul(a, transpose(b, 33, k), n, k, 33), naiveNT(a, b, n, 33, k))).toBeLessThan(1e-11);
   });
 });
@@ -103,7 +118,11 @@ describe('symmetric eigensolver (Householder + implicit QL)', () => {
 describe('pivotedCholesky', () => {
   it('factors full-rank and rank-deficient PSD matrices and reports the rank', () => {
     const r = rnd(4);
-    for (const [n, rank] of [[30, 30], [30, 11], [5, 1]]) {
+    for (const [n, rank] of [
+      [30, 30],
+      [30, 11],
+      [5, 1],
+    ]) {
       const s = psd(r, n, rank);
       const f = pivotedCholesky(s, n);
       expect(f.rank).toBe(rank);

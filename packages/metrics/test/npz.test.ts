@@ -49,7 +49,9 @@ describe('npy / npz', () => {
     const npy = writeNpy(a, [3, 4]);
     const headerLen = npy[8] + 256 * npy[9];
     expect((10 + headerLen) % 64).toBe(0);
-    expect(new TextDecoder().decode(npy.subarray(10, 10 + headerLen)).trimEnd()).toBe("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }");
+    expect(new TextDecoder().decode(npy.subarray(10, 10 + headerLen)).trimEnd()).toBe(
+      "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }",
+    );
     expect(readNpy(handNpy('<f8', '()', new Uint8Array(Float64Array.of(7).buffer))).shape).toEqual([]);
     // a Node Buffer view at an odd offset (Buffer#slice is a view, not a copy)
     const big = Buffer.alloc(npy.length + 5);

@@ -6,7 +6,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readFixtureSafetensors, sharedFixturesDir, compareArrays, formatReport } from '@var/test-helpers';
-import { FeatureStats, fidFromFeatures, frechetDistance, inceptionScore, precisionRecall, manifoldRadii, type FidMethod } from '../src/index.js';
+import {
+  FeatureStats,
+  fidFromFeatures,
+  frechetDistance,
+  inceptionScore,
+  precisionRecall,
+  manifoldRadii,
+  type FidMethod,
+} from '../src/index.js';
 
 const dir = join(sharedFixturesDir(), 'metrics');
 const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));

@@ -16,11 +16,13 @@ function naiveStats(x: Float64Array, n: number, d: number) {
   const mu = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mu[j] += x[i * d + j] / n;
   const s = new Float64Array(d * d);
-  for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) s[a * d + b] += ((x[i * d + a] - mu[a]) * (x[i * d + b] - mu[b])) / (n - 1);
+  for (let i = 0; i < n; i++)
+    for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) s[a * d + b] += ((x[i * d + a] - mu[a]) * (x[i * d + b] - mu[b])) / (n - 1);
   return { mu, s };
 }
 const maxRel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let m = 0, scale = 0;
+  let m = 0,
+    scale = 0;
   for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m / scale;
@@ -28,7 +30,8 @@ const maxRel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 
 describe('FeatureStats (streaming)', () => {
   it('batch by batch equals the whole-set computation (mean, covariance, FID)', () => {
-    const n = 1300, d = 37;
+    const n = 1300,
+      d = 37;
     const x = data(n, d, 1, 100); // large offset: the naive Σxxᵀ − nμμᵀ would cancel
     const whole = FeatureStats.fromFeatures(x, n, d);
     const streamed = new FeatureStats(d);

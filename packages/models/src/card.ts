@@ -120,7 +120,8 @@ export function checkPair(t: VQVAEConfig, v: VARConfig): void {
   if (t.vPatchNums.length !== v.patchNums.length || t.vPatchNums.some((p, i) => p !== v.patchNums[i])) {
     bad.push(`patch numbers (${t.vPatchNums.join(',')}) vs (${v.patchNums.join(',')})`);
   }
-  if (bad.length) throw new ConfigError(`model config: the tokenizer and the transformer do not belong together (tokenizer vs var): ${bad.join('; ')}`);
+  if (bad.length)
+    throw new ConfigError(`model config: the tokenizer and the transformer do not belong together (tokenizer vs var): ${bad.join('; ')}`);
 }
 
 /** Named model presets: the official tokenizer with each released transformer depth. */
@@ -162,9 +163,11 @@ export function presetConfig(name: string): ModelConfig {
 export function parseModelCard(json: unknown, label = 'model-card.json'): ModelCard {
   if (!isObj(json)) throw new ConfigError(`${label}: expected a JSON object; found ${json === null ? 'null' : typeof json}`);
   for (const k of ['id', 'name'] as const) {
-    if (typeof json[k] !== 'string' || json[k].length === 0) throw new ConfigError(`${label}: "${k}" must be a non-empty string; found ${JSON.stringify(json[k])}`);
+    if (typeof json[k] !== 'string' || json[k].length === 0)
+      throw new ConfigError(`${label}: "${k}" must be a non-empty string; found ${JSON.stringify(json[k])}`);
   }
-  if (!isObj(json.dataset) || typeof json.dataset.name !== 'string') throw new ConfigError(`${label}: "dataset" must be an object with a "name"; found ${JSON.stringify(json.dataset)}`);
+  if (!isObj(json.dataset) || typeof json.dataset.name !== 'string')
+    throw new ConfigError(`${label}: "dataset" must be an object with a "name"; found ${JSON.stringify(json.dataset)}`);
   let cfg: ModelConfig;
   try {
     cfg = resolveModelConfig(json);
@@ -172,7 +175,8 @@ export function parseModelCard(json: unknown, label = 'model-card.json'): ModelC
     throw new ConfigError(`${label}: ${(e as Error).message}`, { cause: e });
   }
   const names = json.classNames;
-  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) throw new ConfigError(`${label}: "classNames" must be an array of strings`);
+  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))
+    throw new ConfigError(`${label}: "classNames" must be an array of strings`);
   if (names.length !== cfg.var.numClasses) {
     throw new ConfigError(`${label}: "classNames" has ${names.length} names but the model has ${cfg.var.numClasses} classes`);
   }

@@ -4,8 +4,27 @@
  * `weights/` folder next to the bundle by default, or `root`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointError, ConfigError, OutOfMemoryError, ValueError, VarError, WASM_HEAP_MAX_BYTES, formatBytes, initBackend, type BackendName, type BackendInfo } from '@var/core';
-import { fromFloat32, isFloatDType, loadStateDict, serializeSafetensors, type CheckpointSource, type RawTensor, type StateDict } from '@var/checkpoint';
+import {
+  CheckpointError,
+  ConfigError,
+  OutOfMemoryError,
+  ValueError,
+  VarError,
+  WASM_HEAP_MAX_BYTES,
+  formatBytes,
+  initBackend,
+  type BackendName,
+  type BackendInfo,
+} from '@var/core';
+import {
+  fromFloat32,
+  isFloatDType,
+  loadStateDict,
+  serializeSafetensors,
+  type CheckpointSource,
+  type RawTensor,
+  type StateDict,
+} from '@var/checkpoint';
 import { VQVAE, countParameters as tokenizerParameters } from '@var/tokenizer';
 import { VAR, countParameters as transformerParameters } from '@var/transformer';
 import {
@@ -48,7 +67,8 @@ export const REGISTRY: readonly RegistryEntry[] = Object.freeze([
   Object.freeze({
     id: 'emoji',
     name: 'VAR emoji',
-    description: 'Google (Noto) emoji conditional on their 9 categories (Activities … Travel & Places), 32 px RGB, a small VQVAE + VAR trained from scratch with @var/train',
+    description:
+      'Google (Noto) emoji conditional on their 9 categories (Activities … Travel & Places), 32 px RGB, a small VQVAE + VAR trained from scratch with @var/train',
     dataset: 'emoji',
   }),
 ]);
@@ -81,7 +101,11 @@ interface Location {
   source(file: string): Promise<CheckpointSource | null>;
 }
 
-async function nodeModules(): Promise<{ fs: typeof import('node:fs/promises'); path: typeof import('node:path'); url: typeof import('node:url') }> {
+async function nodeModules(): Promise<{
+  fs: typeof import('node:fs/promises');
+  path: typeof import('node:path');
+  url: typeof import('node:url');
+}> {
   const [fs, path, url] = await Promise.all([import('node:fs/promises'), import('node:path'), import('node:url')]);
   return { fs, path, url };
 }
@@ -91,7 +115,11 @@ async function dirLocation(dir: WeightsRoot): Promise<Location> {
   if (isNode() && (asUrl === null || asUrl.protocol === 'file:')) {
     const { fs, path, url } = await nodeModules();
     const base = asUrl ? url.fileURLToPath(asUrl) : path.resolve(dir as string);
-    const exists = async (p: string) => fs.stat(p).then((s) => s.isFile(), () => false);
+    const exists = async (p: string) =>
+      fs.stat(p).then(
+        (s) => s.isFile(),
+        () => false,
+      );
     return {
       label: base,
       async read(file) {
@@ -135,7 +163,9 @@ function childOf(root: WeightsRoot, id: string): WeightsRoot {
 
 function checkId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id)) {
-    throw new ValueError(`model id must be a name of letters, digits, ".", "_" or "-" (e.g. "${defaultModelId}"); found ${JSON.stringify(id)}`);
+    throw new ValueError(
+      `model id must be a name of letters, digits, ".", "_" or "-" (e.g. "${defaultModelId}"); found ${JSON.stringify(id)}`,
+    );
   }
 }
 
@@ -199,7 +229,9 @@ async function locate(id: string, root: WeightsRoot | undefined): Promise<{ loc:
   const card = await readCard(loc, id);
   if (!card) {
     if (!registered) {
-      throw new ValueError(`unknown model "${id}": registered models are ${REGISTRY.map((e) => e.id).join(', ')} (and ${loc.label}/${MODEL_FILES.card} does not exist)`);
+      throw new ValueError(
+        `unknown model "${id}": registered models are ${REGISTRY.map((e) => e.id).join(', ')} (and ${loc.label}/${MODEL_FILES.card} does not exist)`,
+      );
     }
     throw notBundled(id, loc, `${MODEL_FILES.card} is missing`);
   }
@@ -299,7 +331,11 @@ const WASM_MIN_WORKING_BYTES = 512 * 2 ** 20;
  * weights in GPU buffers. Silent on other backends.
  * @throws OutOfMemoryError naming the size, the limit and the backend to use.
  */
-export function assertWeightsFitBackend(card: Pick<ModelCard, 'tokenizer' | 'var' | 'id'>, backend: string = tf.getBackend(), heldBytes: number = tf.memory().numBytes): void {
+export function assertWeightsFitBackend(
+  card: Pick<ModelCard, 'tokenizer' | 'var' | 'id'>,
+  backend: string = tf.getBackend(),
+  heldBytes: number = tf.memory().numBytes,
+): void {
   if (backend !== 'wasm') return;
   const need = weightBytes(card);
   const budget = WASM_HEAP_MAX_BYTES - heldBytes - WASM_MIN_WORKING_BYTES;
@@ -340,7 +376,8 @@ export function presetCard(name: string): ModelCard {
  */
 export async function loadModel(src: string | URL | ModelFiles, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const progress = opts.onProgress ?? (() => undefined);
-  const backend = opts.backend !== undefined ? await initBackend(opts.backend, opts.threads !== undefined ? { threads: opts.threads } : {}) : undefined;
+  const backend =
+    opts.backend !== undefined ? await initBackend(opts.backend, opts.threads !== undefined ? { threads: opts.threads } : {}) : undefined;
   progress({ stage: 'card', fraction: 0 });
   let card: ModelCard;
   let vaeSrc: CheckpointSource;
@@ -360,7 +397,9 @@ export async function loadModel(src: string | URL | ModelFiles, opts: LoadModelO
     const v = await loc.source(card.tokenizer.file ?? MODEL_FILES.vae);
     const t = await loc.source(card.var.file ?? MODEL_FILES.var);
     if (!v || !t) {
-      const missing = [!v && (card.tokenizer.file ?? MODEL_FILES.vae), !t && (card.var.file ?? MODEL_FILES.var)].filter(Boolean).join(' and ');
+      const missing = [!v && (card.tokenizer.file ?? MODEL_FILES.vae), !t && (card.var.file ?? MODEL_FILES.var)]
+        .filter(Boolean)
+        .join(' and ');
       if (!isDir && REGISTRY.some((e) => e.id === src)) throw notBundled(src as string, loc, `${missing} missing`);
       throw new CheckpointError(`${loc.label}: ${missing} missing`);
     }
@@ -373,7 +412,8 @@ export async function loadModel(src: string | URL | ModelFiles, opts: LoadModelO
     }
     const c = src.config as Record<string, unknown>;
     if (typeof src.config === 'string') card = presetCard(src.config);
-    else card = typeof c.id === 'string' && typeof c.name === 'string' && c.dataset ? parseModelCard(c) : cardFromConfig(configOf(src.config));
+    else
+      card = typeof c.id === 'string' && typeof c.name === 'string' && c.dataset ? parseModelCard(c) : cardFromConfig(configOf(src.config));
     vaeSrc = src.vae;
     varSrc = src.var;
     label = typeof src.var === 'string' ? src.var : 'given weights';
@@ -393,7 +433,9 @@ export async function loadModel(src: string | URL | ModelFiles, opts: LoadModelO
       progress({ stage, fraction, file, loaded: p.loaded, total: p.total });
     };
   };
-  const vae = VQVAE.fromStateDict(await loadStateDict(vaeSrc, { onProgress: reader('tokenizer', vaeSrc, 'vae') }), card.tokenizer.config, { strict });
+  const vae = VQVAE.fromStateDict(await loadStateDict(vaeSrc, { onProgress: reader('tokenizer', vaeSrc, 'vae') }), card.tokenizer.config, {
+    strict,
+  });
   let model: VAR;
   try {
     const onProgress = reader('transformer', varSrc, 'var');
@@ -464,7 +506,9 @@ export async function saveModel(
   const { fs, path } = await nodeModules();
   const failed = (what: string, e: unknown) => {
     const code = (e as NodeJS.ErrnoException)?.code;
-    return new CheckpointError(`saveModel: cannot write ${what}${code ? ` (${code})` : ''}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    return new CheckpointError(`saveModel: cannot write ${what}${code ? ` (${code})` : ''}: ${(e as Error)?.message ?? String(e)}`, {
+      cause: e,
+    });
   };
   await fs.mkdir(dir, { recursive: true }).catch((e: unknown) => {
     throw failed(`the model directory ${dir}`, e);
@@ -493,4 +537,3 @@ export function disposeModel(m: { vae: { dispose(): void }; var: { dispose(): vo
   m.vae.dispose();
   m.var.dispose();
 }
-

@@ -23,7 +23,16 @@ beforeAll(async () => {
   good = join(tmp, 'good');
   const vae = VQVAE.create(vqvaeConfig(fc.config.VQVAE), { seed: 1 });
   const model = VAR.create(varConfig(fc.config.VAR, fc.config.VQVAE), { seed: 2 });
-  await saveModel(good, { vae, var: model, card: { id: 'tiny', name: 'tiny', dataset: { name: 'none' }, classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`) } });
+  await saveModel(good, {
+    vae,
+    var: model,
+    card: {
+      id: 'tiny',
+      name: 'tiny',
+      dataset: { name: 'none' },
+      classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`),
+    },
+  });
   vae.dispose();
   model.dispose();
 }, 300_000);
@@ -55,19 +64,34 @@ describe('loadModel on a broken model directory', () => {
     const other = VAR.create(varConfig({ ...fc.config.VAR, depth: fc.config.VAR.depth + 1 }, fc.config.VQVAE), { seed: 3 });
     const d = join(tmp, 'deeper');
     const vae = VQVAE.create(vqvaeConfig(fc.config.VQVAE), { seed: 1 });
-    await saveModel(d, { vae, var: other, card: { id: 'deeper', name: 'deeper', dataset: { name: 'none' }, classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`) } });
+    await saveModel(d, {
+      vae,
+      var: other,
+      card: {
+        id: 'deeper',
+        name: 'deeper',
+        dataset: { name: 'none' },
+        classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`),
+      },
+    });
     vae.dispose();
     other.dispose();
     // the deeper transformer's weights under the card of the original model
     const mixed = broken('mixed', MODEL_FILES.var, readFileSync(join(d, MODEL_FILES.var)));
-    const err = await loadModel(mixed).then(() => null, (e: unknown) => e);
+    const err = await loadModel(mixed).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CheckpointError);
     expect((err as Error).message).toMatch(new RegExp(`blocks\\.${fc.config.VAR.depth}\\.`));
   });
 
   it('a card that is not JSON or not a model card: ConfigError naming the card', async () => {
     const notJson = broken('not-json', MODEL_FILES.card, '{ nope');
-    const e1 = await loadModel(notJson).then(() => null, (e: unknown) => e);
+    const e1 = await loadModel(notJson).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(e1).toBeInstanceOf(ConfigError);
     expect((e1 as Error).message).toMatch(new RegExp(MODEL_FILES.card.replace('.', '\\.')));
     const wrong = broken('wrong-card', MODEL_FILES.card, JSON.stringify({ hello: 'world' }));
@@ -79,17 +103,28 @@ describe('saveModel where it cannot write', () => {
   it('a model directory under a file, or a weights file that is a folder: CheckpointError with the system code; no temporary file left', async () => {
     const vae = VQVAE.create(vqvaeConfig(fc.config.VQVAE), { seed: 1 });
     const model = VAR.create(varConfig(fc.config.VAR, fc.config.VQVAE), { seed: 2 });
-    const card = { id: 'tiny', name: 'tiny', dataset: { name: 'none' }, classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`) };
+    const card = {
+      id: 'tiny',
+      name: 'tiny',
+      dataset: { name: 'none' },
+      classNames: Array.from({ length: fc.config.VAR.num_classes as number }, (_, i) => `c${i}`),
+    };
     try {
       const underFile = join(good, MODEL_FILES.card, 'sub');
-      const e1 = await saveModel(underFile, { vae, var: model, card }).then(() => null, (e: unknown) => e);
+      const e1 = await saveModel(underFile, { vae, var: model, card }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(e1).toBeInstanceOf(CheckpointError);
       expect((e1 as Error).message).toMatch(/saveModel: cannot write the model directory .*\((ENOTDIR|EEXIST)\)/);
 
       const d = join(tmp, 'blocked');
       const { mkdirSync, readdirSync } = await import('node:fs');
       mkdirSync(join(d, MODEL_FILES.vae), { recursive: true }); // a folder where the weights go
-      const e2 = await saveModel(d, { vae, var: model, card }).then(() => null, (e: unknown) => e);
+      const e2 = await saveModel(d, { vae, var: model, card }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(e2).toBeInstanceOf(CheckpointError);
       expect((e2 as Error).message).toContain(join(d, MODEL_FILES.vae));
       expect(((e2 as CheckpointError).cause as NodeJS.ErrnoException).code).toMatch(/^E/);

@@ -44,7 +44,11 @@ describe('loadModel from Files', () => {
   it('a truncated File is a CheckpointError naming it (not "checkpoint bytes"), with no tensors left over', async () => {
     const bytes = readFileSync(fc.path('var.pth'));
     const before = tf.memory().numTensors;
-    const err = await loadModel({ vae: new File([readFileSync(fc.path('vae.pth'))], 'vae.pth'), var: new File([bytes.subarray(0, bytes.length >> 1)], 'var_cut.pth'), config: fc.config }).then(
+    const err = await loadModel({
+      vae: new File([readFileSync(fc.path('vae.pth'))], 'vae.pth'),
+      var: new File([bytes.subarray(0, bytes.length >> 1)], 'var_cut.pth'),
+      config: fc.config,
+    }).then(
       () => null,
       (e: unknown) => e,
     );

@@ -75,7 +75,7 @@ function toHalfBits(bits: number): number {
   const exp = (bits >>> 23) & 0xff;
   let mant = bits & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;
@@ -84,12 +84,12 @@ function toHalfBits(bits: number): number {
     let h = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 
@@ -119,7 +119,10 @@ describe('@var/models', () => {
     const byId = await loadModel('tiny', { root, onProgress: (p) => events.push(p) });
     expect([...new Set(events.map((e) => e.stage))]).toEqual(['card', 'tokenizer', 'transformer', 'done']);
     // bytes per file: each file's last event is its whole size; fractions never go back
-    for (const [stage, file] of [['tokenizer', 'vae.safetensors'], ['transformer', 'var.safetensors']] as const) {
+    for (const [stage, file] of [
+      ['tokenizer', 'vae.safetensors'],
+      ['transformer', 'var.safetensors'],
+    ] as const) {
       const ev = events.filter((e) => e.stage === stage && e.loaded !== undefined);
       expect(ev.length, stage).toBeGreaterThan(1);
       expect(ev.every((e) => e.file === join(root, 'tiny', file))).toBe(true);
@@ -139,7 +142,8 @@ describe('@var/models', () => {
         const got = toFloat32Array((loadedSd as Map<string, any>).get(k));
         expect(got.length, k).toBe(want.length);
         for (let i = 0; i < want.length; i++) {
-          if (!(Object.is(got[i], want[i]) || got[i] === want[i])) throw new Error(`${k}[${i}]: ${got[i]} != f16(${toFloat32Array(t)[i]}) = ${want[i]}`);
+          if (!(Object.is(got[i], want[i]) || got[i] === want[i]))
+            throw new Error(`${k}[${i}]: ${got[i]} != f16(${toFloat32Array(t)[i]}) = ${want[i]}`);
         }
         checked++;
       }
@@ -154,7 +158,11 @@ describe('@var/models', () => {
     byDir.vae.dispose();
     byDir.var.dispose();
 
-    const byFiles = await loadModel({ vae: join(root, 'tiny', 'vae.safetensors'), var: join(root, 'tiny', 'var.safetensors'), config: fc.config });
+    const byFiles = await loadModel({
+      vae: join(root, 'tiny', 'vae.safetensors'),
+      var: join(root, 'tiny', 'var.safetensors'),
+      config: fc.config,
+    });
     expect(byFiles.card.classNames).toEqual(Array.from({ length: varCfg.numClasses }, (_, i) => String(i)));
     byFiles.vae.dispose();
     byFiles.var.dispose();

@@ -73,7 +73,12 @@ export interface GenerateRequest extends RequestBase {
 }
 
 /** An image to edit: pixels (`ImageData`, a {@link RawImage}), PNG/JPEG bytes, or a tensor `(1, C, H, W)` in [-1, 1]. */
-export type EditImage = RawImage | { width: number; height: number; data: Uint8ClampedArray | Uint8Array } | Uint8Array | ArrayBuffer | tf.Tensor4D;
+export type EditImage =
+  | RawImage
+  | { width: number; height: number; data: Uint8ClampedArray | Uint8Array }
+  | Uint8Array
+  | ArrayBuffer
+  | tf.Tensor4D;
 
 /** What to edit: zero-shot in-/out-painting or class editing inside a mask. */
 export interface EditRequest extends RequestBase {
@@ -125,7 +130,9 @@ function isTensor(v: unknown): v is tf.Tensor {
 
 function checkNumber(name: string, v: number, min: number, max = Infinity, integer = false): void {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw new ValueError(`${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}${max < Infinity ? ` and ≤ ${max}` : ''}; got ${JSON.stringify(v)}`);
+    throw new ValueError(
+      `${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}${max < Infinity ? ` and ≤ ${max}` : ''}; got ${JSON.stringify(v)}`,
+    );
   }
 }
 
@@ -173,7 +180,9 @@ export class Generator {
   classIndex(c: ClassRef): number {
     if (typeof c === 'number') {
       if (Number.isInteger(c) && c >= 0 && c <= this.numClasses) return c;
-      throw new ValueError(`class ${c} is out of range: expected an integer 0…${this.numClasses - 1}, or ${this.numClasses} (unconditional)`);
+      throw new ValueError(
+        `class ${c} is out of range: expected an integer 0…${this.numClasses - 1}, or ${this.numClasses} (unconditional)`,
+      );
     }
     if (typeof c === 'string') {
       const s = c.trim().toLowerCase();
@@ -183,7 +192,9 @@ export class Generator {
       if (/^\d+$/.test(s) && Number(s) < this.numClasses) return Number(s);
     }
     const shown = this.classNames.length <= 20 ? this.classNames.join(', ') : `${this.classNames.slice(0, 20).join(', ')}, …`;
-    throw new ValueError(`unknown class ${JSON.stringify(c)}: expected an index 0…${this.numClasses - 1}, "uncond", or a class name (${shown})`);
+    throw new ValueError(
+      `unknown class ${JSON.stringify(c)}: expected an index 0…${this.numClasses - 1}, "uncond", or a class name (${shown})`,
+    );
   }
 
   /** The name of a label (`'uncond'` for the unconditional class). */
@@ -201,7 +212,9 @@ export class Generator {
   async generate(request: GenerateRequest = {}): Promise<GenerationResult> {
     const m = this.open();
     const labels = this.labelsOf(request.classes, request.count, false);
-    return this.run(request, labels, async (lab, rng, settings, onScale) => generateTokens(m.vae, m.var, { labels: lab, rng, ...settings, ...onScale }));
+    return this.run(request, labels, async (lab, rng, settings, onScale) =>
+      generateTokens(m.vae, m.var, { labels: lab, rng, ...settings, ...onScale }),
+    );
   }
 
   /**
@@ -216,7 +229,10 @@ export class Generator {
     if (request === null || typeof request !== 'object' || (request.image == null) === (request.inputTokens == null)) {
       throw new ValueError('edit needs { image, mask } (or { inputTokens, mask }): give exactly one of the image to edit and its tokens');
     }
-    if (request.mask == null) throw new ValueError('edit needs { image, mask }: the mask is missing (a rectangle {y0, x0, y1, x1}, a mask image, rows or a tensor)');
+    if (request.mask == null)
+      throw new ValueError(
+        'edit needs { image, mask }: the mask is missing (a rectangle {y0, x0, y1, x1}, a mask image, rows or a tensor)',
+      );
     const labels = this.labelsOf(request.classes, request.count, true);
     const x = request.image != null ? this.imageTensor(request.image) : null;
     try {
@@ -227,7 +243,9 @@ export class Generator {
         const r = await editTokens(m.vae, m.var, { ...source, mask: request.mask, labels: lab, rng, ...settings, ...onScale });
         if (r.inputTokens) inputs.push(r.inputTokens);
         if (kept.length === 0 && r.keep) {
-          r.keep.forEach((k, si) => kept.push({ pn: m.var.config.patchNums[si], kept: k.reduce((a, b) => a + b, 0) / lab.length, total: k.length / lab.length }));
+          r.keep.forEach((k, si) =>
+            kept.push({ pn: m.var.config.patchNums[si], kept: k.reduce((a, b) => a + b, 0) / lab.length, total: k.length / lab.length }),
+          );
         }
         return r;
       });
@@ -303,7 +321,9 @@ export class Generator {
       const t = image as tf.Tensor;
       const want = [1, channels, this.imageSize, this.imageSize];
       if (t.rank !== 4 || t.shape.some((d, i) => d !== want[i])) {
-        throw new ValueError(`edit: an image tensor must be (${want.join(', ')}) in [-1, 1]; got (${t.shape.join(', ')}). Pass pixels or PNG/JPEG bytes to have it resized`);
+        throw new ValueError(
+          `edit: an image tensor must be (${want.join(', ')}) in [-1, 1]; got (${t.shape.join(', ')}). Pass pixels or PNG/JPEG bytes to have it resized`,
+        );
       }
       return tf.clone(t) as tf.Tensor4D;
     }
@@ -317,9 +337,14 @@ export class Generator {
       const px = im.width * im.height;
       const ch = im.channels ?? (px > 0 ? im.data.length / px : 0);
       if (ch !== 1 && ch !== 2 && ch !== 3 && ch !== 4) {
-        throw new ValueError(`edit: image data has ${im.data.length} bytes for ${im.width}×${im.height} pixels; expected 1, 2, 3 or 4 bytes per pixel`);
+        throw new ValueError(
+          `edit: image data has ${im.data.length} bytes for ${im.width}×${im.height} pixels; expected 1, 2, 3 or 4 bytes per pixel`,
+        );
       }
-      const data = im.data instanceof Uint8Array ? im.data : new Uint8Array((im.data as Uint8ClampedArray).buffer, (im.data as Uint8ClampedArray).byteOffset, im.data.length);
+      const data =
+        im.data instanceof Uint8Array
+          ? im.data
+          : new Uint8Array((im.data as Uint8ClampedArray).buffer, (im.data as Uint8ClampedArray).byteOffset, im.data.length);
       raw = { width: im.width, height: im.height, channels: ch as RawImage['channels'], data };
     }
     if (raw.channels !== channels && raw.channels !== 4 && raw.channels !== 2) raw = convertChannels(raw, channels);
@@ -379,7 +404,12 @@ export class Generator {
           const done = pix.map((p, i) => generatedImage(p, b0 + i, lab[i], this.className(lab[i])));
           images.push(...done);
           if (request.onBatch) await request.onBatch(done);
-          if (request.returnTensor) tensors.push(r.images!.shape[1] === this.channels ? (tf.clone(r.images!) as tf.Tensor4D) : (tf.tidy(() => tf.mean(r.images!, 1, true)) as tf.Tensor4D));
+          if (request.returnTensor)
+            tensors.push(
+              r.images!.shape[1] === this.channels
+                ? (tf.clone(r.images!) as tf.Tensor4D)
+                : (tf.tidy(() => tf.mean(r.images!, 1, true)) as tf.Tensor4D),
+            );
         } finally {
           r.images?.dispose();
           r.fHat.dispose();

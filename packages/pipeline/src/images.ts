@@ -75,7 +75,9 @@ export function generatedImage(pixels: RawImage, index: number, label: number, c
     toImageData() {
       const Ctor = (globalThis as { ImageData?: typeof ImageData }).ImageData;
       if (typeof Ctor !== 'function') {
-        throw new ValueError('toImageData: ImageData does not exist in this runtime (it does in browsers and workers); use .rgba or .png()');
+        throw new ValueError(
+          'toImageData: ImageData does not exist in this runtime (it does in browsers and workers); use .rgba or .png()',
+        );
       }
       return new Ctor(new Uint8ClampedArray(this.rgba), pixels.width, pixels.height);
     },

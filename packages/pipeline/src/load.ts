@@ -3,7 +3,16 @@
  * in the spirit of transformers.js' `pipeline(task, model, { device, progress_callback })`.
  */
 import { initBackend, ValueError, type BackendInfo, type BackendName } from '@var/core';
-import { defaultModelId, loadModel, presetCard, type LoadProgress, type ModelCard, type ModelConfig, type ModelFiles, type WeightsRoot } from '@var/models';
+import {
+  defaultModelId,
+  loadModel,
+  presetCard,
+  type LoadProgress,
+  type ModelCard,
+  type ModelConfig,
+  type ModelFiles,
+  type WeightsRoot,
+} from '@var/models';
 import { Generator } from './generator.js';
 
 /**

@@ -45,7 +45,10 @@ describe('loadGenerator', () => {
   it('loads your own .pth checkpoints with an official config, classes by index', async () => {
     const fc = loadFixtureCase();
     const before = tf.memory().numTensors;
-    const gen = await loadGenerator({ vae: join(fixtureDir(), 'vae.pth'), var: join(fixtureDir(), 'var.pth'), config: fc.config }, { backend: null });
+    const gen = await loadGenerator(
+      { vae: join(fixtureDir(), 'vae.pth'), var: join(fixtureDir(), 'var.pth'), config: fc.config },
+      { backend: null },
+    );
     expect(gen.numClasses).toBe(fc.config.VAR.num_classes);
     expect(gen.classIndex(String(gen.numClasses - 1))).toBe(gen.numClasses - 1);
     const { images } = await gen.generate({ classes: [0], seed: 1 });
@@ -87,7 +90,9 @@ describe('Generator.generate', () => {
     // the same as the sampler given the card's settings and the same seed
     const m = mnist.models;
     const direct = await generate(m.vae, m.var, { labels: [7, 7, 3, 3], rng: new Rng(5), ...mnist.sampling });
-    const want = Array.from(await direct.images!.data()).map((x) => Math.min(255, Math.max(0, Math.floor(Math.fround(Math.fround(x * 255) + 0.5)))));
+    const want = Array.from(await direct.images!.data()).map((x) =>
+      Math.min(255, Math.max(0, Math.floor(Math.fround(Math.fround(x * 255) + 0.5)))),
+    );
     direct.images!.dispose();
     direct.fHat.dispose();
     expect(r.images.flatMap((im) => Array.from(im.pixels.data))).toEqual(want);
@@ -158,7 +163,12 @@ describe('Generator.edit', () => {
     const big = await mnist.inputImage({ width: 64, height: 64, channels: 3, data: new Uint8Array(64 * 64 * 3).fill(200) });
     expect([big.width, big.height, big.channels]).toEqual([32, 32, 1]);
     // ImageData-like RGBA input works as well as PNG bytes
-    const c = await mnist.edit({ image: { width: src.width, height: src.height, data: src.rgba }, mask: { y0: 0, x0: 0, y1: 0.5, x1: 1 }, classes: '7', seed: 4 });
+    const c = await mnist.edit({
+      image: { width: src.width, height: src.height, data: src.rgba },
+      mask: { y0: 0, x0: 0, y1: 0.5, x1: 1 },
+      classes: '7',
+      seed: 4,
+    });
     expect(c.images[0].label).toBe(7);
     expect(c.kept!.some((k) => k.kept < k.total)).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
@@ -201,7 +211,10 @@ describe('models too large for the backend', () => {
     const { OutOfMemoryError } = await import('@var/core');
     // the files do not exist: an OutOfMemoryError (not "cannot open") shows nothing was read
     for (const preset of ['d24', 'd30']) {
-      const err = await loadGenerator({ vae: '/nonexistent/vae_ch160v4096z32.pth', var: `/nonexistent/var_${preset}.pth`, preset }, { backend: null }).catch((e) => e);
+      const err = await loadGenerator(
+        { vae: '/nonexistent/vae_ch160v4096z32.pth', var: `/nonexistent/var_${preset}.pth`, preset },
+        { backend: null },
+      ).catch((e) => e);
       expect(err, preset).toBeInstanceOf(OutOfMemoryError);
       expect(err.message).toMatch(/wasm backend addresses at most 4\.00 GiB/);
       expect(err.message).toMatch(/webgpu/);

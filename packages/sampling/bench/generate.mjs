@@ -74,13 +74,27 @@ const info = await initBackend(backend, threads ? { threads: Number(threads) } :
 const patchNums = [1, 2, 3, 4, 6, 8];
 const vae = VQVAE.create({ vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums }, { seed: 0 });
 const model = VAR.create(
-  { numClasses: 1000, depth: 6, embedDim: 384, numHeads: 6, mlpRatio: 4, normEps: 1e-6, sharedAln: false,
-    condDropRate: 0.1, attnL2Norm: true, patchNums, vocabSize: 512, Cvae: 16 },
+  {
+    numClasses: 1000,
+    depth: 6,
+    embedDim: 384,
+    numHeads: 6,
+    mlpRatio: 4,
+    normEps: 1e-6,
+    sharedAln: false,
+    condDropRate: 0.1,
+    attnL2Norm: true,
+    patchNums,
+    vocabSize: 512,
+    Cvae: 16,
+  },
   { seed: 0 },
 );
 const side = patchNums[patchNums.length - 1] * vae.downsample;
 console.log(`backend ${info.name}${info.threads ? ` (${info.threads} threads)` : ''} — ${info.reason}`);
-console.log(`VQVAE ch 64 V 512 z 16, ${side}px, patch_nums ${patchNums.join(',')}; VAR depth 6 width 384; batch ${B} (CFG batch ${2 * B}); cfg 4, top-k 900, top-p 0.95`);
+console.log(
+  `VQVAE ch 64 V 512 z 16, ${side}px, patch_nums ${patchNums.join(',')}; VAR depth 6 width 384; batch ${B} (CFG batch ${2 * B}); cfg 4, top-k 900, top-p 0.95`,
+);
 
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
@@ -91,7 +105,12 @@ async function timeRun(kvCache) {
   const t0 = performance.now();
   last = t0;
   const r = await generate(vae, model, {
-    labels, cfg: 4, topK: 900, topP: 0.95, seed: 0, kvCache,
+    labels,
+    cfg: 4,
+    topK: 900,
+    topP: 0.95,
+    seed: 0,
+    kvCache,
     onScale: () => {
       const now = performance.now();
       scaleMs.push(now - last);
@@ -120,7 +139,9 @@ for (const kvCache of [true, false]) {
 const pad = (s, n) => String(s).padStart(n);
 console.log(['', ...patchNums.map((pn, si) => `s${si} ${pn}x${pn}`), 'decode', 'total'].map((s, i) => pad(s, i ? 10 : 9)).join(''));
 for (const [name, r] of Object.entries(rows)) {
-  console.log([pad(name, 9), ...r.scales.map((v) => pad(v.toFixed(1), 10)), pad(r.decode.toFixed(1), 10), pad(r.total.toFixed(1), 10)].join(''));
+  console.log(
+    [pad(name, 9), ...r.scales.map((v) => pad(v.toFixed(1), 10)), pad(r.decode.toFixed(1), 10), pad(r.total.toFixed(1), 10)].join(''),
+  );
 }
 console.log('(milliseconds, median of', reps, 'runs)');
 console.log(`tensors alive after the runs: ${tf.memory().numTensors} (models only)`);

@@ -53,7 +53,9 @@ export async function resolveEdit(vae: SamplerVQVAE, model: SamplerVAR, r: Resol
   if (o.inputTokens) {
     if (o.image) throw new ValueError('give either image or inputTokens, not both');
     if (!Array.isArray(o.inputTokens) || o.inputTokens.length !== patchNums.length) {
-      throw new ShapeError(`inputTokens must have one entry per scale (${patchNums.length}); got ${Array.isArray(o.inputTokens) ? o.inputTokens.length : typeof o.inputTokens}`);
+      throw new ShapeError(
+        `inputTokens must have one entry per scale (${patchNums.length}); got ${Array.isArray(o.inputTokens) ? o.inputTokens.length : typeof o.inputTokens}`,
+      );
     }
     nIn = -1;
     gtRaw = [];
@@ -67,7 +69,8 @@ export async function resolveEdit(vae: SamplerVQVAE, model: SamplerVAR, r: Resol
         if (tt.rank !== 2 || tt.shape[1] !== l) throw new ShapeError(`inputTokens[${si}] must be (B, ${l}); got (${tt.shape.join(', ')})`);
         d = Int32Array.from(await tt.data());
       } else throw new ValueError(`inputTokens[${si}] must be an Int32Array or a Tensor2D`);
-      if (d.length % l !== 0) throw new ShapeError(`inputTokens[${si}] has ${d.length} values, not a multiple of ${l} (pn=${patchNums[si]})`);
+      if (d.length % l !== 0)
+        throw new ShapeError(`inputTokens[${si}] has ${d.length} values, not a multiple of ${l} (pn=${patchNums[si]})`);
       const n = d.length / l;
       if (nIn === -1) nIn = n;
       else if (n !== nIn) throw new ShapeError(`inputTokens batch differs between scales (${nIn} vs ${n})`);
@@ -83,7 +86,9 @@ export async function resolveEdit(vae: SamplerVQVAE, model: SamplerVAR, r: Resol
     const side = patchNums[patchNums.length - 1] * vae.downsample;
     const C = vae.config?.inChannels ?? 3;
     if (img.rank !== 4 || img.shape[1] !== C || img.shape[2] !== side || img.shape[3] !== side) {
-      throw new ShapeError(`image must be (B, ${C}, ${side}, ${side}) in [-1, 1] (the tokenizer takes ${C} channel${C === 1 ? '' : 's'}); got (${img.shape.join(', ')})`);
+      throw new ShapeError(
+        `image must be (B, ${C}, ${side}, ${side}) in [-1, 1] (the tokenizer takes ${C} channel${C === 1 ? '' : 's'}); got (${img.shape.join(', ')})`,
+      );
     }
     nIn = img.shape[0];
     const idx = vae.imgToIdx(img);

@@ -62,7 +62,9 @@ function kthLargest(a: Float64Array, k: number, scratch: Float64Array): number {
   while (hi > lo) {
     // median of three as the pivot
     const mid = (lo + hi) >>> 1;
-    let x = scratch[lo], y = scratch[mid], z = scratch[hi];
+    let x = scratch[lo],
+      y = scratch[mid],
+      z = scratch[hi];
     if (x > y) [x, y] = [y, x];
     if (y > z) [y, z] = [z, y];
     if (x > y) [x, y] = [y, x];

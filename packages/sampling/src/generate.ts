@@ -37,7 +37,12 @@ async function drive(
   }
 }
 
-function scales(vae: SamplerVQVAE, model: SamplerVAR, r: Resolved, hooks: ScaleHook[] = []): AsyncGenerator<ScaleEvent, GenerateResult, void> {
+function scales(
+  vae: SamplerVQVAE,
+  model: SamplerVAR,
+  r: Resolved,
+  hooks: ScaleHook[] = [],
+): AsyncGenerator<ScaleEvent, GenerateResult, void> {
   if (isRasterPair(vae.quantizer, model)) return rasterInfer(vae, model, r);
   return autoregressiveInferCfg(vae, model, r, r.previews ? [...hooks, previewHook(vae)] : hooks);
 }
@@ -63,13 +68,22 @@ export async function generate(vae: SamplerVQVAE, model: SamplerVAR, opts: Gener
  * its return value (from the final `next()`) is the {@link GenerateResult}. Breaking out of a
  * `for await` loop stops generation and frees its tensors.
  */
-export function generateStream(vae: SamplerVQVAE, model: SamplerVAR, opts: SampleOptions): AsyncGenerator<ScaleEvent, GenerateResult, void> {
+export function generateStream(
+  vae: SamplerVQVAE,
+  model: SamplerVAR,
+  opts: SampleOptions,
+): AsyncGenerator<ScaleEvent, GenerateResult, void> {
   checkModels(vae, model);
   const r = resolve(model, opts, isRasterPair(vae.quantizer, model));
   return scales(vae, model, r);
 }
 
-async function* editScales(vae: SamplerVQVAE, model: SamplerVAR, r: Resolved, o: EditOptions): AsyncGenerator<ScaleEvent, GenerateResult, void> {
+async function* editScales(
+  vae: SamplerVQVAE,
+  model: SamplerVAR,
+  r: Resolved,
+  o: EditOptions,
+): AsyncGenerator<ScaleEvent, GenerateResult, void> {
   if (isRasterPair(vae.quantizer, model)) {
     throw new ConfigError('a raster-order model supports plain generation only (no edits, moreSmooth, previews or kvCache: false)');
   }

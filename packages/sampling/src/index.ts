@@ -34,8 +34,17 @@ export {
 export { getEditMask, editMaskData, normalizeMask, scaleKeepMasks, roundHalfEven, maskFromArray, type ImageLikeMask } from './mask.js';
 export { rasterPatchNums, isRasterPair } from './raster.js';
 export {
-  assertBatchFits, availableBytes, estimateGenerationBytes, generationShape, largestBatchThatFits, WASM_HEAP_MAX_BYTES,
-  assertWebGPULimits, largestTensorBytes, webgpuDeviceLimits, type WebGPUBufferLimits,
-  type GenerationShape, type GenerationMemoryEstimate,
+  assertBatchFits,
+  availableBytes,
+  estimateGenerationBytes,
+  generationShape,
+  largestBatchThatFits,
+  WASM_HEAP_MAX_BYTES,
+  assertWebGPULimits,
+  largestTensorBytes,
+  webgpuDeviceLimits,
+  type WebGPUBufferLimits,
+  type GenerationShape,
+  type GenerationMemoryEstimate,
 } from './memory.js';
 export type { SamplerQuantizer, SamplerVQVAE, SamplerSession, SamplerVAR } from './types.js';

@@ -105,7 +105,13 @@ export function decodeImages(vae: SamplerVQVAE, fHat: tf.Tensor4D): tf.Tensor4D 
  * ~1.2 GB there) before decoding, then decode the final f_hat (timed as `decode`) unless
  * `decode: false`. Disposes the images if the timing hook throws.
  */
-export async function finishGeneration(vae: SamplerVQVAE, session: { dispose(): void }, fHat: tf.Tensor4D, r: Resolved, clock: PhaseClock): Promise<tf.Tensor4D | null> {
+export async function finishGeneration(
+  vae: SamplerVQVAE,
+  session: { dispose(): void },
+  fHat: tf.Tensor4D,
+  r: Resolved,
+  clock: PhaseClock,
+): Promise<tf.Tensor4D | null> {
   throwIfAborted(r.signal);
   session.dispose();
   clock.start();

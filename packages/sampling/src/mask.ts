@@ -31,14 +31,7 @@ function checkPatchNums(patchNums: readonly number[]): number {
  * rectangle is generated and the rest kept. Coordinates are fractions of the image in [0, 1].
  * Returns a float32 Tensor2D the caller disposes.
  */
-export function getEditMask(
-  patchNums: readonly number[],
-  y0: number,
-  x0: number,
-  y1: number,
-  x1: number,
-  inpainting = true,
-): tf.Tensor2D {
+export function getEditMask(patchNums: readonly number[], y0: number, x0: number, y1: number, x1: number, inpainting = true): tf.Tensor2D {
   const data = editMaskData(patchNums, y0, x0, y1, x1, inpainting);
   const P = checkPatchNums(patchNums);
   return tf.tensor2d(data, [P, P], 'float32');
@@ -60,8 +53,10 @@ export function editMaskData(
       throw new ValueError(`edit rectangle ${k} must be a fraction in [0, 1]; got ${String(v)}`);
     }
   }
-  const r0 = roundHalfEven(y0 * P), r1 = roundHalfEven(y1 * P);
-  const c0 = roundHalfEven(x0 * P), c1 = roundHalfEven(x1 * P);
+  const r0 = roundHalfEven(y0 * P),
+    r1 = roundHalfEven(y1 * P);
+  const c0 = roundHalfEven(x0 * P),
+    c1 = roundHalfEven(x1 * P);
   const m = new Float32Array(P * P);
   for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) m[r * P + c] = 1;
   if (inpainting) for (let i = 0; i < m.length; i++) m[i] = 1 - m[i];

@@ -57,15 +57,25 @@ export function generationShape(vae: SamplerVQVAE, model: SamplerVAR): Generatio
   const vc = (vae as { config?: { ch?: number; chMult?: number[] } }).config ?? {};
   const P = c.patchNums[c.patchNums.length - 1];
   return {
-    depth: c.depth!, embedDim: c.embedDim!, numHeads: c.numHeads!, mlpRatio: c.mlpRatio ?? 4, vocabSize: c.vocabSize,
-    patchNums: c.patchNums, ch: vc.ch, chMult: vc.chMult, imageSize: P * (vae.downsample || 16),
+    depth: c.depth!,
+    embedDim: c.embedDim!,
+    numHeads: c.numHeads!,
+    mlpRatio: c.mlpRatio ?? 4,
+    vocabSize: c.vocabSize,
+    patchNums: c.patchNums,
+    ch: vc.ch,
+    chMult: vc.chMult,
+    imageSize: P * (vae.downsample || 16),
   };
 }
 
 /** Estimated peak bytes of generating `batch` images with classifier-free guidance (2 sequences each). */
 export function estimateGenerationBytes(s: GenerationShape, batch: number, opts: { decode?: boolean } = {}): GenerationMemoryEstimate {
   const F = 4; // float32
-  const C = s.embedDim, H = s.numHeads, V = s.vocabSize, D = s.depth;
+  const C = s.embedDim,
+    H = s.numHeads,
+    V = s.vocabSize,
+    D = s.depth;
   const hidden = Math.round(C * s.mlpRatio);
   const L = s.patchNums.reduce((a, p) => a + p * p, 0);
   const l = s.patchNums[s.patchNums.length - 1] ** 2; // tokens of the last (largest) scale
@@ -123,8 +133,12 @@ function gib(b: number): string {
 /** The largest batch whose estimate fits `budget` bytes (0 when not even one image fits). */
 export function largestBatchThatFits(s: GenerationShape, budget: number, opts: { decode?: boolean } = {}): number {
   if (!Number.isFinite(budget)) return Number.MAX_SAFE_INTEGER;
-  let lo = 0, hi = 1;
-  while (estimateGenerationBytes(s, hi, opts).bytes <= budget && hi < 1 << 20) { lo = hi; hi *= 2; }
+  let lo = 0,
+    hi = 1;
+  while (estimateGenerationBytes(s, hi, opts).bytes <= budget && hi < 1 << 20) {
+    lo = hi;
+    hi *= 2;
+  }
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
     if (estimateGenerationBytes(s, mid, opts).bytes <= budget) lo = mid;
@@ -175,7 +189,11 @@ export function webgpuDeviceLimits(): WebGPUBufferLimits | null {
   if (!l || typeof l.maxStorageBufferBindingSize !== 'number') return null;
   const a = dev?.adapterInfo;
   const adapter = a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ') : undefined;
-  return { maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize ?? l.maxStorageBufferBindingSize, ...(adapter ? { adapter } : {}) };
+  return {
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize ?? l.maxStorageBufferBindingSize,
+    ...(adapter ? { adapter } : {}),
+  };
 }
 
 /**
@@ -213,7 +231,12 @@ export function largestTensorBytes(s: GenerationShape, batch: number, opts: { de
  * the adapter's maxima), naming the largest batch that fits — instead of a device error or
  * garbage output half-way. Silent without limits.
  */
-export function assertWebGPULimits(s: GenerationShape, batch: number, limits: WebGPUBufferLimits | null, opts: { decode?: boolean } = {}): void {
+export function assertWebGPULimits(
+  s: GenerationShape,
+  batch: number,
+  limits: WebGPUBufferLimits | null,
+  opts: { decode?: boolean } = {},
+): void {
   if (!limits) return;
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const need = largestTensorBytes(s, batch, opts);

@@ -91,14 +91,17 @@ export function checkModels(vae: SamplerVQVAE, model: SamplerVAR): void {
   const q = vae?.quantizer;
   if (!c || !q) throw new ValueError('generate needs a VQVAE (with .quantizer) and a VAR (with .config)');
   const bad: string[] = [];
-  const pq = q.vPatchNums, pv = c.patchNums;
+  const pq = q.vPatchNums,
+    pv = c.patchNums;
   if (!isRasterPair(q, model) && (pq.length !== pv.length || pq.some((p, i) => p !== pv[i]))) {
     bad.push(`patch numbers (${pq.join(', ')}) vs (${pv.length > 12 ? `${pv.length} scales` : pv.join(', ')})`);
   }
   if (q.vocabSize !== c.vocabSize) bad.push(`vocabulary ${q.vocabSize} vs ${c.vocabSize}`);
   if (q.Cvae !== c.Cvae) bad.push(`Cvae ${q.Cvae} vs ${c.Cvae}`);
   if (bad.length) {
-    throw new ConfigError(`the VQVAE and the VAR do not belong together (VQVAE vs VAR): ${bad.join('; ')}; load the tokenizer the transformer was trained with`);
+    throw new ConfigError(
+      `the VQVAE and the VAR do not belong together (VQVAE vs VAR): ${bad.join('; ')}; load the tokenizer the transformer was trained with`,
+    );
   }
 }
 
@@ -119,9 +122,7 @@ export function resolveLabels(labels: number | ArrayLike<number>, count: number 
   }
   arr.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > numClasses) {
-      throw new ValueError(
-        `label ${i} must be an integer in [0, ${numClasses}] (${numClasses} = unconditional); got ${String(v)}`,
-      );
+      throw new ValueError(`label ${i} must be an integer in [0, ${numClasses}] (${numClasses} = unconditional); got ${String(v)}`);
     }
   });
   return Int32Array.from(arr);
@@ -137,7 +138,8 @@ function checkOnPhase(f: unknown): Resolved['onPhase'] {
 export function resolve(model: SamplerVAR, o: SampleOptions, raster = false): Resolved {
   if (o == null || typeof o !== 'object') throw new ValueError('options are required ({ labels, ... })');
   const cfgSchedule = o.cfgSchedule ?? (raster ? 'constant' : 'linear');
-  if (cfgSchedule !== 'linear' && cfgSchedule !== 'constant') throw new ValueError(`cfgSchedule must be 'linear' or 'constant'; got ${String(o.cfgSchedule)}`);
+  if (cfgSchedule !== 'linear' && cfgSchedule !== 'constant')
+    throw new ValueError(`cfgSchedule must be 'linear' or 'constant'; got ${String(o.cfgSchedule)}`);
   const labels = resolveLabels(o.labels, o.count, model.config.numClasses);
   const cfg = o.cfg ?? 1.5;
   if (typeof cfg !== 'number' || !Number.isFinite(cfg) || cfg < 0) {

@@ -15,7 +15,10 @@ import type { SamplerSession, SamplerVAR } from './types.js';
 class UncachedSession implements SamplerSession {
   private xs: tf.Tensor3D[] = [];
   private readonly begin: number[] = [];
-  constructor(private readonly model: SamplerVAR, private readonly labels: Int32Array) {
+  constructor(
+    private readonly model: SamplerVAR,
+    private readonly labels: Int32Array,
+  ) {
     if (typeof model.forward !== 'function') throw new ValueError('kvCache: false needs a VAR with forward(labels, x, { progSi })');
     let cur = 0;
     for (const pn of model.config.patchNums) {

@@ -16,11 +16,7 @@ export interface SamplerQuantizer {
   /** Codebook lookup: (B, pn·pn) int32 → (B, Cvae, pn, pn). */
   embed(idx: tf.Tensor2D, pn: number): tf.Tensor4D;
   /** f_hat += phi(upsample(h)); next = area-downsample(f_hat) to the next scale (null after the last). */
-  nextAutoregressiveInput(
-    si: number,
-    fHat: tf.Tensor4D | null,
-    hBChw: tf.Tensor4D,
-  ): { fHat: tf.Tensor4D; next: tf.Tensor4D | null };
+  nextAutoregressiveInput(si: number, fHat: tf.Tensor4D | null, hBChw: tf.Tensor4D): { fHat: tf.Tensor4D; next: tf.Tensor4D | null };
 }
 
 /** What the sampler needs of a VQVAE. */

@@ -30,8 +30,13 @@ export async function useBackend(name: 'cpu' | 'wasm' | 'webgpu'): Promise<strin
   if (typeof init === 'function') {
     try {
       // single-threaded wasm: the test machines are small and shared; threads are core's concern
-      const info = (await init(name, name === 'wasm' ? { threads: 1 } : {})) as { adapterInfo?: { description?: string; device?: string; isSoftware?: boolean } };
-      if (info?.adapterInfo) console.log(`webgpu adapter: ${info.adapterInfo.description || info.adapterInfo.device} (software: ${info.adapterInfo.isSoftware})`);
+      const info = (await init(name, name === 'wasm' ? { threads: 1 } : {})) as {
+        adapterInfo?: { description?: string; device?: string; isSoftware?: boolean };
+      };
+      if (info?.adapterInfo)
+        console.log(
+          `webgpu adapter: ${info.adapterInfo.description || info.adapterInfo.device} (software: ${info.adapterInfo.isSoftware})`,
+        );
       return tf.getBackend() === name ? null : `initBackend('${name}') left backend ${tf.getBackend()}`;
     } catch (e) {
       if (e instanceof core.BackendUnavailableError) return e.message;

@@ -14,9 +14,14 @@ const patchNums: number[] = fc.config.VAR.patch_nums;
 const labels = Int32Array.from(fc.ref('label').data as Int32Array);
 const settings = [
   { name: 'top-p 0.95, cfg 2', opts: { cfg: 2, topK: 0, topP: 0.95, seed: 123 } },
-  { name: 'top-k half the vocabulary, more smooth', opts: { cfg: 3, topK: Math.max(2, fc.config.VQVAE.vocab_size >> 1), topP: 0, seed: 7, moreSmooth: true } },
+  {
+    name: 'top-k half the vocabulary, more smooth',
+    opts: { cfg: 3, topK: Math.max(2, fc.config.VQVAE.vocab_size >> 1), topP: 0, seed: 7, moreSmooth: true },
+  },
 ];
-const greedyRuns = Object.keys(fc.refs.tensors).map((k) => /^(gen_.+)_img$/.exec(k)?.[1]).filter((k): k is string => !!k);
+const greedyRuns = Object.keys(fc.refs.tensors)
+  .map((k) => /^(gen_.+)_img$/.exec(k)?.[1])
+  .filter((k): k is string => !!k);
 
 const wanted = testBackends(['cpu', 'wasm', 'webgpu']);
 const results = new Map<string, Map<string, Int32Array[]>>(); // setting -> backend -> tokens
@@ -41,10 +46,12 @@ describe('seeded sampling is identical across backends', () => {
           // the draws matter: some token is not the argmax of its logits
           const V = model.config.vocabSize;
           let nonArgmax = 0;
-          r.tokens.forEach((t, si) => t.forEach((tok, i) => {
-            const row = r.logits![si].subarray(i * V, (i + 1) * V);
-            if (row[tok] < Math.max(...row)) nonArgmax++;
-          }));
+          r.tokens.forEach((t, si) =>
+            t.forEach((tok, i) => {
+              const row = r.logits![si].subarray(i * V, (i + 1) * V);
+              if (row[tok] < Math.max(...row)) nonArgmax++;
+            }),
+          );
           expect(nonArgmax).toBeGreaterThan(0);
           expect(r.images).toBeNull();
           tf.dispose(r.fHat);
@@ -57,13 +64,23 @@ describe('seeded sampling is identical across backends', () => {
         }
         for (const run of greedyRuns) {
           const c = parseRunCall(fc, fc.refs.tensors[`${run}_img`].call);
-          const r = await generate(vae, model, { labels: c.labels, cfg: c.cfg, topK: c.topK, topP: c.topP, seed: c.seed, decode: false, returnLogits: true });
+          const r = await generate(vae, model, {
+            labels: c.labels,
+            cfg: c.cfg,
+            topK: c.topK,
+            topP: c.topP,
+            seed: c.seed,
+            decode: false,
+            returnLogits: true,
+          });
           let maxLogitErr = 0;
           r.logits!.forEach((lg, si) => {
             const ref = fc.ref(`${run}_logits_s${si}`).data;
             for (let i = 0; i < ref.length; i++) maxLogitErr = Math.max(maxLogitErr, Math.abs(lg[i] - ref[i]));
           });
-          console.log(`[${backend}] ${run}: tokens of every scale identical to the official ones; max |logits - ref| = ${maxLogitErr.toExponential(2)}`);
+          console.log(
+            `[${backend}] ${run}: tokens of every scale identical to the official ones; max |logits - ref| = ${maxLogitErr.toExponential(2)}`,
+          );
           expect(r.images).toBeNull();
           tf.dispose(r.fHat);
           patchNums.forEach((_, si) => expectEqualInts(`${backend} ${run} s${si}`, r.tokens[si], fc.ref(`${run}_idx_s${si}`).data));

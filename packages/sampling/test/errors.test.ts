@@ -47,7 +47,9 @@ describe('non-finite tensors', () => {
       const img = tf.tensor4d(x, imgRef.shape as [number, number, number, number]);
       const B = imgRef.shape[0];
       const before = tf.memory().numTensors;
-      await expect(edit(m.vae, m.model, { labels: new Array(B).fill(0), image: img, mask: { y0: 0, x0: 0, y1: 0.5, x1: 1 }, seed: 1 })).rejects.toBeInstanceOf(NonFiniteError);
+      await expect(
+        edit(m.vae, m.model, { labels: new Array(B).fill(0), image: img, mask: { y0: 0, x0: 0, y1: 0.5, x1: 1 }, seed: 1 }),
+      ).rejects.toBeInstanceOf(NonFiniteError);
       expect(tf.memory().numTensors).toBe(before);
       img.dispose();
     });

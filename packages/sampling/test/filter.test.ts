@@ -97,7 +97,12 @@ describe('draw mechanics', () => {
   });
   it('greedy (top_k = 1) does not depend on the draws but consumes one per row', () => {
     let calls = 0;
-    const rng = { random: () => (calls++, 0.999) };
+    const rng = {
+      random: () => {
+        calls++;
+        return 0.999;
+      },
+    };
     const { tokens } = sampleTokens([0, 5, 1, 3, 2, 0], 3, rng, { topK: 1 });
     expect(Array.from(tokens)).toEqual([1, 0]);
     expect(calls).toBe(2);
@@ -130,7 +135,9 @@ function naiveFilter(row: number[], topK: number, topP: number): number[] {
     let cum = 0;
     const rm = idx.map((_, j) => (cum += e[j] / tot) <= 1 - topP);
     rm[V - 1] = false;
-    idx.forEach((i, j) => { if (rm[j]) r[i] = -Infinity; });
+    idx.forEach((i, j) => {
+      if (rm[j]) r[i] = -Infinity;
+    });
   }
   return r;
 }

@@ -33,7 +33,9 @@ describe('getEditMask parity (mask_probe_* and edit_*_mask)', () => {
   const hasEdits = !!fc.refs.setup?.edit_cell;
   it('the case has mask references (when it has edit runs)', (ctx) => {
     if (!hasEdits && names.length === 0) {
-      console.log(`getEditMask parity: case ${fc.dir} has no edit runs (refs.json setup: ${JSON.stringify(fc.refs.setup?.['edit runs'] ?? 'none')})`);
+      console.log(
+        `getEditMask parity: case ${fc.dir} has no edit runs (refs.json setup: ${JSON.stringify(fc.refs.setup?.['edit runs'] ?? 'none')})`,
+      );
       return ctx.skip();
     }
     expect(names.length).toBeGreaterThan(0);

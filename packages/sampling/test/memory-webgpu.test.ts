@@ -47,7 +47,9 @@ describe('WebGPU buffer limits (d16 at 256 px, cfg on)', () => {
   });
 
   it('an adapter that binds less than one image says so and names wasm; a 2 GiB adapter runs batch 8; no limits: no check', () => {
-    expect(() => assertWebGPULimits(d16, 1, { maxStorageBufferBindingSize: 16 * MiB, maxBufferSize: 16 * MiB })).toThrow(/not even one image fits: use the wasm backend/);
+    expect(() => assertWebGPULimits(d16, 1, { maxStorageBufferBindingSize: 16 * MiB, maxBufferSize: 16 * MiB })).toThrow(
+      /not even one image fits: use the wasm backend/,
+    );
     expect(() => assertWebGPULimits(d16, 8, { maxStorageBufferBindingSize: 2048 * MiB, maxBufferSize: 2048 * MiB })).not.toThrow();
     expect(() => assertWebGPULimits(d16, 1000, null)).not.toThrow();
   });

@@ -11,8 +11,15 @@ import { VAR, varPreset, type VARConfig } from '@var/transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFixtureCase } from '@var/test-helpers';
 import {
-  WASM_HEAP_MAX_BYTES, assertBatchFits, availableBytes, estimateGenerationBytes, generate, generationShape, largestBatchThatFits,
-  type SamplerVAR, type SamplerVQVAE,
+  WASM_HEAP_MAX_BYTES,
+  assertBatchFits,
+  availableBytes,
+  estimateGenerationBytes,
+  generate,
+  generationShape,
+  largestBatchThatFits,
+  type SamplerVAR,
+  type SamplerVQVAE,
 } from '../src/index.js';
 import { useBackend } from './backend.js';
 import { loadModels, type Models } from './models.js';
@@ -23,10 +30,23 @@ const fc = loadFixtureCase();
 function midModels(): { vae: VQVAE; model: VAR } {
   const patchNums = [1, 2, 3, 4, 6, 8];
   const cfg: VARConfig = {
-    numClasses: 10, depth: 6, embedDim: 384, numHeads: 6, mlpRatio: 4, normEps: 1e-6, sharedAln: false,
-    condDropRate: 0.1, attnL2Norm: true, patchNums, vocabSize: 512, Cvae: 16,
+    numClasses: 10,
+    depth: 6,
+    embedDim: 384,
+    numHeads: 6,
+    mlpRatio: 4,
+    normEps: 1e-6,
+    sharedAln: false,
+    condDropRate: 0.1,
+    attnL2Norm: true,
+    patchNums,
+    vocabSize: 512,
+    Cvae: 16,
   };
-  return { vae: VQVAE.create({ vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums }, { seed: 0 }), model: VAR.create(cfg, { seed: 0 }) };
+  return {
+    vae: VQVAE.create({ vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums }, { seed: 0 }),
+    model: VAR.create(cfg, { seed: 0 }),
+  };
 }
 
 describe('generation memory estimate', () => {
@@ -51,7 +71,9 @@ describe('generation memory estimate', () => {
       });
       const peak = p.peakBytes - base;
       const est = estimateGenerationBytes(s, B).bytes;
-      console.log(`mid, batch ${B}: measured peak ${(peak / 2 ** 20).toFixed(1)} MiB, estimate ${(est / 2 ** 20).toFixed(1)} MiB (x${(est / peak).toFixed(2)})`);
+      console.log(
+        `mid, batch ${B}: measured peak ${(peak / 2 ** 20).toFixed(1)} MiB, estimate ${(est / 2 ** 20).toFixed(1)} MiB (x${(est / peak).toFixed(2)})`,
+      );
       expect(est).toBeGreaterThanOrEqual(peak);
       expect(est).toBeLessThan(1.6 * peak);
     }
@@ -59,7 +81,8 @@ describe('generation memory estimate', () => {
 
   it('grows with the batch; largestBatchThatFits is the exact boundary', () => {
     const s = generationShape(mid.vae, mid.model)!;
-    const e1 = estimateGenerationBytes(s, 1), e8 = estimateGenerationBytes(s, 8);
+    const e1 = estimateGenerationBytes(s, 1),
+      e8 = estimateGenerationBytes(s, 8);
     expect(e8.bytes).toBeGreaterThan(e1.bytes);
     expect(estimateGenerationBytes(s, 8, { decode: false }).decoderPerImageBytes).toBe(0);
     for (const budget of [e1.bytes - 1, e1.bytes, 3e8, 1e9]) {
@@ -73,7 +96,11 @@ describe('generation memory estimate', () => {
   it('d16 at 256 px on wasm: a batch of 64 is an OutOfMemoryError naming the largest batch, before any allocation', async () => {
     // the released d16 and VQVAE configurations (no weights needed: the check reads sizes only)
     const vaeCfg = resolveVQVAEConfig(VQVAE_PRESETS.vae_ch160v4096z32);
-    const vae = { config: vaeCfg, downsample: 2 ** (vaeCfg.chMult.length - 1), quantizer: { vPatchNums: vaeCfg.vPatchNums } } as unknown as SamplerVQVAE;
+    const vae = {
+      config: vaeCfg,
+      downsample: 2 ** (vaeCfg.chMult.length - 1),
+      quantizer: { vPatchNums: vaeCfg.vPatchNums },
+    } as unknown as SamplerVQVAE;
     const model = { config: varPreset('d16') } as unknown as SamplerVAR;
     const s = generationShape(vae, model)!;
     expect(s.imageSize).toBe(256);
@@ -87,11 +114,18 @@ describe('generation memory estimate', () => {
       expect(largest).toBeGreaterThanOrEqual(1); // one d16 image fits in wasm's 4 GiB (the bench generates it)
       expect(largest).toBeLessThan(64);
       const before = { n: tf.memory().numTensors, bytes: tf.memory().numBytes };
-      const err = await assertBatchFits(vae, model, 64).then(() => null, (e) => e);
+      const err = await assertBatchFits(vae, model, 64).then(
+        () => null,
+        (e) => e,
+      );
       expect(err).toBeInstanceOf(OutOfMemoryError);
       expect(err.code).toBe('E_OUT_OF_MEMORY');
       expect(err.largestBatch).toBe(largest);
-      expect(err.message).toMatch(new RegExp(`a batch of 64 image\\(s\\) at 256 px .* needs about [\\d.]+ GiB on wasm, but about [\\d.]+ GiB is available.*the largest batch that fits is ${largest}`));
+      expect(err.message).toMatch(
+        new RegExp(
+          `a batch of 64 image\\(s\\) at 256 px .* needs about [\\d.]+ GiB on wasm, but about [\\d.]+ GiB is available.*the largest batch that fits is ${largest}`,
+        ),
+      );
       expect({ n: tf.memory().numTensors, bytes: tf.memory().numBytes }).toEqual(before);
       await expect(assertBatchFits(vae, model, largest)).resolves.toBeUndefined();
     } finally {
@@ -116,7 +150,10 @@ describe('generate() with a batch too large for the memory left', () => {
     process.env.VAR_MEMORY_BUDGET_BYTES = String(budget);
     try {
       const before = tf.memory().numTensors;
-      const err = await generate(m.vae, m.model, { labels: Array(8).fill(1), seed: 0 }).then(() => null, (e) => e);
+      const err = await generate(m.vae, m.model, { labels: Array(8).fill(1), seed: 0 }).then(
+        () => null,
+        (e) => e,
+      );
       expect(err).toBeInstanceOf(OutOfMemoryError);
       expect(err.largestBatch).toBe(3);
       expect(err.message).toMatch(/the largest batch that fits is 3/);

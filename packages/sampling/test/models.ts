@@ -14,7 +14,14 @@ export interface Models {
 export async function loadModels(fc: FixtureCase): Promise<Models> {
   const vae = VQVAE.fromStateDict((await loadStateDict(fc.path('vae.safetensors'))) as never, vqvaeConfig(fc.config.VQVAE));
   const model = VAR.fromStateDict(varConfig(fc.config.VAR, fc.config.VQVAE), (await loadStateDict(fc.path('var.safetensors'))) as never);
-  return { vae, model, dispose: () => { vae.dispose(); model.dispose(); } };
+  return {
+    vae,
+    model,
+    dispose: () => {
+      vae.dispose();
+      model.dispose();
+    },
+  };
 }
 
 export interface RunCall {
@@ -52,7 +59,9 @@ export function parseRunCall(fc: FixtureCase, call: string): RunCall {
     seed: Number(arg('g_seed')),
     moreSmooth: arg('more_smooth') === 'True',
   };
-  const m = /get_edit_mask\(var\.patch_nums,\s*([-\d.e]+),\s*([-\d.e]+),\s*([-\d.e]+),\s*([-\d.e]+),.*?inpainting=(True|False)\)/.exec(call);
+  const m = /get_edit_mask\(var\.patch_nums,\s*([-\d.e]+),\s*([-\d.e]+),\s*([-\d.e]+),\s*([-\d.e]+),.*?inpainting=(True|False)\)/.exec(
+    call,
+  );
   if (m) out.mask = { y0: +m[1], x0: +m[2], y1: +m[3], x1: +m[4], inpainting: m[5] === 'True' };
   return out;
 }

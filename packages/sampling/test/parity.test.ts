@@ -33,7 +33,12 @@ function checkRun(run: string, r: GenerateResult, editing: boolean): string[] {
       expectEqualInts(`${run} sampled s${si}`, r.sampled![si], fc.ref(`${run}_sampled_s${si}`).data);
       expectEqualInts(`${run} keep s${si}`, r.keep![si], Array.from(fc.ref(`${run}_force_s${si}`).data));
     }
-    const lg = expectClose(`${run} logits s${si}`, { data: r.logits![si], shape: [r.labels.length, pn * pn, V] }, fc.ref(`${run}_logits_s${si}`), ATOL);
+    const lg = expectClose(
+      `${run} logits s${si}`,
+      { data: r.logits![si], shape: [r.labels.length, pn * pn, V] },
+      fc.ref(`${run}_logits_s${si}`),
+      ATOL,
+    );
     lines.push(`logits s${si} maxAbs=${lg.maxAbs.toExponential(2)}`);
   });
   const f = expectClose(`${run} fhat`, { data: r.fHat.dataSync(), shape: r.fHat.shape }, fc.ref(`${run}_fhat`), ATOL);
@@ -70,7 +75,15 @@ for (const backend of caseBackends(fc, ['cpu', 'wasm'], 'generation parity')) {
         const { vae, model } = await get();
         const c = parseRunCall(fc, fc.refs.tensors[`${run}_img`].call);
         const before = tf.memory().numTensors;
-        const r = await generate(vae, model, { labels: c.labels, cfg: c.cfg, topK: c.topK, topP: c.topP, seed: c.seed, moreSmooth: c.moreSmooth, returnLogits: true });
+        const r = await generate(vae, model, {
+          labels: c.labels,
+          cfg: c.cfg,
+          topK: c.topK,
+          topP: c.topP,
+          seed: c.seed,
+          moreSmooth: c.moreSmooth,
+          returnLogits: true,
+        });
         try {
           const lines = checkRun(run, r, false);
           console.log(`[${backend}] ${run}: ${lines.join('; ')}`);
@@ -93,12 +106,20 @@ for (const backend of caseBackends(fc, ['cpu', 'wasm'], 'generation parity')) {
         // encoder pass on the slow cpu backend.
         const source = inputTokens ? { inputTokens } : { image: img };
         const r = await edit(vae, model, {
-          labels: c.labels, cfg: c.cfg, topK: c.topK, topP: c.topP, seed: c.seed, moreSmooth: c.moreSmooth, returnLogits: true,
-          ...source, mask: c.mask!,
+          labels: c.labels,
+          cfg: c.cfg,
+          topK: c.topK,
+          topP: c.topP,
+          seed: c.seed,
+          moreSmooth: c.moreSmooth,
+          returnLogits: true,
+          ...source,
+          mask: c.mask!,
         });
         inputTokens ??= r.inputTokens!;
         // the input's tokens are the official vae.img_to_idxBl(img)
-        if (fc.hasRef('idx_s0')) patchNums.forEach((_, si) => expectEqualInts(`input tokens s${si}`, inputTokens![si], fc.ref(`idx_s${si}`).data));
+        if (fc.hasRef('idx_s0'))
+          patchNums.forEach((_, si) => expectEqualInts(`input tokens s${si}`, inputTokens![si], fc.ref(`idx_s${si}`).data));
         try {
           const lines = checkRun(run, r, true);
           console.log(`[${backend}] ${run}: ${lines.join('; ')}`);

@@ -45,7 +45,11 @@ function toFunctionBody(src: string): string {
     if (ns) return `const ${ns[1]} = __mods[${JSON.stringify(from)}];`;
     const named = /^\{(.+)\}$/.exec(what);
     if (!named) throw new Error(`unsupported import form: ${what}`);
-    const parts = named[1].split(',').map((s) => s.trim()).filter(Boolean).map((s) => s.replace(/\s+as\s+/, ': '));
+    const parts = named[1]
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => s.replace(/\s+as\s+/, ': '));
     return `const { ${parts.join(', ')} } = __mods[${JSON.stringify(from)}];`;
   });
 }

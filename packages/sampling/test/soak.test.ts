@@ -33,7 +33,16 @@ describe('soak', () => {
     let moved = 0;
     for (let i = 0; i < N; i++) {
       const full = i % 50 === 0; // every 50th decodes the image and streams previews
-      const r = await generate(m.vae, m.model, { labels, seed: i, cfg: [1, 1.5, 3][i % 3], topK: [0, 4, 16][i % 3], topP: [0, 0.9][i % 2], moreSmooth: i % 7 === 0, decode: full, previews: full });
+      const r = await generate(m.vae, m.model, {
+        labels,
+        seed: i,
+        cfg: [1, 1.5, 3][i % 3],
+        topK: [0, 4, 16][i % 3],
+        topP: [0, 0.9][i % 2],
+        moreSmooth: i % 7 === 0,
+        decode: full,
+        previews: full,
+      });
       tf.dispose([r.fHat, ...(r.images ? [r.images] : [])]);
       if (tf.memory().numTensors !== base) moved++;
       if (i + 1 === 100) rss.after100 = mib();

@@ -36,14 +36,22 @@ describe('streaming', () => {
     const events: { si: number; pn: number; tokens: Int32Array; previewShape: number[]; min: number; max: number }[] = [];
     let lastPreview: Float32Array | null = null;
     const r = await generate(m.vae, m.model, {
-      labels, cfg: 1.5, topK: 8, seed: 3, previews: true,
+      labels,
+      cfg: 1.5,
+      topK: 8,
+      seed: 3,
+      previews: true,
       onScale: async (e: ScaleEvent) => {
         const p = e.preview!;
         const d = (await p.data()) as Float32Array;
         lastPreview = d.slice();
         // a loop, not Math.min(...d): a 256 px preview has more values than the call stack takes arguments
-        let min = Infinity, max = -Infinity;
-        for (const v of d) { if (v < min) min = v; if (v > max) max = v; }
+        let min = Infinity,
+          max = -Infinity;
+        for (const v of d) {
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
         events.push({ si: e.si, pn: e.pn, tokens: e.tokens, previewShape: p.shape, min, max });
         expect(e.scales).toBe(S);
       },
@@ -103,7 +111,10 @@ describe('AbortSignal', () => {
     const ac = new AbortController();
     const seen: number[] = [];
     const p = generate(m.vae, m.model, {
-      labels, seed: 0, previews: true, signal: ac.signal,
+      labels,
+      seed: 0,
+      previews: true,
+      signal: ac.signal,
       onScale: (e) => {
         seen.push(e.si);
         if (e.si === 0) ac.abort('user');
@@ -129,10 +140,17 @@ describe('AbortSignal', () => {
     await expect(generate(m.vae, m.model, { labels, signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
     const img = tf.tensor4d(imgRef.data as Float32Array, imgRef.shape as [number, number, number, number]);
     const ac2 = new AbortController();
-    await expect(edit(m.vae, m.model, {
-      labels, image: img, mask: { y0: 0.25, x0: 0.25, y1: 0.75, x1: 0.75 }, signal: ac2.signal,
-      onScale: (e) => { if (e.si === S - 1) ac2.abort(); },
-    })).rejects.toBeInstanceOf(AbortError);
+    await expect(
+      edit(m.vae, m.model, {
+        labels,
+        image: img,
+        mask: { y0: 0.25, x0: 0.25, y1: 0.75, x1: 0.75 },
+        signal: ac2.signal,
+        onScale: (e) => {
+          if (e.si === S - 1) ac2.abort();
+        },
+      }),
+    ).rejects.toBeInstanceOf(AbortError);
     const ac3 = new AbortController();
     const st = editStream(m.vae, m.model, { labels, image: img, mask: { y0: 0, x0: 0, y1: 0.5, x1: 1 }, signal: ac3.signal });
     await st.next();
@@ -144,7 +162,15 @@ describe('AbortSignal', () => {
 
   it('an error thrown by onScale propagates and frees the run', async () => {
     const before = tf.memory().numTensors;
-    await expect(generate(m.vae, m.model, { labels, previews: true, onScale: () => { throw new Error('boom'); } })).rejects.toThrow('boom');
+    await expect(
+      generate(m.vae, m.model, {
+        labels,
+        previews: true,
+        onScale: () => {
+          throw new Error('boom');
+        },
+      }),
+    ).rejects.toThrow('boom');
     expect(tf.memory().numTensors).toBe(before);
   });
 });
@@ -205,7 +231,9 @@ describe('typed errors', () => {
     const badMask = tf.zeros([1, 2, 4, 4]);
     const badMaskB = tf.zeros([B + 1, 1, 4, 4]);
     await expect(edit(m.vae, m.model, { labels, image: img, mask: [[1, 0], [1]] })).rejects.toBeInstanceOf(ShapeError);
-    await expect(edit(m.vae, m.model, { labels, image: img, mask: { width: 4, height: 4, data: new Uint8Array(10) } })).rejects.toBeInstanceOf(ShapeError);
+    await expect(
+      edit(m.vae, m.model, { labels, image: img, mask: { width: 4, height: 4, data: new Uint8Array(10) } }),
+    ).rejects.toBeInstanceOf(ShapeError);
     const rect = { y0: 0.25, x0: 0.25, y1: 0.75, x1: 0.75 };
     await expect(edit(m.vae, m.model, { labels, image: wrongSize, mask: rect })).rejects.toBeInstanceOf(ShapeError);
     await expect(edit(m.vae, m.model, { labels, image: nhwc, mask: rect })).rejects.toBeInstanceOf(ShapeError);
@@ -213,7 +241,9 @@ describe('typed errors', () => {
     await expect(edit(m.vae, m.model, { labels, image: img, mask: badMaskB })).rejects.toBeInstanceOf(ShapeError);
     // n images with n + 1 labels (a single image is broadcast to every label, so use two when the case has one)
     const imgs = B > 1 ? img : tf.concat([img, img]);
-    await expect(edit(m.vae, m.model, { labels: Array<number>(imgs.shape[0] + 1).fill(0), image: imgs, mask: rect })).rejects.toBeInstanceOf(ShapeError);
+    await expect(
+      edit(m.vae, m.model, { labels: Array<number>(imgs.shape[0] + 1).fill(0), image: imgs, mask: rect }),
+    ).rejects.toBeInstanceOf(ShapeError);
     if (imgs !== img) imgs.dispose();
     await expect(edit(m.vae, m.model, { labels, mask: rect } as never)).rejects.toBeInstanceOf(ValueError);
     tf.dispose([img, wrongSize, nhwc, badMask, badMaskB]);
@@ -230,9 +260,15 @@ describe('more smooth (Gumbel-softmax preview)', () => {
     const s2 = await generate(m.vae, m.model, { ...o, moreSmooth: true });
     expect(Array.from(s1.tokens[0])).toEqual(Array.from(plain.tokens[0]));
     s1.tokens.forEach((t, si) => expect(Array.from(t)).toEqual(Array.from(s2.tokens[si])));
-    const a = await s1.fHat.data(), b = await plain.fHat.data(), c = await s2.fHat.data();
-    let diff = 0, same = 0;
-    for (let i = 0; i < a.length; i++) { diff = Math.max(diff, Math.abs(a[i] - b[i])); same = Math.max(same, Math.abs(a[i] - c[i])); }
+    const a = await s1.fHat.data(),
+      b = await plain.fHat.data(),
+      c = await s2.fHat.data();
+    let diff = 0,
+      same = 0;
+    for (let i = 0; i < a.length; i++) {
+      diff = Math.max(diff, Math.abs(a[i] - b[i]));
+      same = Math.max(same, Math.abs(a[i] - c[i]));
+    }
     expect(diff).toBeGreaterThan(1e-3);
     expect(same).toBe(0);
     [plain, s1, s2].forEach(freeResult);
@@ -263,18 +299,26 @@ describe('editing with mask images and other classes', () => {
     tf.dispose(inputTok);
     const c = await edit(m.vae, m.model, { ...o, labels: other, image: img, mask: big });
     expect(Array.from(c.labels)).toEqual(Array.from(other));
-    let forced = 0, free = 0;
+    let forced = 0,
+      free = 0;
     c.tokens.forEach((t, si) => {
       const keep = c.keep![si];
       for (let i = 0; i < t.length; i++) {
-        if (keep[i]) { expect(t[i]).toBe(gt[si][i]); forced++; }
-        else { expect(t[i]).toBe(c.sampled![si][i]); free++; }
+        if (keep[i]) {
+          expect(t[i]).toBe(gt[si][i]);
+          forced++;
+        } else {
+          expect(t[i]).toBe(c.sampled![si][i]);
+          free++;
+        }
       }
     });
     expect(forced).toBeGreaterThan(0);
     expect(free).toBeGreaterThan(0);
     // every scale with pn² <= 3 is fully forced
-    patchNums.forEach((pn, si) => { if (pn * pn <= 3) expect(c.keep![si].every((k) => k === 1)).toBe(true); });
+    patchNums.forEach((pn, si) => {
+      if (pn * pn <= 3) expect(c.keep![si].every((k) => k === 1)).toBe(true);
+    });
     // inputTokens instead of an image gives the same edit
     const d = await edit(m.vae, m.model, { ...o, labels: other, inputTokens: gt.map((g) => Int32Array.from(g)), mask: big });
     d.tokens.forEach((t, si) => expect(Array.from(t)).toEqual(Array.from(c.tokens[si])));
@@ -287,9 +331,19 @@ describe('editing with mask images and other classes', () => {
 describe('without the KV cache', () => {
   it('recomputing every scale with forward() gives the official greedy tokens and the cached sampled tokens', async () => {
     const before = tf.memory().numTensors;
-    const run = Object.keys(fc.refs.tensors).map((k) => /^(gen_.+)_img$/.exec(k)?.[1]).find((k) => !!k)!;
+    const run = Object.keys(fc.refs.tensors)
+      .map((k) => /^(gen_.+)_img$/.exec(k)?.[1])
+      .find((k) => !!k)!;
     const c = parseRunCall(fc, fc.refs.tensors[`${run}_img`].call);
-    const g = await generate(m.vae, m.model, { labels: c.labels, cfg: c.cfg, topK: c.topK, topP: c.topP, seed: c.seed, kvCache: false, decode: false });
+    const g = await generate(m.vae, m.model, {
+      labels: c.labels,
+      cfg: c.cfg,
+      topK: c.topK,
+      topP: c.topP,
+      seed: c.seed,
+      kvCache: false,
+      decode: false,
+    });
     patchNums.forEach((_, si) => expect(Array.from(g.tokens[si])).toEqual(Array.from(fc.ref(`${run}_idx_s${si}`).data)));
     const o = { labels, cfg: 2.5, topP: 0.9, seed: 77, decode: false };
     const a = await generate(m.vae, m.model, { ...o, kvCache: false });
@@ -309,7 +363,15 @@ describe('robustness', () => {
       const full = i % 25 === 0;
       // previews decode every scale: only where the case's decoder is small (a 256 px case would take minutes)
       const previews = full && vqvaeCost(fc) <= CPU_MAX_VQVAE_COST;
-      const r = await generate(m.vae, m.model, { labels, seed: i, topK: 4, cfg: 1 + (i % 3), decode: full, previews, moreSmooth: i % 7 === 0 });
+      const r = await generate(m.vae, m.model, {
+        labels,
+        seed: i,
+        topK: 4,
+        cfg: 1 + (i % 3),
+        decode: full,
+        previews,
+        moreSmooth: i % 7 === 0,
+      });
       freeResult(r);
       expect(tf.memory().numTensors).toBe(before);
     }
@@ -327,10 +389,11 @@ describe('robustness', () => {
     const a = await edit(m.vae, m.model, { ...o, mask: mt });
     const b = await edit(m.vae, m.model, { ...o, mask: rows });
     const c = await edit(m.vae, m.model, { ...o, mask: { width: P, height: P, data: rgba } });
-    for (const x of [b, c]) x.tokens.forEach((t, si) => {
-      expect(Array.from(t)).toEqual(Array.from(a.tokens[si]));
-      expect(Array.from(x.keep![si])).toEqual(Array.from(a.keep![si]));
-    });
+    for (const x of [b, c])
+      x.tokens.forEach((t, si) => {
+        expect(Array.from(t)).toEqual(Array.from(a.tokens[si]));
+        expect(Array.from(x.keep![si])).toEqual(Array.from(a.keep![si]));
+      });
     [a, b, c].forEach(freeResult);
     tf.dispose([img, mt]);
     expect(tf.memory().numTensors).toBe(before);

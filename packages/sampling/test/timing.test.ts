@@ -81,7 +81,10 @@ describe('onPhase', () => {
     for (const [name, go, decode] of runs) {
       const phases: PhaseTiming[] = [];
       const r = await go((p) => phases.push(p));
-      expect(phases.map((p) => `${p.phase}:${p.si}`), name).toEqual(expectedOrder(decode));
+      expect(
+        phases.map((p) => `${p.phase}:${p.si}`),
+        name,
+      ).toEqual(expectedOrder(decode));
       freeResult(r);
     }
     expect(tf.memory().numTensors).toBe(before);

@@ -125,10 +125,25 @@ if (o.child) {
   for (const [backend, threads, px] of runs) {
     const r = spawnSync(
       process.execPath,
-      [fileURLToPath(import.meta.url), '--child', '--backend', backend, '--threads', String(threads), '--px', String(px), '--reps', String(reps)],
+      [
+        fileURLToPath(import.meta.url),
+        '--child',
+        '--backend',
+        backend,
+        '--threads',
+        String(threads),
+        '--px',
+        String(px),
+        '--reps',
+        String(reps),
+      ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], cwd: join(here, '..') },
     );
-    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    const line = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop();
     if (r.status !== 0 || !line) {
       console.error(`${backend} (${threads} thread(s)) failed (exit ${r.status})\n${r.stdout}`);
       process.exit(1);
@@ -138,7 +153,10 @@ if (o.child) {
   console.log(`VQVAE vae_ch160v4096z32 (random weights, batch 1), ${availableParallelism()} cores, ${reps} timed run(s) after a warm-up`);
   for (const r of results) {
     const label = r.backend === 'wasm' ? `wasm ${r.threads} thread(s) [${r.binary}]` : r.backend;
-    const note = r.px !== size ? `  (at ${r.px} px: ${r.backend} at ${size} px would take ~${(((r.encMs + r.decMs) * (size / r.px) ** 2) / 60000).toFixed(0)} min)` : '';
+    const note =
+      r.px !== size
+        ? `  (at ${r.px} px: ${r.backend} at ${size} px would take ~${(((r.encMs + r.decMs) * (size / r.px) ** 2) / 60000).toFixed(0)} min)`
+        : '';
     console.log(
       `  ${label.padEnd(32)} ${r.px}px  encode ${r.encMs.toFixed(0).padStart(7)} ms (${r.encGflop.toFixed(1)} GFLOP, ${r.encGflops.toFixed(1)} GFLOP/s)` +
         `  decode ${r.decMs.toFixed(0).padStart(7)} ms (${r.decGflop.toFixed(1)} GFLOP, ${r.decGflops.toFixed(1)} GFLOP/s)${note}`,

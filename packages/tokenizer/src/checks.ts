@@ -49,10 +49,19 @@ export function assertFinite(what: string, x: tf.Tensor): void {
  * Validate per-scale token maps: `SN` int32 tensors of shape (B, pn*pn) with the same
  * B, every value in [0, vocabSize). Returns B.
  */
-export function assertIdxList(what: string, idx: unknown, patchNums: readonly number[], vocabSize: number, count = patchNums.length): number {
-  if (!Array.isArray(idx)) throw new ValueError(`${what} must be an array of ${count} int32 tensors (one per scale); got ${idx === null ? 'null' : typeof idx}`);
+export function assertIdxList(
+  what: string,
+  idx: unknown,
+  patchNums: readonly number[],
+  vocabSize: number,
+  count = patchNums.length,
+): number {
+  if (!Array.isArray(idx))
+    throw new ValueError(`${what} must be an array of ${count} int32 tensors (one per scale); got ${idx === null ? 'null' : typeof idx}`);
   if (idx.length !== count) {
-    throw new ShapeError(`${what} must hold ${count} token maps (scales with patch nums ${JSON.stringify(patchNums.slice(0, count))}); got ${idx.length}`);
+    throw new ShapeError(
+      `${what} must hold ${count} token maps (scales with patch nums ${JSON.stringify(patchNums.slice(0, count))}); got ${idx.length}`,
+    );
   }
   let B = -1;
   idx.forEach((t, si) => {
@@ -60,7 +69,9 @@ export function assertIdxList(what: string, idx: unknown, patchNums: readonly nu
     const pn = patchNums[si];
     if (t.dtype !== 'int32') throw new ValueError(`${what}[${si}] must be int32 token indices; got ${t.dtype}`);
     if (t.rank !== 2 || t.shape[1] !== pn * pn) {
-      throw new ShapeError(`${what}[${si}] must have shape (B, ${pn * pn}) (scale ${si}, ${pn}x${pn} tokens, row-major); got ${fmt(t.shape)}`);
+      throw new ShapeError(
+        `${what}[${si}] must have shape (B, ${pn * pn}) (scale ${si}, ${pn}x${pn} tokens, row-major); got ${fmt(t.shape)}`,
+      );
     }
     if (B < 0) B = t.shape[0];
     else if (t.shape[0] !== B) throw new ShapeError(`${what}: batch mismatch: scale 0 has B=${B} but scale ${si} has B=${t.shape[0]}`);
@@ -80,6 +91,8 @@ export function assertIdxRange(what: string, idx: tf.Tensor[], vocabSize: number
   const [lo, hi] = mm.dataSync();
   mm.dispose();
   if (lo < 0 || hi >= vocabSize) {
-    throw new ValueError(`${what}: token indices must be in [0, ${vocabSize - 1}] (vocabulary ${vocabSize}); found values in [${lo}, ${hi}]`);
+    throw new ValueError(
+      `${what}: token indices must be in [0, ${vocabSize - 1}] (vocabulary ${vocabSize}); found values in [${lo}, ${hi}]`,
+    );
   }
 }

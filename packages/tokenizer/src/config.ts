@@ -93,7 +93,9 @@ export function resolveVQVAEConfig(partial: Partial<VQVAEConfig> = {}): VQVAECon
   const known = new Set(Object.keys(DEFAULT_VQVAE_CONFIG));
   for (const k of Object.keys(partial)) {
     if (!known.has(k)) {
-      throw new ConfigError(`VQVAE config: unknown field "${k}" (known: ${[...known].join(', ')}); for official snake_case configs use fromOfficialConfig()`);
+      throw new ConfigError(
+        `VQVAE config: unknown field "${k}" (known: ${[...known].join(', ')}); for official snake_case configs use fromOfficialConfig()`,
+      );
     }
   }
   const c: VQVAEConfig = {
@@ -106,28 +108,31 @@ export function resolveVQVAEConfig(partial: Partial<VQVAEConfig> = {}): VQVAECon
     if (!isPosInt(c[k])) throw new ConfigError(`VQVAE config: ${k} must be a positive integer; got ${JSON.stringify(c[k])}`);
   }
   if (c.quantConvKs % 2 !== 1) {
-    throw new ConfigError(`VQVAE config: quantConvKs must be odd (the official conv uses padding ks//2 and keeps the size); got ${c.quantConvKs}`);
+    throw new ConfigError(
+      `VQVAE config: quantConvKs must be odd (the official conv uses padding ks//2 and keeps the size); got ${c.quantConvKs}`,
+    );
   }
   if (!Array.isArray(c.chMult) || c.chMult.length === 0 || !c.chMult.every(isPosInt)) {
     throw new ConfigError(`VQVAE config: chMult must be a non-empty array of positive integers; got ${JSON.stringify(c.chMult)}`);
   }
   for (const m of c.chMult) {
     if ((c.ch * m) % 32 !== 0) {
-      throw new ConfigError(`VQVAE config: every ch*chMult[i] must be divisible by 32 (GroupNorm with 32 groups); ch=${c.ch}, chMult=${JSON.stringify(c.chMult)}`);
+      throw new ConfigError(
+        `VQVAE config: every ch*chMult[i] must be divisible by 32 (GroupNorm with 32 groups); ch=${c.ch}, chMult=${JSON.stringify(c.chMult)}`,
+      );
     }
   }
   // One scale is a plain (single-scale) VQ tokenizer, as raster-order baselines use; the official
   // quantiser would divide by len-1 there, this one uses phi 0 (see phiLayout).
   if (!Array.isArray(c.vPatchNums) || c.vPatchNums.length < 1 || !c.vPatchNums.every(isPosInt)) {
-    throw new ConfigError(
-      `VQVAE config: vPatchNums must list at least one positive integer; got ${JSON.stringify(c.vPatchNums)}`,
-    );
+    throw new ConfigError(`VQVAE config: vPatchNums must list at least one positive integer; got ${JSON.stringify(c.vPatchNums)}`);
   }
   if (!(typeof c.dropout === 'number' && c.dropout >= 0 && c.dropout < 1)) {
     throw new ConfigError(`VQVAE config: dropout must be in [0, 1); got ${JSON.stringify(c.dropout)}`);
   }
   for (const k of ['beta', 'quantResi'] as const) {
-    if (typeof c[k] !== 'number' || !Number.isFinite(c[k])) throw new ConfigError(`VQVAE config: ${k} must be a finite number; got ${JSON.stringify(c[k])}`);
+    if (typeof c[k] !== 'number' || !Number.isFinite(c[k]))
+      throw new ConfigError(`VQVAE config: ${k} must be a finite number; got ${JSON.stringify(c[k])}`);
   }
   if (!Number.isInteger(c.shareQuantResi) || c.shareQuantResi < 0) {
     throw new ConfigError(`VQVAE config: shareQuantResi must be an integer >= 0; got ${JSON.stringify(c.shareQuantResi)}`);
@@ -167,7 +172,9 @@ const OFFICIAL_KEYS: Record<string, keyof VQVAEConfig | null> = {
  */
 export function fromOfficialConfig(official: Record<string, unknown>): VQVAEConfig {
   if (official === null || typeof official !== 'object') {
-    throw new ConfigError(`fromOfficialConfig: expected an object of VQVAE constructor arguments; got ${official === null ? 'null' : typeof official}`);
+    throw new ConfigError(
+      `fromOfficialConfig: expected an object of VQVAE constructor arguments; got ${official === null ? 'null' : typeof official}`,
+    );
   }
   const partial: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(official)) {
@@ -223,7 +230,14 @@ export function phiLayout(config: Pick<VQVAEConfig, 'quantResi' | 'shareQuantRes
   const SN = config.vPatchNums.length;
   const identity = Math.abs(config.quantResi) <= 1e-6;
   if (config.shareQuantResi === 1) {
-    return { kind: 'shared', count: 1, identity, ticks: [], indexPerScale: new Array(SN).fill(0), prefix: () => 'quantize.quant_resi.qresi' };
+    return {
+      kind: 'shared',
+      count: 1,
+      identity,
+      ticks: [],
+      indexPerScale: new Array(SN).fill(0),
+      prefix: () => 'quantize.quant_resi.qresi',
+    };
   }
   const K = config.shareQuantResi === 0 ? config.defaultQresiCounts || SN : config.shareQuantResi;
   const ticks = K === 4 ? linspace(1 / 3 / K, 1 - 1 / 3 / K, K) : linspace(1 / 2 / K, 1 - 1 / 2 / K, K);

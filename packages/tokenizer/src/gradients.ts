@@ -30,7 +30,11 @@ function unbroadcast(g: Tensor, shape: number[]): Tensor {
   return tf.reshape(axes.length ? tf.sum(g, axes) : g, shape);
 }
 
-function binary(kernelName: string, da: (dy: Tensor, a: Tensor, b: Tensor) => Tensor, db: (dy: Tensor, a: Tensor, b: Tensor) => Tensor): GradConfig {
+function binary(
+  kernelName: string,
+  da: (dy: Tensor, a: Tensor, b: Tensor) => Tensor,
+  db: (dy: Tensor, a: Tensor, b: Tensor) => Tensor,
+): GradConfig {
   return {
     kernelName,
     inputsToSave: ['a', 'b'],
@@ -54,9 +58,21 @@ function expandTo(dy: Tensor, xShape: number[], axes: number[]): Tensor {
 }
 
 export const TRAINING_GRADIENTS: readonly GradConfig[] = [
-  binary(tf.Add, (dy) => dy, (dy) => dy),
-  binary(tf.Sub, (dy) => dy, (dy) => tf.neg(dy)),
-  binary(tf.Multiply, (dy, _a, b) => tf.mul(dy, b), (dy, a) => tf.mul(dy, a)),
+  binary(
+    tf.Add,
+    (dy) => dy,
+    (dy) => dy,
+  ),
+  binary(
+    tf.Sub,
+    (dy) => dy,
+    (dy) => tf.neg(dy),
+  ),
+  binary(
+    tf.Multiply,
+    (dy, _a, b) => tf.mul(dy, b),
+    (dy, a) => tf.mul(dy, a),
+  ),
   binary(
     tf.RealDiv,
     (dy, _a, b) => tf.div(dy, b),
@@ -169,7 +185,14 @@ export const TRAINING_GRADIENTS: readonly GradConfig[] = [
     gradFunc: (dy, saved, attrs: NamedAttrMap) => {
       const [x] = saved;
       const paddings = attrs.paddings as Array<[number, number]>;
-      return { x: () => tf.slice(dy as Tensor, paddings.map((p) => p[0]), x.shape) };
+      return {
+        x: () =>
+          tf.slice(
+            dy as Tensor,
+            paddings.map((p) => p[0]),
+            x.shape,
+          ),
+      };
     },
   },
   {
@@ -181,7 +204,11 @@ export const TRAINING_GRADIENTS: readonly GradConfig[] = [
     saveAllInputs: true,
     gradFunc: (dy, saved, attrs: NamedAttrMap) => {
       const axis = normAxes(attrs.axis, saved[0].rank)[0];
-      const parts = tf.split(dy as Tensor, saved.map((t) => t.shape[axis]), axis);
+      const parts = tf.split(
+        dy as Tensor,
+        saved.map((t) => t.shape[axis]),
+        axis,
+      );
       return parts.map((t) => () => t) as unknown as Record<string, () => Tensor>;
     },
   },

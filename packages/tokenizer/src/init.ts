@@ -41,7 +41,8 @@ export function initEntry(entry: StateEntry, rng: Pick<RandomSource, 'random' | 
       if (e > 0) {
         for (let i = 0; i < n; i++) {
           let v: number;
-          do v = rng.normal() * e; while (v < -2 || v > 2); // torch trunc_normal_: absolute bounds [-2, 2]
+          do v = rng.normal() * e;
+          while (v < -2 || v > 2); // torch trunc_normal_: absolute bounds [-2, 2]
           out[i] = v;
         }
       } else if (e < 0) {

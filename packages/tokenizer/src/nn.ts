@@ -42,8 +42,13 @@ function param(p: ParamMap, name: string): tf.Variable {
  *   stride) when the output map is small;
  * - db: a (1,N)·(N,O) matMul.
  */
-export const convOp: (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: number, pad: number) => tf.Tensor4D = (x, w, b, stride, pad) =>
-  convWithGrad(stride, pad)(x, w, b);
+export const convOp: (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: number, pad: number) => tf.Tensor4D = (
+  x,
+  w,
+  b,
+  stride,
+  pad,
+) => convWithGrad(stride, pad)(x, w, b);
 
 const convCache = new Map<string, (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D>();
 
@@ -52,7 +57,14 @@ function convWithGrad(stride: number, pad: number): (x: tf.Tensor4D, w: tf.Tenso
   let f = convCache.get(key);
   if (f) return f;
   const padArg = (p: number): 'valid' | [[number, number], [number, number], [number, number], [number, number]] =>
-    p === 0 ? 'valid' : [[0, 0], [p, p], [p, p], [0, 0]];
+    p === 0
+      ? 'valid'
+      : [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ];
   f = tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
     save([x, w]);
     const y = tf.fused.conv2d({ x, filter: w, strides: stride, pad: padArg(pad), bias: b });
@@ -63,7 +75,8 @@ function convWithGrad(stride: number, pad: number): (x: tf.Tensor4D, w: tf.Tenso
         const [B, H, W, I] = xs.shape;
         const [k, , , O] = ws.shape;
         const [, Ho, Wo] = dy.shape;
-        const Hp = H + 2 * pad, Wp = W + 2 * pad;
+        const Hp = H + 2 * pad,
+          Wp = W + 2 * pad;
         // dx
         const wRot = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // (k,k,O,I)
         let dxp: tf.Tensor4D;
@@ -84,7 +97,15 @@ function convWithGrad(stride: number, pad: number): (x: tf.Tensor4D, w: tf.Tenso
         }
         const dx = pad === 0 ? dxp : tf.slice(dxp, [0, pad, pad, 0], [B, H, W, I]);
         // dW
-        const xp = pad === 0 ? xs : tf.pad(xs, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+        const xp =
+          pad === 0
+            ? xs
+            : tf.pad(xs, [
+                [0, 0],
+                [pad, pad],
+                [pad, pad],
+                [0, 0],
+              ]);
         const N = B * Ho * Wo;
         let dw: tf.Tensor;
         if (Ho * Wo <= 256 || B >= 16) {
@@ -102,7 +123,12 @@ function convWithGrad(stride: number, pad: number): (x: tf.Tensor4D, w: tf.Tenso
               const sl =
                 stride === 1
                   ? tf.slice(xT, [0, 0, kh, kw], [I, B, Ho, Wo])
-                  : tf.stridedSlice(xT, [0, 0, kh, kw], [I, B, kh + stride * (Ho - 1) + 1, kw + stride * (Wo - 1) + 1], [1, 1, stride, stride]);
+                  : tf.stridedSlice(
+                      xT,
+                      [0, 0, kh, kw],
+                      [I, B, kh + stride * (Ho - 1) + 1, kw + stride * (Wo - 1) + 1],
+                      [1, 1, stride, stride],
+                    );
               taps.push(tf.reshape(tf.conv2d(tf.reshape(sl, [1, 1, I, N]) as tf.Tensor4D, d2, 1, 'valid'), [I, O]));
             }
           }
@@ -145,7 +171,7 @@ const spatialMean = tf.customGrad(((x: tf.Tensor4D) => {
  * whole activation first) and accumulates more accurately than wasm's Mean.
  */
 export function groupNorm(p: ParamMap, prefix: string, x: tf.Tensor4D): tf.Tensor4D {
-  const [B, H, W, C] = x.shape;
+  const [B, _H, _W, C] = x.shape;
   const cg = C / GROUPS;
   const perGroup = (t: tf.Tensor) => tf.mean(tf.reshape(t, [B, GROUPS, cg]), 2, true); // (B,1,1,C) → (B,G,1)
   const toChannels = (t: tf.Tensor) => tf.reshape(cg === 1 ? t : tf.tile(t, [1, 1, cg]), [B, 1, 1, C]);
@@ -280,9 +306,12 @@ export function convFlops(c: VQVAEConfig, H: number, W: number): { encoder: numb
   const L = c.chMult.length;
   const f = (h: number, w: number, cin: number, cout: number, k: number) => 2 * h * w * cin * cout * k * k;
   const att = (h: number, w: number, C: number) => f(h, w, C, 3 * C, 1) + f(h, w, C, C, 1) + 2 * 2 * (h * w) * (h * w) * C;
-  const res = (h: number, w: number, cin: number, cout: number) => f(h, w, cin, cout, 3) + f(h, w, cout, cout, 3) + (cin !== cout ? f(h, w, cin, cout, 1) : 0);
+  const res = (h: number, w: number, cin: number, cout: number) =>
+    f(h, w, cin, cout, 3) + f(h, w, cout, cout, 3) + (cin !== cout ? f(h, w, cin, cout, 1) : 0);
   let enc = f(H, W, c.inChannels, c.ch, 3);
-  let h = H, w = W, cin = c.ch;
+  let h = H,
+    w = W,
+    cin = c.ch;
   const inMult = [1, ...c.chMult];
   for (let lvl = 0; lvl < L; lvl++) {
     cin = c.ch * inMult[lvl];

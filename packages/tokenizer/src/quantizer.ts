@@ -160,7 +160,9 @@ export class MultiScaleQuantizer {
     assertNCHW(what, f, this.Cvae, '(B, Cvae, H, W)');
     const H = this.finalSize;
     if (f.shape[2] !== H || f.shape[3] !== H) {
-      throw new ShapeError(`${what} must be ${H}x${H} (the last patch num of ${JSON.stringify(this.vPatchNums)}); got shape ${fmt(f.shape)}`);
+      throw new ShapeError(
+        `${what} must be ${H}x${H} (the last patch num of ${JSON.stringify(this.vPatchNums)}); got shape ${fmt(f.shape)}`,
+      );
     }
   }
 
@@ -189,7 +191,8 @@ export class MultiScaleQuantizer {
     assertTensor('embed: idx', idx);
     if (!Number.isInteger(pn) || pn <= 0) throw new ValueError(`embed: pn must be a positive integer; got ${pn}`);
     if (idx.dtype !== 'int32') throw new ValueError(`embed: idx must be int32; got ${idx.dtype}`);
-    if (idx.rank !== 2 || idx.shape[1] !== pn * pn) throw new ShapeError(`embed: idx must have shape (B, ${pn * pn}) for pn=${pn}; got ${fmt(idx.shape)}`);
+    if (idx.rank !== 2 || idx.shape[1] !== pn * pn)
+      throw new ShapeError(`embed: idx must have shape (B, ${pn * pn}) for pn=${pn}; got ${fmt(idx.shape)}`);
     assertIdxList('embed: idx', [idx], [pn], this.vocabSize, 1);
     return tf.tidy(() => this.rowsToMap(tf.gather(this.codebook, tf.reshape(idx, [-1])) as tf.Tensor2D, idx.shape[0], pn));
   }
@@ -269,7 +272,11 @@ export class MultiScaleQuantizer {
       const parts: tf.Tensor3D[] = [];
       for (let si = 0; si < S - 1; si++) {
         const pn = this.vPatchNums[si];
-        const up = interpolate(this.rowsToMap(tf.gather(this.codebook, tf.reshape(idx[si], [-1])) as tf.Tensor2D, B, pn), [H, H], 'bicubic');
+        const up = interpolate(
+          this.rowsToMap(tf.gather(this.codebook, tf.reshape(idx[si], [-1])) as tf.Tensor2D, B, pn),
+          [H, H],
+          'bicubic',
+        );
         fHat = tf.add(fHat, this.applyPhi(si, up));
         const next = this.vPatchNums[si + 1];
         const ds = interpolate(fHat, [next, next], 'area');
@@ -299,7 +306,8 @@ export class MultiScaleQuantizer {
     const B = hBChw.shape[0];
     if (fHat !== null && fHat !== undefined) {
       this.checkLatent('nextAutoregressiveInput: fHat', fHat);
-      if (fHat.shape[0] !== B) throw new ShapeError(`nextAutoregressiveInput: batch mismatch: fHat has B=${fHat.shape[0]}, hBChw has B=${B}`);
+      if (fHat.shape[0] !== B)
+        throw new ShapeError(`nextAutoregressiveInput: batch mismatch: fHat has B=${fHat.shape[0]}, hBChw has B=${B}`);
     }
     const last = si === this.numScales - 1;
     const out = tf.tidy(() => {

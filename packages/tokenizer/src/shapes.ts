@@ -114,7 +114,11 @@ export function stateDictEntries(config: VQVAEConfig): StateEntry[] {
 
 /** Name → PyTorch shape of every trainable parameter (buffers excluded), in state-dict order. */
 export function paramShapes(config: VQVAEConfig): Map<string, number[]> {
-  return new Map(stateDictEntries(config).filter((e) => e.kind !== 'buffer').map((e) => [e.name, e.shape]));
+  return new Map(
+    stateDictEntries(config)
+      .filter((e) => e.kind !== 'buffer')
+      .map((e) => [e.name, e.shape]),
+  );
 }
 
 /** Total number of trainable parameters (buffers excluded), as PyTorch's `sum(p.numel() for p in parameters())`. */

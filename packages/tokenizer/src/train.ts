@@ -53,7 +53,6 @@ export interface VQVAEGradients {
   grads: Map<string, tf.Tensor>;
 }
 
-
 /** Loss values and gradients w.r.t. every trainable variable (the caller disposes `grads`). */
 export function vqvaeGradients(
   vae: VQVAE,

@@ -355,4 +355,3 @@ export class VQVAE {
     return `VQVAE(ch=${c.ch}, chMult=${fmt(c.chMult)}, V=${c.vocabSize}, Cvae=${c.zChannels}, patchNums=${fmt(c.vPatchNums)}, params=${this.numParameters()})`;
   }
 }
-

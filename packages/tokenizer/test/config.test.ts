@@ -60,13 +60,23 @@ describe('phi selection', () => {
         continue;
       }
       const SN = Number(m[3]);
-      const layout = phiLayout({ quantResi: 0.5, shareQuantResi: K, defaultQresiCounts: 0, vPatchNums: Array.from({ length: SN }, (_, i) => i + 1) });
+      const layout = phiLayout({
+        quantResi: 0.5,
+        shareQuantResi: K,
+        defaultQresiCounts: 0,
+        vPatchNums: Array.from({ length: SN }, (_, i) => i + 1),
+      });
       expect(layout.indexPerScale, key).toEqual(want);
       checked++;
     }
     for (const [key, want] of Object.entries(ticksRef.non_shared as Record<string, number[]>)) {
       const SN = Number(key.slice(3));
-      const layout = phiLayout({ quantResi: -0.5, shareQuantResi: 0, defaultQresiCounts: 0, vPatchNums: Array.from({ length: SN }, (_, i) => i + 1) });
+      const layout = phiLayout({
+        quantResi: -0.5,
+        shareQuantResi: 0,
+        defaultQresiCounts: 0,
+        vPatchNums: Array.from({ length: SN }, (_, i) => i + 1),
+      });
       expect(layout.kind).toBe('non-shared');
       expect(layout.indexPerScale, key).toEqual(want);
       checked++;
@@ -74,7 +84,11 @@ describe('phi selection', () => {
     expect(checked).toBeGreaterThan(50);
   });
   it('K = 1 partially shared and the fully shared phi', () => {
-    expect(phiLayout({ quantResi: 0.5, shareQuantResi: 1, defaultQresiCounts: 0, vPatchNums: [1, 2, 3] })).toMatchObject({ kind: 'shared', count: 1, indexPerScale: [0, 0, 0] });
+    expect(phiLayout({ quantResi: 0.5, shareQuantResi: 1, defaultQresiCounts: 0, vPatchNums: [1, 2, 3] })).toMatchObject({
+      kind: 'shared',
+      count: 1,
+      indexPerScale: [0, 0, 0],
+    });
     const nz = phiLayout({ quantResi: 0, shareQuantResi: 4, defaultQresiCounts: 0, vPatchNums: [1, 2, 3] });
     expect(nz.identity).toBe(true);
     const c = resolveVQVAEConfig({ ch: 32, quantResi: 0, vPatchNums: [1, 2] });

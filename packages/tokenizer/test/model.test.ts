@@ -16,7 +16,10 @@ const variants: Array<[string, Partial<VQVAEConfig>]> = [
   ['fully shared phi (shareQuantResi=1)', { ...tiny, shareQuantResi: 1, vPatchNums: [1, 3, 4] }],
   ['partially shared K=3, 6 scales', { ...tiny, shareQuantResi: 3, vPatchNums: [1, 2, 3, 4, 5, 6] }],
   ['usingZnorm, vocab 40', { ...tiny, usingZnorm: true, vocabSize: 40, vPatchNums: [1, 2, 4] }],
-  ['identity phi (quantResi 0), non-shared with defaultQresiCounts=2', { ...tiny, quantResi: 0, shareQuantResi: 0, defaultQresiCounts: 2, vPatchNums: [2, 3, 4] }],
+  [
+    'identity phi (quantResi 0), non-shared with defaultQresiCounts=2',
+    { ...tiny, quantResi: 0, shareQuantResi: 0, defaultQresiCounts: 2, vPatchNums: [2, 3, 4] },
+  ],
   ['non-shared with defaultQresiCounts=2', { ...tiny, shareQuantResi: 0, defaultQresiCounts: 2, vPatchNums: [1, 2, 4, 5] }],
 ];
 
@@ -83,7 +86,8 @@ describe.each(variants)('%s', (_name, cfg) => {
       E.forEach((e, k) => {
         let v: number;
         if (vae.config.usingZnorm) {
-          const nz = Math.hypot(...zv), ne = Math.hypot(...e);
+          const nz = Math.hypot(...zv),
+            ne = Math.hypot(...e);
           v = -zv.reduce((s, x, c) => s + x * e[c], 0) / (Math.max(nz, 1e-12) * Math.max(ne, 1e-12));
         } else v = zv.reduce((s, x, c) => s + (x - e[c]) ** 2, 0);
         if (v < bestV) {
@@ -105,9 +109,11 @@ describe.each(variants)('%s', (_name, cfg) => {
     expect(h1.shape).toEqual([B, vae.config.zChannels, pn1, pn1]);
     const hv = h1.arraySync() as number[][][][];
     const iv = idx[1].arraySync() as number[][];
-    for (let b = 0; b < B; b++) for (let i = 0; i < pn1 * pn1; i++) for (let c = 0; c < vae.config.zChannels; c++) {
-      expect(hv[b][c][Math.floor(i / pn1)][i % pn1]).toBe(E[iv[b][i]][c]);
-    }
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < pn1 * pn1; i++)
+        for (let c = 0; c < vae.config.zChannels; c++) {
+          expect(hv[b][c][Math.floor(i / pn1)][i % pn1]).toBe(E[iv[b][i]][c]);
+        }
     const vi = noLeak(() => vae.idxToVarInput(idx));
     const L = vae.config.vPatchNums.reduce((s, p) => s + p * p, 0);
     expect(vi.shape).toEqual([B, L - vae.config.vPatchNums[0] ** 2, vae.config.zChannels]);
@@ -273,14 +279,22 @@ describe('phi sign, errors, leaks and state dicts', () => {
     expect(() => vae.loadStateDict(broken, { strict: false })).toThrow(/mis-shaped/);
     broken.set('quant_conv.weight', sd.get('quant_conv.weight')!);
     // a smaller ema buffer (other number of scales) is skipped like the official loader does
-    broken.set('quantize.ema_vocab_hit_SV', { dtype: 'F32', shape: [7, vae.config.vocabSize], data: new Float32Array(7 * vae.config.vocabSize) });
+    broken.set('quantize.ema_vocab_hit_SV', {
+      dtype: 'F32',
+      shape: [7, vae.config.vocabSize],
+      data: new Float32Array(7 * vae.config.vocabSize),
+    });
     const m = VQVAE.fromStateDict(broken, vae.config, { strict: false });
     const a = m.stateDict().get('encoder.conv_in.weight')!.data;
     expect([...a]).toEqual([...sd.get('encoder.conv_in.weight')!.data]);
     m.dispose();
     // the model is unchanged after a failed load
     const after = vae.stateDict();
-    for (const [k, v] of sd) expect(after.get(k)!.data.every((x, i) => x === v.data[i]), k).toBe(true);
+    for (const [k, v] of sd)
+      expect(
+        after.get(k)!.data.every((x, i) => x === v.data[i]),
+        k,
+      ).toBe(true);
   });
 
   it('stateDict uses PyTorch layouts (conv OIHW) and loadStateDict inverts it', () => {
@@ -292,6 +306,8 @@ describe('phi sign, errors, leaks and state dicts', () => {
     const hwio = v.arraySync() as number[][][][];
     // OIHW[o][i][y][x] == HWIO[y][x][i][o]
     expect(w.data[((5 * 3 + 2) * 3 + 1) * 3 + 0]).toBe(hwio[1][0][2][5]);
-    expect(vae.numParameters()).toBe([...sd.values()].filter((_, i) => vae.entries[i].kind !== 'buffer').reduce((n, t) => n + t.data.length, 0));
+    expect(vae.numParameters()).toBe(
+      [...sd.values()].filter((_, i) => vae.entries[i].kind !== 'buffer').reduce((n, t) => n + t.data.length, 0),
+    );
   });
 });

@@ -6,7 +6,15 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '@var/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectClose, expectEqualInts, formatReport, loadFixtureCase, caseBackends, testBackends, type FixtureTensor } from '@var/test-helpers';
+import {
+  expectClose,
+  expectEqualInts,
+  formatReport,
+  loadFixtureCase,
+  caseBackends,
+  testBackends,
+  type FixtureTensor,
+} from '@var/test-helpers';
 import { VQVAE, fromOfficialConfig } from '../src/index.js';
 import { setBackend } from './backend.js';
 
@@ -97,14 +105,16 @@ describe('VQVAE.load through @var/checkpoint (.pth and .safetensors)', () => {
       const sd = vae.stateDict();
       expect([...sd.keys()]).toEqual([...ref.keys()]);
       for (const [k, t] of ref) {
-        const a = sd.get(k)!.data, b = t.data;
+        const a = sd.get(k)!.data,
+          b = t.data;
         let same = a.length === b.length;
         for (let i = 0; same && i < b.length; i++) same = Object.is(a[i], b[i]);
         expect(same, `${file} ${k} differs`).toBe(true);
       }
       if (file === 'vae.pth') {
         const idx = vae.imgToIdx(img);
-        for (let si = 0; si < S; si++) expectEqualInts(`${file} idx_s${si}`, (await idx[si].data()) as Int32Array, fc.ref(`idx_s${si}`).data);
+        for (let si = 0; si < S; si++)
+          expectEqualInts(`${file} idx_s${si}`, (await idx[si].data()) as Int32Array, fc.ref(`idx_s${si}`).data);
         tf.dispose(idx);
       }
       vae.dispose();
@@ -112,7 +122,9 @@ describe('VQVAE.load through @var/checkpoint (.pth and .safetensors)', () => {
     }
     // bytes work too, and a config that does not match the file gives a CheckpointError naming the keys
     const bytes = readFileSync(fc.path('vae.safetensors'));
-    await expect(VQVAE.load(bytes, { ...config, vocabSize: config.vocabSize * 2 })).rejects.toThrow(/mis-shaped key\(s\):.*quantize\.embedding\.weight: checkpoint \[/);
+    await expect(VQVAE.load(bytes, { ...config, vocabSize: config.vocabSize * 2 })).rejects.toThrow(
+      /mis-shaped key\(s\):.*quantize\.embedding\.weight: checkpoint \[/,
+    );
     await expect(VQVAE.load(bytes, { ...config, zChannels: config.zChannels + 1 })).rejects.toBeInstanceOf(CheckpointError);
     img.dispose();
   });

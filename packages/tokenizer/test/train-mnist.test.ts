@@ -22,7 +22,12 @@ function loadDigits(offset: number, perDigit: number): tf.Tensor4D {
   const n = rows.length / 784;
   return tf.tidy(() => {
     const x = tf.tensor4d(rows, [n, 1, 28, 28]);
-    const padded = tf.pad(x, [[0, 0], [0, 0], [2, 2], [2, 2]]) as tf.Tensor4D;
+    const padded = tf.pad(x, [
+      [0, 0],
+      [0, 0],
+      [2, 2],
+      [2, 2],
+    ]) as tf.Tensor4D;
     const small = interpolate(padded, [SIZE, SIZE], 'area');
     return tf.tile(tf.sub(tf.mul(small, 2), 1), [1, 3, 1, 1]) as tf.Tensor4D;
   });
@@ -63,7 +68,9 @@ it('a few hundred steps on MNIST lower the held-out reconstruction error', async
   const after = reconMse(vae, test);
   // predicting the mean training digit for every test digit
   const meanImage = tf.tidy(() => tf.mean(tf.squaredDifference(test, tf.mean(train, 0, true))).dataSync()[0]);
-  console.log(`${backend}: ${steps} steps of ${B} in ${secs.toFixed(1)} s; held-out recon MSE ${before.toFixed(4)} -> ${after.toFixed(4)} (mean-digit baseline ${meanImage.toFixed(4)}); last train loss ${last.loss.toFixed(4)} (rec ${last.recLoss.toFixed(4)}, vq ${last.vqLoss.toFixed(4)})`);
+  console.log(
+    `${backend}: ${steps} steps of ${B} in ${secs.toFixed(1)} s; held-out recon MSE ${before.toFixed(4)} -> ${after.toFixed(4)} (mean-digit baseline ${meanImage.toFixed(4)}); last train loss ${last.loss.toFixed(4)} (rec ${last.recLoss.toFixed(4)}, vq ${last.vqLoss.toFixed(4)})`,
+  );
   expect(after).toBeLessThan(0.35 * before);
   trainer.dispose();
   vae.dispose();

@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VQVAE, VQVAETrainer, vqvaeGradients, vqvaeLossTensors, type VQVAEConfig } from '../src/index.js';
 import { setBackend } from './backend.js';
 
-const cfg: Partial<VQVAEConfig> = { ch: 32, chMult: [1, 2], numResBlocks: 1, zChannels: 4, vocabSize: 16, vPatchNums: [1, 2, 4], beta: 0.25 };
+const cfg: Partial<VQVAEConfig> = {
+  ch: 32,
+  chMult: [1, 2],
+  numResBlocks: 1,
+  zChannels: 4,
+  vocabSize: 16,
+  vPatchNums: [1, 2, 4],
+  beta: 0.25,
+};
 
 /** The objective with idx, f, f_hat frozen at their values for the unperturbed weights. */
 function frozenLoss(vae: VQVAE, img: tf.Tensor4D, idx0: tf.Tensor2D[], f0: tf.Tensor4D, fh0: tf.Tensor4D[]): number {
@@ -18,7 +26,10 @@ function frozenLoss(vae: VQVAE, img: tf.Tensor4D, idx0: tf.Tensor2D[], f0: tf.Te
     const f = vae.encodeRaw(img);
     let vq: tf.Tensor = tf.scalar(0);
     for (let si = 0; si < fh.length; si++) {
-      vq = tf.add(vq, tf.add(tf.mul(tf.mean(tf.squaredDifference(fh0[si], f)), vae.config.beta), tf.mean(tf.squaredDifference(fh[si], f0))));
+      vq = tf.add(
+        vq,
+        tf.add(tf.mul(tf.mean(tf.squaredDifference(fh0[si], f)), vae.config.beta), tf.mean(tf.squaredDifference(fh[si], f0))),
+      );
     }
     vq = tf.div(vq, fh.length);
     const ste = tf.add(tf.sub(fh0[fh0.length - 1], f0), f) as tf.Tensor4D;
@@ -136,7 +147,8 @@ describe('VQVAE training objective', () => {
       let worst = 0;
       const errs: string[] = [];
       for (const [k, t] of got.grads) {
-        const a = t.dataSync(), b = refArr.get(k)!;
+        const a = t.dataSync(),
+          b = refArr.get(k)!;
         let scale = 1e-3;
         for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
         let w = 0;
@@ -164,7 +176,9 @@ describe('VQVAE training objective', () => {
     let last = first;
     for (let i = 0; i < 24; i++) last = trainer.step(x);
     expect(tf.memory().numTensors).toBe(n0);
-    console.log(`${backend}: loss ${first.loss.toFixed(4)} -> ${last.loss.toFixed(4)} (rec ${first.recLoss.toFixed(4)} -> ${last.recLoss.toFixed(4)})`);
+    console.log(
+      `${backend}: loss ${first.loss.toFixed(4)} -> ${last.loss.toFixed(4)} (rec ${first.recLoss.toFixed(4)} -> ${last.recLoss.toFixed(4)})`,
+    );
     expect(last.loss).toBeLessThan(0.7 * first.loss);
     trainer.dispose();
     m.dispose();

@@ -77,7 +77,17 @@ const onProgress = (e) => {
   lastPrint = now;
   console.log(`[train] ${new Date().toISOString()} ${e.message}`);
 };
-const common = { runDir, seed: spec.seed, settings: spec.settings, signal: controller.signal, stopAfter, onProgress, model: spec.model, dataset: spec.dataset, train: spec.train };
+const common = {
+  runDir,
+  seed: spec.seed,
+  settings: spec.settings,
+  signal: controller.signal,
+  stopAfter,
+  onProgress,
+  model: spec.model,
+  dataset: spec.dataset,
+  train: spec.train,
+};
 const t0 = Date.now();
 const result =
   spec.kind === 'var'

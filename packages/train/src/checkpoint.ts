@@ -54,7 +54,7 @@ export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<vo
  *   checkpoint, or (with `configHash`) belongs to another run config
  */
 export async function loadCheckpoint(path: string, opts: { configHash?: string } = {}): Promise<Checkpoint> {
-  let file;
+  let file: Awaited<ReturnType<typeof readSafetensors>>;
   try {
     file = await readSafetensors(path);
   } catch (e) {
@@ -65,7 +65,9 @@ export async function loadCheckpoint(path: string, opts: { configHash?: string }
   }
   const meta = file.metadata ?? {};
   if (meta.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError(`${path} is not a var.ts training checkpoint (metadata format = ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT})`);
+    throw new CheckpointError(
+      `${path} is not a var.ts training checkpoint (metadata format = ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT})`,
+    );
   }
   let state: TrainState;
   try {

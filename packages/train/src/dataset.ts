@@ -39,14 +39,19 @@ export interface LoadedDataset {
 
 /** Fill defaults and validate. @throws ConfigError */
 export function resolveDatasetSpec(spec: DatasetSpec): LoadedDataset['spec'] {
-  if (!spec || typeof spec !== 'object') throw new ConfigError(`dataset spec must be an object like { name: 'mnist', size: 32 }; got ${JSON.stringify(spec)}`);
-  if (!['mnist', 'emoji', 'folder'].includes(spec.name)) throw new ConfigError(`dataset.name must be 'mnist', 'emoji' or 'folder'; got ${JSON.stringify(spec.name)}`);
-  if (!(Number.isInteger(spec.size) && spec.size > 0)) throw new ConfigError(`dataset.size must be a positive integer (the image side); got ${JSON.stringify(spec.size)}`);
-  if (spec.name === 'folder' && !(typeof spec.path === 'string' && spec.path)) throw new ConfigError("dataset.path is required for name 'folder'");
+  if (!spec || typeof spec !== 'object')
+    throw new ConfigError(`dataset spec must be an object like { name: 'mnist', size: 32 }; got ${JSON.stringify(spec)}`);
+  if (!['mnist', 'emoji', 'folder'].includes(spec.name))
+    throw new ConfigError(`dataset.name must be 'mnist', 'emoji' or 'folder'; got ${JSON.stringify(spec.name)}`);
+  if (!(Number.isInteger(spec.size) && spec.size > 0))
+    throw new ConfigError(`dataset.size must be a positive integer (the image side); got ${JSON.stringify(spec.size)}`);
+  if (spec.name === 'folder' && !(typeof spec.path === 'string' && spec.path))
+    throw new ConfigError("dataset.path is required for name 'folder'");
   const channels = spec.channels ?? (spec.name === 'mnist' ? 1 : 3);
   if (channels !== 1 && channels !== 3) throw new ConfigError(`dataset.channels must be 1 or 3; got ${JSON.stringify(spec.channels)}`);
   const heldOutFraction = spec.heldOutFraction ?? 0.1;
-  if (!(heldOutFraction >= 0 && heldOutFraction < 1)) throw new ConfigError(`dataset.heldOutFraction must be in [0, 1); got ${heldOutFraction}`);
+  if (!(heldOutFraction >= 0 && heldOutFraction < 1))
+    throw new ConfigError(`dataset.heldOutFraction must be in [0, 1); got ${heldOutFraction}`);
   const hflip = spec.hflip ?? 0;
   if (!(hflip >= 0 && hflip <= 1)) throw new ConfigError(`dataset.hflip must be in [0, 1]; got ${hflip}`);
   return { ...spec, channels, heldOutFraction, splitSeed: spec.splitSeed ?? 0, hflip };

@@ -45,7 +45,12 @@ export function spreadIndices(length: number, n: number): number[] {
  * used by the token maps of every scale), and with a classifier and labels `recAccuracy`
  * (classifier accuracy on the reconstructions) and `realAccuracy` (on the originals).
  */
-export async function evalImages(vae: VQVAE, ds: LoadedDataset, n: number, classifier?: DigitClassifierLike): Promise<Record<string, number>> {
+export async function evalImages(
+  vae: VQVAE,
+  ds: LoadedDataset,
+  n: number,
+  classifier?: DigitClassifierLike,
+): Promise<Record<string, number>> {
   let se = 0;
   let count = 0;
   let correct = 0;

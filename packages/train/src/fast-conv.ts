@@ -53,7 +53,20 @@ class Runner {
     const pb = Math.max(0, bottom);
     const pl = Math.max(0, left);
     const pr = Math.max(0, right);
-    if (pt || pb || pl || pr) t = this.run('PadV2', { x: t }, { paddings: [[0, 0], [pt, pb], [pl, pr], [0, 0]], constantValue: 0 });
+    if (pt || pb || pl || pr)
+      t = this.run(
+        'PadV2',
+        { x: t },
+        {
+          paddings: [
+            [0, 0],
+            [pt, pb],
+            [pl, pr],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
     return t;
   }
   finish(keep: TensorInfo): void {
@@ -94,7 +107,11 @@ function makeBackpropInput(backendName: string, fallback: KernelFunc): KernelFun
       const padded = r.padCrop(dy, pT, H + KH - 1 - OH - pT, pL, W + KW - 1 - OW - pL);
       const rev = r.run('Reverse', { x: filter }, { dims: [0, 1] });
       const wT = r.run('Transpose', { x: rev }, { perm: [0, 1, 3, 2] });
-      const out = r.run('Conv2D', { x: padded, filter: wT }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined as never });
+      const out = r.run(
+        'Conv2D',
+        { x: padded, filter: wT },
+        { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined as never },
+      );
       r.finish(out);
       return out;
     } catch (e) {
@@ -109,8 +126,26 @@ function makeBackpropFilter(backendName: string, fallback: KernelFunc): KernelFu
     const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
     const a = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
     if (a.dataFormat === 'NCHW' || !isOne(a.dilations)) return fallback(args);
-    const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-    const { filterHeight: KH, filterWidth: KW, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, strideHeight: SH, strideWidth: SW } = info;
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const {
+      filterHeight: KH,
+      filterWidth: KW,
+      inHeight: H,
+      inWidth: W,
+      outHeight: OH,
+      outWidth: OW,
+      strideHeight: SH,
+      strideWidth: SW,
+    } = info;
     const { top, left } = info.padInfo;
     const r = new Runner(args.backend as unknown as BackendLike, backendName);
     try {
@@ -120,7 +155,11 @@ function makeBackpropFilter(backendName: string, fallback: KernelFunc): KernelFu
       const xp = r.padCrop(x, top, needH - H - top, left, needW - W - left);
       const xt = r.run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] }); // (Ci, Hp, Wp, N)
       const f = r.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // (OH, OW, N, Co)
-      const conv = r.run('Conv2D', { x: xt, filter: f }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [SH, SW], dimRoundingMode: undefined as never });
+      const conv = r.run(
+        'Conv2D',
+        { x: xt, filter: f },
+        { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [SH, SW], dimRoundingMode: undefined as never },
+      );
       const out = r.run('Transpose', { x: conv }, { perm: [1, 2, 0, 3] }); // (KH, KW, Ci, Co)
       r.finish(out);
       return out;
@@ -134,7 +173,12 @@ function makeBackpropFilter(backendName: string, fallback: KernelFunc): KernelFu
 function makeAvgPoolGrad(backendName: string, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-    const a = args.attrs as unknown as { filterSize: [number, number] | number; strides: [number, number] | number; pad: unknown; dimRoundingMode?: unknown };
+    const a = args.attrs as unknown as {
+      filterSize: [number, number] | number;
+      strides: [number, number] | number;
+      pad: unknown;
+      dimRoundingMode?: unknown;
+    };
     const [kh, kw] = Array.isArray(a.filterSize) ? a.filterSize : [a.filterSize, a.filterSize];
     const [sh, sw] = Array.isArray(a.strides) ? a.strides : [a.strides, a.strides];
     const valid = a.pad === 'valid' || a.pad === 0;
@@ -177,7 +221,13 @@ export function registerFastConvGradients(backendName = 'wasm'): boolean {
     const fn = make(backendName, prev.kernelFunc);
     (fn as { fastConv?: boolean }).fastConv = true;
     tf.unregisterKernel(name, backendName);
-    const cfg: KernelConfig = { kernelName: name, backendName, kernelFunc: fn, ...(prev.setupFunc ? { setupFunc: prev.setupFunc } : {}), ...(prev.disposeFunc ? { disposeFunc: prev.disposeFunc } : {}) };
+    const cfg: KernelConfig = {
+      kernelName: name,
+      backendName,
+      kernelFunc: fn,
+      ...(prev.setupFunc ? { setupFunc: prev.setupFunc } : {}),
+      ...(prev.disposeFunc ? { disposeFunc: prev.disposeFunc } : {}),
+    };
     tf.registerKernel(cfg);
   }
   return true;

@@ -37,8 +37,12 @@ export interface OfficialTrainerExport extends OfficialModelFiles {
 
 async function readVarRun(runDir: string): Promise<VARRunConfig> {
   const config = await readRunConfig<VARRunConfig>(runDir);
-  if (config.kind !== 'var') throw new ConfigError(`${runDir} is a ${String(config.kind)} run; the official trainer checkpoint holds a VAR run (kind "var")`);
-  if ((config as { order?: string }).order === 'raster') throw new ConfigError(`${runDir} is a raster-order run, which the official trainer cannot continue (it trains next-scale prediction only)`);
+  if (config.kind !== 'var')
+    throw new ConfigError(`${runDir} is a ${String(config.kind)} run; the official trainer checkpoint holds a VAR run (kind "var")`);
+  if ((config as { order?: string }).order === 'raster')
+    throw new ConfigError(
+      `${runDir} is a raster-order run, which the official trainer cannot continue (it trains next-scale prediction only)`,
+    );
   return config;
 }
 
@@ -46,7 +50,9 @@ async function runTokenizer(config: VARRunConfig) {
   const tok = await loadTokenizer(config.tokenizer.path);
   if (tok.hash !== config.tokenizer.sha256) {
     tok.vae.dispose();
-    throw new CheckpointError(`the run's tokenizer ${config.tokenizer.path} has changed since the run started (sha256 ${tok.hash.slice(0, 12)}…, the run used ${config.tokenizer.sha256.slice(0, 12)}…)`);
+    throw new CheckpointError(
+      `the run's tokenizer ${config.tokenizer.path} has changed since the run started (sha256 ${tok.hash.slice(0, 12)}…, the run used ${config.tokenizer.sha256.slice(0, 12)}…)`,
+    );
   }
   try {
     return { config: tok.vae.config, stateDict: tok.vae.stateDict() as StateDict };
@@ -72,15 +78,32 @@ async function runTokenizer(config: VARRunConfig) {
 export async function exportOfficialTrainerCheckpoint(runDir: string, outDir: string): Promise<OfficialTrainerExport> {
   const config = await readVarRun(runDir);
   const paths = runPaths(runDir);
-  if (!(await exists(paths.checkpoint))) throw new CheckpointError(`${runDir} has no checkpoint.safetensors yet: run trainVAR (at least one checkpoint) before exporting`);
+  if (!(await exists(paths.checkpoint)))
+    throw new CheckpointError(`${runDir} has no checkpoint.safetensors yet: run trainVAR (at least one checkpoint) before exporting`);
   const ck = await loadCheckpoint(paths.checkpoint, { configHash: configHash(config) });
   const tok = await runTokenizer(config);
   const mc = { tokenizer: tok.config, var: config.model };
-  const vae = toOfficialStateDict('vae', tok.stateDict, mc, 'the run\'s tokenizer');
+  const vae = toOfficialStateDict('vae', tok.stateDict, mc, "the run's tokenizer");
   const v = toOfficialStateDict('var', ck.model, mc, `${paths.checkpoint} model`);
   const tc = config.train;
-  const { lr, wd } = lrWdAnnealing(tc.schedule, tc.lr, tc.weightDecay, tc.weightDecayEnd, ck.state.step, tc.warmupSteps, tc.steps, 0.005, tc.lrEndFraction);
-  const optimizer = toTorchAdamWState(config.model, { step: ck.state.optimizerStep, tensors: ck.optimizer as ReadonlyMap<string, RawTensor>, lr, weightDecay: wd, betas: tc.betas });
+  const { lr, wd } = lrWdAnnealing(
+    tc.schedule,
+    tc.lr,
+    tc.weightDecay,
+    tc.weightDecayEnd,
+    ck.state.step,
+    tc.warmupSteps,
+    tc.steps,
+    0.005,
+    tc.lrEndFraction,
+  );
+  const optimizer = toTorchAdamWState(config.model, {
+    step: ck.state.optimizerStep,
+    tensors: ck.optimizer as ReadonlyMap<string, RawTensor>,
+    lr,
+    weightDecay: wd,
+    betas: tc.betas,
+  });
   const patch = downsampleFactor(tok.config);
   const pn = config.model.patchNums;
   const trainer = {
@@ -184,7 +207,9 @@ export async function importOfficialTrainerCheckpoint(src: string, runDir: strin
   const get = (o: unknown, k: string): unknown => (o instanceof Map ? o.get(k) : undefined);
   const trainer = get(root, 'trainer');
   if (!(trainer instanceof Map) || !(get(trainer, 'var_wo_ddp') instanceof Map)) {
-    throw new CheckpointError(`${src} is not an official trainer checkpoint: expected {epoch, iter, trainer: {var_wo_ddp, vae_local, var_opt}, args}; found keys ${root instanceof Map ? [...root.keys()].join(', ') : typeof root}`);
+    throw new CheckpointError(
+      `${src} is not an official trainer checkpoint: expected {epoch, iter, trainer: {var_wo_ddp, vae_local, var_opt}, args}; found keys ${root instanceof Map ? [...root.keys()].join(', ') : typeof root}`,
+    );
   }
   const tok = await runTokenizer(config);
   const mc = { tokenizer: tok.config, var: config.model };
@@ -193,20 +218,28 @@ export async function importOfficialTrainerCheckpoint(src: string, runDir: strin
   if (vaeIn instanceof Map) {
     const vae = toOfficialStateDict('vae', vaeIn as StateDict, mc, `${src} trainer.vae_local`);
     const differ = [...tok.stateDict].filter(([k, t]) => k !== 'quantize.ema_vocab_hit_SV' && !tensorEqual(t, vae.get(k)!)).map(([k]) => k);
-    if (differ.length) throw new CheckpointError(`${src}: trainer.vae_local is not this run's tokenizer (${differ.length} tensors differ, e.g. ${differ.slice(0, 3).join(', ')}); import into a run trained on the same tokenizer`);
+    if (differ.length)
+      throw new CheckpointError(
+        `${src}: trainer.vae_local is not this run's tokenizer (${differ.length} tensors differ, e.g. ${differ.slice(0, 3).join(', ')}); import into a run trained on the same tokenizer`,
+      );
   }
   const opt = fromTorchAdamWState(config.model, get(get(trainer, 'var_opt'), 'optimizer'), `${src} trainer.var_opt.optimizer`);
   const tc = config.train;
   const close = (a: number, b: number) => Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b));
   if (!close(opt.betas[0], tc.betas[0]) || !close(opt.betas[1], tc.betas[1]) || !close(opt.eps, 1e-8)) {
-    throw new ConfigError(`${src}: AdamW betas (${opt.betas.join(', ')}) and eps ${opt.eps} differ from the run's (betas ${tc.betas.join(', ')}, eps 1e-8); the run cannot continue this optimizer exactly`);
+    throw new ConfigError(
+      `${src}: AdamW betas (${opt.betas.join(', ')}) and eps ${opt.eps} differ from the run's (betas ${tc.betas.join(', ')}, eps 1e-8); the run cannot continue this optimizer exactly`,
+    );
   }
   const paths = runPaths(runDir);
   const hash = configHash(config);
-  const prev = (await exists(paths.checkpoint)) ? await loadCheckpoint(paths.checkpoint, { configHash: hash }).catch(() => undefined) : undefined;
+  const prev = (await exists(paths.checkpoint))
+    ? await loadCheckpoint(paths.checkpoint, { configHash: hash }).catch(() => undefined)
+    : undefined;
   const ds = await loadDataset(config.dataset);
   const perEpoch = batchesPerEpoch(ds.train.length, tc.batchSize, true);
-  if (perEpoch === 0) throw new ConfigError(`the run's training split has ${ds.train.length} images, fewer than its batch size ${tc.batchSize}`);
+  if (perEpoch === 0)
+    throw new ConfigError(`the run's training split has ${ds.train.length} images, fewer than its batch size ${tc.batchSize}`);
   const step = opt.step;
   const state: TrainState = {
     step,

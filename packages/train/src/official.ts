@@ -106,13 +106,19 @@ export function toOfficialConfig(mc: ModelConfig): OfficialConfigJson {
  * @throws ConfigError for unknown arguments or configs that do not belong together
  */
 export function fromOfficialConfigJson(json: unknown): ModelConfig {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ConfigError(`official config: expected a JSON object { VQVAE, VAR }; found ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new ConfigError(
+      `official config: expected a JSON object { VQVAE, VAR }; found ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`,
+    );
   const j = json as Record<string, unknown>;
   if (j.VQVAE === null || typeof j.VQVAE !== 'object' || j.VAR === null || typeof j.VAR !== 'object') {
-    throw new ConfigError(`official config: expected objects VQVAE and VAR (the official constructors' keyword arguments); found keys ${Object.keys(j).join(', ') || '(none)'}`);
+    throw new ConfigError(
+      `official config: expected objects VQVAE and VAR (the official constructors' keyword arguments); found keys ${Object.keys(j).join(', ') || '(none)'}`,
+    );
   }
   const dd = (j.ddconfig ?? {}) as Record<string, unknown>;
-  if (typeof dd !== 'object' || Array.isArray(dd)) throw new ConfigError('official config: ddconfig must be an object of Encoder/Decoder arguments');
+  if (typeof dd !== 'object' || Array.isArray(dd))
+    throw new ConfigError('official config: ddconfig must be an object of Encoder/Decoder arguments');
   return resolveModelConfig({ VQVAE: { ...(j.VQVAE as object), ...dd }, VAR: j.VAR });
 }
 
@@ -140,7 +146,16 @@ export function toOfficialStateDict(kind: 'vae' | 'var', sd: StateDict, mc: Mode
   for (const name of Object.keys(expected)) {
     const t = sd.get(name)!;
     if (name === 'lvl_1L') {
-      out.set(name, t.dtype === 'I64' ? t : { dtype: 'I64', shape: [...t.shape], data: BigInt64Array.from(Array.from(t.data as ArrayLike<number | bigint>, (x) => BigInt(x))) });
+      out.set(
+        name,
+        t.dtype === 'I64'
+          ? t
+          : {
+              dtype: 'I64',
+              shape: [...t.shape],
+              data: BigInt64Array.from(Array.from(t.data as ArrayLike<number | bigint>, (x) => BigInt(x))),
+            },
+      );
     } else {
       out.set(name, t.dtype === 'F32' ? t : { dtype: 'F32', shape: [...t.shape], data: toFloat32Array(t) });
     }
@@ -159,7 +174,10 @@ export interface OfficialModelFiles {
  * Write an official model directory: `vae.pth`, `var.pth` (each atomic) and `config.json`.
  * Both state dicts are checked against the official classes first; on a mismatch nothing is written.
  */
-export async function writeOfficialModel(dir: string, m: { config: ModelConfig; vae: StateDict; var: StateDict }): Promise<OfficialModelFiles> {
+export async function writeOfficialModel(
+  dir: string,
+  m: { config: ModelConfig; vae: StateDict; var: StateDict },
+): Promise<OfficialModelFiles> {
   const vae = toOfficialStateDict('vae', m.vae, m.config, 'the tokenizer');
   const v = toOfficialStateDict('var', m.var, m.config, 'the transformer');
   await mkdir(dir, { recursive: true });
@@ -180,7 +198,9 @@ export async function readOfficialModel(dir: string): Promise<{ config: ModelCon
   try {
     text = await readFile(join(dir, 'config.json'), 'utf8');
   } catch (e) {
-    throw new ConfigError(`${dir} has no readable config.json (${(e as Error).message}): an official model directory holds config.json, vae.pth and var.pth`);
+    throw new ConfigError(
+      `${dir} has no readable config.json (${(e as Error).message}): an official model directory holds config.json, vae.pth and var.pth`,
+    );
   }
   let json: unknown;
   try {
@@ -255,9 +275,13 @@ export function toTorchAdamWState(config: VARConfig, s: AdamWExport): PickleValu
         const m = s.tensors.get(`m.${name}`);
         const v = s.tensors.get(`v.${name}`);
         const shape = shapes.get(name)!;
-        for (const [k, t] of [['m', m], ['v', v]] as const) {
+        for (const [k, t] of [
+          ['m', m],
+          ['v', v],
+        ] as const) {
           if (!t) problems.push(`missing ${k}.${name}`);
-          else if (t.shape.join(',') !== shape.join(',')) problems.push(`${k}.${name} has shape [${t.shape}] but the parameter is [${shape}]`);
+          else if (t.shape.join(',') !== shape.join(','))
+            problems.push(`${k}.${name} has shape [${t.shape}] but the parameter is [${shape}]`);
         }
         if (m && v) {
           state.set(index, {
@@ -283,7 +307,10 @@ export function toTorchAdamWState(config: VARConfig, s: AdamWExport): PickleValu
       params,
     };
   });
-  if (problems.length) throw new CheckpointError(`optimizer state: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8} more)` : ''}`);
+  if (problems.length)
+    throw new CheckpointError(
+      `optimizer state: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8} more)` : ''}`,
+    );
   return { state, param_groups: paramGroups };
 }
 
@@ -324,12 +351,17 @@ export function fromTorchAdamWState(config: VARConfig, obj: unknown, label = 'op
     throw new CheckpointError(`${label}: ${msg}`);
   };
   if (!isMap(obj) || !isMap(obj.get('state')) || !Array.isArray(obj.get('param_groups'))) {
-    fail(`expected torch's optimizer state_dict {state: {index: {...}}, param_groups: [...]}; found ${isMap(obj) ? `keys ${[...obj.keys()].join(', ')}` : typeof obj}`);
+    fail(
+      `expected torch's optimizer state_dict {state: {index: {...}}, param_groups: [...]}; found ${isMap(obj) ? `keys ${[...obj.keys()].join(', ')}` : typeof obj}`,
+    );
   }
   const o = obj as Map<string, unknown>;
   const groups = officialParamGroups(config);
   const found = o.get('param_groups') as unknown[];
-  if (found.length !== groups.length) fail(`${found.length} parameter groups, but the official optimizer of this VAR has ${groups.length} (${groups.map((g) => `${g.names.length} with wd_sc ${g.wdScale}`).join(', ')})`);
+  if (found.length !== groups.length)
+    fail(
+      `${found.length} parameter groups, but the official optimizer of this VAR has ${groups.length} (${groups.map((g) => `${g.names.length} with wd_sc ${g.wdScale}`).join(', ')})`,
+    );
   const shapes = new Map(paramShapes(config).map((p) => [p.name, p.shape]));
   const byIndex = new Map<number, string>();
   let lr = NaN;
@@ -341,7 +373,10 @@ export function fromTorchAdamWState(config: VARConfig, obj: unknown, label = 'op
     const gm = g as Map<string, unknown>;
     const params = gm.get('params') as unknown[];
     const want = groups[gi];
-    if (params.length !== want.names.length) fail(`param_groups[${gi}] has ${params.length} parameters, the official group ${gi} (wd_sc ${want.wdScale}) has ${want.names.length}`);
+    if (params.length !== want.names.length)
+      fail(
+        `param_groups[${gi}] has ${params.length} parameters, the official group ${gi} (wd_sc ${want.wdScale}) has ${want.names.length}`,
+      );
     const sc = num(gm.get('wd_sc'));
     if (sc !== undefined && sc !== want.wdScale) fail(`param_groups[${gi}] has wd_sc ${sc}, the official group ${gi} has ${want.wdScale}`);
     params.forEach((p, i) => byIndex.set(Number(p), want.names[i]));
@@ -360,17 +395,27 @@ export function fromTorchAdamWState(config: VARConfig, obj: unknown, label = 'op
     if (!isMap(s)) fail(`state[${String(k)}] (${name}) is not a dict`);
     const sm = s as Map<string, unknown>;
     const shape = shapes.get(name!)!;
-    for (const [key, kind] of [['exp_avg', 'm'], ['exp_avg_sq', 'v']] as const) {
+    for (const [key, kind] of [
+      ['exp_avg', 'm'],
+      ['exp_avg_sq', 'v'],
+    ] as const) {
       const t = sm.get(key) as RawTensor | undefined;
       if (!t || typeof t !== 'object' || !('data' in t)) fail(`state[${String(k)}] (${name}) has no ${key} tensor`);
-      if (t!.shape.join(',') !== shape.join(',')) fail(`state[${String(k)}].${key} (${name}) has shape [${t!.shape}], the parameter is [${shape}]`);
-      tensors.set(`${kind}.${name}`, { dtype: 'F32', shape: [...shape], data: t!.dtype === 'F32' ? (t!.data as Float32Array) : toFloat32Array(t!) });
+      if (t!.shape.join(',') !== shape.join(','))
+        fail(`state[${String(k)}].${key} (${name}) has shape [${t!.shape}], the parameter is [${shape}]`);
+      tensors.set(`${kind}.${name}`, {
+        dtype: 'F32',
+        shape: [...shape],
+        data: t!.dtype === 'F32' ? (t!.data as Float32Array) : toFloat32Array(t!),
+      });
     }
     const st = num(sm.get('step'));
-    if (st === undefined || !Number.isInteger(st) || st < 0) fail(`state[${String(k)}].step (${name}) is ${String(st)}, expected a non-negative integer`);
+    if (st === undefined || !Number.isInteger(st) || st < 0)
+      fail(`state[${String(k)}].step (${name}) is ${String(st)}, expected a non-negative integer`);
     steps.add(st!);
   }
-  if (steps.size > 1) fail(`the parameters were updated different numbers of times (steps ${[...steps].join(', ')}); var.ts's AdamW keeps one step count`);
+  if (steps.size > 1)
+    fail(`the parameters were updated different numbers of times (steps ${[...steps].join(', ')}); var.ts's AdamW keeps one step count`);
   const noState: string[] = [];
   for (const g of groups) {
     for (const name of g.names) {

@@ -85,7 +85,10 @@ function toClassifierInput(images: tf.Tensor4D): tf.Tensor4D {
  */
 export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDataset, opts: DigitQualityOptions = {}): Promise<DigitQuality> {
   const numClasses = model.config.numClasses;
-  if (ds.numClasses !== 10 || numClasses !== 10) throw new ValueError(`evaluateDigitModel: needs a 10-class digit dataset and model; got ${ds.numClasses} dataset classes, ${numClasses} model classes`);
+  if (ds.numClasses !== 10 || numClasses !== 10)
+    throw new ValueError(
+      `evaluateDigitModel: needs a 10-class digit dataset and model; got ${ds.numClasses} dataset classes, ${numClasses} model classes`,
+    );
   const n = Math.min(opts.heldOut ?? ds.heldOut.length, ds.heldOut.length);
   if (!(n >= 2)) throw new ValueError(`evaluateDigitModel: heldOut must be ≥ 2 (FID needs a covariance); got ${opts.heldOut}`);
   const perClass = opts.perClass ?? 100;
@@ -162,7 +165,16 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
       const rng = new Rng(seed);
       for (let s = 0; s < total; s += bs) {
         const lab = labels.subarray(s, Math.min(total, s + bs));
-        const res = await generate(vae, model, { labels: lab, cfg, cfgSchedule: opts.cfgSchedule, topK, topP, moreSmooth, rng, signal: opts.signal });
+        const res = await generate(vae, model, {
+          labels: lab,
+          cfg,
+          cfgSchedule: opts.cfgSchedule,
+          topK,
+          topP,
+          moreSmooth,
+          rng,
+          signal: opts.signal,
+        });
         res.fHat.dispose();
         const x = toClassifierInput(res.images!);
         res.images!.dispose();

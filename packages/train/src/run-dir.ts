@@ -11,8 +11,8 @@
  * a torn one. The log is append-only; a line cut by a kill is dropped when the run resumes.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { appendFile, mkdir, readFile, stat, truncate, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ConfigError, ValueError } from '@var/core';
 import { DataIOError, writeFileAtomic } from '@var/data';
 
@@ -32,7 +32,13 @@ export interface RunPaths {
 
 export function runPaths(dir: string): RunPaths {
   if (typeof dir !== 'string' || dir.length === 0) throw new ValueError(`runDir must be a non-empty path; got ${JSON.stringify(dir)}`);
-  return { dir, config: join(dir, CONFIG_FILE), checkpoint: join(dir, CHECKPOINT_FILE), log: join(dir, LOG_FILE), model: join(dir, MODEL_FILE) };
+  return {
+    dir,
+    config: join(dir, CONFIG_FILE),
+    checkpoint: join(dir, CHECKPOINT_FILE),
+    log: join(dir, LOG_FILE),
+    model: join(dir, MODEL_FILE),
+  };
 }
 
 export async function exists(path: string): Promise<boolean> {
@@ -43,7 +49,6 @@ export async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
-
 
 /** A failed run-directory write as a typed error naming the file and the system error code. */
 function writeFailure(path: string, e: unknown): DataIOError {
@@ -139,7 +144,10 @@ export async function removeStaleTemporaries(dir: string): Promise<string[]> {
     if (!m) continue;
     const pid = Number(m[1] ?? m[2]);
     if (processAlive(pid)) continue;
-    await unlink(join(dir, name)).then(() => removed.push(name), () => undefined);
+    await unlink(join(dir, name)).then(
+      () => removed.push(name),
+      () => undefined,
+    );
   }
   return removed;
 }
@@ -212,7 +220,10 @@ export class JsonlLog {
   async append(records: LogRecord | LogRecord[]): Promise<void> {
     const list = Array.isArray(records) ? records : [records];
     if (!list.length) return;
-    const size = await stat(this.path).then((s) => s.size, () => 0);
+    const size = await stat(this.path).then(
+      (s) => s.size,
+      () => 0,
+    );
     try {
       await appendFile(this.path, list.map((r) => JSON.stringify({ ...r, time: new Date().toISOString() })).join('\n') + '\n');
     } catch (e) {

@@ -113,7 +113,13 @@ export class SessionClock {
   }
 
   /** Record a finished step: logs (every logEvery) and reports progress. */
-  async stepDone(step: number, epoch: number, losses: Record<string, number>, lr: number, extra: Record<string, number> = {}): Promise<void> {
+  async stepDone(
+    step: number,
+    epoch: number,
+    losses: Record<string, number>,
+    lr: number,
+    extra: Record<string, number> = {},
+  ): Promise<void> {
     const dt = this.markStepTime();
     this.window.push(dt);
     if (this.window.length > 20) this.window.shift();
@@ -121,7 +127,16 @@ export class SessionClock {
     const elapsedSec = this.elapsedSec();
     const etaSec = itPerSec > 0 ? (this.totalSteps - step) / itPerSec : undefined;
     if (step % this.settings.logEvery === 0 || step === this.totalSteps) {
-      await this.log.append({ type: 'train', step, epoch, ...losses, lr, ...extra, itPerSec: round(itPerSec, 4), elapsedSec: round(elapsedSec, 2) });
+      await this.log.append({
+        type: 'train',
+        step,
+        epoch,
+        ...losses,
+        lr,
+        ...extra,
+        itPerSec: round(itPerSec, 4),
+        elapsedSec: round(elapsedSec, 2),
+      });
     }
     this.onProgress?.({
       kind: this.kind,
@@ -146,7 +161,14 @@ export class SessionClock {
 
   checkpointWritten(step: number): void {
     this.lastCkptMs = Date.now();
-    this.onProgress?.({ kind: this.kind, phase: 'checkpoint', step, totalSteps: this.totalSteps, elapsedSec: this.elapsedSec(), message: `checkpoint at step ${step}` });
+    this.onProgress?.({
+      kind: this.kind,
+      phase: 'checkpoint',
+      step,
+      totalSteps: this.totalSteps,
+      elapsedSec: this.elapsedSec(),
+      message: `checkpoint at step ${step}`,
+    });
   }
 
   evalDue(step: number): boolean {
@@ -162,7 +184,9 @@ export class SessionClock {
       totalSteps: this.totalSteps,
       metrics,
       elapsedSec: this.elapsedSec(),
-      message: `eval at step ${step}: ${Object.entries(metrics).map(([k, v]) => `${k} ${round(v, 5)}`).join(', ')}`,
+      message: `eval at step ${step}: ${Object.entries(metrics)
+        .map(([k, v]) => `${k} ${round(v, 5)}`)
+        .join(', ')}`,
     });
   }
 }
@@ -186,7 +210,14 @@ export function formatDuration(sec: number | undefined): string {
 }
 
 /** The schedule: linear warm-up from wp0·lr to lr over `warmupSteps`, then cosine to `lrEndFraction`·lr at the last step. */
-export function learningRateAt(step: number, totalSteps: number, peakLr: number, warmupSteps: number, lrEndFraction = 0.01, wp0 = 0.005): number {
+export function learningRateAt(
+  step: number,
+  totalSteps: number,
+  peakLr: number,
+  warmupSteps: number,
+  lrEndFraction = 0.01,
+  wp0 = 0.005,
+): number {
   if (step < warmupSteps) return peakLr * (wp0 + ((1 - wp0) * step) / warmupSteps);
   const denom = Math.max(1, totalSteps - 1 - warmupSteps);
   const p = Math.min(1, (step - warmupSteps) / denom);

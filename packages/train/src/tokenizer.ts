@@ -106,8 +106,10 @@ export interface TrainResult {
 }
 
 function resolveTrainConfig(t: TokenizerTrainConfig): ResolvedTokenizerTrainConfig {
-  if (!t || !(Number.isInteger(t.steps) && t.steps > 0)) throw new ConfigError(`train.steps must be a positive integer; got ${JSON.stringify(t?.steps)}`);
-  if (!(Number.isInteger(t.batchSize) && t.batchSize > 0)) throw new ConfigError(`train.batchSize must be a positive integer; got ${JSON.stringify(t.batchSize)}`);
+  if (!t || !(Number.isInteger(t.steps) && t.steps > 0))
+    throw new ConfigError(`train.steps must be a positive integer; got ${JSON.stringify(t?.steps)}`);
+  if (!(Number.isInteger(t.batchSize) && t.batchSize > 0))
+    throw new ConfigError(`train.batchSize must be a positive integer; got ${JSON.stringify(t.batchSize)}`);
   const r: ResolvedTokenizerTrainConfig = {
     steps: t.steps,
     batchSize: t.batchSize,
@@ -121,7 +123,8 @@ function resolveTrainConfig(t: TokenizerTrainConfig): ResolvedTokenizerTrainConf
     recWeight: t.recWeight ?? 1,
     vqWeight: t.vqWeight ?? 1,
   };
-  if (t.trainable !== undefined && t.trainable !== 'all' && t.trainable !== 'decoder') throw new ConfigError(`train.trainable must be 'all' or 'decoder'; got ${JSON.stringify(t.trainable)}`);
+  if (t.trainable !== undefined && t.trainable !== 'all' && t.trainable !== 'decoder')
+    throw new ConfigError(`train.trainable must be 'all' or 'decoder'; got ${JSON.stringify(t.trainable)}`);
   if (t.trainable === 'decoder') r.trainable = 'decoder'; // 'all' is left out of config.json: runs made before the option keep their hash
   if (!(r.lr > 0)) throw new ConfigError(`train.lr must be > 0; got ${r.lr}`);
   if (!(r.warmupSteps >= 0)) throw new ConfigError(`train.warmupSteps must be >= 0; got ${r.warmupSteps}`);
@@ -134,7 +137,10 @@ export function isDecoderParameter(name: string): boolean {
 }
 
 /** The config.json a tokenizer run would have (validates the options). */
-export function tokenizerRunConfig(opts: Pick<TrainTokenizerOptions, 'model' | 'dataset' | 'train' | 'seed' | 'settings' | 'evalSamples'>, ds?: LoadedDataset): TokenizerRunConfig {
+export function tokenizerRunConfig(
+  opts: Pick<TrainTokenizerOptions, 'model' | 'dataset' | 'train' | 'seed' | 'settings' | 'evalSamples'>,
+  ds?: LoadedDataset,
+): TokenizerRunConfig {
   const model = resolveVQVAEConfig(opts.model);
   const dataset = ds?.spec ?? (opts.dataset as LoadedDataset['spec']);
   const ch = dataset.channels ?? (dataset.name === 'mnist' ? 1 : 3);
@@ -167,7 +173,12 @@ export function configHash(config: { run?: unknown }): string {
 
 /** Weights-only state dict file of a tokenizer (official names/layouts) with its config in the metadata. */
 export async function writeTokenizerModel(path: string, vae: VQVAE, extra: Record<string, string> = {}): Promise<void> {
-  await writeSafetensors(path, vae.stateDict() as unknown as StateDict, { format: 'pt', 'var-ts': 'vqvae', config: JSON.stringify(vae.config), ...extra });
+  await writeSafetensors(path, vae.stateDict() as unknown as StateDict, {
+    format: 'pt',
+    'var-ts': 'vqvae',
+    config: JSON.stringify(vae.config),
+    ...extra,
+  });
 }
 
 /**
@@ -187,7 +198,9 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
     const withoutScales = (c: VQVAEConfig) => canonicalJson({ ...c, vPatchNums: [] });
     if (withoutScales(init.vae.config) !== withoutScales(config.model)) {
       init.vae.dispose();
-      throw new ConfigError(`init ${opts.init}: its model config ${canonicalJson(init.vae.config)} differs from this run's ${canonicalJson(config.model)}`);
+      throw new ConfigError(
+        `init ${opts.init}: its model config ${canonicalJson(init.vae.config)} differs from this run's ${canonicalJson(config.model)}`,
+      );
     }
     config.init = { path: init.weightsPath, sha256: init.hash };
   }
@@ -206,7 +219,10 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
     vae.loadStateDict(initFrom.stateDict() as never);
     initFrom.dispose();
   }
-  const opt = new AdamW(vae.trainableVariables(), { betas: tc.betas, wdScale: (n, shape) => (shape.length === 1 || n.endsWith('bias') ? 0 : 1) });
+  const opt = new AdamW(vae.trainableVariables(), {
+    betas: tc.betas,
+    wdScale: (n, shape) => (shape.length === 1 || n.endsWith('bias') ? 0 : 1),
+  });
   let classifier: DigitClassifierLike | undefined;
   try {
     let state: TrainState = { step: 0, epoch: 0, stepInEpoch: 0, elapsedSec: 0, optimizerStep: 0, configHash: hash };
@@ -218,15 +234,28 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
       state = ck.state;
       await log.truncateAfter(state.step);
       await log.append({ type: 'resume', step: state.step, epoch: state.epoch, stepInEpoch: state.stepInEpoch });
-      opts.onProgress?.({ kind: 'tokenizer', phase: 'resume', step: state.step, totalSteps: tc.steps, message: `resuming at step ${state.step}` });
+      opts.onProgress?.({
+        kind: 'tokenizer',
+        phase: 'resume',
+        step: state.step,
+        totalSteps: tc.steps,
+        message: `resuming at step ${state.step}`,
+      });
     } else {
       await log.truncateAfter(0);
-      await log.append({ type: 'start', step: 0, parameters: vae.numParameters(), trainImages: ds.train.length, heldOutImages: ds.heldOut.length });
+      await log.append({
+        type: 'start',
+        step: 0,
+        parameters: vae.numParameters(),
+        trainImages: ds.train.length,
+        heldOutImages: ds.heldOut.length,
+      });
     }
     const resumedFrom = state.step;
     const clock = new SessionClock('tokenizer', tc.steps, state.elapsedSec, settings, log, opts.onProgress);
     const evalSamples = Math.min(opts.evalSamples ?? 500, ds.heldOut.length);
-    if (opts.classifier !== false && ds.spec.name === 'mnist' && evalSamples > 0) classifier = opts.classifier ?? (await loadDigitClassifier(ds.spec));
+    if (opts.classifier !== false && ds.spec.name === 'mnist' && evalSamples > 0)
+      classifier = opts.classifier ?? (await loadDigitClassifier(ds.spec));
 
     const evaluate = async (step: number) => {
       if (evalSamples <= 0) return undefined;
@@ -305,7 +334,15 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
     }
     const elapsedSec = clock.elapsedSec();
     await log.append({ type: 'end', step: state.step, reason, elapsedSec: round(elapsedSec, 2) });
-    opts.onProgress?.({ kind: 'tokenizer', phase: 'end', step: state.step, totalSteps: tc.steps, reason, elapsedSec, message: `tokenizer run ${reason} at step ${state.step}` });
+    opts.onProgress?.({
+      kind: 'tokenizer',
+      phase: 'end',
+      step: state.step,
+      totalSteps: tc.steps,
+      reason,
+      elapsedSec,
+      message: `tokenizer run ${reason} at step ${state.step}`,
+    });
     return { runDir: opts.runDir, step: state.step, totalSteps: tc.steps, done, reason, lastLosses, resumedFrom, lastEval, elapsedSec };
   } finally {
     opt.dispose();
@@ -320,7 +357,9 @@ async function configFromModelCard(file: string): Promise<Partial<VQVAEConfig> |
   const { readFile } = await import('node:fs/promises');
   const { basename, dirname, join } = await import('node:path');
   try {
-    const card = JSON.parse(await readFile(join(dirname(file), 'model-card.json'), 'utf8')) as { tokenizer?: { file?: string; config?: Partial<VQVAEConfig> } };
+    const card = JSON.parse(await readFile(join(dirname(file), 'model-card.json'), 'utf8')) as {
+      tokenizer?: { file?: string; config?: Partial<VQVAEConfig> };
+    };
     return card.tokenizer?.file === basename(file) ? card.tokenizer.config : undefined;
   } catch {
     return undefined;
@@ -336,7 +375,8 @@ export async function loadTokenizer(pathOrRunDir: string): Promise<{ vae: VQVAE;
   if (!st) throw new ConfigError(`tokenizer not found: ${pathOrRunDir}`);
   if (st.isDirectory()) {
     file = join(pathOrRunDir, 'model.safetensors');
-    if (!(await exists(file))) throw new ConfigError(`${pathOrRunDir} has no model.safetensors yet: the tokenizer run has not finished (run it to the end first)`);
+    if (!(await exists(file)))
+      throw new ConfigError(`${pathOrRunDir} has no model.safetensors yet: the tokenizer run has not finished (run it to the end first)`);
   }
   const bytes = new Uint8Array(await readFile(file));
   const hash = sha256(bytes);
@@ -348,7 +388,10 @@ export async function loadTokenizer(pathOrRunDir: string): Promise<{ vae: VQVAE;
     cfg = undefined;
   }
   if (!cfg) cfg = await configFromModelCard(file);
-  if (!cfg) throw new ConfigError(`${file} has no VQVAE config in its metadata (write it with writeTokenizerModel) and no model-card.json beside it names it`);
+  if (!cfg)
+    throw new ConfigError(
+      `${file} has no VQVAE config in its metadata (write it with writeTokenizerModel) and no model-card.json beside it names it`,
+    );
   const vae = VQVAE.fromStateDict(sf.tensors as never, cfg);
   return { vae, weightsPath: file, hash };
 }

@@ -31,7 +31,11 @@ import { resolveSettings, round, SessionClock, type ProgressCallback, type RunSe
 import { configHash, loadTokenizer, type TrainResult } from './tokenizer.js';
 
 /** The VAR architecture options (patchNums, vocabSize and Cvae come from the tokenizer; numClasses from the dataset). */
-export type VARModelOptions = Partial<Omit<VARConfig, 'patchNums' | 'vocabSize' | 'Cvae' | 'numClasses'>> & { depth: number; embedDim: number; numHeads: number };
+export type VARModelOptions = Partial<Omit<VARConfig, 'patchNums' | 'vocabSize' | 'Cvae' | 'numClasses'>> & {
+  depth: number;
+  embedDim: number;
+  numHeads: number;
+};
 
 export interface VARTrainConfig {
   steps: number;
@@ -101,8 +105,10 @@ export interface TrainVAROptions extends SessionOptions {
 }
 
 function resolveTrain(t: VARTrainConfig): Required<VARTrainConfig> {
-  if (!t || !(Number.isInteger(t.steps) && t.steps > 1)) throw new ConfigError(`train.steps must be an integer > 1; got ${JSON.stringify(t?.steps)}`);
-  if (!(Number.isInteger(t.batchSize) && t.batchSize > 0)) throw new ConfigError(`train.batchSize must be a positive integer; got ${JSON.stringify(t.batchSize)}`);
+  if (!t || !(Number.isInteger(t.steps) && t.steps > 1))
+    throw new ConfigError(`train.steps must be an integer > 1; got ${JSON.stringify(t?.steps)}`);
+  if (!(Number.isInteger(t.batchSize) && t.batchSize > 0))
+    throw new ConfigError(`train.batchSize must be a positive integer; got ${JSON.stringify(t.batchSize)}`);
   const wd = t.weightDecay ?? 0.05;
   return {
     steps: t.steps,
@@ -120,10 +126,17 @@ function resolveTrain(t: VARTrainConfig): Required<VARTrainConfig> {
 }
 
 /** The full VARConfig for a tokenizer and a dataset (`raster`: the raster-order baseline's, see {@link TrainVAROptions.order}). */
-export function varModelConfig(m: VARModelOptions, vae: VQVAE, numClasses: number, order: 'next-scale' | 'raster' = 'next-scale'): VARConfig {
+export function varModelConfig(
+  m: VARModelOptions,
+  vae: VQVAE,
+  numClasses: number,
+  order: 'next-scale' | 'raster' = 'next-scale',
+): VARConfig {
   const vp = vae.config.vPatchNums;
-  if (order === 'raster' && vp.length !== 1) throw new ConfigError(`order 'raster' needs a single-scale tokenizer (vPatchNums [g]); this one has vPatchNums [${vp.join(', ')}]`);
-  if (order !== 'raster' && order !== 'next-scale') throw new ConfigError(`order must be 'next-scale' or 'raster'; got ${JSON.stringify(order)}`);
+  if (order === 'raster' && vp.length !== 1)
+    throw new ConfigError(`order 'raster' needs a single-scale tokenizer (vPatchNums [g]); this one has vPatchNums [${vp.join(', ')}]`);
+  if (order !== 'raster' && order !== 'next-scale')
+    throw new ConfigError(`order must be 'next-scale' or 'raster'; got ${JSON.stringify(order)}`);
   const extra = Object.keys(m).filter((k) => ['patchNums', 'vocabSize', 'Cvae', 'numClasses'].includes(k));
   if (extra.length) throw new ConfigError(`model.${extra[0]} is taken from the tokenizer / dataset; leave it out`);
   return {
@@ -168,7 +181,13 @@ export function tokenCacheKey(tokenizerSha256: string, dataset: LoadedDataset['s
   return sha256(canonicalJson({ v: 1, tokenizer: tokenizerSha256, dataset }));
 }
 
-async function encodeSplit(vae: VQVAE, ds: LoadedDataset, split: 'train' | 'heldOut', flip: boolean, report?: (done: number) => void): Promise<TokenTable> {
+async function encodeSplit(
+  vae: VQVAE,
+  ds: LoadedDataset,
+  split: 'train' | 'heldOut',
+  flip: boolean,
+  report?: (done: number) => void,
+): Promise<TokenTable> {
   const set = ds[split];
   const L = vae.config.vPatchNums.reduce((a, p) => a + p * p, 0);
   const out = new Int32Array(set.length * L);
@@ -200,7 +219,11 @@ async function encodeSplit(vae: VQVAE, ds: LoadedDataset, split: 'train' | 'held
  * and written there (atomically).
  */
 export async function cachedTokens(
-  vae: VQVAE, tokenizerSha256: string, ds: LoadedDataset, dir: string, onProgress?: (done: number, total: number) => void,
+  vae: VQVAE,
+  tokenizerSha256: string,
+  ds: LoadedDataset,
+  dir: string,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<CachedTokens> {
   const { join } = await import('node:path');
   const key = tokenCacheKey(tokenizerSha256, ds.spec);
@@ -219,7 +242,14 @@ export async function cachedTokens(
         const train = table('train');
         const heldOut = table('heldOut');
         const trainFlipped = table('trainFlipped');
-        if (train && heldOut && train.L === L && train.n === ds.train.length && heldOut.n === ds.heldOut.length && (ds.spec.hflip === 0 || trainFlipped)) {
+        if (
+          train &&
+          heldOut &&
+          train.L === L &&
+          train.n === ds.train.length &&
+          heldOut.n === ds.heldOut.length &&
+          (ds.spec.hflip === 0 || trainFlipped)
+        ) {
           return { train, heldOut, ...(trainFlipped ? { trainFlipped } : {}), path, hit: true };
         }
       }
@@ -239,7 +269,11 @@ export async function cachedTokens(
   }
   const heldOut = await encodeSplit(vae, ds, 'heldOut', false, rep);
   const tensors: StateDict = new Map();
-  for (const [name, t] of [['train', train], ['heldOut', heldOut], ['trainFlipped', trainFlipped]] as const) {
+  for (const [name, t] of [
+    ['train', train],
+    ['heldOut', heldOut],
+    ['trainFlipped', trainFlipped],
+  ] as const) {
     if (!t) continue;
     tensors.set(`${name}.tokens`, { dtype: 'I32', shape: [t.n, t.L], data: t.tokens });
     tensors.set(`${name}.labels`, { dtype: 'I32', shape: [t.n], data: t.labels });
@@ -249,7 +283,13 @@ export async function cachedTokens(
 }
 
 /** Per-scale token tensors (B, pn²) of rows `rows` of a table. */
-function gatherScales(table: TokenTable, rows: ArrayLike<number>, patchNums: readonly number[], flipped?: TokenTable, flips?: boolean[]): { gt: Int32Array; idx: tf.Tensor2D[] } {
+function gatherScales(
+  table: TokenTable,
+  rows: ArrayLike<number>,
+  patchNums: readonly number[],
+  flipped?: TokenTable,
+  flips?: boolean[],
+): { gt: Int32Array; idx: tf.Tensor2D[] } {
   const B = rows.length;
   const L = table.L;
   const gt = new Int32Array(B * L);
@@ -293,7 +333,10 @@ function teacherInput(vae: VQVAE, idx: tf.Tensor2D[], raster: boolean): tf.Tenso
  * (`genAccuracy`, `perClass` images of every class).
  */
 export async function evalVAR(
-  model: VAR, vae: VQVAE, heldOut: TokenTable, opts: VAREvalOptions & { classifier?: DigitClassifierLike; seed?: number } = {},
+  model: VAR,
+  vae: VQVAE,
+  heldOut: TokenTable,
+  opts: VAREvalOptions & { classifier?: DigitClassifierLike; seed?: number } = {},
 ): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const n = Math.min(opts.valSamples ?? 200, heldOut.n);
@@ -343,7 +386,13 @@ export async function evalVAR(
     let correct = 0;
     for (let s = 0; s < labels.length; s += 50) {
       const lab = labels.subarray(s, Math.min(labels.length, s + 50));
-      const res = await generate(vae, model, { labels: lab, cfg: opts.cfg ?? 2, topK: opts.topK ?? 0, topP: opts.topP ?? 0, seed: (opts.seed ?? 0) + s });
+      const res = await generate(vae, model, {
+        labels: lab,
+        cfg: opts.cfg ?? 2,
+        topK: opts.topK ?? 0,
+        topP: opts.topP ?? 0,
+        seed: (opts.seed ?? 0) + s,
+      });
       const imgs = tf.tidy(() => tf.sub(tf.mul(res.images!, 2), 1) as tf.Tensor4D); // [0, 1] → [-1, 1]
       res.images?.dispose();
       res.fHat.dispose();
@@ -373,8 +422,10 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
   let opt: AdamW | undefined;
   let classifier: DigitClassifierLike | undefined;
   try {
-    if (ds.spec.size !== vae.imageSize) throw new ConfigError(`dataset.size ${ds.spec.size} does not match the tokenizer's image size ${vae.imageSize}`);
-    if (ds.spec.channels !== vae.config.inChannels) throw new ConfigError(`dataset channels ${ds.spec.channels} do not match the tokenizer's inChannels ${vae.config.inChannels}`);
+    if (ds.spec.size !== vae.imageSize)
+      throw new ConfigError(`dataset.size ${ds.spec.size} does not match the tokenizer's image size ${vae.imageSize}`);
+    if (ds.spec.channels !== vae.config.inChannels)
+      throw new ConfigError(`dataset channels ${ds.spec.channels} do not match the tokenizer's inChannels ${vae.config.inChannels}`);
     const seed = opts.seed ?? 0;
     const raster = (opts.order ?? 'next-scale') === 'raster';
     const config: VARRunConfig = {
@@ -414,16 +465,31 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
       if (ck.state.rng) rng.setState(ck.state.rng as RngState);
       state = ck.state;
       await log.truncateAfter(state.step);
-      await log.append({ type: 'resume', step: state.step, epoch: state.epoch, stepInEpoch: state.stepInEpoch, tokenCache: cache.hit ? 'hit' : 'miss' });
+      await log.append({
+        type: 'resume',
+        step: state.step,
+        epoch: state.epoch,
+        stepInEpoch: state.stepInEpoch,
+        tokenCache: cache.hit ? 'hit' : 'miss',
+      });
       emit({ kind: 'var', phase: 'resume', step: state.step, totalSteps: tc.steps, message: `resuming at step ${state.step}` });
     } else {
       await log.truncateAfter(0);
-      await log.append({ type: 'start', step: 0, parameters: model.numParameters(), trainImages: N, heldOutImages: cache.heldOut.n, tokenCache: cache.hit ? 'hit' : 'miss', tokenCachePath: cache.path });
+      await log.append({
+        type: 'start',
+        step: 0,
+        parameters: model.numParameters(),
+        trainImages: N,
+        heldOutImages: cache.heldOut.n,
+        tokenCache: cache.hit ? 'hit' : 'miss',
+        tokenCachePath: cache.path,
+      });
     }
     const resumedFrom = state.step;
     const clock = new SessionClock('var', tc.steps, state.elapsedSec, settings, log, opts.onProgress);
     const ev = opts.eval ?? {};
-    if (opts.classifier !== false && ds.spec.name === 'mnist' && (ev.perClass ?? 2) > 0) classifier = opts.classifier ?? (await loadDigitClassifier(ds.spec));
+    if (opts.classifier !== false && ds.spec.name === 'mnist' && (ev.perClass ?? 2) > 0)
+      classifier = opts.classifier ?? (await loadDigitClassifier(ds.spec));
     const evaluate = async (step: number) => {
       const m = await evalVAR(model!, vae, cache.heldOut, { ...ev, classifier, seed });
       await clock.evalDone(step, m);
@@ -455,8 +521,18 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
         const labels = Int32Array.from(rows, (r) => cache.train.labels[r]);
         const x = teacherInput(vae, idx, raster);
         tf.dispose(idx);
-        const { lr, wd } = lrWdAnnealing(tc.schedule, tc.lr, tc.weightDecay, tc.weightDecayEnd, state.step, tc.warmupSteps, tc.steps, 0.005, tc.lrEndFraction);
-        let res;
+        const { lr, wd } = lrWdAnnealing(
+          tc.schedule,
+          tc.lr,
+          tc.weightDecay,
+          tc.weightDecayEnd,
+          state.step,
+          tc.warmupSteps,
+          tc.steps,
+          0.005,
+          tc.lrEndFraction,
+        );
+        let res: ReturnType<typeof lossGrads>;
         try {
           res = lossGrads(model, labels, x, gt, { labelSmoothing: tc.labelSmoothing, training: true, rng });
         } finally {
@@ -477,7 +553,10 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
           state.stepInEpoch = 0;
         }
         lastLosses = { loss: res.loss };
-        await clock.stepDone(state.step, state.stepInEpoch === 0 ? state.epoch - 1 : state.epoch, lastLosses, lr, { wd: round(wd, 6), gradNorm: round(gradNorm, 5) });
+        await clock.stepDone(state.step, state.stepInEpoch === 0 ? state.epoch - 1 : state.epoch, lastLosses, lr, {
+          wd: round(wd, 6),
+          gradNorm: round(gradNorm, 5),
+        });
         const finished = state.step >= tc.steps;
         const stop = !finished && opts.stopAfter !== undefined && sessionSteps >= opts.stopAfter;
         const aborted = !finished && !!opts.signal?.aborted;
@@ -508,7 +587,15 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
     }
     const elapsedSec = clock.elapsedSec();
     await log.append({ type: 'end', step: state.step, reason, elapsedSec: round(elapsedSec, 2) });
-    emit({ kind: 'var', phase: 'end', step: state.step, totalSteps: tc.steps, reason, elapsedSec, message: `VAR run ${reason} at step ${state.step}` });
+    emit({
+      kind: 'var',
+      phase: 'end',
+      step: state.step,
+      totalSteps: tc.steps,
+      reason,
+      elapsedSec,
+      message: `VAR run ${reason} at step ${state.step}`,
+    });
     return { runDir: opts.runDir, step: state.step, totalSteps: tc.steps, done, reason, lastLosses, resumedFrom, lastEval, elapsedSec };
   } finally {
     opt?.dispose();

@@ -10,7 +10,16 @@ function sample(): Checkpoint {
   const rng = new Rng(42);
   rng.random();
   return {
-    state: { step: 12, epoch: 1, stepInEpoch: 3, elapsedSec: 4.5, optimizerStep: 12, rng: rng.getState(), configHash: 'abc', extra: { note: 'x' } },
+    state: {
+      step: 12,
+      epoch: 1,
+      stepInEpoch: 3,
+      elapsedSec: 4.5,
+      optimizerStep: 12,
+      rng: rng.getState(),
+      configHash: 'abc',
+      extra: { note: 'x' },
+    },
     model: new Map([['w', { dtype: 'F32', shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) }]]),
     optimizer: new Map([['m.w', { dtype: 'F32', shape: [2, 2], data: Float32Array.from([0.5, 0, 0, 1]) }]]),
   };
@@ -59,7 +68,11 @@ describe('checkpoints', () => {
     await expect(prepareRunDir(d, cfg)).rejects.toThrow(ConfigError);
 
     const log = new JsonlLog(join(d, 'log.jsonl'));
-    await log.append([{ type: 'train', step: 1, loss: 2 }, { type: 'checkpoint', step: 1 }, { type: 'train', step: 2, loss: 1 }]);
+    await log.append([
+      { type: 'train', step: 1, loss: 2 },
+      { type: 'checkpoint', step: 1 },
+      { type: 'train', step: 2, loss: 1 },
+    ]);
     await writeFile(join(d, 'log.jsonl'), (await readFile(join(d, 'log.jsonl'), 'utf8')) + '{"type":"train","st');
     expect((await readLog(join(d, 'log.jsonl'))).map((r) => r.step)).toEqual([1, 1, 2]);
     await log.truncateAfter(1);

@@ -23,7 +23,12 @@ beforeAll(async () => {
 });
 
 function opts(runDir: string, extra: Partial<TrainTokenizerOptions> = {}): TrainTokenizerOptions {
-  return tinyTokenizerOptions(runDir, folder, { seed: 3, settings: { logEvery: 1, checkpointEvery: 2, evalEvery: 0 }, evalSamples: 0, ...extra });
+  return tinyTokenizerOptions(runDir, folder, {
+    seed: 3,
+    settings: { logEvery: 1, checkpointEvery: 2, evalEvery: 0 },
+    evalSamples: 0,
+    ...extra,
+  });
 }
 
 describe('disk full during a checkpoint write', () => {
@@ -33,8 +38,17 @@ describe('disk full during a checkpoint write', () => {
 
     const d = await tmpRunDir();
     // after step 3 is reported, only a few KB are left: the log lines fit, the step-4 checkpoint does not
-    const run = trainTokenizer(opts(d, { onProgress: (e) => { if (e.phase === 'train' && e.step === 3 && fault.budget === Infinity) fault.budget = 16_000; } }));
-    const err = await run.then(() => null, (e: unknown) => e);
+    const run = trainTokenizer(
+      opts(d, {
+        onProgress: (e) => {
+          if (e.phase === 'train' && e.step === 3 && fault.budget === Infinity) fault.budget = 16_000;
+        },
+      }),
+    );
+    const err = await run.then(
+      () => null,
+      (e: unknown) => e,
+    );
     fault.budget = Infinity;
     expect(err, 'expected a CheckpointError').toBeInstanceOf(CheckpointError);
     expect((err as Error).message).toMatch(/cannot write checkpoint .*checkpoint\.safetensors.*ENOSPC/);
@@ -45,7 +59,8 @@ describe('disk full during a checkpoint write', () => {
 
     const done = await trainTokenizer(opts(d));
     expect(done).toMatchObject({ step: 6, done: true, resumedFrom: 2 });
-    const losses = async (dir: string) => (await readLog(join(dir, 'log.jsonl'))).filter((r) => r.type === 'train').map((r) => [r.step, r.loss]);
+    const losses = async (dir: string) =>
+      (await readLog(join(dir, 'log.jsonl'))).filter((r) => r.type === 'train').map((r) => [r.step, r.loss]);
     expect(await losses(d)).toEqual(await losses(ref));
     expect((await readFile(join(d, 'model.safetensors'))).equals(await readFile(join(ref, 'model.safetensors')))).toBe(true);
   }, 300_000);
@@ -58,7 +73,10 @@ describe('disk full while writing the run log or config', () => {
     await log.append({ type: 'start', step: 0 });
     const before = await readFile(join(d, 'log.jsonl'), 'utf8');
     fault.budget = 10; // part of the next line fits
-    const err = await log.append({ type: 'train', step: 1, loss: 1.5 }).then(() => null, (e: unknown) => e);
+    const err = await log.append({ type: 'train', step: 1, loss: 1.5 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     fault.budget = Infinity;
     expect(err).toBeInstanceOf(DataIOError);
     expect((err as Error).message).toMatch(/cannot write .*log\.jsonl \(ENOSPC\)/);
@@ -68,7 +86,10 @@ describe('disk full while writing the run log or config', () => {
 
     await writeTextAtomic(join(d, 'config.json'), '{"a":1}\n');
     fault.budget = 3;
-    const err2 = await writeTextAtomic(join(d, 'config.json'), '{"a":2}\n').then(() => null, (e: unknown) => e);
+    const err2 = await writeTextAtomic(join(d, 'config.json'), '{"a":2}\n').then(
+      () => null,
+      (e: unknown) => e,
+    );
     fault.budget = Infinity;
     expect(err2).toBeInstanceOf(DataIOError);
     expect((err2 as DataIOError).path).toBe(join(d, 'config.json'));

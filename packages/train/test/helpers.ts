@@ -9,7 +9,7 @@ export async function tinyFolder(size = 8, perClass = 12): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'var-train-'));
   const dir = join(root, 'images');
   let s = 12345;
-  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
   for (const [ci, cls] of ['a', 'b'].entries()) {
     await mkdir(join(dir, cls), { recursive: true });
     for (let k = 0; k < perClass; k++) {
@@ -33,7 +33,18 @@ export async function tmpRunDir(): Promise<string> {
 export function tinyTokenizerOptions(runDir: string, folder: string, extra: Partial<TrainTokenizerOptions> = {}): TrainTokenizerOptions {
   return {
     runDir,
-    model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+    model: {
+      ch: 32,
+      chMult: [1, 1],
+      numResBlocks: 1,
+      vocabSize: 16,
+      zChannels: 4,
+      vPatchNums: [1, 2, 4],
+      inChannels: 1,
+      usingSa: false,
+      usingMidSa: false,
+      shareQuantResi: 1,
+    },
     dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
     train: { steps: 6, batchSize: 4, lr: 3e-3, warmupSteps: 2 },
     seed: 7,

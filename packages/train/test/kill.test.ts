@@ -27,7 +27,18 @@ beforeAll(async () => {
   spec = {
     kind: 'tokenizer',
     seed: 5,
-    model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+    model: {
+      ch: 32,
+      chMult: [1, 1],
+      numResBlocks: 1,
+      vocabSize: 16,
+      zChannels: 4,
+      vPatchNums: [1, 2, 4],
+      inChannels: 1,
+      usingSa: false,
+      usingMidSa: false,
+      shareQuantResi: 1,
+    },
     dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
     train: { steps: 8, batchSize: 4, lr: 3e-3, warmupSteps: 2 },
     settings: { logEvery: 1, checkpointEvery: 2, evalEvery: 0 },
@@ -68,7 +79,10 @@ describe.skipIf(!built)('kill -9 and resume (child processes; needs `pnpm turbo 
           resolve();
         }
       }, 20);
-      child.on('exit', () => { clearInterval(t); reject(new Error('the child finished before it could be killed')); });
+      child.on('exit', () => {
+        clearInterval(t);
+        reject(new Error('the child finished before it could be killed'));
+      });
     });
     await exit(child);
     const before = (await readLog(join(b, 'log.jsonl'))).filter((r) => r.type === 'train').length;
@@ -87,7 +101,11 @@ describe.skipIf(!built)('kill -9 and resume (child processes; needs `pnpm turbo 
     const TRIALS = Number(process.env.VAR_KILL_TRIALS ?? 20);
     const STEPS = Number(process.env.VAR_KILL_STEPS ?? 128); // up to 3 steps per child, killed or not
     const dir = await tmpRunDir();
-    const trialSpec = { ...spec, train: { ...(spec.train as object), steps: STEPS }, settings: { logEvery: 1, checkpointEvery: 1, evalEvery: 0 } };
+    const trialSpec = {
+      ...spec,
+      train: { ...(spec.train as object), steps: STEPS },
+      settings: { logEvery: 1, checkpointEvery: 1, evalEvery: 0 },
+    };
     const chainCfg = join(dir, 'chain.json');
     const refCfg = join(dir, 'ref.json');
     await writeFile(chainCfg, JSON.stringify(trialSpec));
@@ -115,7 +133,10 @@ describe.skipIf(!built)('kill -9 and resume (child processes; needs `pnpm turbo 
       const frac = rng.random() * 1.5;
       const killed = await new Promise<boolean>((resolve) => {
         let finished = false;
-        void done.then(() => { finished = true; resolve(false); });
+        void done.then(() => {
+          finished = true;
+          resolve(false);
+        });
         const poll = async () => {
           if (finished) return;
           const log = await trainLog();
@@ -123,7 +144,12 @@ describe.skipIf(!built)('kill -9 and resume (child processes; needs `pnpm turbo 
           if (fresh.length >= after) {
             const secs = log.slice(-6).map((r) => r.elapsedSec as number);
             const stepMs = secs.length > 1 ? ((secs.at(-1)! - secs[0]) / (secs.length - 1)) * 1000 : 300;
-            setTimeout(() => { if (!finished) { child.kill('SIGKILL'); resolve(true); } }, frac * stepMs);
+            setTimeout(() => {
+              if (!finished) {
+                child.kill('SIGKILL');
+                resolve(true);
+              }
+            }, frac * stepMs);
           } else setTimeout(poll, 10);
         };
         void poll();
@@ -156,6 +182,8 @@ describe.skipIf(!built)('kill -9 and resume (child processes; needs `pnpm turbo 
     expect(await readFile(join(b, 'model.safetensors'))).toEqual(await readFile(join(a, 'model.safetensors')));
     // a kill during a checkpoint write leaves a temporary file; the next start removes it
     expect((await readdir(b)).filter((f) => f.endsWith('.tmp') || f.includes('.tmp-'))).toEqual([]);
-    console.log(`kill trials: ${kills} kills in ${spawns} starts, ${killSeconds.toFixed(1)} s; resumed from steps ${resumes.join(',')}; total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `kill trials: ${kills} kills in ${spawns} starts, ${killSeconds.toFixed(1)} s; resumed from steps ${resumes.join(',')}; total ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
   }, 600_000);
 });

@@ -54,13 +54,22 @@ beforeAll(async () => {
 });
 
 describe('official model directories', () => {
-  it('config.json round-trips the model config; the fixture case\'s config.json (no ddconfig) is the official hard-coded tokenizer', () => {
+  it("config.json round-trips the model config; the fixture case's config.json (no ddconfig) is the official hard-coded tokenizer", () => {
     const mc = fromOfficialConfigJson(fc.config);
     expect(mc.tokenizer.vocabSize).toBe(fc.config.VQVAE.vocab_size);
     expect(mc.tokenizer.chMult).toEqual([1, 1, 2, 2, 4]);
     expect(mc.var.depth).toBe(fc.config.VAR.depth);
     const json = toOfficialConfig(mc);
-    expect(Object.keys(json.ddconfig!).sort()).toEqual(['ch', 'ch_mult', 'dropout', 'in_channels', 'num_res_blocks', 'using_mid_sa', 'using_sa', 'z_channels']);
+    expect(Object.keys(json.ddconfig!).sort()).toEqual([
+      'ch',
+      'ch_mult',
+      'dropout',
+      'in_channels',
+      'num_res_blocks',
+      'using_mid_sa',
+      'using_sa',
+      'z_channels',
+    ]);
     expect(fromOfficialConfigJson(JSON.parse(JSON.stringify(json)))).toEqual(mc);
     const small = { ...mc, tokenizer: { ...mc.tokenizer, chMult: [1, 2], inChannels: 1, numResBlocks: 1, usingSa: false } };
     expect(fromOfficialConfigJson(toOfficialConfig(small))).toEqual(small);
@@ -85,43 +94,54 @@ describe('official model directories', () => {
     const bad = join(tmp, 'bad-official');
     const extra = new Map(fixtureModel.var);
     extra.set('blocks.0.attn.not_a_param', { dtype: 'F32', shape: [1], data: new Float32Array(1) });
-    await expect(writeOfficialModel(bad, { config: mc, vae: fixtureModel.vae, var: extra })).rejects.toThrow(/names it does not know[\s\S]*blocks\.0\.attn\.not_a_param/);
+    await expect(writeOfficialModel(bad, { config: mc, vae: fixtureModel.vae, var: extra })).rejects.toThrow(
+      /names it does not know[\s\S]*blocks\.0\.attn\.not_a_param/,
+    );
     const missing = new Map(fixtureModel.vae);
     missing.delete('quantize.embedding.weight');
     await expect(writeOfficialModel(bad, { config: mc, vae: missing, var: fixtureModel.var })).rejects.toThrow(CheckpointError);
     expect(existsSync(bad)).toBe(false);
   });
 
-  it.skipIf(!torch.ok)(`the official VQVAE and VAR load them with strict=True; logits equal var.ts's (≤ 1e-5) ${torch.ok ? '' : '(skipped: no python3-torch)'}`, async () => {
-    const mc = fromOfficialConfigJson(fc.config);
-    const dir = join(tmp, 'fixture-for-torch');
-    await writeOfficialModel(dir, { config: mc, ...fixtureModel });
-    const refs = (await readSafetensors(fc.path('refs.safetensors'))).tensors;
-    const inputs = join(tmp, 'inputs.pth');
-    await writePth(inputs, new Map([['img', refs.get('img')!], ['label', refs.get('label')!]]));
-    const out = join(tmp, 'official-logits.pth');
-    runPython(OFFICIAL, ['logits', dir, inputs, out]);
-    const got = (await readPthObject(out)) as Map<string, RawTensor>;
-    // the official VQVAE tokenises the fixture image exactly as the fixture says
-    expect([...(got.get('gt_BL')!.data as BigInt64Array)]).toEqual([...(refs.get('gt_BL')!.data as BigInt64Array)]);
-    // var.ts's logits on the same input
-    const n0 = tf.memory().numTensors;
-    const model = VAR.fromStateDict(mc.var, fixtureModel.var);
-    const x = refs.get('var_input')!;
-    const xs = tf.tensor3d(f32(x), x.shape as [number, number, number]);
-    const labels = Int32Array.from(refs.get('label')!.data as BigInt64Array, Number);
-    const logits = model.forward(labels, xs, { training: false });
-    const mine = logits.dataSync() as Float32Array;
-    const theirs = f32(got.get('logits')!);
-    expect(got.get('logits')!.shape).toEqual(logits.shape);
-    let maxErr = 0;
-    for (let i = 0; i < mine.length; i++) maxErr = Math.max(maxErr, Math.abs(mine[i] - theirs[i]));
-    console.log(`official vs var.ts logits: max |diff| ${maxErr.toExponential(2)} over ${mine.length} values`);
-    expect(maxErr).toBeLessThanOrEqual(1e-5);
-    tf.dispose([logits, xs]);
-    model.dispose();
-    expect(tf.memory().numTensors).toBe(n0);
-  });
+  it.skipIf(!torch.ok)(
+    `the official VQVAE and VAR load them with strict=True; logits equal var.ts's (≤ 1e-5) ${torch.ok ? '' : '(skipped: no python3-torch)'}`,
+    async () => {
+      const mc = fromOfficialConfigJson(fc.config);
+      const dir = join(tmp, 'fixture-for-torch');
+      await writeOfficialModel(dir, { config: mc, ...fixtureModel });
+      const refs = (await readSafetensors(fc.path('refs.safetensors'))).tensors;
+      const inputs = join(tmp, 'inputs.pth');
+      await writePth(
+        inputs,
+        new Map([
+          ['img', refs.get('img')!],
+          ['label', refs.get('label')!],
+        ]),
+      );
+      const out = join(tmp, 'official-logits.pth');
+      runPython(OFFICIAL, ['logits', dir, inputs, out]);
+      const got = (await readPthObject(out)) as Map<string, RawTensor>;
+      // the official VQVAE tokenises the fixture image exactly as the fixture says
+      expect([...(got.get('gt_BL')!.data as BigInt64Array)]).toEqual([...(refs.get('gt_BL')!.data as BigInt64Array)]);
+      // var.ts's logits on the same input
+      const n0 = tf.memory().numTensors;
+      const model = VAR.fromStateDict(mc.var, fixtureModel.var);
+      const x = refs.get('var_input')!;
+      const xs = tf.tensor3d(f32(x), x.shape as [number, number, number]);
+      const labels = Int32Array.from(refs.get('label')!.data as BigInt64Array, Number);
+      const logits = model.forward(labels, xs, { training: false });
+      const mine = logits.dataSync() as Float32Array;
+      const theirs = f32(got.get('logits')!);
+      expect(got.get('logits')!.shape).toEqual(logits.shape);
+      let maxErr = 0;
+      for (let i = 0; i < mine.length; i++) maxErr = Math.max(maxErr, Math.abs(mine[i] - theirs[i]));
+      console.log(`official vs var.ts logits: max |diff| ${maxErr.toExponential(2)} over ${mine.length} values`);
+      expect(maxErr).toBeLessThanOrEqual(1e-5);
+      tf.dispose([logits, xs]);
+      model.dispose();
+      expect(tf.memory().numTensors).toBe(n0);
+    },
+  );
 });
 
 describe('official trainer checkpoints', () => {
@@ -144,7 +164,18 @@ describe('official trainer checkpoints', () => {
     tokRun = await tmpRunDir();
     await trainTokenizer({
       runDir: tokRun,
-      model: { ch: 32, chMult: [1, 2], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+      model: {
+        ch: 32,
+        chMult: [1, 2],
+        numResBlocks: 1,
+        vocabSize: 16,
+        zChannels: 4,
+        vPatchNums: [1, 2, 4],
+        inChannels: 1,
+        usingSa: false,
+        usingMidSa: false,
+        shareQuantResi: 1,
+      },
       dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
       train: { steps: 2, batchSize: 4 },
       classifier: false,

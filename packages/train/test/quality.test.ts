@@ -8,15 +8,33 @@ import { loadModel, saveModel } from '@var/models';
 import { VAR } from '@var/transformer';
 import { evaluateDigitModel, isDecoderParameter, loadDataset, loadTokenizer, readRunConfig, trainTokenizer } from '../src/index.js';
 import { varModelConfig } from '../src/var.js';
-import { tinyFolder, tmpRunDir } from './helpers.js';
+import { tmpRunDir } from './helpers.js';
 
-const tokModel = { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1 as const, usingSa: false, usingMidSa: false, shareQuantResi: 1 };
+const tokModel = {
+  ch: 32,
+  chMult: [1, 1],
+  numResBlocks: 1,
+  vocabSize: 16,
+  zChannels: 4,
+  vPatchNums: [1, 2, 4],
+  inChannels: 1 as const,
+  usingSa: false,
+  usingMidSa: false,
+  shareQuantResi: 1,
+};
 const mnist8 = { name: 'mnist' as const, size: 8 };
 let tokRun: string;
 beforeAll(async () => {
   await initBackend('wasm', { threads: 1 });
   tokRun = await tmpRunDir();
-  await trainTokenizer({ runDir: tokRun, model: tokModel, dataset: mnist8, train: { steps: 2, batchSize: 4 }, classifier: false, evalSamples: 0 });
+  await trainTokenizer({
+    runDir: tokRun,
+    model: tokModel,
+    dataset: mnist8,
+    train: { steps: 2, batchSize: 4 },
+    classifier: false,
+    evalSamples: 0,
+  });
 });
 
 describe('trainTokenizer init (fine-tuning)', () => {
@@ -24,7 +42,15 @@ describe('trainTokenizer init (fine-tuning)', () => {
     const run = await tmpRunDir();
     const { hash } = await loadTokenizer(tokRun);
     // lr ≈ 0: the fine-tuned weights stay those of the init model
-    await trainTokenizer({ runDir: run, init: tokRun, model: tokModel, dataset: mnist8, train: { steps: 1, batchSize: 4, lr: 1e-12, warmupSteps: 0 }, classifier: false, evalSamples: 0 });
+    await trainTokenizer({
+      runDir: run,
+      init: tokRun,
+      model: tokModel,
+      dataset: mnist8,
+      train: { steps: 1, batchSize: 4, lr: 1e-12, warmupSteps: 0 },
+      classifier: false,
+      evalSamples: 0,
+    });
     const cfg = await readRunConfig<{ init: { sha256: string } }>(run);
     expect(cfg.init.sha256).toBe(hash);
     const a = await loadTokenizer(tokRun);
@@ -44,7 +70,15 @@ describe('trainTokenizer init (fine-tuning)', () => {
 
   it("trainable 'decoder' changes only the decoder: every image keeps its tokens", async () => {
     const run = await tmpRunDir();
-    await trainTokenizer({ runDir: run, init: tokRun, model: tokModel, dataset: mnist8, train: { steps: 3, batchSize: 4, lr: 1e-2, warmupSteps: 0, trainable: 'decoder' }, classifier: false, evalSamples: 0 });
+    await trainTokenizer({
+      runDir: run,
+      init: tokRun,
+      model: tokModel,
+      dataset: mnist8,
+      train: { steps: 3, batchSize: 4, lr: 1e-2, warmupSteps: 0, trainable: 'decoder' },
+      classifier: false,
+      evalSamples: 0,
+    });
     const a = await loadTokenizer(tokRun);
     const b = await loadTokenizer(run);
     const sa = a.vae.stateDict();
@@ -64,14 +98,29 @@ describe('trainTokenizer init (fine-tuning)', () => {
     a.vae.dispose();
     b.vae.dispose();
     await expect(
-      trainTokenizer({ runDir: await tmpRunDir(), model: tokModel, dataset: mnist8, train: { steps: 1, batchSize: 4, trainable: 'decoder' }, classifier: false, evalSamples: 0 }),
+      trainTokenizer({
+        runDir: await tmpRunDir(),
+        model: tokModel,
+        dataset: mnist8,
+        train: { steps: 1, batchSize: 4, trainable: 'decoder' },
+        classifier: false,
+        evalSamples: 0,
+      }),
     ).rejects.toBeInstanceOf(ConfigError);
   });
 
   it('rejects an init tokenizer of another config', async () => {
     const run = await tmpRunDir();
     await expect(
-      trainTokenizer({ runDir: run, init: tokRun, model: { ...tokModel, vocabSize: 32 }, dataset: mnist8, train: { steps: 1, batchSize: 4 }, classifier: false, evalSamples: 0 }),
+      trainTokenizer({
+        runDir: run,
+        init: tokRun,
+        model: { ...tokModel, vocabSize: 32 },
+        dataset: mnist8,
+        train: { steps: 1, batchSize: 4 },
+        classifier: false,
+        evalSamples: 0,
+      }),
     ).rejects.toBeInstanceOf(ConfigError);
   });
 });
@@ -82,7 +131,11 @@ describe('evaluateDigitModel', () => {
     const { vae } = await loadTokenizer(tokRun);
     const model = VAR.create(varModelConfig({ depth: 1, embedDim: 16, numHeads: 2 }, vae, 10), { seed: 0 });
     const dir = join(await mkdtemp(join(tmpdir(), 'var-ship-')), 'digits');
-    await saveModel(dir, { vae, var: model, card: { id: 'digits', name: 'tiny', dataset: { name: 'mnist', spec: ds.spec }, classNames: ds.classNames } });
+    await saveModel(dir, {
+      vae,
+      var: model,
+      card: { id: 'digits', name: 'tiny', dataset: { name: 'mnist', spec: ds.spec }, classNames: ds.classNames },
+    });
     vae.dispose();
     model.dispose();
     const card = JSON.parse(await readFile(join(dir, 'model-card.json'), 'utf8'));
@@ -90,7 +143,13 @@ describe('evaluateDigitModel', () => {
     const m = await loadModel(dir);
     const before = tf.memory().numTensors;
     const events: string[] = [];
-    const q = await evaluateDigitModel(m.vae, m.var, ds, { heldOut: 20, perClass: 2, batchSize: 8, cfg: 1.5, onProgress: (e) => events.push(e.stage) });
+    const q = await evaluateDigitModel(m.vae, m.var, ds, {
+      heldOut: 20,
+      perClass: 2,
+      batchSize: 8,
+      cfg: 1.5,
+      onProgress: (e) => events.push(e.stage),
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(q.heldOutImages).toBe(20);
     expect(q.generated).toBe(20);

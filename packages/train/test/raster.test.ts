@@ -21,12 +21,14 @@ beforeAll(async () => {
   await trainTokenizer(tinyTokenizerOptions(multiTok, folder, { train: { steps: 2, batchSize: 4 }, evalSamples: 0 }));
   singleTok = await tmpRunDir();
   // fine-tuned from the multi-scale tokenizer into a single-scale one (the scales carry no weights)
-  await trainTokenizer(tinyTokenizerOptions(singleTok, folder, {
-    model: { ...tinyTokenizerOptions('', '').model, vPatchNums: [4] },
-    train: { steps: 2, batchSize: 4 },
-    evalSamples: 0,
-    init: multiTok,
-  }));
+  await trainTokenizer(
+    tinyTokenizerOptions(singleTok, folder, {
+      model: { ...tinyTokenizerOptions('', '').model, vPatchNums: [4] },
+      train: { steps: 2, batchSize: 4 },
+      evalSamples: 0,
+      init: multiTok,
+    }),
+  );
 });
 
 function rasterOpts(runDir: string, extra: Partial<TrainVAROptions> = {}): TrainVAROptions {
@@ -48,7 +50,12 @@ function rasterOpts(runDir: string, extra: Partial<TrainVAROptions> = {}): Train
 describe('raster-order baseline', () => {
   it('rasterPatchNums / isRasterPair', () => {
     expect(rasterPatchNums(3)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1]);
-    const model = { config: { numClasses: 2, patchNums: rasterPatchNums(4), vocabSize: 16, Cvae: 4 }, startInference: () => { throw new Error('unused'); } };
+    const model = {
+      config: { numClasses: 2, patchNums: rasterPatchNums(4), vocabSize: 16, Cvae: 4 },
+      startInference: () => {
+        throw new Error('unused');
+      },
+    };
     expect(isRasterPair({ vPatchNums: [4] }, model)).toBe(true);
     expect(isRasterPair({ vPatchNums: [1, 2, 4] }, model)).toBe(false);
     expect(isRasterPair({ vPatchNums: [3] }, model)).toBe(false);
@@ -82,7 +89,9 @@ describe('raster-order baseline', () => {
     });
     idx.dispose();
     let maxErr = 0;
-    for (let t = 0; t < 16; t++) for (let b = 0; b < 3; b++) for (let v = 0; v < 16; v++) maxErr = Math.max(maxErr, Math.abs(r.logits![t][b * 16 + v] - tf_logits[b][t][v]));
+    for (let t = 0; t < 16; t++)
+      for (let b = 0; b < 3; b++)
+        for (let v = 0; v < 16; v++) maxErr = Math.max(maxErr, Math.abs(r.logits![t][b * 16 + v] - tf_logits[b][t][v]));
     expect(maxErr).toBeLessThan(1e-4);
     r.images!.dispose();
     r.fHat.dispose();

@@ -64,7 +64,7 @@ describe('shipped models', () => {
     m.var.dispose();
   });
 
-  it('emoji: reconstruction PSNR near the card\'s, and one generated image per category', async () => {
+  it("emoji: reconstruction PSNR near the card's, and one generated image per category", async () => {
     const m = await load('emoji');
     const ds = await loadDataset(datasetOf(m));
     const r = await evalImages(m.vae, ds, 100);

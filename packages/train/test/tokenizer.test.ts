@@ -25,7 +25,13 @@ describe('trainTokenizer', () => {
     expect(full).toMatchObject({ step: 6, done: true, reason: 'done', resumedFrom: 0 });
     expect((await readdir(a)).sort()).toEqual(['checkpoint.safetensors', 'config.json', 'log.jsonl', 'model.safetensors']);
     const cfg = JSON.parse(await readFile(join(a, 'config.json'), 'utf8'));
-    expect(cfg).toMatchObject({ kind: 'tokenizer', seed: 7, dataset: { name: 'folder', size: 8 }, model: { vocabSize: 16 }, train: { steps: 6 } });
+    expect(cfg).toMatchObject({
+      kind: 'tokenizer',
+      seed: 7,
+      dataset: { name: 'folder', size: 8 },
+      model: { vocabSize: 16 },
+      train: { steps: 6 },
+    });
     const logA = (await readLog(join(a, 'log.jsonl'))).filter((r) => r.type === 'train');
     expect(logA.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
     for (const r of logA) for (const k of ['loss', 'recLoss', 'vqLoss', 'lr', 'itPerSec', 'elapsedSec']) expect(typeof r[k]).toBe('number');

@@ -6,7 +6,17 @@ import { ConfigError, initBackend } from '@var/core';
 import { readSafetensors } from '@var/checkpoint';
 import { DigitClassifier } from '@var/metrics';
 import { VAR } from '@var/transformer';
-import { cachedTokens, evalVAR, loadDataset, loadTokenizer, readLog, trainTokenizer, trainVAR, type ProgressEvent, type TrainVAROptions } from '../src/index.js';
+import {
+  cachedTokens,
+  evalVAR,
+  loadDataset,
+  loadTokenizer,
+  readLog,
+  trainTokenizer,
+  trainVAR,
+  type ProgressEvent,
+  type TrainVAROptions,
+} from '../src/index.js';
 import { tinyFolder, tmpRunDir } from './helpers.js';
 
 let folder: string;
@@ -17,7 +27,18 @@ beforeAll(async () => {
   tokRun = await tmpRunDir();
   await trainTokenizer({
     runDir: tokRun,
-    model: { ch: 32, chMult: [1, 1], numResBlocks: 1, vocabSize: 16, zChannels: 4, vPatchNums: [1, 2, 4], inChannels: 1, usingSa: false, usingMidSa: false, shareQuantResi: 1 },
+    model: {
+      ch: 32,
+      chMult: [1, 1],
+      numResBlocks: 1,
+      vocabSize: 16,
+      zChannels: 4,
+      vPatchNums: [1, 2, 4],
+      inChannels: 1,
+      usingSa: false,
+      usingMidSa: false,
+      shareQuantResi: 1,
+    },
     dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
     train: { steps: 2, batchSize: 4 },
     classifier: false,
@@ -48,7 +69,12 @@ describe('trainVAR', () => {
     const full = await trainVAR(opts(a, { onProgress: (e) => events.push(e) }));
     expect(full).toMatchObject({ step: 6, done: true, reason: 'done' });
     const files = (await readdir(a)).sort();
-    expect(files.filter((f) => !f.startsWith('tokens-'))).toEqual(['checkpoint.safetensors', 'config.json', 'log.jsonl', 'model.safetensors']);
+    expect(files.filter((f) => !f.startsWith('tokens-'))).toEqual([
+      'checkpoint.safetensors',
+      'config.json',
+      'log.jsonl',
+      'model.safetensors',
+    ]);
     expect(files.filter((f) => /^tokens-[0-9a-f]{16}\.safetensors$/.test(f))).toHaveLength(1);
     const cfg = JSON.parse(await readFile(join(a, 'config.json'), 'utf8'));
     expect(cfg).toMatchObject({ kind: 'var', seed: 3, model: { depth: 2, patchNums: [1, 2, 4], vocabSize: 16, Cvae: 4, numClasses: 2 } });
@@ -84,7 +110,14 @@ describe('trainVAR', () => {
     const a = await tmpRunDir();
     await trainVAR(opts(a, { stopAfter: 1, settings: { evalEvery: 0 } }));
     const c = await tmpRunDir();
-    await trainVAR(opts(c, { stopAfter: 1, tokenCacheDir: a, dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25, hflip: 0 }, settings: { evalEvery: 0 } }));
+    await trainVAR(
+      opts(c, {
+        stopAfter: 1,
+        tokenCacheDir: a,
+        dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25, hflip: 0 },
+        settings: { evalEvery: 0 },
+      }),
+    );
     expect((await readdir(a)).filter((f) => f.startsWith('tokens-'))).toHaveLength(2);
     expect((await readLog(join(c, 'log.jsonl')))[0]).toMatchObject({ tokenCache: 'miss' });
     await expect(trainVAR(opts(a, { model: { depth: 3, embedDim: 16, numHeads: 2 } }))).rejects.toThrow(ConfigError);

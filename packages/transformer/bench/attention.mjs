@@ -99,7 +99,18 @@ async function child(threads) {
     const flop = 4 * B * H * hd * (e - b) * e;
     for (const impl of ['batched', 'perHead']) {
       const { ms, cpuMs } = time(() => attend(q, k, v, 1, { blocks: null, kvOffset: 0 }, impl));
-      rows.push({ part: 'per-scale', si, pn: Math.sqrt(e - b), Lq: e - b, Lk: e, impl, ms, cpuMs, gflops: flop / ms / 1e6, gflopsCpu: flop / cpuMs / 1e6 });
+      rows.push({
+        part: 'per-scale',
+        si,
+        pn: Math.sqrt(e - b),
+        Lq: e - b,
+        Lk: e,
+        impl,
+        ms,
+        cpuMs,
+        gflops: flop / ms / 1e6,
+        gflopsCpu: flop / cpuMs / 1e6,
+      });
     }
     tf.dispose([q, k, v]);
   }
@@ -158,7 +169,9 @@ async function child(threads) {
     model = { initS, steps, fwdMs, fwdCpuMs, numTensorsAfter: tf.memory().numTensors };
   }
   const maxRssMB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ threads: info.threads, requested: threads, binary: info.wasmBinary, rows, model, maxRssMB }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ threads: info.threads, requested: threads, binary: info.wasmBinary, rows, model, maxRssMB }) + '\n',
+  );
 }
 
 function table(r) {
@@ -168,10 +181,14 @@ function table(r) {
   out.push('  (wall ms / CPU ms of this process; GFLOP/s from wall time, and from CPU time in brackets)');
   out.push('  si  pn   Lq   Lk |          batched: wall / cpu ms   GFLOP/s |          perHead: wall / cpu ms   GFLOP/s | speedup (cpu)');
   const per = r.rows.filter((x) => x.part === 'per-scale');
-  const f = (x) => `${x.ms.toFixed(2).padStart(9)} / ${x.cpuMs.toFixed(2).padStart(9)} ${x.gflops.toFixed(2).padStart(7)} (${x.gflopsCpu.toFixed(2).padStart(6)})`;
+  const f = (x) =>
+    `${x.ms.toFixed(2).padStart(9)} / ${x.cpuMs.toFixed(2).padStart(9)} ${x.gflops.toFixed(2).padStart(7)} (${x.gflopsCpu.toFixed(2).padStart(6)})`;
   for (let i = 0; i < per.length; i += 2) {
-    const a = per[i], b = per[i + 1];
-    out.push(`  ${String(a.si).padStart(2)} ${String(a.pn).padStart(3)} ${String(a.Lq).padStart(4)} ${String(a.Lk).padStart(4)} | ${f(a)} | ${f(b)} | ${(a.cpuMs / b.cpuMs).toFixed(1)}x`);
+    const a = per[i],
+      b = per[i + 1];
+    out.push(
+      `  ${String(a.si).padStart(2)} ${String(a.pn).padStart(3)} ${String(a.Lq).padStart(4)} ${String(a.Lk).padStart(4)} | ${f(a)} | ${f(b)} | ${(a.cpuMs / b.cpuMs).toFixed(1)}x`,
+    );
   }
   out.push('attention alone, teacher-forced L=680 with the block-causal mask (useful FLOPs):');
   for (const x of r.rows.filter((x) => x.part === 'full')) out.push(`  ${x.impl.padEnd(14)} ${f(x)}`);
@@ -180,9 +197,22 @@ function table(r) {
     const impls = [...new Set(r.model.steps.map((s) => s.impl))];
     out.push('  si ' + impls.map((i) => `${i.padStart(12)} wall / cpu ms`).join(' '));
     const g = (s) => (s ? `${s.ms.toFixed(1).padStart(9)} / ${s.cpuMs.toFixed(1).padStart(9)}` : '');
-    for (let si = 0; si < 10; si++) out.push(`  ${String(si).padStart(2)} ` + impls.map((i) => g(r.model.steps.find((s) => s.impl === i && s.si === si)).padStart(26)).join(' '));
-    out.push('  total ' + impls.map((i) => `${i}: ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.ms, 0) / 1000).toFixed(2)} s wall, ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.cpuMs, 0) / 1000).toFixed(2)} s cpu`).join('; '));
-    out.push(`  teacher-forced forward, batch 2, L=680 (auto): ${(r.model.fwdMs / 1000).toFixed(2)} s wall, ${(r.model.fwdCpuMs / 1000).toFixed(2)} s cpu`);
+    for (let si = 0; si < 10; si++)
+      out.push(
+        `  ${String(si).padStart(2)} ` + impls.map((i) => g(r.model.steps.find((s) => s.impl === i && s.si === si)).padStart(26)).join(' '),
+      );
+    out.push(
+      '  total ' +
+        impls
+          .map(
+            (i) =>
+              `${i}: ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.ms, 0) / 1000).toFixed(2)} s wall, ${(r.model.steps.filter((s) => s.impl === i).reduce((a, s) => a + s.cpuMs, 0) / 1000).toFixed(2)} s cpu`,
+          )
+          .join('; '),
+    );
+    out.push(
+      `  teacher-forced forward, batch 2, L=680 (auto): ${(r.model.fwdMs / 1000).toFixed(2)} s wall, ${(r.model.fwdCpuMs / 1000).toFixed(2)} s cpu`,
+    );
   }
   out.push(`peak RSS: ${r.maxRssMB.toFixed(0)} MB`);
   return out.join('\n');
@@ -198,8 +228,15 @@ if (o.child !== undefined) {
   const n = positive('threads', o.threads);
   const extra = FLAGS.filter((f) => o[f]).map((f) => `--${f}`);
   for (const t of [...new Set([1, n])]) {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(t), ...extra, '--reps', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(t), ...extra, '--reps', String(reps)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+    const line = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop();
     if (r.status !== 0 || !line) {
       console.error(`child with ${t} thread(s) failed (status ${r.status}):\n${r.stderr.slice(-3000)}`);
       process.exitCode = 1;

@@ -53,7 +53,14 @@ function additiveMask(blocks: [number, number][], kvOffset: number, Lq: number, 
  * softmax(q kᵀ · scale + mask) v.
  * @param q (B, H, Lq, hd) @param k (B, H, Lk, hd) @param v (B, H, Lk, hd) → (B, H, Lq, hd)
  */
-export function attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, mask: AttentionMask, impl: AttentionImpl): tf.Tensor4D {
+export function attend(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  scale: number,
+  mask: AttentionMask,
+  impl: AttentionImpl,
+): tf.Tensor4D {
   return tf.tidy(() => attendImpl(q, k, v, scale, mask, impl));
 }
 

@@ -62,7 +62,8 @@ export function validateConfig(c: VARConfig): void {
   }
   if (!(typeof c.mlpRatio === 'number' && c.mlpRatio > 0)) bad.push(`mlpRatio must be > 0 (got ${String(c.mlpRatio)})`);
   if (!(typeof c.normEps === 'number' && c.normEps > 0)) bad.push(`normEps must be > 0 (got ${String(c.normEps)})`);
-  if (!(typeof c.condDropRate === 'number' && c.condDropRate >= 0 && c.condDropRate <= 1)) bad.push(`condDropRate must be in [0, 1] (got ${String(c.condDropRate)})`);
+  if (!(typeof c.condDropRate === 'number' && c.condDropRate >= 0 && c.condDropRate <= 1))
+    bad.push(`condDropRate must be in [0, 1] (got ${String(c.condDropRate)})`);
   if (typeof c.sharedAln !== 'boolean') bad.push(`sharedAln must be a boolean (got ${String(c.sharedAln)})`);
   if (typeof c.attnL2Norm !== 'boolean') bad.push(`attnL2Norm must be a boolean (got ${String(c.attnL2Norm)})`);
   if (!Array.isArray(c.patchNums) || c.patchNums.length === 0 || !c.patchNums.every(isPosInt)) {
@@ -71,7 +72,8 @@ export function validateConfig(c: VARConfig): void {
   if (isPosInt(c.embedDim) && isPosInt(c.numHeads) && c.embedDim % c.numHeads !== 0) {
     bad.push(`embedDim (${c.embedDim}) must be divisible by numHeads (${c.numHeads})`);
   }
-  if (c.dropPathRate !== undefined && !(c.dropPathRate >= 0 && c.dropPathRate < 1)) bad.push(`dropPathRate must be in [0, 1) (got ${c.dropPathRate})`);
+  if (c.dropPathRate !== undefined && !(c.dropPathRate >= 0 && c.dropPathRate < 1))
+    bad.push(`dropPathRate must be in [0, 1) (got ${c.dropPathRate})`);
   if (bad.length) throw new ConfigError(`invalid VARConfig: ${bad.join('; ')}`);
 }
 
@@ -121,7 +123,8 @@ export function fromOfficialConfig(
     dropPathRate: pick(o.drop_path_rate, 0) as number,
   };
   for (const k of ['drop_rate', 'attn_drop_rate'] as const) {
-    if (o[k] !== undefined && o[k] !== 0) throw new ConfigError(`fromOfficialConfig: ${k}=${o[k]} is not supported (the official models use 0)`);
+    if (o[k] !== undefined && o[k] !== 0)
+      throw new ConfigError(`fromOfficialConfig: ${k}=${o[k]} is not supported (the official models use 0)`);
   }
   validateConfig(cfg);
   return cfg;
@@ -138,7 +141,8 @@ export type VARPresetName = 'd16' | 'd20' | 'd24' | 'd30' | 'd36';
  */
 export function varPreset(name: VARPresetName | number): VARConfig {
   const depth = typeof name === 'number' ? name : Number(String(name).replace(/^d/, ''));
-  if (![16, 20, 24, 30, 36].includes(depth)) throw new ConfigError(`unknown VAR preset ${String(name)}: expected one of d16, d20, d24, d30, d36`);
+  if (![16, 20, 24, 30, 36].includes(depth))
+    throw new ConfigError(`unknown VAR preset ${String(name)}: expected one of d16, d20, d24, d30, d36`);
   const is512 = depth === 36;
   return {
     numClasses: 1000,

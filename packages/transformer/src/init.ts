@@ -42,7 +42,8 @@ export function initStds(config: VARConfig, init: Partial<InitArgs> = {}): { aut
 export function initParameters(config: VARConfig, rng: RandomSource, init: Partial<InitArgs> = {}): Map<string, Float32Array> {
   deriveConfig(config);
   const a = { ...DEFAULT_INIT, ...init };
-  for (const [k, v] of Object.entries(a)) if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`init.${k} must be a finite number, got ${String(v)}`);
+  for (const [k, v] of Object.entries(a))
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`init.${k} must be a finite number, got ${String(v)}`);
   const C = config.embedDim;
   const { auto, std, residual } = initStds(config, a);
   const out = new Map<string, Float32Array>();

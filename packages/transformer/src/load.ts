@@ -9,7 +9,11 @@ import type { AttentionImpl } from './attention.js';
  * key names and build the model. Throws `CheckpointError` on unreadable files and on
  * missing / unexpected / mis-shaped keys.
  */
-export async function loadVAR(source: CheckpointSource, config: VARConfig, opts: { strict?: boolean; attention?: AttentionImpl } = {}): Promise<VAR> {
+export async function loadVAR(
+  source: CheckpointSource,
+  config: VARConfig,
+  opts: { strict?: boolean; attention?: AttentionImpl } = {},
+): Promise<VAR> {
   const sd = await loadStateDict(source);
   return VAR.fromStateDict(config, sd, opts);
 }

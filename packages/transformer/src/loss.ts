@@ -61,7 +61,11 @@ export function weightedLoss(perToken: tf.Tensor2D, weights: Float32Array): tf.S
 }
 
 /** The official training loss: label-smoothed CE (default 0.1) weighted by 1/L, summed over L, mean over B. */
-export function trainLoss(logits: tf.Tensor3D, targets: tf.Tensor2D | Int32Array | number[], opts: { labelSmoothing?: number; weights?: Float32Array } = {}): tf.Scalar {
+export function trainLoss(
+  logits: tf.Tensor3D,
+  targets: tf.Tensor2D | Int32Array | number[],
+  opts: { labelSmoothing?: number; weights?: Float32Array } = {},
+): tf.Scalar {
   return tf.tidy(() => {
     const per = crossEntropyPerToken(logits, targets, opts.labelSmoothing ?? 0.1);
     const w = opts.weights ?? new Float32Array(logits.shape[1]).fill(1 / logits.shape[1]);

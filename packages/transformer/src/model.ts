@@ -43,7 +43,12 @@ interface WeightView {
 }
 
 interface AdaParts {
-  gamma1: tf.Tensor; gamma2: tf.Tensor; scale1: tf.Tensor; scale2: tf.Tensor; shift1: tf.Tensor; shift2: tf.Tensor;
+  gamma1: tf.Tensor;
+  gamma2: tf.Tensor;
+  scale1: tf.Tensor;
+  scale2: tf.Tensor;
+  shift1: tf.Tensor;
+  shift2: tf.Tensor;
 }
 
 let modelCounter = 0;
@@ -182,7 +187,10 @@ export class VAR {
       const d = lvl.data as ArrayLike<number | bigint>;
       for (let si = 0; si < beginEnds.length; si++) {
         for (let i = beginEnds[si][0]; i < beginEnds[si][1]; i++) {
-          if (Number(d[i]) !== si) throw new CheckpointError(`lvl_1L[0, ${i}] = ${String(d[i])} but patch_nums ${JSON.stringify(this.config.patchNums)} put token ${i} in scale ${si}: the checkpoint was made for other patch_nums`);
+          if (Number(d[i]) !== si)
+            throw new CheckpointError(
+              `lvl_1L[0, ${i}] = ${String(d[i])} but patch_nums ${JSON.stringify(this.config.patchNums)} put token ${i} in scale ${si}: the checkpoint was made for other patch_nums`,
+            );
         }
       }
     }
@@ -218,7 +226,8 @@ export class VAR {
     for (let i = 0; i < arr.length; i++) {
       const v = arr[i];
       if (!Number.isInteger(v)) throw new ValueError(`${what}[${i}] = ${v} is not an integer class index`);
-      if (v < 0 || v > n) throw new ValueError(`${what}[${i}] = ${v} is out of range: expected 0..${n - 1}, or ${n} for the unconditional class`);
+      if (v < 0 || v > n)
+        throw new ValueError(`${what}[${i}] = ${v} is out of range: expected 0..${n - 1}, or ${n} for the unconditional class`);
       out[i] = v;
     }
     if (out.length === 0) throw new ShapeError(`${what}: expected at least one label, got an empty batch`);
@@ -255,7 +264,9 @@ export class VAR {
     const B = cond.shape[0];
     const sc = silu(cond);
     const split6 = (t: tf.Tensor): AdaParts => {
-      const [gamma1, gamma2, scale1, scale2, shift1, shift2] = tf.split(tf.reshape(t, [B, 1, 6, C]), 6, 2).map((x) => tf.reshape(x, [B, 1, C]));
+      const [gamma1, gamma2, scale1, scale2, shift1, shift2] = tf
+        .split(tf.reshape(t, [B, 1, 6, C]), 6, 2)
+        .map((x) => tf.reshape(x, [B, 1, C]));
       return { gamma1, gamma2, scale1, scale2, shift1, shift2 };
     };
     const blocks: AdaParts[] = [];
@@ -263,9 +274,12 @@ export class VAR {
       const shared = tf.reshape(linear(sc, W.T('shared_ada_lin.1.weight'), W.get('shared_ada_lin.1.bias')), [B, 1, 6, C]);
       for (let i = 0; i < this.config.depth; i++) blocks.push(split6(tf.add(W.get(`blocks.${i}.ada_gss`), shared)));
     } else {
-      for (let i = 0; i < this.config.depth; i++) blocks.push(split6(linear(sc, W.T(`blocks.${i}.ada_lin.1.weight`), W.get(`blocks.${i}.ada_lin.1.bias`))));
+      for (let i = 0; i < this.config.depth; i++)
+        blocks.push(split6(linear(sc, W.T(`blocks.${i}.ada_lin.1.weight`), W.get(`blocks.${i}.ada_lin.1.bias`))));
     }
-    const [headScale, headShift] = tf.split(tf.reshape(linear(sc, W.T('head_nm.ada_lin.1.weight'), W.get('head_nm.ada_lin.1.bias')), [B, 1, 2, C]), 2, 2).map((x) => tf.reshape(x, [B, 1, C]));
+    const [headScale, headShift] = tf
+      .split(tf.reshape(linear(sc, W.T('head_nm.ada_lin.1.weight'), W.get('head_nm.ada_lin.1.bias')), [B, 1, 2, C]), 2, 2)
+      .map((x) => tf.reshape(x, [B, 1, C]));
     return { blocks, headScale, headShift };
   }
 
@@ -305,7 +319,15 @@ export class VAR {
   }
 
   /** One AdaLNSelfAttn block. `dropKeep` (B,1,1) scales the residual branches in training (drop-path). */
-  private block(W: WeightView, i: number, x: tf.Tensor3D, ada: AdaParts, mask: AttentionMask, cache?: KVCache, dropKeep?: tf.Tensor): tf.Tensor3D {
+  private block(
+    W: WeightView,
+    i: number,
+    x: tf.Tensor3D,
+    ada: AdaParts,
+    mask: AttentionMask,
+    cache?: KVCache,
+    dropKeep?: tf.Tensor,
+  ): tf.Tensor3D {
     const eps = this.config.normEps;
     const pre = `blocks.${i}.`;
     const h1 = tf.add(tf.mul(layerNorm(x, eps), tf.add(ada.scale1, 1)), ada.shift1) as tf.Tensor3D;
@@ -342,8 +364,16 @@ export class VAR {
       throw new ValueError(`progSi must be -1 or a scale index 0..${beginEnds.length - 1}, got ${progSi}`);
     }
     const ed = progSi >= 0 ? beginEnds[progSi][1] : L;
-    if (!(xBLCv instanceof tf.Tensor) || xBLCv.rank !== 3 || xBLCv.shape[0] !== B || xBLCv.shape[2] !== Cvae || (xBLCv.shape[1] !== L - firstL && xBLCv.shape[1] !== ed - firstL)) {
-      throw new ShapeError(`xBLCv: expected (B=${B}, L-first_l=${L - firstL}, Cvae=${Cvae})${ed !== L ? ` or (${B}, ${ed - firstL}, ${Cvae})` : ''}, got ${xBLCv instanceof tf.Tensor ? `[${xBLCv.shape}]` : typeof xBLCv}`);
+    if (
+      !(xBLCv instanceof tf.Tensor) ||
+      xBLCv.rank !== 3 ||
+      xBLCv.shape[0] !== B ||
+      xBLCv.shape[2] !== Cvae ||
+      (xBLCv.shape[1] !== L - firstL && xBLCv.shape[1] !== ed - firstL)
+    ) {
+      throw new ShapeError(
+        `xBLCv: expected (B=${B}, L-first_l=${L - firstL}, Cvae=${Cvae})${ed !== L ? ` or (${B}, ${ed - firstL}, ${Cvae})` : ''}, got ${xBLCv instanceof tf.Tensor ? `[${xBLCv.shape}]` : typeof xBLCv}`,
+      );
     }
     if (xBLCv.dtype !== 'float32') throw new ShapeError(`xBLCv: expected float32, got ${xBLCv.dtype}`);
     const training = opts.training ?? false;
@@ -355,7 +385,10 @@ export class VAR {
     const keepMasks: (Float32Array | null)[] = [];
     for (let i = 0; i < this.config.depth; i++) {
       const p = this.config.depth > 1 ? (dpr * i) / (this.config.depth - 1) : 0;
-      if (!rng || p <= 0) { keepMasks.push(null); continue; }
+      if (!rng || p <= 0) {
+        keepMasks.push(null);
+        continue;
+      }
       const m = new Float32Array(B);
       for (let b = 0; b < B; b++) m[b] = rng.random() < 1 - p ? 1 / (1 - p) : 0;
       keepMasks.push(m);
@@ -393,8 +426,13 @@ export class VAR {
   }
 
   /** @internal used by InferenceSession */
-  _sessionParts(labels: Int32Array, opts: InferenceOptions): { W: WeightView; cond: tf.Tensor2D; ada: ReturnType<VAR['adaLN']>; lvlPos: tf.Tensor3D; dispose: () => void } {
-    const names = this.specs.filter((s) => s.kind === 'param' && s.shape.length === 2 && !s.name.startsWith('class_emb') && !s.name.startsWith('lvl_embed')).map((s) => s.name);
+  _sessionParts(
+    labels: Int32Array,
+    opts: InferenceOptions,
+  ): { W: WeightView; cond: tf.Tensor2D; ada: ReturnType<VAR['adaLN']>; lvlPos: tf.Tensor3D; dispose: () => void } {
+    const names = this.specs
+      .filter((s) => s.kind === 'param' && s.shape.length === 2 && !s.name.startsWith('class_emb') && !s.name.startsWith('lvl_embed'))
+      .map((s) => s.name);
     const bytes = names.reduce((a, n) => a + this.vars.get(n)!.size * 4, 0);
     const cache = opts.cacheTransposedWeights ?? bytes <= TRANSPOSE_CACHE_AUTO_BYTES;
     const cacheT = new Map<string, tf.Tensor2D>();
@@ -402,19 +440,27 @@ export class VAR {
     const vars = this.vars;
     const W: WeightView = { get: (n) => vars.get(n)!, T: (n) => cacheT.get(n) ?? (tf.transpose(vars.get(n)!) as tf.Tensor2D) };
     const kept: tf.Tensor[] = [];
-    const keep = <T extends tf.Tensor>(t: T): T => { kept.push(tf.keep(t)); return t; };
+    const keep = <T extends tf.Tensor>(t: T): T => {
+      kept.push(tf.keep(t));
+      return t;
+    };
     let parts!: { cond: tf.Tensor2D; ada: ReturnType<VAR['adaLN']>; lvlPos: tf.Tensor3D };
     tf.tidy(() => {
       const cond = keep(this.classEmbed(W, labels));
       const ada = this.adaLN(W, cond);
       for (const b of ada.blocks) Object.values(b).forEach((t) => keep(t as tf.Tensor));
-      keep(ada.headScale); keep(ada.headShift);
+      keep(ada.headScale);
+      keep(ada.headShift);
       const lvlPos = keep(this.lvlPos(W, this.derived.L));
       parts = { cond, ada, lvlPos };
     });
     return {
-      W, ...parts,
-      dispose: () => { for (const t of cacheT.values()) t.dispose(); for (const t of kept) t.dispose(); },
+      W,
+      ...parts,
+      dispose: () => {
+        for (const t of cacheT.values()) t.dispose();
+        for (const t of kept) t.dispose();
+      },
     };
   }
 
@@ -444,14 +490,28 @@ export function blockCausalBias(beginEnds: [number, number][], L: number): Float
 
 class KVCache {
   private store = new Map<number, { k: tf.Tensor4D; v: tf.Tensor4D }>();
-  get(i: number) { return this.store.get(i); }
+  get(i: number) {
+    return this.store.get(i);
+  }
   set(i: number, k: tf.Tensor4D, v: tf.Tensor4D) {
     const old = this.store.get(i);
     this.store.set(i, { k: tf.keep(k), v: tf.keep(v) });
-    if (old) { if (old.k !== k) old.k.dispose(); if (old.v !== v) old.v.dispose(); }
+    if (old) {
+      if (old.k !== k) old.k.dispose();
+      if (old.v !== v) old.v.dispose();
+    }
   }
-  length(): number { const f = this.store.get(0); return f ? f.k.shape[2] : 0; }
-  dispose() { for (const { k, v } of this.store.values()) { k.dispose(); v.dispose(); } this.store.clear(); }
+  length(): number {
+    const f = this.store.get(0);
+    return f ? f.k.shape[2] : 0;
+  }
+  dispose() {
+    for (const { k, v } of this.store.values()) {
+      k.dispose();
+      v.dispose();
+    }
+    this.store.clear();
+  }
 }
 
 /** Incremental (KV-cached) inference, one scale at a time. Call `step(0, null)`, `step(1, x1)`, … in order. */
@@ -460,13 +520,19 @@ export class InferenceSession {
   private nextSi = 0;
   private cache = new KVCache();
   private parts: ReturnType<VAR['_sessionParts']> | null;
-  constructor(private readonly model: VAR, labels: Int32Array, opts: InferenceOptions = {}) {
+  constructor(
+    private readonly model: VAR,
+    labels: Int32Array,
+    opts: InferenceOptions = {},
+  ) {
     this.labels = labels;
     this.parts = model._sessionParts(labels, opts);
   }
 
   /** Index of the scale the next `step` must be called with. */
-  get nextScale(): number { return this.nextSi; }
+  get nextScale(): number {
+    return this.nextSi;
+  }
 
   /**
    * Logits (B', pn², V) of scale `si`.
@@ -476,13 +542,18 @@ export class InferenceSession {
     if (!this.parts) throw new ValueError('InferenceSession.step: the session has been disposed');
     const { patchNums, Cvae, embedDim: C } = this.model.config;
     const { beginEnds, firstL } = this.model.derived;
-    if (si !== this.nextSi) throw new ValueError(`InferenceSession.step: expected scale ${this.nextSi} next (scales run in order 0..${patchNums.length - 1}), got ${si}`);
+    if (si !== this.nextSi)
+      throw new ValueError(
+        `InferenceSession.step: expected scale ${this.nextSi} next (scales run in order 0..${patchNums.length - 1}), got ${si}`,
+      );
     const B = this.labels.length;
     const [b, e] = beginEnds[si];
     if (si === 0) {
       if (x !== null && x !== undefined) throw new ShapeError('InferenceSession.step(0, x): the first scale takes no input (pass null)');
     } else if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[0] !== B || x.shape[1] !== e - b || x.shape[2] !== Cvae) {
-      throw new ShapeError(`InferenceSession.step(${si}): expected x of shape (B'=${B}, pn²=${e - b}, Cvae=${Cvae}), got ${x instanceof tf.Tensor ? `[${x.shape}]` : String(x)}`);
+      throw new ShapeError(
+        `InferenceSession.step(${si}): expected x of shape (B'=${B}, pn²=${e - b}, Cvae=${Cvae}), got ${x instanceof tf.Tensor ? `[${x.shape}]` : String(x)}`,
+      );
     }
     const parts = this.parts;
     const out = tf.tidy(() => {
@@ -492,7 +563,10 @@ export class InferenceSession {
         const sos = tf.add(tf.reshape(parts.cond, [B, 1, C]), W.get('pos_start'));
         tok = tf.add(sos, tf.slice(parts.lvlPos, [0, 0, 0], [1, firstL, C])) as tf.Tensor3D;
       } else {
-        tok = tf.add(linear(x!, W.T('word_embed.weight'), W.get('word_embed.bias')), tf.slice(parts.lvlPos, [0, b, 0], [1, e - b, C])) as tf.Tensor3D;
+        tok = tf.add(
+          linear(x!, W.T('word_embed.weight'), W.get('word_embed.bias')),
+          tf.slice(parts.lvlPos, [0, b, 0], [1, e - b, C]),
+        ) as tf.Tensor3D;
       }
       return this.model._sessionStep(parts, this.cache, tok);
     });
@@ -507,4 +581,3 @@ export class InferenceSession {
     this.parts = null;
   }
 }
-

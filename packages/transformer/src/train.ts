@@ -4,7 +4,16 @@
  * (lr_wd_annealing), gradient-norm clipping, conditional label dropout and progressive training.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, NonFiniteError, Rng, ValueError, gradientsRegistered, ensureGradients, AdamW as CoreAdamW, clipGradNorm as coreClipGradNorm } from '@var/core';
+import {
+  ConfigError,
+  NonFiniteError,
+  Rng,
+  ValueError,
+  gradientsRegistered,
+  ensureGradients,
+  AdamW as CoreAdamW,
+  clipGradNorm as coreClipGradNorm,
+} from '@var/core';
 import { lossWeights, trainLoss } from './loss.js';
 import type { VAR } from './model.js';
 import { withFastGradients } from './ops.js';
@@ -12,10 +21,19 @@ import type { RandomSource } from './rng.js';
 
 /** train.py's `nowd_keys`: parameters whose name contains one of these get no weight decay. */
 export const NO_WD_KEYS = [
-  'cls_token', 'start_token', 'task_token', 'cfg_uncond',
-  'pos_embed', 'pos_1LC', 'pos_start', 'start_pos', 'lvl_embed',
-  'gamma', 'beta',
-  'ada_gss', 'moe_bias',
+  'cls_token',
+  'start_token',
+  'task_token',
+  'cfg_uncond',
+  'pos_embed',
+  'pos_1LC',
+  'pos_start',
+  'start_pos',
+  'lvl_embed',
+  'gamma',
+  'beta',
+  'ada_gss',
+  'moe_bias',
   'scale_mul',
 ] as const;
 
@@ -32,7 +50,15 @@ export type ScheduleType = 'cos' | 'lin' | 'lin0' | 'lin00' | 'exp' | `lin${numb
  * then decay by `sche` down to wpe·peak; wd follows a half cosine from `wd` to `wdEnd`.
  */
 export function lrWdAnnealing(
-  sche: ScheduleType, peakLr: number, wd: number, wdEnd: number, curIt: number, wpIt: number, maxIt: number, wp0 = 0.005, wpe = 0.001,
+  sche: ScheduleType,
+  peakLr: number,
+  wd: number,
+  wdEnd: number,
+  curIt: number,
+  wpIt: number,
+  maxIt: number,
+  wp0 = 0.005,
+  wpe = 0.001,
 ): { lr: number; wd: number } {
   wpIt = Math.round(wpIt);
   let cur: number;
@@ -41,9 +67,15 @@ export function lrWdAnnealing(
     const pasd = (curIt - wpIt) / (maxIt - 1 - wpIt);
     const rest = 1 - pasd;
     if (sche === 'cos') cur = wpe + (1 - wpe) * (0.5 + 0.5 * Math.cos(Math.PI * pasd));
-    else if (sche === 'lin') { const T = 0.15, maxRest = 1 - T; cur = pasd < T ? 1 : wpe + ((1 - wpe) * rest) / maxRest; }
-    else if (sche === 'lin0') { const T = 0.05, maxRest = 1 - T; cur = pasd < T ? 1 : wpe + ((1 - wpe) * rest) / maxRest; }
-    else if (sche === 'lin00') cur = wpe + (1 - wpe) * rest;
+    else if (sche === 'lin') {
+      const T = 0.15,
+        maxRest = 1 - T;
+      cur = pasd < T ? 1 : wpe + ((1 - wpe) * rest) / maxRest;
+    } else if (sche === 'lin0') {
+      const T = 0.05,
+        maxRest = 1 - T;
+      cur = pasd < T ? 1 : wpe + ((1 - wpe) * rest) / maxRest;
+    } else if (sche === 'lin00') cur = wpe + (1 - wpe) * rest;
     else if (sche.startsWith('lin')) {
       const T = Number(sche.slice(3));
       if (!Number.isFinite(T)) throw new ConfigError(`unknown schedule ${sche}`);
@@ -52,7 +84,8 @@ export function lrWdAnnealing(
       wpeMid = (1 + wpeMid) / 2;
       cur = pasd < T ? 1 + ((wpeMid - 1) * pasd) / T : wpe + ((wpeMid - wpe) * rest) / maxRest;
     } else if (sche === 'exp') {
-      const T = 0.15, maxRest = 1 - T;
+      const T = 0.15,
+        maxRest = 1 - T;
       cur = pasd < T ? 1 : Math.exp(((pasd - T) / maxRest) * Math.log(wpe));
     } else throw new ConfigError(`unknown schedule type ${String(sche)}: expected cos, lin, lin0, lin00, lin<T> or exp`);
   }
@@ -66,7 +99,9 @@ export function lrWdAnnealing(
  */
 function requireGradients(): void {
   if (!gradientsRegistered()) {
-    throw new ConfigError('TensorFlow.js gradients are not registered: call `await ensureGradients()` from @var/core once before training (VARTrainer.create does it for you)');
+    throw new ConfigError(
+      'TensorFlow.js gradients are not registered: call `await ensureGradients()` from @var/core once before training (VARTrainer.create does it for you)',
+    );
   }
 }
 
@@ -75,7 +110,10 @@ function requireGradients(): void {
  * Nothing is left allocated except the returned gradients.
  */
 export function lossGrads(
-  model: VAR, labels: Int32Array | number[] | tf.Tensor1D, xBLCv: tf.Tensor3D, gtBL: Int32Array | number[] | tf.Tensor2D,
+  model: VAR,
+  labels: Int32Array | number[] | tf.Tensor1D,
+  xBLCv: tf.Tensor3D,
+  gtBL: Int32Array | number[] | tf.Tensor2D,
   opts: { labelSmoothing?: number; training?: boolean; rng?: number | RandomSource; progSi?: number; progWp?: number } = {},
 ): { loss: number; grads: Map<string, tf.Tensor> } {
   requireGradients();
@@ -93,10 +131,13 @@ export function lossGrads(
     gt = cut;
   }
   const { value, grads } = withFastGradients(() =>
-    tf.variableGrads(() => {
-      const logits = model.forward(labels, xBLCv, { training: opts.training, rng: opts.rng, progSi });
-      return trainLoss(logits, gt, { labelSmoothing: opts.labelSmoothing ?? 0.1, weights });
-    }, names.map((n) => vars.get(n)!)),
+    tf.variableGrads(
+      () => {
+        const logits = model.forward(labels, xBLCv, { training: opts.training, rng: opts.rng, progSi });
+        return trainLoss(logits, gt, { labelSmoothing: opts.labelSmoothing ?? 0.1, weights });
+      },
+      names.map((n) => vars.get(n)!),
+    ),
   );
   const loss = value.dataSync()[0];
   value.dispose();
@@ -142,7 +183,14 @@ export interface TrainerOptions {
   progWpIt?: number;
 }
 
-export interface StepResult { loss: number; gradNorm: number; lr: number; wd: number; progSi: number; progWp: number }
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  wd: number;
+  progSi: number;
+  progWp: number;
+}
 
 /** VARTrainer.train_step + the schedule of train.py, for one model. Deterministic for a seed. */
 export class VARTrainer {
@@ -153,14 +201,26 @@ export class VARTrainer {
   private lastProgSi = -1;
   private firstProg = true;
   readonly options: Required<Omit<TrainerOptions, 'seed'>>;
-  constructor(readonly model: VAR, opts: TrainerOptions) {
+  constructor(
+    readonly model: VAR,
+    opts: TrainerOptions,
+  ) {
     if (!(opts.peakLr > 0)) throw new ValueError(`peakLr must be > 0, got ${opts.peakLr}`);
     if (!(Number.isInteger(opts.maxIt) && opts.maxIt > 1)) throw new ValueError(`maxIt must be an integer > 1, got ${opts.maxIt}`);
     const wd = opts.weightDecay ?? 0.05;
     this.options = {
-      peakLr: opts.peakLr, maxIt: opts.maxIt, wpIt: opts.wpIt ?? opts.maxIt / 50, weightDecay: wd, weightDecayEnd: opts.weightDecayEnd ?? wd,
-      sche: opts.sche ?? 'lin0', wp0: opts.wp0 ?? 0.005, wpe: opts.wpe ?? 0.01, gradClip: opts.gradClip ?? 2, labelSmoothing: opts.labelSmoothing ?? 0.1,
-      betas: opts.betas ?? [0.9, 0.95], progWpIt: opts.progWpIt ?? 1,
+      peakLr: opts.peakLr,
+      maxIt: opts.maxIt,
+      wpIt: opts.wpIt ?? opts.maxIt / 50,
+      weightDecay: wd,
+      weightDecayEnd: opts.weightDecayEnd ?? wd,
+      sche: opts.sche ?? 'lin0',
+      wp0: opts.wp0 ?? 0.005,
+      wpe: opts.wpe ?? 0.01,
+      gradClip: opts.gradClip ?? 2,
+      labelSmoothing: opts.labelSmoothing ?? 0.1,
+      betas: opts.betas ?? [0.9, 0.95],
+      progWpIt: opts.progWpIt ?? 1,
     };
     this.rng = new Rng(opts.seed ?? 0);
     this.opt = new AdamW(model.trainableVariables(), { betas: this.options.betas });
@@ -170,7 +230,9 @@ export class VARTrainer {
     await ensureGradients();
     return new VARTrainer(model, opts);
   }
-  get iteration(): number { return this.it; }
+  get iteration(): number {
+    return this.it;
+  }
 
   /**
    * One optimisation step on a batch: labels (B), teacher-forcing input (B, L−firstL, Cvae),
@@ -189,7 +251,13 @@ export class VARTrainer {
     let progWp = Math.max(Math.min(this.progIt / o.progWpIt, 1), 0.01);
     if (this.firstProg) progWp = 1;
     if (progSi === this.model.config.patchNums.length - 1) progSi = -1;
-    const { loss, grads } = lossGrads(this.model, labels, xBLCv, gtBL, { labelSmoothing: o.labelSmoothing, training: true, rng: this.rng, progSi, progWp });
+    const { loss, grads } = lossGrads(this.model, labels, xBLCv, gtBL, {
+      labelSmoothing: o.labelSmoothing,
+      training: true,
+      rng: this.rng,
+      progSi,
+      progWp,
+    });
     if (!Number.isFinite(loss)) {
       tf.dispose([...grads.values()]);
       throw new NonFiniteError(`training loss is ${loss} at iteration ${this.it}`);
@@ -200,5 +268,7 @@ export class VARTrainer {
     this.it++;
     return { loss, gradNorm, lr, wd, progSi, progWp };
   }
-  dispose(): void { this.opt.dispose(); }
+  dispose(): void {
+    this.opt.dispose();
+  }
 }

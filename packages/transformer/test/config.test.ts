@@ -64,7 +64,9 @@ describe('fixture config', () => {
     // an embed_dim the case's head count does not divide (with one head every width divides, so use two)
     const heads = Math.max(2, fc.config.VAR.num_heads as number);
     const indivisible = { ...fc.config.VAR, num_heads: heads, embed_dim: heads * 8 + 1 };
-    expect(() => fromOfficialConfig(indivisible, { vocab_size: 8, Cvae: 4 })).toThrow(expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/must be divisible by numHeads/) }));
+    expect(() => fromOfficialConfig(indivisible, { vocab_size: 8, Cvae: 4 })).toThrow(
+      expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/must be divisible by numHeads/) }),
+    );
     expect(() => fromOfficialConfig({ ...fc.config.VAR, patch_nums: [] }, { vocab_size: 8, Cvae: 4 })).toThrow(/patchNums/);
     expect(() => fromOfficialConfig(fc.config.VAR, {})).toThrow(/vocabSize/);
     expect(() => varPreset('d17' as VARPresetName)).toThrow(/unknown VAR preset/);

@@ -13,7 +13,20 @@ beforeAll(async () => {
   await initBackend('wasm', { threads: 1 });
 });
 
-const cfg: VARConfig = { numClasses: 4, depth: 1, embedDim: 32, numHeads: 2, mlpRatio: 2, normEps: 1e-6, sharedAln: false, condDropRate: 0, attnL2Norm: true, patchNums: [1, 2], vocabSize: 8, Cvae: 4 };
+const cfg: VARConfig = {
+  numClasses: 4,
+  depth: 1,
+  embedDim: 32,
+  numHeads: 2,
+  mlpRatio: 2,
+  normEps: 1e-6,
+  sharedAln: false,
+  condDropRate: 0,
+  attnL2Norm: true,
+  patchNums: [1, 2],
+  vocabSize: 8,
+  Cvae: 4,
+};
 
 describe('non-finite training input', () => {
   it('a NaN or an Infinity in the teacher-forcing input: NonFiniteError, weights unchanged, no tensor leaks', async () => {

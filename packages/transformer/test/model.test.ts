@@ -9,8 +9,12 @@ import { fixtureConfig, fixtureModel, labelsOf, useBackend, varInput } from './h
 const fc = loadFixtureCase();
 
 function stats(a: ArrayLike<number>) {
-  let s = 0, s2 = 0;
-  for (let i = 0; i < a.length; i++) { s += a[i]; s2 += a[i] * a[i]; }
+  let s = 0,
+    s2 = 0;
+  for (let i = 0; i < a.length; i++) {
+    s += a[i];
+    s2 += a[i] * a[i];
+  }
   const mean = s / a.length;
   return { mean, std: Math.sqrt(s2 / a.length - mean * mean) };
 }
@@ -21,7 +25,20 @@ describe('VAR model', () => {
   });
 
   it('official init: every weight group has the std of the formula', () => {
-    const cfg: VARConfig = { numClasses: 40, depth: 4, embedDim: 256, numHeads: 4, mlpRatio: 4, normEps: 1e-6, sharedAln: false, condDropRate: 0.1, attnL2Norm: true, patchNums: [1, 2, 3, 4], vocabSize: 512, Cvae: 16 };
+    const cfg: VARConfig = {
+      numClasses: 40,
+      depth: 4,
+      embedDim: 256,
+      numHeads: 4,
+      mlpRatio: 4,
+      normEps: 1e-6,
+      sharedAln: false,
+      condDropRate: 0.1,
+      attnL2Norm: true,
+      patchNums: [1, 2, 3, 4],
+      vocabSize: 512,
+      Cvae: 16,
+    };
     const init = initArgsFromOfficial(fc.config.init_weights_args);
     const m = VAR.create(cfg, { seed: 7, init });
     const { auto, std, residual, head } = initStds(cfg, init);
@@ -42,19 +59,42 @@ describe('VAR model', () => {
     check('ada_lin gamma rows', std * init.initAdalnGamma, ada.subarray(0, 2 * C * C));
     check('ada_lin scale/shift rows', std * init.initAdaln, ada.subarray(2 * C * C));
     for (const [n, v] of vars) {
-      if (/bias$/.test(n)) expect(v.dataSync().every((x) => x === 0), n).toBe(true);
-      if (/scale_mul_1H11$/.test(n)) expect(v.dataSync().every((x) => x === Math.fround(Math.log(4))), n).toBe(true);
+      if (/bias$/.test(n))
+        expect(
+          v.dataSync().every((x) => x === 0),
+          n,
+        ).toBe(true);
+      if (/scale_mul_1H11$/.test(n))
+        expect(
+          v.dataSync().every((x) => x === Math.fround(Math.log(4))),
+          n,
+        ).toBe(true);
     }
     // seeded: same seed → same weights, another seed → other weights
     const m2 = VAR.create(cfg, { seed: 7, init });
     const m3 = VAR.create(cfg, { seed: 8, init });
     expect(compareArrays(m2.trainableVariables().get('head.weight')!.dataSync(), vars.get('head.weight')!.dataSync()).maxAbs).toBe(0);
-    expect(compareArrays(m3.trainableVariables().get('head.weight')!.dataSync(), vars.get('head.weight')!.dataSync()).maxAbs).toBeGreaterThan(0);
+    expect(
+      compareArrays(m3.trainableVariables().get('head.weight')!.dataSync(), vars.get('head.weight')!.dataSync()).maxAbs,
+    ).toBeGreaterThan(0);
     [m, m2, m3].forEach((x) => x.dispose());
   });
 
   it('official init with shared AdaLN: ada_gss and shared_ada_lin', () => {
-    const cfg: VARConfig = { numClasses: 10, depth: 2, embedDim: 256, numHeads: 4, mlpRatio: 4, normEps: 1e-6, sharedAln: true, condDropRate: 0.1, attnL2Norm: false, patchNums: [1, 2], vocabSize: 64, Cvae: 8 };
+    const cfg: VARConfig = {
+      numClasses: 10,
+      depth: 2,
+      embedDim: 256,
+      numHeads: 4,
+      mlpRatio: 4,
+      normEps: 1e-6,
+      sharedAln: true,
+      condDropRate: 0.1,
+      attnL2Norm: false,
+      patchNums: [1, 2],
+      vocabSize: 64,
+      Cvae: 8,
+    };
     const m = VAR.create(cfg, { seed: 1 });
     const { std } = initStds(cfg);
     const g = m.trainableVariables().get('blocks.0.ada_gss')!.dataSync();

@@ -7,8 +7,18 @@ console.log(countParameters(varPreset('d16'))); // 310283520 (nothing is allocat
 
 // A tiny model with the official initialisation.
 const config: VARConfig = {
-  numClasses: 10, depth: 2, embedDim: 64, numHeads: 2, mlpRatio: 4, normEps: 1e-6,
-  sharedAln: false, condDropRate: 0.1, attnL2Norm: true, patchNums: [1, 2, 3], vocabSize: 32, Cvae: 8,
+  numClasses: 10,
+  depth: 2,
+  embedDim: 64,
+  numHeads: 2,
+  mlpRatio: 4,
+  normEps: 1e-6,
+  sharedAln: false,
+  condDropRate: 0.1,
+  attnL2Norm: true,
+  patchNums: [1, 2, 3],
+  vocabSize: 32,
+  Cvae: 8,
 };
 const model = VAR.create(config, { seed: 0 });
 

@@ -29,11 +29,13 @@ function makeData(cfg: VARConfig, rng: Rng, B: number, codebook: Float32Array) {
     }
     let xo = b * (L - pns[0] * pns[0]) * Cvae;
     for (let si = 1; si < pns.length; si++) {
-      const pn = pns[si], pp = pns[si - 1];
-      for (let r = 0; r < pn; r++) for (let q = 0; q < pn; q++) {
-        const src = scales[si - 1][Math.floor((r * pp) / pn) * pp + Math.floor((q * pp) / pn)];
-        for (let ch = 0; ch < Cvae; ch++) x[xo++] = codebook[src * Cvae + ch];
-      }
+      const pn = pns[si],
+        pp = pns[si - 1];
+      for (let r = 0; r < pn; r++)
+        for (let q = 0; q < pn; q++) {
+          const src = scales[si - 1][Math.floor((r * pp) / pn) * pp + Math.floor((q * pp) / pn)];
+          for (let ch = 0; ch < Cvae; ch++) x[xo++] = codebook[src * Cvae + ch];
+        }
     }
   }
   return { labels, gt, x: tf.tensor3d(x, [B, L - pns[0] * pns[0], Cvae]) };
@@ -71,8 +73,21 @@ describe('training', () => {
   });
 
   it('AdamW first step: p·(1−lr·wd) − lr·g/(|g|+eps); clipping scales to max norm', () => {
-    const p = tf.variable(tf.tensor2d([[1, -2], [3, 4]]));
-    const g = new Map<string, tf.Tensor>([['w', tf.tensor2d([[0.5, -0.1], [2, 0]])]]);
+    const p = tf.variable(
+      tf.tensor2d([
+        [1, -2],
+        [3, 4],
+      ]),
+    );
+    const g = new Map<string, tf.Tensor>([
+      [
+        'w',
+        tf.tensor2d([
+          [0.5, -0.1],
+          [2, 0],
+        ]),
+      ],
+    ]);
     const opt = new AdamW(new Map([['w', p]]));
     const norm = clipGradNorm(g, 1);
     expect(norm).toBeCloseTo(Math.sqrt(0.25 + 0.01 + 4), 5);
@@ -87,7 +102,20 @@ describe('training', () => {
   });
 
   it('a short seeded run lowers the loss; same seed → same run; no tensor leaks', () => {
-    const cfg: VARConfig = { numClasses: 4, depth: 2, embedDim: 64, numHeads: 2, mlpRatio: 4, normEps: 1e-6, sharedAln: false, condDropRate: 0.1, attnL2Norm: true, patchNums: [1, 2, 3], vocabSize: 16, Cvae: 4 };
+    const cfg: VARConfig = {
+      numClasses: 4,
+      depth: 2,
+      embedDim: 64,
+      numHeads: 2,
+      mlpRatio: 4,
+      normEps: 1e-6,
+      sharedAln: false,
+      condDropRate: 0.1,
+      attnL2Norm: true,
+      patchNums: [1, 2, 3],
+      vocabSize: 16,
+      Cvae: 4,
+    };
     const run = (steps: number) => {
       const rng = new Rng(123);
       const codebook = Float32Array.from({ length: cfg.vocabSize * cfg.Cvae }, () => rng.normal());
@@ -112,7 +140,9 @@ describe('training', () => {
     };
     const t = performance.now();
     const a = run(STEPS);
-    console.log(`training: eval CE ${a.before.toFixed(3)} → ${a.after.toFixed(3)} in ${STEPS} steps (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    console.log(
+      `training: eval CE ${a.before.toFixed(3)} → ${a.after.toFixed(3)} in ${STEPS} steps (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+    );
     expect(a.before).toBeGreaterThan(Math.log(16) - 0.2);
     expect(a.after).toBeLessThan(a.before - 1.0);
     // determinism: two runs with the same seeds give bit-identical losses
@@ -123,7 +153,20 @@ describe('training', () => {
   });
 
   it('progressive training runs the first scales only; conditional dropout uses the seed', () => {
-    const cfg: VARConfig = { numClasses: 4, depth: 1, embedDim: 32, numHeads: 2, mlpRatio: 2, normEps: 1e-6, sharedAln: true, condDropRate: 0.5, attnL2Norm: false, patchNums: [1, 2, 3], vocabSize: 8, Cvae: 2 };
+    const cfg: VARConfig = {
+      numClasses: 4,
+      depth: 1,
+      embedDim: 32,
+      numHeads: 2,
+      mlpRatio: 2,
+      normEps: 1e-6,
+      sharedAln: true,
+      condDropRate: 0.5,
+      attnL2Norm: false,
+      patchNums: [1, 2, 3],
+      vocabSize: 8,
+      Cvae: 2,
+    };
     const model = VAR.create(cfg, { seed: 1 });
     const x = tf.randomNormal([2, 13, 2], 0, 1, 'float32', 3) as tf.Tensor3D;
     const logits = model.forward([1, 2], x, { progSi: 1 });

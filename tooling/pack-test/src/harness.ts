@@ -24,7 +24,19 @@ import ts from 'typescript';
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** The published packages (directories under packages/), in dependency order. */
-export const PUBLISHED = ['core', 'checkpoint', 'tokenizer', 'transformer', 'sampling', 'metrics', 'data', 'datasets', 'models', 'train', 'pipeline'] as const;
+export const PUBLISHED = [
+  'core',
+  'checkpoint',
+  'tokenizer',
+  'transformer',
+  'sampling',
+  'metrics',
+  'data',
+  'datasets',
+  'models',
+  'train',
+  'pipeline',
+] as const;
 export type PackageDir = (typeof PUBLISHED)[number];
 
 export interface PackageJson {
@@ -73,7 +85,11 @@ export function run(
       (err, stdout, stderr) => {
         if (err) {
           const tail = (s: string) => s.split('\n').slice(-40).join('\n');
-          reject(new Error(`${cmd} ${args.join(' ')} (in ${opts.cwd}) failed: ${err.message}\n--- stdout\n${tail(stdout)}\n--- stderr\n${tail(stderr)}`));
+          reject(
+            new Error(
+              `${cmd} ${args.join(' ')} (in ${opts.cwd}) failed: ${err.message}\n--- stdout\n${tail(stdout)}\n--- stderr\n${tail(stderr)}`,
+            ),
+          );
         } else resolve({ stdout, stderr });
       },
     );
@@ -190,7 +206,12 @@ export function varClosure(name: string, ws = workspacePackages()): Set<string> 
  * installs beside it, as @var/sampling's models), third-party packages at the range the
  * package (or one of its @var dependencies) declares for them as a peer or dependency.
  */
-export function appDependencies(name: string, installList: string[], tarballs: Map<string, string>, ws = workspacePackages()): Record<string, string> {
+export function appDependencies(
+  name: string,
+  installList: string[],
+  tarballs: Map<string, string>,
+  ws = workspacePackages(),
+): Record<string, string> {
   const closure = varClosure(name, ws);
   const deps: Record<string, string> = {};
   for (const spec of installList) {
@@ -201,7 +222,9 @@ export function appDependencies(name: string, installList: string[], tarballs: M
     }
     // the range the package or its @var dependencies declare; else the version it is tested with
     let range: string | undefined;
-    const beside = installList.map((s) => (s.startsWith('@') ? s.split('@').slice(0, 2).join('@') : s.split('@')[0])).filter((p) => ws.has(p));
+    const beside = installList
+      .map((s) => (s.startsWith('@') ? s.split('@').slice(0, 2).join('@') : s.split('@')[0]))
+      .filter((p) => ws.has(p));
     for (const p of [name, ...closure, ...beside.flatMap((b) => [b, ...varClosure(b, ws)])]) {
       const pkg = ws.get(p)!.pkg;
       range ??= pkg.peerDependencies?.[n] ?? pkg.dependencies?.[n];
@@ -219,7 +242,10 @@ export async function writeApp(app: string, deps: Record<string, string>, tarbal
   await mkdir(app, { recursive: true });
   const overrides: Record<string, string> = {};
   for (const [n, file] of tarballs) if (!(n in deps)) overrides[n] = `file:${file}`;
-  await writeFile(join(app, 'package.json'), `${JSON.stringify({ name: 'pack-test-app', private: true, type: 'module', dependencies: deps, overrides }, null, 2)}\n`);
+  await writeFile(
+    join(app, 'package.json'),
+    `${JSON.stringify({ name: 'pack-test-app', private: true, type: 'module', dependencies: deps, overrides }, null, 2)}\n`,
+  );
 }
 
 /** Shared npm cache of the pack tests (kept between runs). */
@@ -229,10 +255,14 @@ export function npmCacheDir(): string {
 
 export async function npmInstall(app: string): Promise<void> {
   await installSlot(() =>
-    run('npm', ['install', '--cache', npmCacheDir(), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', '--no-update-notifier'], {
-      cwd: app,
-      timeoutMs: 540_000,
-    }),
+    run(
+      'npm',
+      ['install', '--cache', npmCacheDir(), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', '--no-update-notifier'],
+      {
+        cwd: app,
+        timeoutMs: 540_000,
+      },
+    ),
   );
 }
 
@@ -251,7 +281,9 @@ export function installedPackages(app: string): string[] {
 
 /** Run `file` with plain Node in the app; returns stdout. */
 export async function runNode(app: string, file: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const { stdout } = await cpuSlot(() => run(process.execPath, [file], { cwd: app, env: { VAR_WASM_THREADS: '1', ...env }, timeoutMs: 300_000 }));
+  const { stdout } = await cpuSlot(() =>
+    run(process.execPath, [file], { cwd: app, env: { VAR_WASM_THREADS: '1', ...env }, timeoutMs: 300_000 }),
+  );
   return stdout;
 }
 

@@ -30,7 +30,12 @@ function dtsExports(file: string): string[] {
   const internal = new Set<string>();
   const names = new Set<string>();
   const declName = (s: ts.Statement): string | undefined =>
-    (ts.isFunctionDeclaration(s) || ts.isClassDeclaration(s) || ts.isInterfaceDeclaration(s) || ts.isTypeAliasDeclaration(s) || ts.isEnumDeclaration(s)) && s.name
+    (ts.isFunctionDeclaration(s) ||
+      ts.isClassDeclaration(s) ||
+      ts.isInterfaceDeclaration(s) ||
+      ts.isTypeAliasDeclaration(s) ||
+      ts.isEnumDeclaration(s)) &&
+    s.name
       ? s.name.text
       : undefined;
   for (const s of sf.statements) {
@@ -78,11 +83,17 @@ describe('API reference (docs/api)', () => {
       const mod = modules.get(name);
       expect(mod, `docs/api/api.json has a module named ${name} (modules: ${[...modules.keys()].join(', ')})`).toBeDefined();
       const documented = new Set((mod!.children ?? []).map((c) => c.name));
-      expect(exported.filter((n) => !documented.has(n)), `exports of ${name} missing from the reference`).toEqual([]);
+      expect(
+        exported.filter((n) => !documented.has(n)),
+        `exports of ${name} missing from the reference`,
+      ).toEqual([]);
       const page = join(apiDir, 'modules', `${name.replace(/[@/]/g, '_')}.html`);
       expect(existsSync(page), page).toBe(true);
       const html = readFileSync(page, 'utf8').replace(/<wbr\s*\/?>/g, ''); // TypeDoc breaks long names with <wbr/>
-      expect(exported.filter((n) => !html.includes(`>${n}<`)), `exports of ${name} missing from ${page}`).toEqual([]);
+      expect(
+        exported.filter((n) => !html.includes(`>${n}<`)),
+        `exports of ${name} missing from ${page}`,
+      ).toEqual([]);
     });
   }
 });

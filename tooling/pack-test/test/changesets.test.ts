@@ -94,7 +94,11 @@ it('pnpm changeset version, run in a copy, bumps versions per the pending change
   // the changesets CLI and its changelog generator come from the workspace's node_modules
   await symlink(join(repoRoot, 'node_modules'), join(tmp, 'node_modules'), 'dir');
   // a repository of its own, so the CLI's git look-ups (commit of each changeset) see the copy only
-  const git = (...a: string[]) => run('git', a, { cwd: tmp!, env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  const git = (...a: string[]) =>
+    run('git', a, {
+      cwd: tmp!,
+      env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+    });
   await git('init', '-q');
   await git('add', '-A');
   await git('commit', '-q', '-m', 'copy');
@@ -124,7 +128,10 @@ it('pnpm changeset version, run in a copy, bumps versions per the pending change
       // dependents of bumped packages get a patch bump (updateInternalDependencies: patch)
       expect(now.version, `${name} was bumped without a changeset`).toBe(inc(pkg.version, 'patch'));
       const deps = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.devDependencies });
-      expect(deps.some((dep) => bumped.has(dep)), `${name} was bumped but depends on no bumped package`).toBe(true);
+      expect(
+        deps.some((dep) => bumped.has(dep)),
+        `${name} was bumped but depends on no bumped package`,
+      ).toBe(true);
     }
     if (now.version !== pkg.version) {
       const changelog = join(tmp, dir, 'CHANGELOG.md');

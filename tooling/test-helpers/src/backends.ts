@@ -8,7 +8,12 @@ export type TestBackend = 'cpu' | 'wasm' | 'webgpu';
 export function testBackends(wanted: TestBackend[] = ['cpu', 'wasm']): TestBackend[] {
   const env = process.env.VAR_TEST_BACKENDS;
   if (!env) return wanted;
-  const allowed = new Set(env.split(',').map((s) => s.trim()).filter(Boolean));
+  const allowed = new Set(
+    env
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   return wanted.filter((b) => allowed.has(b));
 }
 

@@ -32,11 +32,20 @@ function unravel(flat: number, shape: number[]): number[] {
 /** Compare `actual` against `expected` elementwise. Shapes must have equal size. */
 export function compareArrays(actual: NumArray, expected: NumArray, shape: number[] = [expected.length]): CompareReport {
   if (actual.length !== expected.length) {
-    throw new Error(`compareArrays: size mismatch: actual ${actual.length} vs expected ${expected.length} (shape ${JSON.stringify(shape)})`);
+    throw new Error(
+      `compareArrays: size mismatch: actual ${actual.length} vs expected ${expected.length} (shape ${JSON.stringify(shape)})`,
+    );
   }
-  let maxAbs = 0, maxAbsI = 0, maxRel = 0, maxRelI = 0, diff2 = 0, ref2 = 0, nonFinite = 0;
+  let maxAbs = 0,
+    maxAbsI = 0,
+    maxRel = 0,
+    maxRelI = 0,
+    diff2 = 0,
+    ref2 = 0,
+    nonFinite = 0;
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     if (!Number.isFinite(a) || !Number.isFinite(e)) {
       if (!(a === e || (Number.isNaN(a) && Number.isNaN(e)))) nonFinite++;
       continue;
@@ -44,9 +53,15 @@ export function compareArrays(actual: NumArray, expected: NumArray, shape: numbe
     const d = Math.abs(a - e);
     diff2 += d * d;
     ref2 += e * e;
-    if (d > maxAbs) { maxAbs = d; maxAbsI = i; }
+    if (d > maxAbs) {
+      maxAbs = d;
+      maxAbsI = i;
+    }
     const r = d / Math.max(Math.abs(e), 1e-12);
-    if (r > maxRel) { maxRel = r; maxRelI = i; }
+    if (r > maxRel) {
+      maxRel = r;
+      maxRelI = i;
+    }
   }
   return {
     size: expected.length,
@@ -60,8 +75,10 @@ export function compareArrays(actual: NumArray, expected: NumArray, shape: numbe
 }
 
 export function formatReport(name: string, r: CompareReport): string {
-  return `${name}: maxAbs=${r.maxAbs.toExponential(3)} at [${r.maxAbsAt.index}] (got ${r.maxAbsAt.actual}, want ${r.maxAbsAt.expected}); ` +
-    `maxRel=${r.maxRel.toExponential(3)} at [${r.maxRelAt.index}]; relNorm=${r.relNorm.toExponential(3)}; nonFinite=${r.nonFinite}; n=${r.size}`;
+  return (
+    `${name}: maxAbs=${r.maxAbs.toExponential(3)} at [${r.maxAbsAt.index}] (got ${r.maxAbsAt.actual}, want ${r.maxAbsAt.expected}); ` +
+    `maxRel=${r.maxRel.toExponential(3)} at [${r.maxRelAt.index}]; relNorm=${r.relNorm.toExponential(3)}; nonFinite=${r.nonFinite}; n=${r.size}`
+  );
 }
 
 /**

@@ -78,7 +78,11 @@ export function withDiskFault(real: typeof FsPromises, fault: DiskFault): typeof
     return fh;
   }) as typeof real.open;
   const whole = (fn: typeof real.writeFile, syscall: string) =>
-    (async (file: Parameters<typeof real.writeFile>[0], data: Parameters<typeof real.writeFile>[1], opts?: Parameters<typeof real.writeFile>[2]) => {
+    (async (
+      file: Parameters<typeof real.writeFile>[0],
+      data: Parameters<typeof real.writeFile>[1],
+      opts?: Parameters<typeof real.writeFile>[2],
+    ) => {
       const bytes = toBytes(data);
       if (fault.budget === Infinity || !bytes) return fn(file, data, opts);
       const k = take(bytes.length);

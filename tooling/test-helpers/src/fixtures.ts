@@ -112,7 +112,7 @@ const cache = new Map<string, FixtureCase>();
 
 /** JSON.parse that also accepts Python's bare NaN / Infinity / -Infinity tokens (as json.dump writes them). */
 export function parsePythonJson(text: string): any {
-  const marked = text.replace(/([:\[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])/g, '$1"__pyjson_$2"');
+  const marked = text.replace(/([:[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])/g, '$1"__pyjson_$2"');
   return JSON.parse(marked, (_k, v) => {
     if (v === '__pyjson_NaN') return NaN;
     if (v === '__pyjson_Infinity') return Infinity;

@@ -23,9 +23,10 @@ export interface TestTitle {
   end: number;
 }
 
-const CALL = /^(\s*)(describe|it|test)((?:\.(?:skipIf|runIf|each|only|concurrent|sequential|skip|todo|fails)(?:\((?:[^()]|\([^()]*\))*\))?)*)\(\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|`((?:[^`\\]|\\.)*)`)/;
+const CALL =
+  /^(\s*)(describe|it|test)((?:\.(?:skipIf|runIf|each|only|concurrent|sequential|skip|todo|fails)(?:\((?:[^()]|\([^()]*\))*\))?)*)\(\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|`((?:[^`\\]|\\.)*)`)/;
 
-function unescape(s: string): string {
+function unescapeTitle(s: string): string {
   return s.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
 }
 
@@ -50,7 +51,7 @@ export function parseTestTitles(source: string): TestTitle[] {
     const raw = m[4] ?? m[5] ?? m[6];
     const template = m[6] !== undefined;
     const each = m[3].includes('.each');
-    const title = unescape(raw);
+    const title = unescapeTitle(raw);
     const ind = m[1].length;
     let end = lines.length - 1;
     for (let j = i + 1; j < lines.length; j++) {

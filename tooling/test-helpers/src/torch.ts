@@ -16,14 +16,22 @@ export function findTorch(): TorchProbe {
   if (probe) return probe;
   const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120_000 });
   if (r.error) probe = { ok: false, reason: `${PYTHON} cannot be run (${r.error.message}); install python3-torch (.ci/system-deps.sh)` };
-  else if (r.status !== 0) probe = { ok: false, reason: `${PYTHON} has no torch (${(r.stderr || '').trim().split('\n').pop()}); install python3-torch (.ci/system-deps.sh)` };
+  else if (r.status !== 0)
+    probe = {
+      ok: false,
+      reason: `${PYTHON} has no torch (${(r.stderr || '').trim().split('\n').pop()}); install python3-torch (.ci/system-deps.sh)`,
+    };
   else probe = { ok: true, python: PYTHON, version: r.stdout.trim() };
   if (!probe.ok) console.warn(`[torch tests skipped] ${probe.reason}`);
   return probe;
 }
 
 /** Run a Python script with torch; throws with its stderr when it fails. Returns stdout. */
-export function runPython(script: string, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): string {
+export function runPython(
+  script: string,
+  args: string[],
+  opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): string {
   const r = spawnSync(PYTHON, [script, ...args], {
     encoding: 'utf8',
     cwd: opts.cwd,

@@ -22,7 +22,9 @@ describe('ARCHITECTURE.md', () => {
     for (const line of md.split('\n')) {
       let dir = '';
       // segments like "`a`, `b` in `packages/x/src/y.ts`; … in `z.ts`"
-      for (const seg of line.matchAll(/((?:`[A-Za-z_$][\w$]*`(?:\s*(?:,|and)\s*)?)+)(?:\s*\([^)]*\))?\s+(?:and the block\s+)?in\s+`([^`]+)`/g)) {
+      for (const seg of line.matchAll(
+        /((?:`[A-Za-z_$][\w$]*`(?:\s*(?:,|and)\s*)?)+)(?:\s*\([^)]*\))?\s+(?:and the block\s+)?in\s+`([^`]+)`/g,
+      )) {
         let file = seg[2];
         if (file.includes('/')) dir = file.slice(0, file.lastIndexOf('/') + 1);
         else file = dir + file;

@@ -9,7 +9,19 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../src/fixtures.js';
 import { checkCitation, hasTest, parseTestTitles } from '../src/test-names.js';
 
-const PACKAGES = ['core', 'checkpoint', 'tokenizer', 'transformer', 'sampling', 'metrics', 'data', 'datasets', 'train', 'models', 'pipeline'];
+const PACKAGES = [
+  'core',
+  'checkpoint',
+  'tokenizer',
+  'transformer',
+  'sampling',
+  'metrics',
+  'data',
+  'datasets',
+  'train',
+  'models',
+  'pipeline',
+];
 const COMMANDS = ['generate', 'edit', 'encode', 'decode', 'convert', 'train', 'eval', 'info', 'bench'];
 
 interface Row {
@@ -28,7 +40,11 @@ function tableRows(md: string): Row[] {
     if (l.startsWith('#')) section = /^###\s/.test(l) ? l.replace(/^#+\s*/, '').trim() : '';
     if (!section || !l.startsWith('|')) return;
     if (/^\|[\s|:-]+\|$/.test(l.trim()) || (lines[i + 1] ?? '').trim().startsWith('|---')) return; // separator / header
-    const cells = l.trim().slice(1, -1).split('|').map((c) => c.trim());
+    const cells = l
+      .trim()
+      .slice(1, -1)
+      .split('|')
+      .map((c) => c.trim());
     const last = cells[cells.length - 1] ?? '';
     const citations: string[] = [];
     for (const m of last.matchAll(/``\s(.+?)\s``|`([^`]+)`/g)) {
@@ -61,7 +77,12 @@ describe('docs/errors.md', () => {
   });
 
   it('every cited test exists', () => {
-    const missing = rows.flatMap((r) => r.citations.map((c) => checkCitation(root, c)).filter((x): x is string => x !== null).map((x) => `line ${r.line}: ${x}`));
+    const missing = rows.flatMap((r) =>
+      r.citations
+        .map((c) => checkCitation(root, c))
+        .filter((x): x is string => x !== null)
+        .map((x) => `line ${r.line}: ${x}`),
+    );
     expect(missing).toEqual([]);
   });
 });
@@ -70,9 +91,11 @@ describe('the test-title matcher', () => {
   const src = [
     "describe('outer', () => {",
     "  it('plain one', () => {});",
-    "  describe.skipIf(!x)(`on ${backend}`, () => {",
-    "    it(`case ${name}: works`, () => {});",
-    "  });",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: test source text with template titles
+    '  describe.skipIf(!x)(`on ${backend}`, () => {',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: test source text with template titles
+    '    it(`case ${name}: works`, () => {});',
+    '  });',
     "  it.each([1, 2])('each %i', () => {});",
     "  it('it\\'s escaped', () => {});",
     '});',

@@ -30,8 +30,18 @@ export function midConfigs(): { vae: Partial<VQVAEConfig>; var: VARConfig } {
   return {
     vae: { vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums },
     var: {
-      numClasses: 1000, depth: 6, embedDim: 384, numHeads: 6, mlpRatio: 4, normEps: 1e-6, sharedAln: false,
-      condDropRate: 0.1, attnL2Norm: true, patchNums, vocabSize: 512, Cvae: 16,
+      numClasses: 1000,
+      depth: 6,
+      embedDim: 384,
+      numHeads: 6,
+      mlpRatio: 4,
+      normEps: 1e-6,
+      sharedAln: false,
+      condDropRate: 0.1,
+      attnL2Norm: true,
+      patchNums,
+      vocabSize: 512,
+      Cvae: 16,
     },
   };
 }

@@ -130,7 +130,11 @@ export function machineInfo(): MachineInfo {
 }
 
 /** The child specs for the cases × backends × threads asked for (webgpu gets its own decision). */
-export function planRuns(cases: CaseName[], backends: BenchBackend[], threads: number[]): { case: CaseName; backend: BenchBackend; threads: number | null }[] {
+export function planRuns(
+  cases: CaseName[],
+  backends: BenchBackend[],
+  threads: number[],
+): { case: CaseName; backend: BenchBackend; threads: number | null }[] {
   const out: { case: CaseName; backend: BenchBackend; threads: number | null }[] = [];
   for (const c of cases) {
     for (const b of backends) {
@@ -150,7 +154,7 @@ export function defaultWarmup(c: CaseName): number {
 const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : String(v));
 const s = (ms: number) => f(ms / 1000, ms < 10_000 ? 3 : 1);
 const gf = (v: number) => f(v, v < 10 ? 2 : 1);
-const thr = (r: { backend: string; threads: number | null }) => (r.threads ?? (r.backend === 'wasm' ? '?' : '—'));
+const thr = (r: { backend: string; threads: number | null }) => r.threads ?? (r.backend === 'wasm' ? '?' : '—');
 
 /** The columns of the main table (the quick test checks every one is present). */
 export const MAIN_COLUMNS = [
@@ -193,22 +197,30 @@ export function renderMarkdown(rep: GenerateBenchReport): string {
   L.push('<!-- Written by `pnpm bench:generate` (`var bench --generate`); do not edit by hand. -->');
   L.push('');
   L.push(`- Date: ${rep.date}`);
-  L.push(`- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory (${m.freeMemoryGiB.toFixed(1)} GiB free at start); ${m.os}`);
-  L.push(`- Load average (1/5/15 min) at start: ${m.loadAverageStart.map((v) => v.toFixed(2)).join(' / ')}${m.loadAverageEnd ? `; at end: ${m.loadAverageEnd.map((v) => v.toFixed(2)).join(' / ')}` : ''}`);
+  L.push(
+    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory (${m.freeMemoryGiB.toFixed(1)} GiB free at start); ${m.os}`,
+  );
+  L.push(
+    `- Load average (1/5/15 min) at start: ${m.loadAverageStart.map((v) => v.toFixed(2)).join(' / ')}${m.loadAverageEnd ? `; at end: ${m.loadAverageEnd.map((v) => v.toFixed(2)).join(' / ')}` : ''}`,
+  );
   L.push(`- Node ${m.node}; TensorFlow.js (tfjs-core) ${rep.tfjsVersion ?? 'unknown'}`);
   L.push(`- Command: \`var bench --generate${rep.args ? ` ${rep.args}` : ''}\` (${rep.seconds.toFixed(0)} s)`);
   if (rep.webgpu) {
-    L.push(`- WebGPU: ${rep.webgpu.available ? `${rep.webgpu.software ? 'software' : 'hardware'} adapter ${rep.webgpu.adapter ?? ''}` : 'no adapter'} — ${rep.webgpu.reason}`);
+    L.push(
+      `- WebGPU: ${rep.webgpu.available ? `${rep.webgpu.software ? 'software' : 'hardware'} adapter ${rep.webgpu.adapter ?? ''}` : 'no adapter'} — ${rep.webgpu.reason}`,
+    );
   }
   L.push('');
   L.push('Each row is a fresh child process: backend initialised with the given thread count, a');
-  L.push(`square matMul (${ok[0] ? `${ok[0].result.peakSize}³` : 'n³'}, best of a few after a warm-up) as the practical peak, the models built, then one`);
+  L.push(
+    `square matMul (${ok[0] ? `${ok[0].result.peakSize}³` : 'n³'}, best of a few after a warm-up) as the practical peak, the models built, then one`,
+  );
   L.push('class-conditional generation of one image with classifier-free guidance (cfg 4, top-k 900, top-p 0.95,');
-  L.push('seed 0), timed through the sampler\'s `onPhase` hook, which waits for the backend at each phase boundary.');
+  L.push("seed 0), timed through the sampler's `onPhase` hook, which waits for the backend at each phase boundary.");
   L.push('*transformer*: the KV-cached transformer steps (2 sequences: conditional and unconditional; scale 0 includes');
   L.push('the session start); *sampling*: CFG, logits download, top-k/top-p on the CPU, f_hat update and next input;');
   L.push('*decode*: the VQVAE decoder. GFLOP/s count matmuls and convolutions analytically from the config (2 FLOPs');
-  L.push('per multiply-add). Peak RSS is the child\'s `process.resourceUsage().maxRSS`; leaked tensors is');
+  L.push("per multiply-add). Peak RSS is the child's `process.resourceUsage().maxRSS`; leaked tensors is");
   L.push('`tf.memory().numTensors` after the generation (results disposed) minus before.');
   L.push('');
   L.push(`| ${MAIN_COLUMNS.join(' | ')} |`);
@@ -251,7 +263,9 @@ export function renderMarkdown(rep: GenerateBenchReport): string {
     for (const { result: r } of d16) {
       const tp = (100 * r.transformerGflops) / r.peakGflops;
       const dp = (100 * r.decodeGflops) / r.peakGflops;
-      L.push(`| ${r.backend} | ${thr(r)} | ${f(tp, 0)}% | ${verdict(tp, TARGETS.transformer)} | ${f(dp, 0)}% | ${verdict(dp, TARGETS.decode)} |`);
+      L.push(
+        `| ${r.backend} | ${thr(r)} | ${f(tp, 0)}% | ${verdict(tp, TARGETS.transformer)} | ${f(dp, 0)}% | ${verdict(dp, TARGETS.decode)} |`,
+      );
     }
     L.push('');
   }
@@ -271,7 +285,9 @@ export function renderMarkdown(rep: GenerateBenchReport): string {
       L.push(`| backend | threads | ${pns.map((pn, si) => `s${si} ${pn}×${pn}`).join(' | ')} | decode | other | model build s |`);
       L.push(`| --- | --- |${pns.map(() => ' ---: ').join('|')}| ---: | ---: | ---: |`);
       for (const { result: r } of rows) {
-        L.push(`| ${r.backend} | ${thr(r)} | ${r.scaleMs.map((v) => f(v, 1)).join(' | ')} | ${f(r.decodeMs, 1)} | ${f(r.otherMs, 1)} | ${s(r.buildMs)} |`);
+        L.push(
+          `| ${r.backend} | ${thr(r)} | ${r.scaleMs.map((v) => f(v, 1)).join(' | ')} | ${f(r.decodeMs, 1)} | ${f(r.otherMs, 1)} | ${s(r.buildMs)} |`,
+        );
       }
       L.push('');
       L.push('Transformer share of each scale (ms):');

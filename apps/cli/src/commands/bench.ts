@@ -16,8 +16,6 @@ import {
   machineInfo,
   planRuns,
   renderMarkdown,
-  type BenchBackend,
-  type CaseName,
   type CaseResult,
   type ChildSpec,
   type GenerateBenchReport,
@@ -84,13 +82,23 @@ export function bench(ctx: Ctx): Command {
     .option('-o, --out <file>', 'write the report (Markdown, or JSON when the name ends in .json)')
     .option('--list', 'list the benchmarks and exit')
     .option('--timeout <s>', 'seconds per benchmark before it is stopped (default 900; --generate: 3600 per case)')
-    .option('--generate', 'end-to-end generation benchmark (one image, CFG on) per case × backend × threads, each in a fresh process; writes docs/benchmarks.md')
+    .option(
+      '--generate',
+      'end-to-end generation benchmark (one image, CFG on) per case × backend × threads, each in a fresh process; writes docs/benchmarks.md',
+    )
     .option('--cases <list>', `--generate: cases, comma-separated (${CASE_NAMES.join(',')})`, CASE_NAMES.join(','))
     .option('--threads <list>', '--generate: wasm thread counts, comma-separated', '1,2')
-    .option('--backends <list>', `--generate: backends, comma-separated (${BENCH_BACKENDS.join(',')}; cpu runs the tiny case only; webgpu only on a hardware adapter)`, BENCH_BACKENDS.join(','))
+    .option(
+      '--backends <list>',
+      `--generate: backends, comma-separated (${BENCH_BACKENDS.join(',')}; cpu runs the tiny case only; webgpu only on a hardware adapter)`,
+      BENCH_BACKENDS.join(','),
+    )
     .option('--peak-size <n>', '--generate: side of the square matMul measuring the practical peak', '1024')
     .option('--warmup <n>', '--generate: untimed generations before the timed one (default: 1, none for d16)')
-    .option('--fixture <dir>', '--generate: fixture case of the tiny case (config.json, vae/var.safetensors); default $VAR_FIXTURE_DIR or the one case in ../shared/fixtures')
+    .option(
+      '--fixture <dir>',
+      '--generate: fixture case of the tiny case (config.json, vae/var.safetensors); default $VAR_FIXTURE_DIR or the one case in ../shared/fixtures',
+    )
     .option('--webgpu-software', '--generate: run webgpu on a software adapter too (slow; for checking the code path)')
     .allowExcessArguments(true)
     .argument('[args...]', 'extra arguments passed to every benchmark after --, e.g. -- --backend wasm');
@@ -107,14 +115,27 @@ Examples:
 
 The benchmarks import the packages' built dist/: run \`pnpm build\` first.`,
   );
-  cmd.action(async (args: string[], o: BenchOpts) => (o.generate ? benchGenerateAction(ctx.ui(o), args, o) : benchAction(ctx.ui(o), args, o)));
+  cmd.action(async (args: string[], o: BenchOpts) =>
+    o.generate ? benchGenerateAction(ctx.ui(o), args, o) : benchAction(ctx.ui(o), args, o),
+  );
   return cmd;
 }
 
-function runScript(s: BenchScript, args: string[], timeoutS: number, signal: AbortSignal | undefined, ui: Ui): Promise<{ code: number | null; seconds: number; stdout: string; stderr: string }> {
+function runScript(
+  s: BenchScript,
+  args: string[],
+  timeoutS: number,
+  signal: AbortSignal | undefined,
+  ui: Ui,
+): Promise<{ code: number | null; seconds: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [...s.command, ...args], { cwd: s.dir, stdio: ['ignore', 'pipe', 'pipe'], signal, timeout: timeoutS * 1000 });
+    const child = spawn(process.execPath, [...s.command, ...args], {
+      cwd: s.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal,
+      timeout: timeoutS * 1000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -134,7 +155,10 @@ export async function benchAction(ui: Ui, args: string[], o: BenchOpts): Promise
   if (o.only) {
     const want = o.only.split(',').map((s) => s.trim().replace(/^@var\//, ''));
     const unknown = want.filter((w) => !scripts.some((s) => s.pkg === `@var/${w}`));
-    if (unknown.length) throw new UsageError(`--only: no benchmark for ${unknown.join(', ')} (have: ${scripts.map((s) => s.pkg.replace('@var/', '')).join(', ')})`);
+    if (unknown.length)
+      throw new UsageError(
+        `--only: no benchmark for ${unknown.join(', ')} (have: ${scripts.map((s) => s.pkg.replace('@var/', '')).join(', ')})`,
+      );
     scripts = scripts.filter((s) => want.includes(s.pkg.replace('@var/', '')));
   }
   if (o.list) {
@@ -149,7 +173,14 @@ export async function benchAction(ui: Ui, args: string[], o: BenchOpts): Promise
     for (const [i, s] of scripts.entries()) {
       bar.update(i, s.pkg);
       const r = await runScript(s, args, timeout, ui.io.signal, ui);
-      results.push({ package: s.pkg, command: ['node', ...s.command, ...args].join(' '), exitCode: r.code, seconds: Math.round(r.seconds * 10) / 10, output: r.stdout.trimEnd(), stderr: r.stderr.trimEnd() });
+      results.push({
+        package: s.pkg,
+        command: ['node', ...s.command, ...args].join(' '),
+        exitCode: r.code,
+        seconds: Math.round(r.seconds * 10) / 10,
+        output: r.stdout.trimEnd(),
+        stderr: r.stderr.trimEnd(),
+      });
       ui.debug(`${s.pkg}: exit ${r.code} in ${r.seconds.toFixed(1)} s`);
     }
     bar.update(scripts.length);
@@ -190,9 +221,13 @@ export async function benchAction(ui: Ui, args: string[], o: BenchOpts): Promise
 // ------------------------------------------------------------------ --generate
 
 function listOpt<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T[] {
-  const items = (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const items = (v ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   const bad = items.filter((x) => !allowed.includes(x as T));
-  if (bad.length || !items.length) throw new UsageError(`${name}: expected a comma-separated list of ${allowed.join(', ')}; got ${JSON.stringify(v)}`);
+  if (bad.length || !items.length)
+    throw new UsageError(`${name}: expected a comma-separated list of ${allowed.join(', ')}; got ${JSON.stringify(v)}`);
   return [...new Set(items)] as T[];
 }
 
@@ -202,14 +237,24 @@ export function findFixtureDir(root: string, given?: string, cwd = process.cwd()
   const env = process.env.VAR_FIXTURE_DIR;
   const dir = given ? resolve(cwd, given) : env ? resolve(root, env) : null;
   if (dir) {
-    if (!isCase(dir)) throw new UsageError(`${given ? '--fixture' : 'VAR_FIXTURE_DIR'}: ${dir} is not a fixture case (needs config.json, vae.safetensors, var.safetensors)`);
+    if (!isCase(dir))
+      throw new UsageError(
+        `${given ? '--fixture' : 'VAR_FIXTURE_DIR'}: ${dir} is not a fixture case (needs config.json, vae.safetensors, var.safetensors)`,
+      );
     return dir;
   }
   const shared = resolve(root, '..', 'shared', 'fixtures');
-  const found = existsSync(shared) ? readdirSync(shared).map((d) => join(shared, d)).filter(isCase).sort() : [];
+  const found = existsSync(shared)
+    ? readdirSync(shared)
+        .map((d) => join(shared, d))
+        .filter(isCase)
+        .sort()
+    : [];
   if (found.length !== 1) {
     throw new UsageError(
-      found.length ? `several fixture cases in ${shared} (${found.map((d) => d.slice(shared.length + 1)).join(', ')}): choose one with --fixture or VAR_FIXTURE_DIR` : `no fixture case in ${shared}: give the tiny case with --fixture DIR or VAR_FIXTURE_DIR`,
+      found.length
+        ? `several fixture cases in ${shared} (${found.map((d) => d.slice(shared.length + 1)).join(', ')}): choose one with --fixture or VAR_FIXTURE_DIR`
+        : `no fixture case in ${shared}: give the tiny case with --fixture DIR or VAR_FIXTURE_DIR`,
     );
   }
   return found[0];
@@ -229,7 +274,12 @@ interface ChildOutcome {
 
 function runChild(entry: string, arg: string, cwd: string, timeoutS: number, ui: Ui): Promise<ChildOutcome> {
   return new Promise((res) => {
-    const child = spawn(process.execPath, [entry, arg], { cwd, stdio: ['ignore', 'pipe', 'pipe'], signal: ui.io.signal, timeout: timeoutS * 1000 });
+    const child = spawn(process.execPath, [entry, arg], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal: ui.io.signal,
+      timeout: timeoutS * 1000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -261,7 +311,10 @@ function runChild(entry: string, arg: string, cwd: string, timeoutS: number, ui:
 export async function benchGenerateAction(ui: Ui, args: string[], o: BenchOpts): Promise<void> {
   if (args.length) throw new UsageError(`--generate takes no extra arguments; got ${args.join(' ')}`);
   const root = repoRoot();
-  if (!root) throw new UsageError('var bench --generate runs from a checkout of the var.ts repository (it needs the built CLI and, for the tiny case, the fixtures)');
+  if (!root)
+    throw new UsageError(
+      'var bench --generate runs from a checkout of the var.ts repository (it needs the built CLI and, for the tiny case, the fixtures)',
+    );
   const cases = listOpt('--cases', o.cases, CASE_NAMES);
   const backends = listOpt('--backends', o.backends, BENCH_BACKENDS);
   const threads = [...new Set((o.threads ?? '1,2').split(',').map((t) => intOpt('--threads', t.trim(), 1, 1, 8)))];
@@ -289,7 +342,9 @@ export async function benchGenerateAction(ui: Ui, args: string[], o: BenchOpts):
       const label = `${p.case} ${p.backend}${p.threads ? ` ×${p.threads}` : ''}`;
       bar.update(i, label);
       if (p.backend === 'webgpu' && !runWebgpu) {
-        const why = !probe!.available ? `no WebGPU adapter (${probe!.reason})` : `only a software adapter (${probe!.reason}); slower than wasm`;
+        const why = !probe!.available
+          ? `no WebGPU adapter (${probe!.reason})`
+          : `only a software adapter (${probe!.reason}); slower than wasm`;
         rows.push({ status: 'skipped', case: p.case, backend: p.backend, threads: null, reason: why });
         continue;
       }

@@ -7,7 +7,18 @@ import { readSafetensors, serializeSafetensors, toInt32Array, type StateDict } f
 import { imagesToTensor, makeGrid, readBytes, readImage, tensorToImages, writeFileAtomic, writePng, type RawImage } from '@var/data';
 import type { VQVAE } from '@var/tokenizer';
 import { UsageError } from '../errors.js';
-import { abs, addBackendOptions, addModelOptions, addOutputOptions, imageChannels, loadTokenizer, resolveModel, slug, startBackend, type ModelOptions } from '../model.js';
+import {
+  abs,
+  addBackendOptions,
+  addModelOptions,
+  addOutputOptions,
+  imageChannels,
+  loadTokenizer,
+  resolveModel,
+  slug,
+  startBackend,
+  type ModelOptions,
+} from '../model.js';
 import type { Ctx, Ui } from '../ui.js';
 
 export const TOKENS_FORMAT = 'var-ts-tokens';
@@ -38,7 +49,9 @@ interface DecodeOpts extends ModelOptions {
 
 export function codecCommands(ctx: Ctx): Command[] {
   const enc = new Command('encode')
-    .description('tokenize images into VAR\'s multi-scale tokens (safetensors or JSON), optionally writing the reconstruction after every scale')
+    .description(
+      "tokenize images into VAR's multi-scale tokens (safetensors or JSON), optionally writing the reconstruction after every scale",
+    )
     .argument('<images...>', 'PNG or JPEG files (resized/cropped to the model size)')
     .option('-o, --out <file>', 'tokens file: .safetensors (int32 tensors scale.0, scale.1, …) or .json', 'tokens.safetensors')
     .option('--reconstructions <dir>', 'write <image>-scales.png: the reconstruction after each scale');
@@ -115,11 +128,18 @@ export async function readTokens(path: string): Promise<TokenFile> {
   const patchNums = JSON.parse(pnRaw) as number[];
   const tokens = patchNums.map((pn, si) => {
     const t = st.tensors.get(`scale.${si}`);
-    if (!t || t.shape.length !== 2 || t.shape[1] !== pn * pn) throw new ValueError(`${path}: tensor scale.${si} must be (B, ${pn * pn}); found ${t ? `(${t.shape.join(', ')})` : 'none'}`);
+    if (t?.shape.length !== 2 || t.shape[1] !== pn * pn)
+      throw new ValueError(`${path}: tensor scale.${si} must be (B, ${pn * pn}); found ${t ? `(${t.shape.join(', ')})` : 'none'}`);
     const d = toInt32Array(t);
     return Array.from({ length: t.shape[0] }, (_, b) => Array.from(d.subarray(b * pn * pn, (b + 1) * pn * pn)));
   });
-  return { format: TOKENS_FORMAT, patchNums, tokens, ...(st.metadata?.images ? { images: JSON.parse(st.metadata.images) } : {}), ...(st.metadata?.model ? { model: st.metadata.model } : {}) };
+  return {
+    format: TOKENS_FORMAT,
+    patchNums,
+    tokens,
+    ...(st.metadata?.images ? { images: JSON.parse(st.metadata.images) } : {}),
+    ...(st.metadata?.model ? { model: st.metadata.model } : {}),
+  };
 }
 
 async function scaleStrip(vae: VQVAE, input: tf.Tensor4D | tf.Tensor2D[], channels: 1 | 3): Promise<RawImage[][]> {
@@ -157,7 +177,13 @@ export async function encodeAction(ui: Ui, images: string[], o: EncodeOpts): Pro
       } finally {
         idx.forEach((t) => t.dispose());
       }
-      await writeTokens(out, { format: TOKENS_FORMAT, patchNums: [...vae.config.vPatchNums], tokens, images: paths.map((p) => basename(p)), model: spec.label });
+      await writeTokens(out, {
+        format: TOKENS_FORMAT,
+        patchNums: [...vae.config.vPatchNums],
+        tokens,
+        images: paths.map((p) => basename(p)),
+        model: spec.label,
+      });
       ui.line(out);
       const recFiles: string[] = [];
       if (o.reconstructions) {
@@ -170,7 +196,15 @@ export async function encodeAction(ui: Ui, images: string[], o: EncodeOpts): Pro
           ui.line(f);
         }
       }
-      ui.result({ command: 'encode', backend: backend.name, output: out, images: paths, patchNums: vae.config.vPatchNums, tokensPerImage: vae.config.vPatchNums.reduce((a, p) => a + p * p, 0), reconstructions: recFiles });
+      ui.result({
+        command: 'encode',
+        backend: backend.name,
+        output: out,
+        images: paths,
+        patchNums: vae.config.vPatchNums,
+        tokensPerImage: vae.config.vPatchNums.reduce((a, p) => a + p * p, 0),
+        reconstructions: recFiles,
+      });
     } finally {
       x.dispose();
     }
@@ -189,7 +223,10 @@ export async function decodeAction(ui: Ui, file: string, o: DecodeOpts): Promise
     throw new ValueError(`${path}: tokens of scales (${tf_.patchNums.join(',')}) but the model's tokenizer uses (${pq.join(',')})`);
   }
   const V = spec.card.tokenizer.config.vocabSize;
-  for (const s of tf_.tokens) for (const row of s) for (const v of row) if (!Number.isInteger(v) || v < 0 || v >= V) throw new ValueError(`${path}: token ${v} outside the vocabulary [0, ${V})`);
+  for (const s of tf_.tokens)
+    for (const row of s)
+      for (const v of row)
+        if (!Number.isInteger(v) || v < 0 || v >= V) throw new ValueError(`${path}: token ${v} outside the vocabulary [0, ${V})`);
   const out = abs(ui.io, o.out);
   const backend = await startBackend(o, ui);
   const vae = await loadTokenizer(spec);
@@ -205,7 +242,8 @@ export async function decodeAction(ui: Ui, file: string, o: DecodeOpts): Promise
     } finally {
       img.dispose();
     }
-    const names = tf_.images?.length === B ? tf_.images.map((n) => slug(basename(n, extname(n)))) : ims.map((_, b) => String(b).padStart(4, '0'));
+    const names =
+      tf_.images?.length === B ? tf_.images.map((n) => slug(basename(n, extname(n)))) : ims.map((_, b) => String(b).padStart(4, '0'));
     for (const [b, im] of ims.entries()) {
       const f = join(out, `${names[b]}-decoded.png`);
       await writePng(f, im);

@@ -4,10 +4,28 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { CheckpointError } from '@var/core';
 import { writeFileAtomic } from '@var/data';
-import { compareStateDict, detectFormat, formatStateDictReport, loadStateDict, pthToSafetensors, writePth, writeSafetensors, type StateDict } from '@var/checkpoint';
+import {
+  compareStateDict,
+  detectFormat,
+  formatStateDictReport,
+  loadStateDict,
+  pthToSafetensors,
+  writePth,
+  writeSafetensors,
+  type StateDict,
+} from '@var/checkpoint';
 import { VQVAE_PRESETS, type VQVAEConfig } from '@var/tokenizer';
 import { varPreset, type VARPresetName } from '@var/transformer';
-import { MODEL_CARD_FORMAT, MODEL_CARD_VERSION, MODEL_FILES, cardFromConfig, parseModelCard, resolveModelConfig, toFloat16, type ModelCard } from '@var/models';
+import {
+  MODEL_CARD_FORMAT,
+  MODEL_CARD_VERSION,
+  MODEL_FILES,
+  cardFromConfig,
+  parseModelCard,
+  resolveModelConfig,
+  toFloat16,
+  type ModelCard,
+} from '@var/models';
 import { exportOfficialTrainerCheckpoint, importOfficialTrainerCheckpoint, readOfficialModel, writeOfficialModel } from '@var/train';
 import { VAR_PRESETS, analyse, kindOf, tokenizerShapes, transformerShapes } from '../checkpoint.js';
 import { UsageError } from '../errors.js';
@@ -32,13 +50,19 @@ export function convertCommand(ctx: Ctx): Command {
     .description(
       'convert between safetensors, PyTorch .pth, var.ts model directories and the official PyTorch code (model directory, trainer checkpoint), checking keys and shapes first',
     )
-    .argument('<input>', 'a .pth or .safetensors checkpoint, a model directory (model-card.json), an official model directory (config.json + vae.pth + var.pth), a VAR run directory (var train), or an official trainer checkpoint (ar-ckpt-last.pth)')
+    .argument(
+      '<input>',
+      'a .pth or .safetensors checkpoint, a model directory (model-card.json), an official model directory (config.json + vae.pth + var.pth), a VAR run directory (var train), or an official trainer checkpoint (ar-ckpt-last.pth)',
+    )
     .argument('<output>', 'the file or directory to write (atomically)')
     .option('--to <kind>', `what to write: ${TARGETS.join(', ')} (default: from the output name and the input)`)
     .option('--id <id>', 'model id of a model directory written from an official one (default: the output folder name)')
     .option('--class-names <names>', 'comma-separated class names of a model directory written from an official one (default: 0, 1, …)')
     .option('--float16', 'store floating-point tensors as float16 (half the size)')
-    .option('--preset <name>', `expected model: tokenizer ${Object.keys(VQVAE_PRESETS).join(', ')} or transformer ${VAR_PRESETS.join(', ')}`)
+    .option(
+      '--preset <name>',
+      `expected model: tokenizer ${Object.keys(VQVAE_PRESETS).join(', ')} or transformer ${VAR_PRESETS.join(', ')}`,
+    )
     .option('--config <json>', 'expected model config (file or inline JSON: a model card, { tokenizer, var } or an official config.json)')
     .option('--key <name>', 'which object of a trainer checkpoint holds the state dict (default: detected)')
     .option('-f, --force', 'overwrite an existing output file');
@@ -83,8 +107,11 @@ function sourceKind(src: string): Source {
   const cfg = readJson(join(src, 'config.json'));
   if (cfg && cfg.kind === 'var') return 'run';
   if (cfg && typeof cfg.VQVAE === 'object' && typeof cfg.VAR === 'object') return 'official';
-  if (cfg && typeof cfg.kind === 'string') throw new UsageError(`${src} is a ${cfg.kind} run; only VAR runs (var train var) convert to the official trainer's checkpoint`);
-  throw new UsageError(`${src} is a folder but neither a model directory (${MODEL_FILES.card}), an official model directory (config.json with VQVAE and VAR) nor a VAR run directory (config.json of var train var)`);
+  if (cfg && typeof cfg.kind === 'string')
+    throw new UsageError(`${src} is a ${cfg.kind} run; only VAR runs (var train var) convert to the official trainer's checkpoint`);
+  throw new UsageError(
+    `${src} is a folder but neither a model directory (${MODEL_FILES.card}), an official model directory (config.json with VQVAE and VAR) nor a VAR run directory (config.json of var train var)`,
+  );
 }
 
 function targetKind(dst: string, from: Source, o: ConvertOpts): Target {
@@ -111,17 +138,24 @@ export async function convertAction(ui: Ui, input: string, output: string, o: Co
   const from = sourceKind(src);
   const to = targetKind(dst, from, o);
   if (to === 'run') return importRun(ui, src, dst, from);
-  if (existsSync(dst) && !o.force && (statSync(dst).isFile() || nonEmptyDir(dst))) throw new UsageError(`${dst} exists; pass --force to overwrite it`);
+  if (existsSync(dst) && !o.force && (statSync(dst).isFile() || nonEmptyDir(dst)))
+    throw new UsageError(`${dst} exists; pass --force to overwrite it`);
   if (from === 'run') {
-    if (to !== 'official') throw new UsageError(`a VAR run directory converts to the official trainer's checkpoint (--to official), not to ${to}`);
+    if (to !== 'official')
+      throw new UsageError(`a VAR run directory converts to the official trainer's checkpoint (--to official), not to ${to}`);
     return exportRun(ui, src, dst);
   }
   if (from === 'model' || from === 'official') {
     if (to === 'official' && from === 'model') return modelToOfficial(ui, src, dst, o);
     if (to === 'model' && from === 'official') return officialToModel(ui, src, dst, o);
-    throw new UsageError(`a${from === 'official' ? 'n official' : ''} model directory converts to ${from === 'model' ? 'an official model directory (--to official)' : 'a model directory (--to model)'}; convert its vae/var files one by one to get single checkpoints`);
+    throw new UsageError(
+      `a${from === 'official' ? 'n official' : ''} model directory converts to ${from === 'model' ? 'an official model directory (--to official)' : 'a model directory (--to model)'}; convert its vae/var files one by one to get single checkpoints`,
+    );
   }
-  if (to === 'model' || to === 'official') throw new UsageError(`${src} is a single checkpoint; write it as *.safetensors or *.pth (a model directory needs both the tokenizer and the transformer)`);
+  if (to === 'model' || to === 'official')
+    throw new UsageError(
+      `${src} is a single checkpoint; write it as *.safetensors or *.pth (a model directory needs both the tokenizer and the transformer)`,
+    );
   const head = readFileSync(src).subarray(0, 16);
   const format = detectFormat(head);
   const sd = await loadStateDict(src, o.key !== undefined ? { key: o.key } : {});
@@ -140,10 +174,15 @@ export async function convertAction(ui: Ui, input: string, output: string, o: Co
     try {
       raw = JSON.parse(t.startsWith('{') ? t : readFileSync(abs(ui.io, t), 'utf8'));
     } catch (e) {
-      throw new UsageError(`--config: ${t.startsWith('{') ? 'inline JSON' : abs(ui.io, t)} cannot be read as JSON: ${(e as Error).message}`);
+      throw new UsageError(
+        `--config: ${t.startsWith('{') ? 'inline JSON' : abs(ui.io, t)} cannot be read as JSON: ${(e as Error).message}`,
+      );
     }
     const cfg = resolveModelConfig(raw);
-    if (kind === 'unknown') throw new CheckpointError(`${src}: neither a VAR tokenizer nor a transformer state dict (no quantize.embedding.weight, head.weight or blocks.*)`);
+    if (kind === 'unknown')
+      throw new CheckpointError(
+        `${src}: neither a VAR tokenizer nor a transformer state dict (no quantize.embedding.weight, head.weight or blocks.*)`,
+      );
     expected = kind === 'tokenizer' ? tokenizerShapes(cfg.tokenizer) : transformerShapes(cfg.var);
     expectedName = `the ${kind} of --config`;
   }
@@ -173,9 +212,25 @@ export async function convertAction(ui: Ui, input: string, output: string, o: Co
   }
   if (stats.overflowed > 0) ui.warn(`${stats.overflowed} finite values became ±Infinity in float16 (|x| > 65504)`);
   ui.line(dst);
-  ui.line(`${stats.tensors} tensors (${Object.entries(stats.dtypes).map(([k, v]) => `${v} ${k}`).join(', ')}), ${a.parameters} parameters, kind ${a.kind}`);
+  ui.line(
+    `${stats.tensors} tensors (${Object.entries(stats.dtypes)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}), ${a.parameters} parameters, kind ${a.kind}`,
+  );
   ui.line(expected ? `matches ${expectedName}` : `presets matched: ${a.presetsMatched.length ? a.presetsMatched.join(', ') : 'none'}`);
-  ui.result({ command: 'convert', input: src, output: dst, from: format, to, format, kind: a.kind, parameters: a.parameters, presetsMatched: a.presetsMatched, ...stats, ...(check ? { check } : {}) });
+  ui.result({
+    command: 'convert',
+    input: src,
+    output: dst,
+    from: format,
+    to,
+    format,
+    kind: a.kind,
+    parameters: a.parameters,
+    presetsMatched: a.presetsMatched,
+    ...stats,
+    ...(check ? { check } : {}),
+  });
 }
 
 function dtypeCounts(sd: StateDict): Record<string, number> {
@@ -210,12 +265,18 @@ async function officialToModel(ui: Ui, src: string, dst: string, o: ConvertOpts)
   if (o.classNames !== undefined) {
     classNames = o.classNames.split(',').map((x) => x.trim());
     if (classNames.length !== m.config.var.numClasses || classNames.some((x) => !x)) {
-      throw new UsageError(`--class-names: the model has ${m.config.var.numClasses} classes; got ${classNames.length} names (${o.classNames})`);
+      throw new UsageError(
+        `--class-names: the model has ${m.config.var.numClasses} classes; got ${classNames.length} names (${o.classNames})`,
+      );
     }
   }
   const dtype = o.float16 ? 'F16' : 'F32';
   const card: ModelCard = parseModelCard({
-    ...cardFromConfig(m.config, id, { name: id, description: `converted from the official model directory ${src}`, ...(classNames ? { classNames } : {}) }),
+    ...cardFromConfig(m.config, id, {
+      name: id,
+      description: `converted from the official model directory ${src}`,
+      ...(classNames ? { classNames } : {}),
+    }),
     format: MODEL_CARD_FORMAT,
     version: MODEL_CARD_VERSION,
     channels: m.config.tokenizer.inChannels === 1 ? 1 : 3,
@@ -231,7 +292,16 @@ async function officialToModel(ui: Ui, src: string, dst: string, o: ConvertOpts)
   await writeFileAtomic(join(dst, MODEL_FILES.card), `${JSON.stringify(card, null, 2)}\n`);
   ui.line(dst);
   ui.line(`model directory ${id}: ${MODEL_FILES.card}, ${MODEL_FILES.vae}, ${MODEL_FILES.var} (${dtype})`);
-  ui.result({ command: 'convert', input: src, output: dst, from: 'official', to: 'model', id, dtype, tensors: { vae: m.vae.size, var: m.var.size } });
+  ui.result({
+    command: 'convert',
+    input: src,
+    output: dst,
+    from: 'official',
+    to: 'model',
+    id,
+    dtype,
+    tensors: { vae: m.vae.size, var: m.var.size },
+  });
 }
 
 /** A var.ts VAR run → the official trainer's ar-ckpt-last.pth (+ config.json, vae.pth, var.pth). */
@@ -244,12 +314,19 @@ async function exportRun(ui: Ui, src: string, dst: string): Promise<void> {
 
 /** The official trainer's checkpoint → a var.ts VAR run directory (its checkpoint.safetensors). */
 async function importRun(ui: Ui, src: string, dst: string, from: Source): Promise<void> {
-  if (from !== 'file') throw new UsageError(`--to run imports an official trainer checkpoint file (ar-ckpt-last.pth) into a run directory; ${src} is a folder`);
+  if (from !== 'file')
+    throw new UsageError(
+      `--to run imports an official trainer checkpoint file (ar-ckpt-last.pth) into a run directory; ${src} is a folder`,
+    );
   if (!existsSync(join(dst, 'config.json'))) {
-    throw new UsageError(`${dst} is not a VAR run directory (no config.json): import into the run you exported, or start one with the same options first (var train var … --stop-after 0 is not needed: any run with this model and tokenizer)`);
+    throw new UsageError(
+      `${dst} is not a VAR run directory (no config.json): import into the run you exported, or start one with the same options first (var train var … --stop-after 0 is not needed: any run with this model and tokenizer)`,
+    );
   }
   const r = await importOfficialTrainerCheckpoint(src, dst);
   ui.line(r.checkpoint);
-  ui.line(`imported step ${r.step} (official epoch ${r.officialEpoch}, iter ${r.officialIter}); the run resumes at epoch ${r.epoch}, batch ${r.stepInEpoch}`);
+  ui.line(
+    `imported step ${r.step} (official epoch ${r.officialEpoch}, iter ${r.officialIter}); the run resumes at epoch ${r.epoch}, batch ${r.stepInEpoch}`,
+  );
   ui.result({ command: 'convert', input: src, output: dst, from: 'official-trainer', to: 'run', ...r });
 }

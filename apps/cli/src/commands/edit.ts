@@ -148,7 +148,8 @@ export async function editAction(ui: Ui, image: string, o: EditOpts): Promise<vo
     const W = after.width;
     const H = after.height;
     const m = new Uint8Array(W * H);
-    for (let yy = 0; yy < H; yy++) for (let xx = 0; xx < W; xx++) m[yy * W + xx] = keepLast[Math.floor((yy * P) / H) * P + Math.floor((xx * P) / W)] ? 0 : 255;
+    for (let yy = 0; yy < H; yy++)
+      for (let xx = 0; xx < W; xx++) m[yy * W + xx] = keepLast[Math.floor((yy * P) / H) * P + Math.floor((xx * P) / W)] ? 0 : 255;
     const maskRaw: RawImage = { width: W, height: H, channels: 1, data: m };
     const toC = (im: RawImage) => (im.channels === after.channels ? im : convertChannels(im, after.channels));
     await writePng(strip, makeGrid([toC(before), toC(maskRaw), after], { cols: 3, labels: ['before', 'mask', 'after'] }));

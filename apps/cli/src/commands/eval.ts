@@ -5,18 +5,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@var/core';
 import { IMAGE_EXTENSIONS, imagesToTensor, permutation, readBytes, readImage, type RawImage } from '@var/data';
 import { mnistDataset } from '@var/datasets';
-import {
-  DigitClassifier,
-  FeatureStats,
-  features,
-  fidFromStats,
-  inceptionScore,
-  precisionRecall,
-  readReferenceStats,
-} from '@var/metrics';
+import { DigitClassifier, FeatureStats, features, fidFromStats, inceptionScore, precisionRecall, readReferenceStats } from '@var/metrics';
 import { loadGenerator } from '@var/pipeline';
 import { UsageError } from '../errors.js';
-import { abs, addBackendOptions, addModelOptions, addOutputOptions, intOpt, numOpt, resolveModel, startBackend, type ModelOptions } from '../model.js';
+import {
+  abs,
+  addBackendOptions,
+  addModelOptions,
+  addOutputOptions,
+  intOpt,
+  numOpt,
+  resolveModel,
+  startBackend,
+  type ModelOptions,
+} from '../model.js';
 import type { Ctx, Ui } from '../ui.js';
 
 const METRICS = ['fid', 'is', 'pr', 'accuracy'] as const;
@@ -51,7 +53,10 @@ export function evalCommand(ctx: Ctx): Command {
     .option('--top-k <k>', 'top-k filter (0 = off)')
     .option('--top-p <p>', 'top-p filter (0 = off)')
     .option('--batch <n>', 'images per forward pass', '32')
-    .option('--fit <how>', "how samples that are not 28 px reach the digit classifier: resize | center-crop (default: center-crop for MNIST models of 28 px or more, which are trained on padded digits; else resize)");
+    .option(
+      '--fit <how>',
+      'how samples that are not 28 px reach the digit classifier: resize | center-crop (default: center-crop for MNIST models of 28 px or more, which are trained on padded digits; else resize)',
+    );
   addModelOptions(cmd);
   addBackendOptions(cmd);
   addOutputOptions(cmd);
@@ -78,7 +83,8 @@ async function referenceImages(src: string, n: number, seed: number, ui: Ui): Pr
     return Promise.all(Array.from(idx, (i) => ds.get(i)));
   }
   const dir = abs(ui.io, src);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--reference: expected "mnist", a folder of images or a .npz; ${dir} is none of these`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new UsageError(`--reference: expected "mnist", a folder of images or a .npz; ${dir} is none of these`);
   const files = readdirSync(dir)
     .filter((f) => (IMAGE_EXTENSIONS as readonly string[]).includes(extname(f).toLowerCase()))
     .sort();
@@ -88,9 +94,16 @@ async function referenceImages(src: string, n: number, seed: number, ui: Ui): Pr
 }
 
 export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
-  const metrics = o.metrics.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) as Metric[];
-  for (const m of metrics) if (!METRICS.includes(m)) throw new UsageError(`--metrics: unknown metric "${m}" (known: ${METRICS.join(', ')})`);
-  if (o.features !== 'digits') throw new UsageError(`--features: only "digits" is available (the Inception network's weights are not shipped); got ${JSON.stringify(o.features)}`);
+  const metrics = o.metrics
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean) as Metric[];
+  for (const m of metrics)
+    if (!METRICS.includes(m)) throw new UsageError(`--metrics: unknown metric "${m}" (known: ${METRICS.join(', ')})`);
+  if (o.features !== 'digits')
+    throw new UsageError(
+      `--features: only "digits" is available (the Inception network's weights are not shipped); got ${JSON.stringify(o.features)}`,
+    );
   const spec = await resolveModel(ui.io, o);
   const { card } = spec;
   const numClasses = card.var.config.numClasses;
@@ -103,15 +116,23 @@ export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
   const topPOpt = o.topP !== undefined ? numOpt('--top-p', o.topP, 0, 0, 1) : undefined;
   const batch = intOpt('--batch', o.batch, 32, 1);
   const npz = extname(o.reference).toLowerCase() === '.npz';
-  if (npz && metrics.some((m) => m === 'pr')) throw new UsageError('precision/recall needs real images, not .npz statistics: drop "pr" from --metrics or give images');
-  if (metrics.includes('accuracy') && numClasses !== 10) ui.warn(`accuracy uses a digit classifier (10 classes); this model has ${numClasses} classes`);
+  if (npz && metrics.some((m) => m === 'pr'))
+    throw new UsageError('precision/recall needs real images, not .npz statistics: drop "pr" from --metrics or give images');
+  if (metrics.includes('accuracy') && numClasses !== 10)
+    ui.warn(`accuracy uses a digit classifier (10 classes); this model has ${numClasses} classes`);
 
   const fit = o.fit ?? (card.dataset.name === 'mnist' && (card.imageSize ?? 0) >= 28 ? 'center-crop' : 'resize');
-  if (fit !== 'resize' && fit !== 'center-crop') throw new UsageError(`--fit: expected resize or center-crop; got ${JSON.stringify(o.fit)}`);
+  if (fit !== 'resize' && fit !== 'center-crop')
+    throw new UsageError(`--fit: expected resize or center-crop; got ${JSON.stringify(o.fit)}`);
   const backend = await startBackend(o, ui);
   const classifier = await DigitClassifier.load(undefined, { fit });
   const gen = await loadGenerator(spec.source, { backend: null });
-  const { cfg, topK, topP } = { ...gen.sampling, ...(cfgOpt !== undefined ? { cfg: cfgOpt } : {}), ...(topKOpt !== undefined ? { topK: topKOpt } : {}), ...(topPOpt !== undefined ? { topP: topPOpt } : {}) };
+  const { cfg, topK, topP } = {
+    ...gen.sampling,
+    ...(cfgOpt !== undefined ? { cfg: cfgOpt } : {}),
+    ...(topKOpt !== undefined ? { topK: topKOpt } : {}),
+    ...(topPOpt !== undefined ? { topP: topPOpt } : {}),
+  };
   const labels = Array.from({ length: numClasses * perClass }, (_, i) => i % numClasses);
   const fakeFeat = new Float32Array(labels.length * classifier.featureDim);
   const fakeLogits = new Float32Array(labels.length * classifier.numClasses);
@@ -121,7 +142,16 @@ export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
   try {
     for (let b0 = 0; b0 < labels.length; b0 += batch) {
       const lab = labels.slice(b0, b0 + batch);
-      const r = await gen.generate({ classes: lab, rng, cfg, topK, topP, batchSize: batch, returnTensor: true, ...(ui.io.signal ? { signal: ui.io.signal } : {}) });
+      const r = await gen.generate({
+        classes: lab,
+        rng,
+        cfg,
+        topK,
+        topP,
+        batchSize: batch,
+        returnTensor: true,
+        ...(ui.io.signal ? { signal: ui.io.signal } : {}),
+      });
       // (B, C, H, W) in [0, 1] → the classifier's gray [-1, 1]
       const x = tf.tidy(() => tf.mean(tf.sub(tf.mul(r.tensor!, 2), 1), 1, true) as tf.Tensor4D);
       r.tensor!.dispose();
@@ -141,7 +171,19 @@ export async function evalAction(ui: Ui, o: EvalOpts): Promise<void> {
   const genSeconds = (performance.now() - t0) / 1000;
   const n = labels.length;
   const D = classifier.featureDim;
-  const result: Record<string, unknown> = { command: 'eval', backend: backend.name, model: spec.label, features: 'digits', fit, samples: n, seed, cfg, topK, topP, seconds: { generate: Math.round(genSeconds * 1000) / 1000 } };
+  const result: Record<string, unknown> = {
+    command: 'eval',
+    backend: backend.name,
+    model: spec.label,
+    features: 'digits',
+    fit,
+    samples: n,
+    seed,
+    cfg,
+    topK,
+    topP,
+    seconds: { generate: Math.round(genSeconds * 1000) / 1000 },
+  };
 
   let realFeat: Float32Array | undefined;
   let nReal = 0;

@@ -37,11 +37,14 @@ interface GenerateOpts extends ModelOptions {
 export function generateCommand(ctx: Ctx): Command {
   const cmd = new Command('generate')
     .description('generate class-conditional images: one PNG per image and a labelled grid')
-    .option('-c, --class <names...>', 'class names or indices, comma-separated or repeated; "uncond" for unconditional (default: every class)')
+    .option(
+      '-c, --class <names...>',
+      'class names or indices, comma-separated or repeated; "uncond" for unconditional (default: every class)',
+    )
     .option('-n, --count <n>', 'images per class (default 1)')
     .option('-s, --seed <n>', 'random seed (default: random; printed, so a run can be repeated)')
-    .option('--cfg <x>', 'classifier-free guidance strength ≥ 0 (default: the model card\'s, else 1.5)')
-    .option('--top-k <k>', 'keep the k most likely tokens (0 = off; default: the model card\'s, else 0)')
+    .option('--cfg <x>', "classifier-free guidance strength ≥ 0 (default: the model card's, else 1.5)")
+    .option('--top-k <k>', "keep the k most likely tokens (0 = off; default: the model card's, else 0)")
     .option('--top-p <p>', 'nucleus sampling threshold in (0, 1) (0 = off)')
     .option('--more-smooth', 'the official "more smooth" Gumbel-softmax preview (not for evaluation)')
     .option('-o, --out <dir>', 'output directory', 'var-out')
@@ -119,7 +122,10 @@ export async function generateAction(ui: Ui, o: GenerateOpts): Promise<void> {
       ...(ui.io.signal ? { signal: ui.io.signal } : {}),
       onScale: (ev) => {
         const n = ev.tokens.length / (ev.pn * ev.pn);
-        bar.update(ev.batchStart * S + (ev.si + 1) * n, `images ${ev.batchStart + 1}-${ev.batchStart + n}, scale ${ev.si + 1}/${S} (${ev.pn}×${ev.pn})`);
+        bar.update(
+          ev.batchStart * S + (ev.si + 1) * n,
+          `images ${ev.batchStart + 1}-${ev.batchStart + n}, scale ${ev.si + 1}/${S} (${ev.pn}×${ev.pn})`,
+        );
         ev.previews?.forEach((p) => strips[p.index].push(p.pixels));
       },
       onBatch: async (images) => {
@@ -134,7 +140,13 @@ export async function generateAction(ui: Ui, o: GenerateOpts): Promise<void> {
   let grid: string | undefined;
   if (o.grid !== false) {
     grid = join(outDir, 'grid.png');
-    await writePng(grid, makeGrid(result.images.map((im) => im.pixels), { cols, labels: files.map((f) => f.className) }));
+    await writePng(
+      grid,
+      makeGrid(
+        result.images.map((im) => im.pixels),
+        { cols, labels: files.map((f) => f.className) },
+      ),
+    );
     ui.line(grid);
   }
   const first = result.images[0];
@@ -150,7 +162,8 @@ export async function generateAction(ui: Ui, o: GenerateOpts): Promise<void> {
     grid: grid ?? null,
     seconds: { load: round(loadSeconds), generate: round(seconds), perImage: round(seconds / total) },
   });
-  if (!ui.json) ui.io.stderr(`var: ${total} image(s) in ${seconds.toFixed(1)} s on ${backend.name}, seed ${seed} (repeat with --seed ${seed})\n`);
+  if (!ui.json)
+    ui.io.stderr(`var: ${total} image(s) in ${seconds.toFixed(1)} s on ${backend.name}, seed ${seed} (repeat with --seed ${seed})\n`);
 }
 
 function round(x: number): number {

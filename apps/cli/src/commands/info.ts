@@ -5,7 +5,16 @@ import { availableBackends, initBackend, type BackendAvailability } from '@var/c
 import { loadStateDict } from '@var/checkpoint';
 import { countParameters as vaeParams } from '@var/tokenizer';
 import { countParameters as varParams } from '@var/transformer';
-import { MODEL_FILES, getModelCard, listModels, parseModelCard, presetConfig, resolveModelConfig, type ModelCard, type ModelConfig } from '@var/models';
+import {
+  MODEL_FILES,
+  getModelCard,
+  listModels,
+  parseModelCard,
+  presetConfig,
+  resolveModelConfig,
+  type ModelCard,
+  type ModelConfig,
+} from '@var/models';
 import { analyse, type CheckpointAnalysis } from '../checkpoint.js';
 import { UsageError } from '../errors.js';
 import { abs, addOutputOptions } from '../model.js';
@@ -21,7 +30,9 @@ interface InfoOpts {
 
 export function infoCommand(ctx: Ctx): Command {
   const cmd = new Command('info')
-    .description('describe a bundled model, a model directory or a checkpoint (config, parameter count, presets matched), and the backends available here')
+    .description(
+      'describe a bundled model, a model directory or a checkpoint (config, parameter count, presets matched), and the backends available here',
+    )
     .argument('[target]', 'model id, model directory, or a .pth / .safetensors checkpoint (default: list the bundled models)')
     .option('--config <json>', 'check a checkpoint against this model config (file or inline JSON)')
     .option('--preset <name>', 'check a checkpoint against a preset (d16, d20, d24, d30)')
@@ -61,7 +72,13 @@ export async function infoAction(ui: Ui, target: string | undefined, o: InfoOpts
   const out: Record<string, unknown> = { command: 'info' };
   if (target === undefined) {
     const models = await listModels();
-    out.models = models.map((m) => ({ id: m.id, name: m.name, bundled: m.bundled, dataset: m.dataset, ...(m.card ? { card: cardSummary(m.card) } : {}) }));
+    out.models = models.map((m) => ({
+      id: m.id,
+      name: m.name,
+      bundled: m.bundled,
+      dataset: m.dataset,
+      ...(m.card ? { card: cardSummary(m.card) } : {}),
+    }));
     ui.line('models:');
     for (const m of models) ui.line(`  ${m.id.padEnd(10)} ${m.bundled ? 'bundled    ' : 'not bundled'} ${m.name}`);
   } else {
@@ -77,10 +94,31 @@ export async function infoAction(ui: Ui, target: string | undefined, o: InfoOpts
       }
       const sd = await loadStateDict(p);
       const a: CheckpointAnalysis = analyse(sd, config);
-      out.checkpoint = { file: p, kind: a.kind, tensors: a.tensors, parameters: a.parameters, dtypes: a.dtypes, presetsMatched: a.presetsMatched, ...(a.config ? { configMatch: { ok: a.config.ok, missing: a.config.report.missing, unexpected: a.config.report.unexpected, mismatched: a.config.report.mismatched } } : {}) };
+      out.checkpoint = {
+        file: p,
+        kind: a.kind,
+        tensors: a.tensors,
+        parameters: a.parameters,
+        dtypes: a.dtypes,
+        presetsMatched: a.presetsMatched,
+        ...(a.config
+          ? {
+              configMatch: {
+                ok: a.config.ok,
+                missing: a.config.report.missing,
+                unexpected: a.config.report.unexpected,
+                mismatched: a.config.report.mismatched,
+              },
+            }
+          : {}),
+      };
       ui.line(`checkpoint: ${p}`);
       ui.line(`kind: ${a.kind}`);
-      ui.line(`tensors: ${a.tensors} (${Object.entries(a.dtypes).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+      ui.line(
+        `tensors: ${a.tensors} (${Object.entries(a.dtypes)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')})`,
+      );
       ui.line(`parameters: ${a.parameters} (${humanCount(a.parameters)})`);
       ui.line(`presets matched: ${a.presetsMatched.length ? a.presetsMatched.join(', ') : 'none'}`);
       if (a.config) for (const l of a.config.text.split('\n')) ui.line(`config: ${l}`);
@@ -98,8 +136,12 @@ export async function infoAction(ui: Ui, target: string | undefined, o: InfoOpts
       ui.line(`dataset: ${card.dataset.name}`);
       ui.line(`classes: ${card.classNames.length} (${card.classNames.slice(0, 12).join(', ')}${card.classNames.length > 12 ? ', …' : ''})`);
       ui.line(`image size: ${card.imageSize ?? '?'} px; scales: ${card.var.config.patchNums.join(',')}`);
-      ui.line(`parameters: tokenizer ${params.tokenizer} (${humanCount(params.tokenizer)}), transformer ${params.transformer} (${humanCount(params.transformer)})`);
-      ui.line(`transformer: depth ${card.var.config.depth}, width ${card.var.config.embedDim}, heads ${card.var.config.numHeads}; tokenizer: V ${card.tokenizer.config.vocabSize}, Cvae ${card.tokenizer.config.zChannels}`);
+      ui.line(
+        `parameters: tokenizer ${params.tokenizer} (${humanCount(params.tokenizer)}), transformer ${params.transformer} (${humanCount(params.transformer)})`,
+      );
+      ui.line(
+        `transformer: depth ${card.var.config.depth}, width ${card.var.config.embedDim}, heads ${card.var.config.numHeads}; tokenizer: V ${card.tokenizer.config.vocabSize}, Cvae ${card.tokenizer.config.zChannels}`,
+      );
       if (card.training) ui.line(`training: ${JSON.stringify(card.training)}`);
       if (card.quality) ui.line(`quality: ${JSON.stringify(card.quality)}`);
       for (const r of card.reproduce ?? []) ui.line(`reproduce: ${r}`);

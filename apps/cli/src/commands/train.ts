@@ -31,9 +31,20 @@ type Kind = 'tokenizer' | 'var';
 
 function sub(ctx: Ctx, kind: Kind): Command {
   const cmd = new Command(kind)
-    .description(kind === 'tokenizer' ? 'train (or resume) a multi-scale VQVAE tokenizer' : 'train (or resume) a VAR transformer on a trained tokenizer')
-    .option('-r, --run-dir <dir>', 'run directory: config.json, checkpoint.safetensors, log.jsonl (resumed when it holds a checkpoint of the same config; default: the config\'s runDir)')
-    .option('--config <json>', 'run config (file or inline JSON): { model, dataset, train, seed?, settings?, ' + (kind === 'tokenizer' ? 'evalSamples? }' : 'eval? }'));
+    .description(
+      kind === 'tokenizer'
+        ? 'train (or resume) a multi-scale VQVAE tokenizer'
+        : 'train (or resume) a VAR transformer on a trained tokenizer',
+    )
+    .option(
+      '-r, --run-dir <dir>',
+      "run directory: config.json, checkpoint.safetensors, log.jsonl (resumed when it holds a checkpoint of the same config; default: the config's runDir)",
+    )
+    .option(
+      '--config <json>',
+      'run config (file or inline JSON): { model, dataset, train, seed?, settings?, ' +
+        (kind === 'tokenizer' ? 'evalSamples? }' : 'eval? }'),
+    );
   if (kind === 'var') cmd.option('-t, --tokenizer <path>', 'the tokenizer: a finished tokenizer run directory or its model.safetensors');
   cmd
     .option('--dataset <name>', 'mnist, emoji or folder (overrides the config)')
@@ -99,10 +110,12 @@ function readConfig(ui: Ui, v: string | undefined): Record<string, any> {
 
 export async function trainAction(ui: Ui, kind: Kind, o: TrainOpts): Promise<void> {
   const cfg = readConfig(ui, o.config);
-  if (cfg.kind !== undefined && cfg.kind !== kind) throw new UsageError(`--config is a "${cfg.kind}" run config; use \`var train ${cfg.kind}\``);
+  if (cfg.kind !== undefined && cfg.kind !== kind)
+    throw new UsageError(`--config is a "${cfg.kind}" run config; use \`var train ${cfg.kind}\``);
   const dataset = { ...(cfg.dataset ?? {}) };
   if (o.dataset !== undefined) {
-    if (!['mnist', 'emoji', 'folder'].includes(o.dataset)) throw new UsageError(`--dataset must be mnist, emoji or folder; got ${JSON.stringify(o.dataset)}`);
+    if (!['mnist', 'emoji', 'folder'].includes(o.dataset))
+      throw new UsageError(`--dataset must be mnist, emoji or folder; got ${JSON.stringify(o.dataset)}`);
     dataset.name = o.dataset;
   }
   if (o.data !== undefined) dataset.path = abs(ui.io, o.data);
@@ -115,29 +128,49 @@ export async function trainAction(ui: Ui, kind: Kind, o: TrainOpts): Promise<voi
   const seed = o.seed !== undefined ? intOpt('--seed', o.seed, 0, 0) : cfg.seed;
   const stopAfter = o.stopAfter !== undefined ? intOpt('--stop-after', o.stopAfter, 0, 1) : undefined;
   if (!cfg.model) throw new UsageError('the run config needs a "model" section (give --config)');
-  if (!dataset.name || !dataset.size) throw new UsageError('the run config needs dataset.name and dataset.size (in --config or --dataset/--size)');
-  if (!train.steps || !train.batchSize) throw new UsageError('the run config needs train.steps and train.batchSize (in --config or --steps/--batch)');
+  if (!dataset.name || !dataset.size)
+    throw new UsageError('the run config needs dataset.name and dataset.size (in --config or --dataset/--size)');
+  if (!train.steps || !train.batchSize)
+    throw new UsageError('the run config needs train.steps and train.batchSize (in --config or --steps/--batch)');
   const runDirArg = o.runDir ?? cfg.runDir;
   if (typeof runDirArg !== 'string') throw new UsageError('give --run-dir (or "runDir" in the config)');
   const tokenizerArg = o.tokenizer ?? cfg.tokenizer;
-  if (kind === 'var' && typeof tokenizerArg !== 'string') throw new UsageError('train var needs --tokenizer (a finished tokenizer run directory or its model.safetensors), or "tokenizer" in the config');
+  if (kind === 'var' && typeof tokenizerArg !== 'string')
+    throw new UsageError(
+      'train var needs --tokenizer (a finished tokenizer run directory or its model.safetensors), or "tokenizer" in the config',
+    );
 
   const backend = await startBackend(o, ui);
   const runDir = abs(ui.io, runDirArg);
   const mod = await import('@var/train');
   let bar: ReturnType<Ui['progress']> | undefined;
   const events: Record<string, unknown>[] = [];
-  const onProgress = (e: { phase: string; step: number; totalSteps: number; loss?: number; itPerSec?: number; etaSec?: number; metrics?: Record<string, number>; message?: string; done?: number; total?: number }) => {
+  const onProgress = (e: {
+    phase: string;
+    step: number;
+    totalSteps: number;
+    loss?: number;
+    itPerSec?: number;
+    etaSec?: number;
+    metrics?: Record<string, number>;
+    message?: string;
+    done?: number;
+    total?: number;
+  }) => {
     if (e.phase === 'train') {
       bar ??= ui.progress(`train ${kind}`, e.totalSteps);
-      bar.update(e.step, `loss ${e.loss?.toFixed(4) ?? '?'}${e.itPerSec ? `, ${e.itPerSec.toFixed(2)} it/s` : ''}${e.etaSec !== undefined ? `, eta ${Math.round(e.etaSec)} s` : ''}`);
+      bar.update(
+        e.step,
+        `loss ${e.loss?.toFixed(4) ?? '?'}${e.itPerSec ? `, ${e.itPerSec.toFixed(2)} it/s` : ''}${e.etaSec !== undefined ? `, eta ${Math.round(e.etaSec)} s` : ''}`,
+      );
     } else if (e.phase === 'tokens') {
       ui.debug(`tokens ${e.done}/${e.total}`);
     } else {
       const line = e.message ?? `${e.phase} at step ${e.step}${e.metrics ? ` ${JSON.stringify(e.metrics)}` : ''}`;
       if (ui.io.isTTY) ui.io.stderr(`\n${line}\n`);
       else ui.debug(line);
-      if (e.phase === 'eval' || e.phase === 'checkpoint' || e.phase === 'resume') events.push({ phase: e.phase, step: e.step, ...(e.metrics ? { metrics: e.metrics } : {}) });
+      if (e.phase === 'eval' || e.phase === 'checkpoint' || e.phase === 'resume')
+        events.push({ phase: e.phase, step: e.step, ...(e.metrics ? { metrics: e.metrics } : {}) });
     }
   };
   const common = {
@@ -152,16 +185,33 @@ export async function trainAction(ui: Ui, kind: Kind, o: TrainOpts): Promise<voi
     signal: ui.io.signal,
     onProgress,
   };
-  let r: { step: number; totalSteps: number; done: boolean; reason: string; lastLosses?: Record<string, number>; lastEval?: Record<string, number>; resumedFrom: number; elapsedSec: number };
+  let r: {
+    step: number;
+    totalSteps: number;
+    done: boolean;
+    reason: string;
+    lastLosses?: Record<string, number>;
+    lastEval?: Record<string, number>;
+    resumedFrom: number;
+    elapsedSec: number;
+  };
   try {
     r =
       kind === 'tokenizer'
-        ? await mod.trainTokenizer({ ...common, ...(cfg.evalSamples !== undefined ? { evalSamples: cfg.evalSamples } : {}) } as Parameters<typeof mod.trainTokenizer>[0])
-        : await mod.trainVAR({ ...common, tokenizer: abs(ui.io, tokenizerArg as string), ...(cfg.eval ? { eval: cfg.eval } : {}) } as Parameters<typeof mod.trainVAR>[0]);
+        ? await mod.trainTokenizer({ ...common, ...(cfg.evalSamples !== undefined ? { evalSamples: cfg.evalSamples } : {}) } as Parameters<
+            typeof mod.trainTokenizer
+          >[0])
+        : await mod.trainVAR({
+            ...common,
+            tokenizer: abs(ui.io, tokenizerArg as string),
+            ...(cfg.eval ? { eval: cfg.eval } : {}),
+          } as Parameters<typeof mod.trainVAR>[0]);
   } finally {
     bar?.stop();
   }
-  ui.line(`${runDir}: step ${r.step}/${r.totalSteps} (${r.reason}${r.resumedFrom ? `, resumed from step ${r.resumedFrom}` : ''}), ${r.elapsedSec.toFixed(1)} s of training`);
+  ui.line(
+    `${runDir}: step ${r.step}/${r.totalSteps} (${r.reason}${r.resumedFrom ? `, resumed from step ${r.resumedFrom}` : ''}), ${r.elapsedSec.toFixed(1)} s of training`,
+  );
   if (r.lastLosses) ui.line(`losses: ${JSON.stringify(r.lastLosses)}`);
   if (r.lastEval) ui.line(`eval: ${JSON.stringify(r.lastEval)}`);
   if (!r.done) ui.line(`not finished: run the same command again to resume`);

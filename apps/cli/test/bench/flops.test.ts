@@ -6,8 +6,18 @@ import { decodeFlops, matMulFlops, transformerFlops } from '../../src/bench/flop
 describe('FLOP counts', () => {
   it('transformer: hand count of a 1-block model over two scales (KV cache, batch 2)', () => {
     const c: VARConfig = {
-      numClasses: 3, depth: 1, embedDim: 4, numHeads: 1, mlpRatio: 2, normEps: 1e-6, sharedAln: false,
-      condDropRate: 0, attnL2Norm: true, patchNums: [1, 2], vocabSize: 5, Cvae: 3,
+      numClasses: 3,
+      depth: 1,
+      embedDim: 4,
+      numHeads: 1,
+      mlpRatio: 2,
+      normEps: 1e-6,
+      sharedAln: false,
+      condDropRate: 0,
+      attnL2Norm: true,
+      patchNums: [1, 2],
+      vocabSize: 5,
+      Cvae: 3,
     };
     const t = transformerFlops(c, 2);
     // setup: AdaLN 2·2·4·24 = 384, head AdaLN 2·2·4·8 = 128

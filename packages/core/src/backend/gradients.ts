@@ -19,8 +19,7 @@ import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
 const zeroGrad = (kernelName: string, inputs: string[]): GradConfig => ({
   kernelName,
   inputsToSave: inputs,
-  gradFunc: (_dy: Tensor | Tensor[], saved: Tensor[]) =>
-    Object.fromEntries(inputs.map((name, i) => [name, () => tf.zerosLike(saved[i])])),
+  gradFunc: (_dy: Tensor | Tensor[], saved: Tensor[]) => Object.fromEntries(inputs.map((name, i) => [name, () => tf.zerosLike(saved[i])])),
 });
 
 const gatherNdGrad: GradConfig = {

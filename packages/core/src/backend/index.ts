@@ -97,7 +97,12 @@ export async function initBackend(name: BackendName = 'auto', options: InitBacke
       }
       try {
         chosen = await initConcrete(candidate, options, true);
-        tried.push({ name: candidate, available: true, reason: chosen.reason, ...(chosen.adapterInfo ? { adapterInfo: chosen.adapterInfo } : {}) });
+        tried.push({
+          name: candidate,
+          available: true,
+          reason: chosen.reason,
+          ...(chosen.adapterInfo ? { adapterInfo: chosen.adapterInfo } : {}),
+        });
         break;
       } catch (e) {
         await restore();
@@ -105,7 +110,10 @@ export async function initBackend(name: BackendName = 'auto', options: InitBacke
       }
     }
     if (!chosen) {
-      throw new BackendUnavailableError('auto', `No backend could be initialised:\n${tried.map((t) => `  ${t.name}: ${t.reason}`).join('\n')}`);
+      throw new BackendUnavailableError(
+        'auto',
+        `No backend could be initialised:\n${tried.map((t) => `  ${t.name}: ${t.reason}`).join('\n')}`,
+      );
     }
     const passed = tried.filter((t) => !t.available).map((t) => `${t.name}: ${t.reason}`);
     info = {
@@ -154,7 +162,11 @@ export async function availableBackends(): Promise<BackendAvailability[]> {
         const pkg = TFNODE_PACKAGES[name];
         if (!node) out.push({ name, available: false, reason: `${pkg} runs only in Node.js` });
         else if (await tfnodeInstalled(name)) {
-          out.push({ name, available: true, reason: `${pkg} is installed${name === 'cuda' ? ' (a CUDA GPU is checked when initialised)' : ''}` });
+          out.push({
+            name,
+            available: true,
+            reason: `${pkg} is installed${name === 'cuda' ? ' (a CUDA GPU is checked when initialised)' : ''}`,
+          });
         } else out.push({ name, available: false, reason: `${pkg} is not installed (npm install ${pkg}@^4.22.0)` });
         break;
       }
@@ -169,13 +181,25 @@ export async function availableBackends(): Promise<BackendAvailability[]> {
         break;
       }
       case 'wasm': {
-        const ok = (node ? await canResolve('@tensorflow/tfjs-backend-wasm') : tf.findBackendFactory('wasm') != null) && typeof WebAssembly === 'object';
-        out.push({ name, available: ok, reason: ok ? 'WebAssembly and @tensorflow/tfjs-backend-wasm are present' : '@tensorflow/tfjs-backend-wasm is not installed (or no WebAssembly)' });
+        const ok =
+          (node ? await canResolve('@tensorflow/tfjs-backend-wasm') : tf.findBackendFactory('wasm') != null) &&
+          typeof WebAssembly === 'object';
+        out.push({
+          name,
+          available: ok,
+          reason: ok
+            ? 'WebAssembly and @tensorflow/tfjs-backend-wasm are present'
+            : '@tensorflow/tfjs-backend-wasm is not installed (or no WebAssembly)',
+        });
         break;
       }
       case 'cpu': {
         const ok = node ? await canResolve('@tensorflow/tfjs-backend-cpu') : tf.findBackendFactory('cpu') != null;
-        out.push({ name, available: ok, reason: ok ? '@tensorflow/tfjs-backend-cpu is present' : '@tensorflow/tfjs-backend-cpu is not installed' });
+        out.push({
+          name,
+          available: ok,
+          reason: ok ? '@tensorflow/tfjs-backend-cpu is present' : '@tensorflow/tfjs-backend-cpu is not installed',
+        });
         break;
       }
     }

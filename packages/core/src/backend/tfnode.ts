@@ -11,10 +11,9 @@ export const TFNODE_PACKAGES = {
 
 function installHelp(name: 'tensorflow' | 'cuda'): string {
   const pkg = TFNODE_PACKAGES[name];
-  return (
-    `Install it with \`npm install ${pkg}@^4.22.0\` (its install step downloads libtensorflow${name === 'cuda' ? ' built for CUDA; ' +
-      'the machine also needs an NVIDIA driver, CUDA 11.2 and cuDNN 8.1' : ''}), then call initBackend('${name}') again.`
-  );
+  return `Install it with \`npm install ${pkg}@^4.22.0\` (its install step downloads libtensorflow${
+    name === 'cuda' ? ' built for CUDA; ' + 'the machine also needs an NVIDIA driver, CUDA 11.2 and cuDNN 8.1' : ''
+  }), then call initBackend('${name}') again.`;
 }
 
 /** Whether the package for `name` is installed (resolvable), without loading it. */
@@ -36,7 +35,9 @@ export async function initTfnode(name: 'tensorflow' | 'cuda'): Promise<BackendIn
   try {
     await importDynamic(pkg);
   } catch (e) {
-    throw new BackendUnavailableError(name, `${pkg} is installed but failed to load: ${errorMessage(e)}. ${installHelp(name)}`, { cause: e });
+    throw new BackendUnavailableError(name, `${pkg} is installed but failed to load: ${errorMessage(e)}. ${installHelp(name)}`, {
+      cause: e,
+    });
   }
   if (tf.findBackendFactory('tensorflow') == null) {
     throw new BackendUnavailableError(

@@ -11,7 +11,17 @@ import { importDynamic, isNode } from './env.js';
 export const VULKAN_LOADER = 'libvulkan.so.1';
 
 /** Library directories the dynamic linker searches by default (Debian/Ubuntu multiarch, Fedora, Alpine). */
-const DEFAULT_DIRS = ['/lib', '/usr/lib', '/lib64', '/usr/lib64', '/usr/local/lib', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
+const DEFAULT_DIRS = [
+  '/lib',
+  '/usr/lib',
+  '/lib64',
+  '/usr/lib64',
+  '/usr/local/lib',
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+];
 
 export interface VulkanLoaderCheck {
   /** false only when the loader was looked for and is certainly absent (Linux). */
@@ -25,7 +35,9 @@ export interface VulkanLoaderCheck {
  * ld.so cache, then the default directories. Off Linux (or outside Node) it answers
  * `found: true` and leaves the decision to Dawn. `VAR_WEBGPU_SKIP_VULKAN_CHECK=1` skips it.
  */
-export async function checkVulkanLoader(env: Record<string, string | undefined> = (globalThis as any).process?.env ?? {}): Promise<VulkanLoaderCheck> {
+export async function checkVulkanLoader(
+  env: Record<string, string | undefined> = (globalThis as any).process?.env ?? {},
+): Promise<VulkanLoaderCheck> {
   const proc = (globalThis as any).process;
   if (!isNode() || proc.platform !== 'linux' || env.VAR_WEBGPU_SKIP_VULKAN_CHECK === '1') return { found: true, where: 'not checked' };
   const fs = await importDynamic<typeof import('node:fs')>('node:fs');

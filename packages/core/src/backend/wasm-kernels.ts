@@ -47,7 +47,9 @@ class KernelRunner {
   run(name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
     if (name === '__var_wasm_BatchMatMul_orig') {
       const out = originalBatchMatMul!.kernelFunc({
-        inputs, attrs: { transposeA: false, transposeB: false }, backend: this.backend as any,
+        inputs,
+        attrs: { transposeA: false, transposeB: false },
+        backend: this.backend as any,
       }) as TensorInfo;
       this.made.push(out);
       return out;
@@ -77,7 +79,14 @@ function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unkno
   };
   const $dataFormat = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, $dataFormat,
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    $dataFormat,
   );
   const r = new KernelRunner(backend);
   try {
@@ -101,7 +110,19 @@ function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unkno
     void right;
     const xp =
       top || left || padB || padR
-        ? r.run('PadV2', { x: xs }, { paddings: [[0, 0], [top, padB], [left, padR], [0, 0]], constantValue: 0 })
+        ? r.run(
+            'PadV2',
+            { x: xs },
+            {
+              paddings: [
+                [0, 0],
+                [top, padB],
+                [left, padR],
+                [0, 0],
+              ],
+              constantValue: 0,
+            },
+          )
         : xs;
     const N = B * OH * OW;
     const dy3 = r.run('Reshape', { x: dys }, { shape: [1, N, Co] });
@@ -116,10 +137,20 @@ function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unkno
       for (let kw = 0; kw < KW; kw++) {
         let patch = r.run('Slice', { x: xt }, { begin: [0, 0, kh, kw], size });
         if (SH !== 1 || SW !== 1) {
-          patch = r.run('StridedSlice', { x: patch }, {
-            begin: [0, 0, 0, 0], end: size, strides: [1, 1, SH, SW],
-            beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-          });
+          patch = r.run(
+            'StridedSlice',
+            { x: patch },
+            {
+              begin: [0, 0, 0, 0],
+              end: size,
+              strides: [1, 1, SH, SW],
+              beginMask: 0,
+              endMask: 0,
+              ellipsisMask: 0,
+              newAxisMask: 0,
+              shrinkAxisMask: 0,
+            },
+          );
         }
         const p3 = r.run('Reshape', { x: patch }, { shape: [1, Ci, N] });
         taps.push(r.run('BatchMatMul', { a: p3, b: dy3 }, { transposeA: false, transposeB: false })); // (1, Ci, Co)
@@ -181,7 +212,14 @@ function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknow
   };
   const $dataFormat = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(
-    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, $dataFormat,
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    $dataFormat,
   );
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
@@ -370,8 +408,7 @@ function fastBatchMatMul(args: { inputs: NamedTensorInfoMap; backend: unknown; a
     };
     const a3 = contiguous(a, batchA, M, K, transposeA); // (batchA, M, K)
     const b3 = contiguous(b, batchB, K, N, transposeB); // (batchB, K, N)
-    const mm = (x: TensorInfo, y: TensorInfo): TensorInfo =>
-      r.run('__var_wasm_BatchMatMul_orig', { a: x, b: y }, {});
+    const mm = (x: TensorInfo, y: TensorInfo): TensorInfo => r.run('__var_wasm_BatchMatMul_orig', { a: x, b: y }, {});
     let res: TensorInfo;
     if (batchB === 1) {
       // b shared by every item of a: fold a's batch into its rows.
@@ -412,8 +449,13 @@ type DwAttrs = {
 
 function depthwiseInfo(xShape: number[], filterShape: number[], attrs: DwAttrs) {
   return backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true,
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
   );
 }
 
@@ -483,7 +525,11 @@ function depthwiseBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unk
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter as unknown as KernelFunc },
   { kernelName: tf.UnsortedSegmentSum, backendName: BACKEND, kernelFunc: unsortedSegmentSum as unknown as KernelFunc },
-  { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: BACKEND, kernelFunc: depthwiseBackpropFilter as unknown as KernelFunc },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+    backendName: BACKEND,
+    kernelFunc: depthwiseBackpropFilter as unknown as KernelFunc,
+  },
   { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: BACKEND, kernelFunc: depthwiseBackpropInput as unknown as KernelFunc },
 ];
 
@@ -525,7 +571,11 @@ export function registerWasmTrainingKernels(): string[] {
   const bpi = tf.getKernel(tf.Conv2DBackpropInput, BACKEND);
   if (bpi && bpi.kernelFunc !== (conv2DBackpropInput as unknown as KernelFunc)) {
     tf.unregisterKernel(tf.Conv2DBackpropInput, BACKEND);
-    tf.registerKernel({ kernelName: tf.Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2DBackpropInput as unknown as KernelFunc });
+    tf.registerKernel({
+      kernelName: tf.Conv2DBackpropInput,
+      backendName: BACKEND,
+      kernelFunc: conv2DBackpropInput as unknown as KernelFunc,
+    });
     added.push(tf.Conv2DBackpropInput);
   }
   return added;

@@ -154,7 +154,5 @@ export async function nodeSupportsWasmThreads(): Promise<boolean> {
     return false;
   }
   // A wasm module with a shared memory (threads proposal).
-  return WebAssembly.validate(
-    new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1]),
-  );
+  return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1]));
 }

@@ -52,7 +52,7 @@ export async function initWasm(options: InitBackendOptions): Promise<BackendInfo
   const wasm = await loadWasmModule();
   const { threads: wanted, source } = await resolveWasmThreads(options);
 
-  const already = (tf.engine().registry as Record<string, unknown>)['wasm'] !== undefined;
+  const already = (tf.engine().registry as Record<string, unknown>).wasm !== undefined;
   if (already) {
     const actual = wasm.getThreadsCount();
     if (options.threads !== undefined && Math.min(options.threads, MAX_WASM_THREADS) !== actual) {
@@ -77,7 +77,10 @@ export async function initWasm(options: InitBackendOptions): Promise<BackendInfo
   }
 
   if (tf.findBackendFactory('wasm') == null) {
-    throw new BackendUnavailableError('wasm', '@tensorflow/tfjs-backend-wasm is installed but did not register the "wasm" backend with this copy of @tensorflow/tfjs-core (two copies of tfjs-core installed?)');
+    throw new BackendUnavailableError(
+      'wasm',
+      '@tensorflow/tfjs-backend-wasm is installed but did not register the "wasm" backend with this copy of @tensorflow/tfjs-core (two copies of tfjs-core installed?)',
+    );
   }
   if (options.wasmPaths !== undefined) wasm.setWasmPaths(options.wasmPaths as any);
 

@@ -27,13 +27,18 @@ export function getGpu(): Promise<{ gpu: any; source: string }> {
     // Without a Vulkan loader Dawn prints a warning and a native stack line to stdout: do not start it.
     const vk = await checkVulkanLoader();
     if (!vk.found) {
-      throw new BackendUnavailableError('webgpu', `Dawn needs the Vulkan loader ${VULKAN_LOADER}, which is not installed here (searched ${vk.where}). ${WEBGPU_NODE_HELP}`);
+      throw new BackendUnavailableError(
+        'webgpu',
+        `Dawn needs the Vulkan loader ${VULKAN_LOADER}, which is not installed here (searched ${vk.where}). ${WEBGPU_NODE_HELP}`,
+      );
     }
     let mod: any;
     try {
       mod = await importDynamic('webgpu');
     } catch (e) {
-      throw new BackendUnavailableError('webgpu', `The \`webgpu\` package could not be loaded (${errorMessage(e)}). ${WEBGPU_NODE_HELP}`, { cause: e });
+      throw new BackendUnavailableError('webgpu', `The \`webgpu\` package could not be loaded (${errorMessage(e)}). ${WEBGPU_NODE_HELP}`, {
+        cause: e,
+      });
     }
     for (const [k, v] of Object.entries(mod.globals as Record<string, unknown>)) {
       if (!(k in globalThis)) (globalThis as any)[k] = v;
@@ -140,9 +145,14 @@ let activeAdapter: WebGPUAdapterSummary | undefined;
 /** Initialise and activate the webgpu backend on the adapter `probeWebGPU` finds. */
 export async function initWebgpu(options: InitBackendOptions, allowSoftwareDefault: boolean): Promise<BackendInfo> {
   const registry = tf.engine().registry as Record<string, any>;
-  if (registry['webgpu'] !== undefined && activeAdapter) {
+  if (registry.webgpu !== undefined && activeAdapter) {
     await tf.setBackend('webgpu');
-    return { name: 'webgpu', requested: 'webgpu', adapterInfo: activeAdapter, reason: 'webgpu backend already initialised in this process' };
+    return {
+      name: 'webgpu',
+      requested: 'webgpu',
+      adapterInfo: activeAdapter,
+      reason: 'webgpu backend already initialised in this process',
+    };
   }
   const probe = await probeWebGPU(options.powerPreference);
   if (!probe.adapter || !probe.summary) throw new BackendUnavailableError('webgpu', probe.reason);
@@ -156,12 +166,14 @@ export async function initWebgpu(options: InitBackendOptions, allowSoftwareDefau
   // The package registers its own factory at import only when navigator.gpu already exists;
   // ours reuses the adapter probed above (so the reported adapter is the one that runs).
   const { WebGPUBackend } = await loadWebgpuBackendModule();
-  if (registry['webgpu'] !== undefined) {
+  if (registry.webgpu !== undefined) {
     // Initialised by someone else (e.g. tf.setBackend('webgpu') after importing the package).
     await tf.setBackend('webgpu');
     activeAdapter = probe.summary;
     return {
-      name: 'webgpu', requested: 'webgpu', adapterInfo: probe.summary,
+      name: 'webgpu',
+      requested: 'webgpu',
+      adapterInfo: probe.summary,
       reason: `webgpu backend was already initialised in this process; ${probe.reason}`,
     };
   }

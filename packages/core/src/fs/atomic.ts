@@ -35,14 +35,19 @@ export function systemErrorText(e: unknown): string {
  * joined) to `path` atomically.
  * @throws what `options.error` makes of the system error (default: that error).
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | Iterable<Uint8Array>,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const fs = await import('node:fs/promises');
   const nodePath = await import('node:path');
   const dir = nodePath.dirname(path);
   const pid = (globalThis as { process?: { pid?: number } }).process?.pid ?? 0;
   const stamp = `${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${pid}.${stamp}.tmp`);
-  const parts: Iterable<Uint8Array> = typeof data === 'string' ? [new TextEncoder().encode(data)] : data instanceof Uint8Array ? [data] : data;
+  const parts: Iterable<Uint8Array> =
+    typeof data === 'string' ? [new TextEncoder().encode(data)] : data instanceof Uint8Array ? [data] : data;
   let fh: import('node:fs/promises').FileHandle | undefined;
   try {
     if (options.createDirs ?? true) await fs.mkdir(dir, { recursive: true });

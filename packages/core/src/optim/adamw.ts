@@ -82,7 +82,10 @@ export class AdamW {
   /** The moments as float32 tensors `m.<name>` / `v.<name>` and the step count. */
   getState(): { step: number; tensors: Map<string, MomentTensor> } {
     const tensors = new Map<string, MomentTensor>();
-    for (const [kind, map] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [kind, map] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [n, t] of map) {
         tensors.set(`${kind}.${n}`, { dtype: 'F32', shape: [...t.shape], data: new Float32Array(t.dataSync() as Float32Array) });
       }
@@ -100,12 +103,16 @@ export class AdamW {
       for (const [n, t] of kind === 'm' ? this.m : this.v) {
         const raw = state.tensors.get(`${kind}.${n}`);
         if (!raw) problems.push(`missing ${kind}.${n}`);
-        else if (raw.shape.join(',') !== t.shape.join(',')) problems.push(`${kind}.${n}: shape [${raw.shape}] but the parameter is [${t.shape}]`);
+        else if (raw.shape.join(',') !== t.shape.join(','))
+          problems.push(`${kind}.${n}: shape [${raw.shape}] but the parameter is [${t.shape}]`);
         else if (raw.dtype !== 'F32') problems.push(`${kind}.${n}: dtype ${raw.dtype}, expected F32`);
       }
     }
     if (!(Number.isInteger(state.step) && state.step >= 0)) problems.push(`step must be an integer >= 0, got ${state.step}`);
-    if (problems.length) throw new CheckpointError(`${label}: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8} more)` : ''}`);
+    if (problems.length)
+      throw new CheckpointError(
+        `${label}: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8} more)` : ''}`,
+      );
     for (const kind of ['m', 'v'] as const) {
       for (const [n, t] of kind === 'm' ? this.m : this.v) {
         const raw = state.tensors.get(`${kind}.${n}`)!;

@@ -5,13 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError, ValueError } from '../errors.js';
-import {
-  assertResizeMode,
-  assertSize,
-  interpolationMatrixT,
-  kroneckerMatrixT,
-  type ResizeMode,
-} from './matrix.js';
+import { assertResizeMode, assertSize, interpolationMatrixT, kroneckerMatrixT, type ResizeMode } from './matrix.js';
 
 /**
  * Largest Kronecker matrix (inH*inW*outH*outW entries) applied as one matMul; larger
@@ -83,7 +77,15 @@ export function interpolate(x: tf.Tensor4D, size: [number, number] | number, mod
 
 /** Sizes equal: copy. Kronecker: one matMul. Else separable, cheaper axis first. */
 function forward(
-  x: tf.Tensor4D, B: number, C: number, H: number, W: number, outH: number, outW: number, mode: ResizeMode, kron: boolean,
+  x: tf.Tensor4D,
+  B: number,
+  C: number,
+  H: number,
+  W: number,
+  outH: number,
+  outW: number,
+  mode: ResizeMode,
+  kron: boolean,
 ): tf.Tensor4D {
   if (H === outH && W === outW) return tf.clone(x);
   return tf.tidy(() => {
@@ -99,7 +101,15 @@ function forward(
 
 /** The adjoint: dX = Mhᵀ · dY · Mw with the same matrices, transposed inside matMul. */
 function backward(
-  dy: tf.Tensor4D, B: number, C: number, H: number, W: number, outH: number, outW: number, mode: ResizeMode, kron: boolean,
+  dy: tf.Tensor4D,
+  B: number,
+  C: number,
+  H: number,
+  W: number,
+  outH: number,
+  outW: number,
+  mode: ResizeMode,
+  kron: boolean,
 ): tf.Tensor4D {
   if (H === outH && W === outW) return tf.clone(dy);
   return tf.tidy(() => {
@@ -118,7 +128,14 @@ function backward(
  * Lh = mh (or mhᵀ when `transposed`), likewise Lw; a null matrix is the identity.
  * (B, C, h, w) -> (B, C, outH, outW), applying the cheaper axis first.
  */
-function separable(x: tf.Tensor4D, mh: tf.Tensor2D | null, mw: tf.Tensor2D | null, transposed: boolean, outH: number, outW: number): tf.Tensor4D {
+function separable(
+  x: tf.Tensor4D,
+  mh: tf.Tensor2D | null,
+  mw: tf.Tensor2D | null,
+  transposed: boolean,
+  outH: number,
+  outW: number,
+): tf.Tensor4D {
   const [B, C, h, w] = x.shape;
   const N = B * C;
   const alongW = (t: tf.Tensor, rows: number): tf.Tensor2D =>

@@ -61,8 +61,14 @@ const TWO_POW_53 = 9007199254740992;
 
 /** (ah:al) * (bh:bl) mod 2^64 with exact integer arithmetic; returns [hi, lo] uint32. */
 function mul64(ah: number, al: number, bh: number, bl: number): [number, number] {
-  const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16;
-  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1; // each < 2^32, exact
+  const a0 = al & 0xffff,
+    a1 = al >>> 16,
+    b0 = bl & 0xffff,
+    b1 = bl >>> 16;
+  const p00 = a0 * b0,
+    p01 = a0 * b1,
+    p10 = a1 * b0,
+    p11 = a1 * b1; // each < 2^32, exact
   const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
   const lo = (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0;
   let hi = (p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) >>> 0;
@@ -252,8 +258,12 @@ export class Rng implements RandomSource {
    */
   setState(state: RngState): void {
     const s = state?.s;
-    if (state?.algorithm !== 'xoshiro128**' || !Array.isArray(s) || s.length !== 4 ||
-        !s.every((w) => Number.isInteger(w) && w >= 0 && w < TWO_POW_32)) {
+    if (
+      state?.algorithm !== 'xoshiro128**' ||
+      !Array.isArray(s) ||
+      s.length !== 4 ||
+      !s.every((w) => Number.isInteger(w) && w >= 0 && w < TWO_POW_32)
+    ) {
       throw new ValueError(`Rng.setState: expected { algorithm: 'xoshiro128**', s: [four uint32] }; got ${JSON.stringify(state)}`);
     }
     if ((s[0] | s[1] | s[2] | s[3]) === 0) throw new ValueError('Rng.setState: the all-zero state is invalid for xoshiro128**');

@@ -43,7 +43,9 @@ describe('initBackend / availableBackends', () => {
       const err = await initBackend(name).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(BackendUnavailableError);
       expect((err as BackendUnavailableError).backend).toBe(name);
-      expect((err as Error).message).toMatch(name === 'cuda' ? /npm install @tensorflow\/tfjs-node-gpu/ : /npm install @tensorflow\/tfjs-node@/);
+      expect((err as Error).message).toMatch(
+        name === 'cuda' ? /npm install @tensorflow\/tfjs-node-gpu/ : /npm install @tensorflow\/tfjs-node@/,
+      );
       expect(tf.getBackend()).toBe('cpu');
     });
   }

@@ -29,8 +29,10 @@ it('README "Backends" example runs and prints the chosen backend and the result'
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   try {
     for (const [i, block] of blocks.entries()) {
-      const code = block.replace(/from '([^']+)'/g, (_w, spec: string) =>
-        `from '${spec === '@var/core' ? join(pkgRoot, 'src', 'index.ts') : require.resolve(spec)}'`);
+      const code = block.replace(
+        /from '([^']+)'/g,
+        (_w, spec: string) => `from '${spec === '@var/core' ? join(pkgRoot, 'src', 'index.ts') : require.resolve(spec)}'`,
+      );
       const file = join(dir, `backends-${i}.ts`);
       writeFileSync(file, code);
       await import(/* @vite-ignore */ file);

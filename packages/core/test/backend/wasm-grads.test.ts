@@ -10,7 +10,12 @@ import { initBackend } from '../../src/index.js';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../src/backend/wasm-kernels.js';
 
 type Graph = (...xs: tf.Tensor[]) => tf.Scalar;
-interface Input { shape: number[]; data: Float32Array | Int32Array; dtype: 'float32' | 'int32'; grad: boolean }
+interface Input {
+  shape: number[];
+  data: Float32Array | Int32Array;
+  dtype: 'float32' | 'int32';
+  grad: boolean;
+}
 
 // Deterministic inputs (no dependence on tf's RNG so both backends see the same numbers).
 function rand(shape: number[], seed: number, scale = 1): Input {
@@ -26,7 +31,7 @@ function rand(shape: number[], seed: number, scale = 1): Input {
 function ints(shape: number[], values: number[]): Input {
   return { shape, data: Int32Array.from(values), dtype: 'int32', grad: false };
 }
-function constant(inp: Input): Input {
+function _constant(inp: Input): Input {
   return { ...inp, grad: false };
 }
 
@@ -80,7 +85,10 @@ const weighted = (y: tf.Tensor, seed: number): tf.Scalar => {
   return tf.sum(tf.mul(y, tf.tensor(r.data, r.shape)));
 };
 
-const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as any) as unknown as (x: tf.Tensor) => tf.Tensor;
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as any) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-6): tf.Tensor4D {
   const [B, H, W, C] = x.shape;
@@ -113,7 +121,20 @@ describe('wasm training kernels', () => {
     // Every gradient-relevant kernel the cpu backend has, wasm now has too.
     const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName);
     const stillMissing = cpu.filter((k) => !have.has(k));
-    const notForTraining = new Set(['Complex', 'ComplexAbs', 'Real', 'Imag', 'FFT', 'IFFT', 'Draw', 'RaggedGather', 'RaggedRange', 'RaggedTensorToTensor', 'StaticRegexReplace', 'Einsum']);
+    const notForTraining = new Set([
+      'Complex',
+      'ComplexAbs',
+      'Real',
+      'Imag',
+      'FFT',
+      'IFFT',
+      'Draw',
+      'RaggedGather',
+      'RaggedRange',
+      'RaggedTensorToTensor',
+      'StaticRegexReplace',
+      'Einsum',
+    ]);
     expect(stillMissing.filter((k) => !notForTraining.has(k))).toEqual([]);
   });
 
@@ -124,14 +145,30 @@ describe('wasm training kernels', () => {
       { x: [1, 9, 8, 2], f: [4, 4, 2, 3], s: 2, pad: 'same' },
       { x: [1, 9, 9, 4], f: [5, 5, 4, 2], s: [2, 1], pad: 'valid' },
       { x: [2, 6, 6, 3], f: [1, 1, 3, 6], s: 1, pad: 'valid' },
-      { x: [1, 6, 5, 2], f: [3, 3, 2, 2], s: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+      {
+        x: [1, 6, 5, 2],
+        f: [3, 3, 2, 2],
+        s: 1,
+        pad: [
+          [0, 0],
+          [1, 2],
+          [2, 0],
+          [0, 0],
+        ],
+      },
       { x: [2, 3, 6, 6], f: [3, 3, 3, 4], s: 1, pad: 'same', fmt: 'NCHW' },
     ];
     for (const c of cases) {
       const fmt = c.fmt ?? 'NHWC';
       const xi = rand(c.x, 11);
       const outShape = tf.backend_util.computeConv2DInfo(
-        c.x as [number, number, number, number], c.f as [number, number, number, number], c.s, 1, c.pad, undefined, false,
+        c.x as [number, number, number, number],
+        c.f as [number, number, number, number],
+        c.s,
+        1,
+        c.pad,
+        undefined,
+        false,
         fmt === 'NHWC' ? 'channelsLast' : 'channelsFirst',
       ).outShape;
       const dyi = rand(outShape, 12);
@@ -143,7 +180,11 @@ describe('wasm training kernels', () => {
         const before = tf.memory().numTensors;
         const ids = (tf.backend() as any).numDataIds();
         const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-          strides: c.s, pad: c.pad, dataFormat: fmt, dimRoundingMode: undefined, filterShape: c.f,
+          strides: c.s,
+          pad: c.pad,
+          dataFormat: fmt,
+          dimRoundingMode: undefined,
+          filterShape: c.f,
         } as any) as tf.Tensor;
         expect(dw.shape).toEqual(c.f);
         results.push(Float32Array.from(await dw.data()));
@@ -165,13 +206,29 @@ describe('wasm training kernels', () => {
       { x: [1, 9, 8, 2], f: [4, 4, 2, 3], s: 2, pad: 'same' },
       { x: [1, 9, 9, 4], f: [5, 5, 4, 2], s: [2, 1], pad: 'valid' },
       { x: [2, 6, 6, 3], f: [1, 1, 3, 6], s: 1, pad: 'valid' },
-      { x: [1, 6, 5, 2], f: [3, 3, 2, 2], s: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+      {
+        x: [1, 6, 5, 2],
+        f: [3, 3, 2, 2],
+        s: 1,
+        pad: [
+          [0, 0],
+          [1, 2],
+          [2, 0],
+          [0, 0],
+        ],
+      },
       { x: [2, 3, 6, 6], f: [3, 3, 3, 4], s: 1, pad: 'same', fmt: 'NCHW' },
     ];
     for (const c of cases) {
       const fmt = c.fmt ?? 'NHWC';
       const outShape = tf.backend_util.computeConv2DInfo(
-        c.x as [number, number, number, number], c.f as [number, number, number, number], c.s, 1, c.pad, undefined, false,
+        c.x as [number, number, number, number],
+        c.f as [number, number, number, number],
+        c.s,
+        1,
+        c.pad,
+        undefined,
+        false,
         fmt === 'NHWC' ? 'channelsLast' : 'channelsFirst',
       ).outShape;
       const dyi = rand(outShape, 31);
@@ -184,7 +241,11 @@ describe('wasm training kernels', () => {
         const before = tf.memory().numTensors;
         const ids = (tf.backend() as any).numDataIds();
         const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, {
-          strides: c.s, pad: c.pad, dataFormat: fmt, dimRoundingMode: undefined, inputShape: c.x,
+          strides: c.s,
+          pad: c.pad,
+          dataFormat: fmt,
+          dimRoundingMode: undefined,
+          inputShape: c.x,
         } as any) as tf.Tensor;
         expect(dx.shape).toEqual(c.x);
         results.push(Float32Array.from(await dx.data()));
@@ -264,63 +325,101 @@ describe('wasm training kernels', () => {
       } else {
         const inner = c.x.shape.slice(c.ids.shape.length).reduce((a, b) => a * b, 1);
         const want = new Array(c.n * inner).fill(0);
-        c.ids.data.forEach((s, r) => { for (let j = 0; j < inner; j++) want[s * inner + j] += c.x.data[r * inner + j]; });
+        c.ids.data.forEach((s, r) => {
+          for (let j = 0; j < inner; j++) want[s * inner + j] += c.x.data[r * inner + j];
+        });
         res[0].forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
       }
     }
   });
 
   it('depthwise conv gradients match cpu', async () => {
-    await compare('depthwiseConv2d', (x, w) => weighted(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), 7),
-      [rand([2, 7, 7, 3], 1), rand([3, 3, 3, 2], 2)]);
+    await compare('depthwiseConv2d', (x, w) => weighted(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), 7), [
+      rand([2, 7, 7, 3], 1),
+      rand([3, 3, 3, 2], 2),
+    ]);
   });
 
   it('conv block (conv2d stride 1/2, bias, GroupNorm, SiLU, residual) gradients match cpu', async () => {
-    await compare('conv block', (x, w1, b1, g, be, w2) => {
-      const h = tf.add(tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 1, 'same'), b1) as tf.Tensor4D;
-      const n = groupNorm(h, 4, g, be);
-      const s = tf.mul(n, tf.sigmoid(n)) as tf.Tensor4D;
-      const d = tf.conv2d(tf.add(s, h) as tf.Tensor4D, w2 as tf.Tensor4D, 2, 'same');
-      return weighted(d, 9);
-    }, [rand([2, 8, 8, 4], 1), rand([3, 3, 4, 8], 2, 0.3), rand([8], 3), rand([8], 4), rand([8], 5), rand([3, 3, 8, 6], 6, 0.3)]);
+    await compare(
+      'conv block',
+      (x, w1, b1, g, be, w2) => {
+        const h = tf.add(tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 1, 'same'), b1) as tf.Tensor4D;
+        const n = groupNorm(h, 4, g, be);
+        const s = tf.mul(n, tf.sigmoid(n)) as tf.Tensor4D;
+        const d = tf.conv2d(tf.add(s, h) as tf.Tensor4D, w2 as tf.Tensor4D, 2, 'same');
+        return weighted(d, 9);
+      },
+      [rand([2, 8, 8, 4], 1), rand([3, 3, 4, 8], 2, 0.3), rand([8], 3), rand([8], 4), rand([8], 5), rand([3, 3, 8, 6], 6, 0.3)],
+    );
   });
 
   it('attention block (LayerNorm, batched matMul, causal softmax, gelu-tanh, logSoftmax CE) gradients match cpu', async () => {
-    const B = 2, L = 5, C = 8, Hh = 2, V = 7;
+    const B = 2,
+      L = 5,
+      C = 8,
+      Hh = 2,
+      V = 7;
     const labels = ints([B * L], [0, 3, 6, 2, 2, 1, 5, 4, 0, 6]);
     const mask = tf.tidy(() => tf.linalg.bandPart(tf.ones([L, L]), -1, 0));
-    const maskData = { shape: [L, L], data: await mask.data() as Float32Array, dtype: 'float32' as const, grad: false };
+    const maskData = { shape: [L, L], data: (await mask.data()) as Float32Array, dtype: 'float32' as const, grad: false };
     mask.dispose();
-    await compare('attention', (x, g, be, wqkv, wo, w1, w2, head, lab, m) => {
-      const h = layerNorm(x, g, be);
-      const qkv = tf.reshape(tf.matMul(tf.reshape(h, [B * L, C]), wqkv), [B, L, 3, Hh, C / Hh]);
-      const [q, k, v] = tf.split(tf.transpose(qkv, [2, 0, 3, 1, 4]), 3, 0).map((t) => tf.reshape(t, [B, Hh, L, C / Hh]));
-      let att = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(C / Hh));
-      att = tf.where(tf.cast(m, 'bool'), att, tf.fill(att.shape, -1e9));
-      const o = tf.reshape(tf.transpose(tf.matMul(tf.softmax(att), v), [0, 2, 1, 3]), [B * L, C]);
-      const r = tf.add(tf.reshape(x, [B * L, C]), tf.matMul(o, wo));
-      const f = tf.add(r, tf.matMul(geluTanh(tf.matMul(r, w1)), w2));
-      const logits = tf.matMul(f, head);
-      const lp = tf.logSoftmax(logits);
-      return tf.neg(tf.mean(tf.sum(tf.mul(lp, tf.oneHot(lab as tf.Tensor1D, V)), -1))) as tf.Scalar;
-    }, [rand([B, L, C], 1), rand([C], 2), rand([C], 3), rand([C, 3 * C], 4, 0.4), rand([C, C], 5, 0.4), rand([C, 4 * C], 6, 0.4),
-      rand([4 * C, C], 7, 0.3), rand([C, V], 8, 0.5), labels, maskData]);
+    await compare(
+      'attention',
+      (x, g, be, wqkv, wo, w1, w2, head, lab, m) => {
+        const h = layerNorm(x, g, be);
+        const qkv = tf.reshape(tf.matMul(tf.reshape(h, [B * L, C]), wqkv), [B, L, 3, Hh, C / Hh]);
+        const [q, k, v] = tf.split(tf.transpose(qkv, [2, 0, 3, 1, 4]), 3, 0).map((t) => tf.reshape(t, [B, Hh, L, C / Hh]));
+        let att = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(C / Hh));
+        att = tf.where(tf.cast(m, 'bool'), att, tf.fill(att.shape, -1e9));
+        const o = tf.reshape(tf.transpose(tf.matMul(tf.softmax(att), v), [0, 2, 1, 3]), [B * L, C]);
+        const r = tf.add(tf.reshape(x, [B * L, C]), tf.matMul(o, wo));
+        const f = tf.add(r, tf.matMul(geluTanh(tf.matMul(r, w1)), w2));
+        const logits = tf.matMul(f, head);
+        const lp = tf.logSoftmax(logits);
+        return tf.neg(tf.mean(tf.sum(tf.mul(lp, tf.oneHot(lab as tf.Tensor1D, V)), -1))) as tf.Scalar;
+      },
+      [
+        rand([B, L, C], 1),
+        rand([C], 2),
+        rand([C], 3),
+        rand([C, 3 * C], 4, 0.4),
+        rand([C, C], 5, 0.4),
+        rand([C, 4 * C], 6, 0.4),
+        rand([4 * C, C], 7, 0.3),
+        rand([C, V], 8, 0.5),
+        labels,
+        maskData,
+      ],
+    );
   });
 
   it('embedding / VQ (gather, gatherND, argMin, oneHot, straight-through) gradients match cpu', async () => {
-    await compare('embedding+vq', (table, ids, z, codebook, idx) => {
-      const e = tf.gather(table, ids as tf.Tensor2D); // (2, 7, 6) with repeated ids
-      const g2 = tf.gatherND(table, idx);
-      const zz = tf.reshape(z, [-1, 6]);
-      const d = tf.add(tf.sub(tf.sum(tf.square(zz), 1, true), tf.mul(2, tf.matMul(zz, codebook, false, true))), tf.sum(tf.square(codebook), 1));
-      const code = tf.argMin(d, 1);
-      const q = tf.matMul(tf.oneHot(code, 5), codebook);
-      const qst = tf.add(zz, stopGradient(tf.sub(q, zz)));
-      const commit = tf.mean(tf.square(tf.sub(stopGradient(q), zz)));
-      const cbl = tf.mean(tf.square(tf.sub(q, stopGradient(zz))));
-      return tf.addN([weighted(e, 3), weighted(g2, 4), weighted(qst, 5), commit, cbl]) as tf.Scalar;
-    }, [rand([9, 6], 1), ints([2, 7], [1, 3, 3, 8, 0, 1, 1, 4, 4, 4, 2, 8, 7, 0]), rand([2, 4, 6], 2), rand([5, 6], 3),
-      ints([3, 1], [2, 2, 6])]);
+    await compare(
+      'embedding+vq',
+      (table, ids, z, codebook, idx) => {
+        const e = tf.gather(table, ids as tf.Tensor2D); // (2, 7, 6) with repeated ids
+        const g2 = tf.gatherND(table, idx);
+        const zz = tf.reshape(z, [-1, 6]);
+        const d = tf.add(
+          tf.sub(tf.sum(tf.square(zz), 1, true), tf.mul(2, tf.matMul(zz, codebook, false, true))),
+          tf.sum(tf.square(codebook), 1),
+        );
+        const code = tf.argMin(d, 1);
+        const q = tf.matMul(tf.oneHot(code, 5), codebook);
+        const qst = tf.add(zz, stopGradient(tf.sub(q, zz)));
+        const commit = tf.mean(tf.square(tf.sub(stopGradient(q), zz)));
+        const cbl = tf.mean(tf.square(tf.sub(q, stopGradient(zz))));
+        return tf.addN([weighted(e, 3), weighted(g2, 4), weighted(qst, 5), commit, cbl]) as tf.Scalar;
+      },
+      [
+        rand([9, 6], 1),
+        ints([2, 7], [1, 3, 3, 8, 0, 1, 1, 4, 4, 4, 2, 8, 7, 0]),
+        rand([2, 4, 6], 2),
+        rand([5, 6], 3),
+        ints([3, 1], [2, 2, 6]),
+      ],
+    );
   });
 
   it('misc ops (pad, slice, concat, transpose, resize-by-matMul, clip, max/mean/sum, exp/log, sqrt, where) gradients match cpu', async () => {
@@ -330,32 +429,59 @@ describe('wasm training kernels', () => {
       for (let i = 0; i < m; i++) data[i * n + Math.floor((i * n) / m)] = 1;
       return { shape: [m, n], data, dtype: 'float32', grad: false };
     };
-    await compare('misc', (x, y, R) => {
-      const p = tf.pad(x, [[0, 0], [1, 2], [2, 1], [0, 0]]);
-      const s = tf.slice(p, [0, 1, 0, 0], [-1, 5, 6, -1]);
-      const c = tf.concat([s, tf.reverse(s, 2)], 3);
-      const r = tf.transpose(tf.matMul(R, tf.reshape(tf.transpose(c, [1, 0, 2, 3]), [5, -1])), [1, 0]);
-      const clipped = tf.clipByValue(r, -0.5, 0.7);
-      const m = tf.max(tf.reshape(y, [3, 4]), 1);
-      const e = tf.log(tf.add(tf.exp(y), 1));
-      const sq = tf.sqrt(tf.add(tf.square(y), 0.1));
-      const w = tf.where(tf.greater(y, 0), y, tf.mul(y, 0.1));
-      return tf.addN([weighted(clipped, 2), weighted(m, 3), tf.mean(e), weighted(sq, 4), weighted(w, 5), tf.sum(tf.square(x))]) as tf.Scalar;
-    }, [rand([2, 4, 3, 2], 1), rand([12], 2), up(5, 8)]);
+    await compare(
+      'misc',
+      (x, y, R) => {
+        const p = tf.pad(x, [
+          [0, 0],
+          [1, 2],
+          [2, 1],
+          [0, 0],
+        ]);
+        const s = tf.slice(p, [0, 1, 0, 0], [-1, 5, 6, -1]);
+        const c = tf.concat([s, tf.reverse(s, 2)], 3);
+        const r = tf.transpose(tf.matMul(R, tf.reshape(tf.transpose(c, [1, 0, 2, 3]), [5, -1])), [1, 0]);
+        const clipped = tf.clipByValue(r, -0.5, 0.7);
+        const m = tf.max(tf.reshape(y, [3, 4]), 1);
+        const e = tf.log(tf.add(tf.exp(y), 1));
+        const sq = tf.sqrt(tf.add(tf.square(y), 0.1));
+        const w = tf.where(tf.greater(y, 0), y, tf.mul(y, 0.1));
+        return tf.addN([
+          weighted(clipped, 2),
+          weighted(m, 3),
+          tf.mean(e),
+          weighted(sq, 4),
+          weighted(w, 5),
+          tf.sum(tf.square(x)),
+        ]) as tf.Scalar;
+      },
+      [rand([2, 4, 3, 2], 1), rand([12], 2), up(5, 8)],
+    );
   });
 
   it('more ops used by the tokenizer/transformer (tile, stack, maximum/minimum, avgPool, norm, squaredDifference, abs, min, split) match cpu', async () => {
-    await compare('more ops', (x, y) => {
-      const x4 = x as tf.Tensor4D;
-      const t = tf.tile(tf.reshape(y, [1, 12]), [2, 1]);
-      const st = tf.stack([tf.maximum(y, 0.1), tf.minimum(y, -0.2), tf.abs(y)], 1);
-      const ap = tf.avgPool(x4, 2, 2, 'valid');
-      const n = tf.norm(tf.reshape(x, [-1, 2]), 'euclidean', 1);
-      const sd = tf.squaredDifference(tf.slice(y, [0], [6]), tf.slice(y, [6], [6]));
-      const [p1, p2] = tf.split(y, [5, 7]);
-      return tf.addN([weighted(t, 11), weighted(st, 12), weighted(ap, 13), weighted(n, 15), tf.sum(sd),
-        tf.min(p1), weighted(p2, 16)]) as tf.Scalar;
-    }, [rand([2, 4, 3, 2], 7), rand([12], 8)]);
+    await compare(
+      'more ops',
+      (x, y) => {
+        const x4 = x as tf.Tensor4D;
+        const t = tf.tile(tf.reshape(y, [1, 12]), [2, 1]);
+        const st = tf.stack([tf.maximum(y, 0.1), tf.minimum(y, -0.2), tf.abs(y)], 1);
+        const ap = tf.avgPool(x4, 2, 2, 'valid');
+        const n = tf.norm(tf.reshape(x, [-1, 2]), 'euclidean', 1);
+        const sd = tf.squaredDifference(tf.slice(y, [0], [6]), tf.slice(y, [6], [6]));
+        const [p1, p2] = tf.split(y, [5, 7]);
+        return tf.addN([
+          weighted(t, 11),
+          weighted(st, 12),
+          weighted(ap, 13),
+          weighted(n, 15),
+          tf.sum(sd),
+          tf.min(p1),
+          weighted(p2, 16),
+        ]) as tf.Scalar;
+      },
+      [rand([2, 4, 3, 2], 7), rand([12], 8)],
+    );
   });
 
   it('tf.train.adam steps on variables give the same parameters on wasm and cpu', async () => {

@@ -27,7 +27,7 @@ function refSlice(data: ArrayLike<number>, shape: number[], begin: number[], siz
 }
 
 let seed = 7;
-const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 
 beforeAll(async () => {
   await initBackend('wasm', { threads: 1 });
@@ -90,7 +90,10 @@ describe('wasm Slice / SplitV / Unpack replacements', () => {
   });
 
   it('stays correct after the heap grows between slices', () => {
-    const x = tf.tensor(Float32Array.from({ length: 4096 }, (_, i) => i), [64, 64]);
+    const x = tf.tensor(
+      Float32Array.from({ length: 4096 }, (_, i) => i),
+      [64, 64],
+    );
     const big = tf.zeros([8 << 20]); // 32 MB: may grow the wasm heap
     const y = tf.slice(x, [10, 3], [5, 7]);
     expect(Array.from(y.dataSync())).toEqual(refSlice(x.dataSync(), [64, 64], [10, 3], [5, 7]));

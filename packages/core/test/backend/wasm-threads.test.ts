@@ -68,12 +68,12 @@ describe('wasm with 2 threads in Node', () => {
     const measure = async (): Promise<number> => {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      let iters = 0;
+      let _iters = 0;
       while (performance.now() - t0 < 400) {
         const y = tf.matMul(A, B);
         await y.data();
         y.dispose();
-        iters++;
+        _iters++;
       }
       const wall = performance.now() - t0;
       const cpu = process.cpuUsage(c0);
@@ -84,7 +84,9 @@ describe('wasm with 2 threads in Node', () => {
     for (let i = 0; i < 4 && best < 1.2; i++) best = Math.max(best, await measure());
     tf.dispose([A, B]);
     const load = loadavg()[0];
-    console.info(`[wasm-threads] CPU time / wall time during matMul = ${best.toFixed(2)} (load ${load.toFixed(2)} on ${cpus().length} cores)`);
+    console.info(
+      `[wasm-threads] CPU time / wall time during matMul = ${best.toFixed(2)} (load ${load.toFixed(2)} on ${cpus().length} cores)`,
+    );
     if (cpus().length < 2 || load > cpus().length) {
       console.warn(`[skip] parallelism assertion: machine too busy or single-core (load ${load.toFixed(2)})`);
       return;

@@ -12,7 +12,9 @@ describe('summarizeAdapter', () => {
     const mk = (info: Record<string, unknown>) => summarizeAdapter({ info });
     expect(mk({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'llvmpipe' }).isSoftware).toBe(true);
     expect(mk({ vendor: 'google', architecture: '', device: '', description: 'SwiftShader Device (Subzero)' }).isSoftware).toBe(true);
-    expect(mk({ vendor: 'nvidia', architecture: 'ampere', device: '', description: 'NVIDIA A100', isFallbackAdapter: false }).isSoftware).toBe(false);
+    expect(
+      mk({ vendor: 'nvidia', architecture: 'ampere', device: '', description: 'NVIDIA A100', isFallbackAdapter: false }).isSoftware,
+    ).toBe(false);
     expect(mk({ vendor: 'x', architecture: 'y', description: 'z', isFallbackAdapter: true }).isSoftware).toBe(true);
   });
 });

@@ -4,7 +4,9 @@ import { AdamW, clipGradNorm, CheckpointError, initBackend } from '../../src/ind
 
 /** torch.optim.AdamW on one scalar, written out. */
 function reference(p0: number, grads: number[], lr: number, wd: number, b1: number, b2: number, eps: number): number {
-  let p = p0, m = 0, v = 0;
+  let p = p0,
+    m = 0,
+    v = 0;
   grads.forEach((g, i) => {
     const t = i + 1;
     p *= 1 - lr * wd;
@@ -20,11 +22,23 @@ describe('AdamW', () => {
     await initBackend('cpu');
     const before = tf.memory().numTensors;
     // tidy frees the initial values; variables survive it.
-    const vars = tf.tidy(() => new Map([['w', tf.variable(tf.tensor1d([0.5, -1]))], ['b', tf.variable(tf.tensor1d([0.25]))]]) as never) as Map<string, tf.Variable>;
+    const vars = tf.tidy(
+      () =>
+        new Map([
+          ['w', tf.variable(tf.tensor1d([0.5, -1]))],
+          ['b', tf.variable(tf.tensor1d([0.25]))],
+        ]) as never,
+    ) as Map<string, tf.Variable>;
     const opt = new AdamW(vars, { betas: [0.9, 0.95], wdScale: (n) => (n === 'b' ? 0 : 1) });
-    const gs = [[0.3, -0.2, 0.1], [1, 0.5, -2]];
+    const gs = [
+      [0.3, -0.2, 0.1],
+      [1, 0.5, -2],
+    ];
     for (let i = 0; i < 3; i++) {
-      const grads = new Map([['w', tf.tensor1d([gs[0][i], gs[1][i]])], ['b', tf.tensor1d([gs[0][i]])]]);
+      const grads = new Map([
+        ['w', tf.tensor1d([gs[0][i], gs[1][i]])],
+        ['b', tf.tensor1d([gs[0][i]])],
+      ]);
       opt.step(grads, 0.1, 0.05);
       tf.dispose([...grads.values()]);
     }
@@ -35,7 +49,13 @@ describe('AdamW', () => {
 
     const state = opt.getState();
     expect(state.step).toBe(3);
-    const vars2 = tf.tidy(() => new Map([['w', tf.variable(tf.zeros([2]))], ['b', tf.variable(tf.zeros([1]))]]) as never) as Map<string, tf.Variable>;
+    const vars2 = tf.tidy(
+      () =>
+        new Map([
+          ['w', tf.variable(tf.zeros([2]))],
+          ['b', tf.variable(tf.zeros([1]))],
+        ]) as never,
+    ) as Map<string, tf.Variable>;
     const opt2 = new AdamW(vars2);
     opt2.setState(state);
     expect(opt2.getState().tensors.get('m.w')!.data).toEqual(state.tensors.get('m.w')!.data);

@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareArrays, expectClose, formatReport, loadFixtureCase, tensorDelta, testBackends, type FixtureTensor } from '@var/test-helpers';
+import {
+  compareArrays,
+  expectClose,
+  formatReport,
+  loadFixtureCase,
+  tensorDelta,
+  testBackends,
+  type FixtureTensor,
+} from '@var/test-helpers';
 import { initBackend, interpolate, interpolationMatrix, probeWebGPU, ShapeError, ValueError, type ResizeMode } from '../../src/index.js';
 
 // ---------------------------------------------------------------------------------------
@@ -30,15 +38,20 @@ function refResize(x: ArrayLike<number>, shape: number[], outH: number, outW: nu
   const taps = (inSize: number, outSize: number, o: number): [number, number][] => {
     if (inSize === outSize) return [[o, 1]];
     if (mode === 'area') {
-      const a = Math.floor(fr(fr(o * inSize) / outSize)), b = Math.ceil(fr(fr((o + 1) * inSize) / outSize));
+      const a = Math.floor(fr(fr(o * inSize) / outSize)),
+        b = Math.ceil(fr(fr((o + 1) * inSize) / outSize));
       return Array.from({ length: b - a }, (_, k) => [a + k, 1 / (b - a)] as [number, number]);
     }
     if (mode === 'bilinear') {
       // the linear kernel keeps the source index in double (float32 scale), lambdas rounded to float32
       const src = Math.max(fr(inSize / outSize) * (o + 0.5) - 0.5, 0);
-      const i0 = Math.floor(src), i1 = i0 + (i0 < inSize - 1 ? 1 : 0);
+      const i0 = Math.floor(src),
+        i1 = i0 + (i0 < inSize - 1 ? 1 : 0);
       const l1 = Math.min(src - i0, 1);
-      return [[i0, fr(1 - l1)], [i1, fr(l1)]];
+      return [
+        [i0, fr(1 - l1)],
+        [i1, fr(l1)],
+      ];
     }
     const src = srcIndex(inSize, outSize, o);
     const f = Math.floor(src);
@@ -95,7 +108,16 @@ const backends = testBackends(['cpu', 'wasm', 'webgpu']);
 describe('interpolationMatrix', () => {
   it('rows of bicubic/bilinear/area sum to 1 and equal sizes give the identity', () => {
     for (const mode of ['bicubic', 'bilinear', 'area'] as ResizeMode[]) {
-      for (const [i, o] of [[1, 4], [4, 1], [3, 7], [7, 3], [5, 13], [13, 5], [16, 10], [6, 6]]) {
+      for (const [i, o] of [
+        [1, 4],
+        [4, 1],
+        [3, 7],
+        [7, 3],
+        [5, 13],
+        [13, 5],
+        [16, 10],
+        [6, 6],
+      ]) {
         const m = interpolationMatrix(i, o, mode);
         expect(m.length).toBe(i * o);
         for (let r = 0; r < o; r++) {
@@ -110,7 +132,12 @@ describe('interpolationMatrix', () => {
 
   it('matches the scalar reference on unit vectors (5->13, 13->5, 4->3, 2->9)', () => {
     for (const mode of ['bicubic', 'bilinear', 'area'] as ResizeMode[]) {
-      for (const [i, o] of [[5, 13], [13, 5], [4, 3], [2, 9]]) {
+      for (const [i, o] of [
+        [5, 13],
+        [13, 5],
+        [4, 3],
+        [2, 9],
+      ]) {
         const m = interpolationMatrix(i, o, mode);
         for (let c = 0; c < i; c++) {
           const e = new Float64Array(i);
@@ -125,10 +152,21 @@ describe('interpolationMatrix', () => {
   it('bilinear 8 -> 6 has the weights of torch 1.13 (source index in double: 0.49999994 / 0.50000006, not 0.5 / 0.5)', () => {
     // /usr/bin/python3: F.interpolate(e_j (1,1,1,8), size=(1,6), mode='bilinear', align_corners=False) for each unit vector e_j
     const torch = [
-      [0.8333333134651184, 0.1666666865348816], [0.4999999403953552, 0.5000000596046448], [0.16666656732559204, 0.833333432674408],
-      [0.8333331942558289, 0.16666680574417114], [0.4999998211860657, 0.5000001788139343], [0.1666664481163025, 0.8333335518836975],
+      [0.8333333134651184, 0.1666666865348816],
+      [0.4999999403953552, 0.5000000596046448],
+      [0.16666656732559204, 0.833333432674408],
+      [0.8333331942558289, 0.16666680574417114],
+      [0.4999998211860657, 0.5000001788139343],
+      [0.1666664481163025, 0.8333335518836975],
     ];
-    const cols = [[0, 1], [1, 2], [2, 3], [4, 5], [5, 6], [6, 7]];
+    const cols = [
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [4, 5],
+      [5, 6],
+      [6, 7],
+    ];
     const m = interpolationMatrix(8, 6, 'bilinear');
     for (let r = 0; r < 6; r++) {
       for (let k = 0; k < 2; k++) expect(m[r * 8 + cols[r][k]], `row ${r}`).toBe(Math.fround(torch[r][k]));
@@ -244,9 +282,12 @@ for (const backend of backends) {
       for (const P of [...new Set([patchNums[patchNums.length - 1], 16])]) {
         const scales = [...new Set([...patchNums, ...official])].filter((pn) => pn <= P && pn * pn > 3);
         const rects: [number, number, number, number][] = [];
-        for (let y0 = 0; y0 < P; y0++) for (let y1 = y0 + 1; y1 <= P; y1++) for (let x0 = 0; x0 < P; x0++) for (let x1 = x0 + 1; x1 <= P; x1++) {
-          if ((y0 * 7 + y1 * 3 + x0 * 5 + x1) % 11 === 0) rects.push([y0, y1, x0, x1]);
-        }
+        for (let y0 = 0; y0 < P; y0++)
+          for (let y1 = y0 + 1; y1 <= P; y1++)
+            for (let x0 = 0; x0 < P; x0++)
+              for (let x1 = x0 + 1; x1 <= P; x1++) {
+                if ((y0 * 7 + y1 * 3 + x0 * 5 + x1) % 11 === 0) rects.push([y0, y1, x0, x1]);
+              }
         const masks = new Float32Array(rects.length * P * P);
         rects.forEach(([y0, y1, x0, x1], r) => {
           for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) masks[r * P * P + y * P + x] = 1;
@@ -256,7 +297,8 @@ for (const backend of backends) {
         // torch 1.13's linear weights, see the 8 -> 6 test above)
         const lin = (inSize: number, outSize: number, o: number) => {
           const src = Math.max(fr(inSize / outSize) * (o + 0.5) - 0.5, 0);
-          const i0 = Math.floor(src), i1 = i0 + (i0 < inSize - 1 ? 1 : 0);
+          const i0 = Math.floor(src),
+            i1 = i0 + (i0 < inSize - 1 ? 1 : 0);
           const l1 = Math.min(src - i0, 1);
           return { i0, i1, l0: fr(1 - l1), l1: fr(l1) };
         };
@@ -299,7 +341,10 @@ for (const backend of backends) {
       for (const mode of ['bicubic', 'bilinear', 'area'] as ResizeMode[]) {
         for (const { inHW, out } of cases) {
           const shape = [2, 3, inHW[0], inHW[1]];
-          const data = randomArray(shape.reduce((a, b) => a * b), 7 + inHW[0] * 31 + out[1]);
+          const data = randomArray(
+            shape.reduce((a, b) => a * b),
+            7 + inHW[0] * 31 + out[1],
+          );
           const expected = refResize(data, shape, out[0], out[1], mode);
           const x = tf.tensor4d(data, shape as [number, number, number, number]);
           const y = interpolate(x, out, mode);
@@ -324,7 +369,12 @@ for (const backend of backends) {
       // Gradients are taken as vector-Jacobian products tf.grad(f)(x, dy), which needs no
       // gradient of any op but interpolate itself (tfjs-core alone registers none).
       // Small sizes take the Kronecker path, large ones the separable path (both orders).
-      const shapes: [number, number, number, number][] = [[3, 4, 5, 2], [1, 1, 3, 2], [20, 18, 7, 25], [9, 30, 40, 8]];
+      const shapes: [number, number, number, number][] = [
+        [3, 4, 5, 2],
+        [1, 1, 3, 2],
+        [20, 18, 7, 25],
+        [9, 30, 40, 8],
+      ];
       for (const mode of ['bicubic', 'bilinear', 'area'] as ResizeMode[]) {
         for (const [H, W, oH, oW] of shapes) {
           const xData = randomArray(2 * H * W, 11 + H);
@@ -335,13 +385,15 @@ for (const backend of backends) {
           expect(g.shape).toEqual([1, 2, H, W]);
           const gd = await g.data();
           // transpose identity from the reference matrices, in float64
-          const mh = interpolationMatrix(H, oH, mode), mw = interpolationMatrix(W, oW, mode);
+          const mh = interpolationMatrix(H, oH, mode),
+            mw = interpolationMatrix(W, oW, mode);
           let maxErr = 0;
           for (let c = 0; c < 2; c++) {
             for (let iy = 0; iy < H; iy++) {
               for (let ix = 0; ix < W; ix++) {
                 let s = 0;
-                for (let oy = 0; oy < oH; oy++) for (let ox = 0; ox < oW; ox++) s += mh[oy * H + iy] * wData[(c * oH + oy) * oW + ox] * mw[ox * W + ix];
+                for (let oy = 0; oy < oH; oy++)
+                  for (let ox = 0; ox < oW; ox++) s += mh[oy * H + iy] * wData[(c * oH + oy) * oW + ox] * mw[ox * W + ix];
                 maxErr = Math.max(maxErr, Math.abs(gd[(c * H + iy) * W + ix] - s));
               }
             }
@@ -358,7 +410,8 @@ for (const backend of backends) {
           };
           const eps = 1e-2;
           for (const k of [0, Math.floor(xData.length / 3), xData.length - 1]) {
-            const plus = xData.slice(), minus = xData.slice();
+            const plus = xData.slice(),
+              minus = xData.slice();
             plus[k] += eps;
             minus[k] -= eps;
             expect(Math.abs(((await L(plus)) - (await L(minus))) / (2 * eps) - gd[k]), `${mode} fd at ${k}`).toBeLessThan(1e-3);
@@ -371,7 +424,9 @@ for (const backend of backends) {
     it('gradients compose (resize of a resize) and work under tf.tidy', async () => {
       const x = tf.tensor4d(randomArray(2 * 5 * 6, 21), [1, 2, 5, 6]);
       const dy = tf.tensor4d(randomArray(2 * 4 * 4, 22), [1, 2, 4, 4]);
-      const chained = tf.tidy(() => tf.grad((t: tf.Tensor) => interpolate(interpolate(t as tf.Tensor4D, [11, 9], 'bicubic'), [4, 4], 'area'))(x, dy));
+      const chained = tf.tidy(() =>
+        tf.grad((t: tf.Tensor) => interpolate(interpolate(t as tf.Tensor4D, [11, 9], 'bicubic'), [4, 4], 'area'))(x, dy),
+      );
       // by hand: the adjoint of the outer op, then of the inner one
       const mid = tf.tidy(() => interpolate(x, [11, 9], 'bicubic'));
       const dMid = tf.grad((t: tf.Tensor) => interpolate(t as tf.Tensor4D, [4, 4], 'area'))(mid, dy);
@@ -383,13 +438,28 @@ for (const backend of backends) {
     it('leaks no tensors (including inside tf.tidy and for equal sizes)', async () => {
       const x = tf.tensor4d(randomArray(2 * 3 * 6 * 5, 5), [2, 3, 6, 5]);
       for (const mode of ['bicubic', 'bilinear', 'area'] as ResizeMode[]) {
-        for (const size of [[9, 4], [6, 5], [40, 40], [6, 2]] as [number, number][]) {
+        for (const size of [
+          [9, 4],
+          [6, 5],
+          [40, 40],
+          [6, 2],
+        ] as [number, number][]) {
           expect(await tensorDelta(tf, () => interpolate(x, size, mode).dispose())).toBe(0);
           expect(await tensorDelta(tf, () => tf.tidy(() => tf.sum(interpolate(x, size, mode))).dispose())).toBe(0);
         }
-        for (const size of [[3, 8], [40, 40], [6, 5]] as [number, number][]) {
+        for (const size of [
+          [3, 8],
+          [40, 40],
+          [6, 5],
+        ] as [number, number][]) {
           const dy = tf.ones([2, 3, size[0], size[1]]);
-          expect(await tensorDelta(tf, () => tf.grad((t: tf.Tensor) => interpolate(t as tf.Tensor4D, size, mode))(x, dy).dispose())).toBe(0);
+          expect(
+            await tensorDelta(tf, () =>
+              tf
+                .grad((t: tf.Tensor) => interpolate(t as tf.Tensor4D, size, mode))(x, dy)
+                .dispose(),
+            ),
+          ).toBe(0);
           dy.dispose();
         }
       }

@@ -28,7 +28,7 @@ function codeBlocks(md: string): string[] {
 }
 
 function rewriteImports(code: string): string {
-  return code.replace(/from '([^']+)'|import '([^']+)'/g, (whole, a: string | undefined, b: string | undefined) => {
+  return code.replace(/from '([^']+)'|import '([^']+)'/g, (_whole, a: string | undefined, b: string | undefined) => {
     const spec = (a ?? b) as string;
     const target = spec === '@var/core' ? join(pkgRoot, 'src', 'index.ts') : require.resolve(spec);
     return a ? `from '${target}'` : `import '${target}'`;
@@ -59,7 +59,12 @@ describe('README examples', () => {
         // the examples print something checkable
         const printed = log.mock.calls.map((c) => JSON.stringify(c));
         if (title === 'Resize ops') {
-          expect(printed).toContain(JSON.stringify([[1, 8, 16, 16], [1, 8, 3, 5]]));
+          expect(printed).toContain(
+            JSON.stringify([
+              [1, 8, 16, 16],
+              [1, 8, 3, 5],
+            ]),
+          );
           expect(printed).toContain(JSON.stringify([[1, 8, 3, 3]]));
           expect(printed).toContain(JSON.stringify([48]));
         } else {

@@ -21,7 +21,8 @@ function splitmix64(seed: bigint): () => bigint {
 
 function refStream(seed: bigint): () => number {
   const sm = splitmix64(seed);
-  const z1 = sm(), z2 = sm();
+  const z1 = sm(),
+    z2 = sm();
   const s = [z1 & M32, z1 >> 32n, z2 & M32, z2 >> 32n];
   const rotl = (x: bigint, k: bigint) => ((x << k) | (x >> (32n - k))) & M32;
   return () => {
@@ -50,7 +51,18 @@ describe('Rng known answers', () => {
   });
 
   it('first outputs for seeds 0, 42, -1, 2^53-1 and large bigints equal the reference', () => {
-    const seeds: (number | bigint)[] = [0, 42, 1, -1, 123456789, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2n ** 64n - 1n, -(2n ** 63n), 0xdeadbeefcafebaben];
+    const seeds: (number | bigint)[] = [
+      0,
+      42,
+      1,
+      -1,
+      123456789,
+      Number.MAX_SAFE_INTEGER,
+      -Number.MAX_SAFE_INTEGER,
+      2n ** 64n - 1n,
+      -(2n ** 63n),
+      0xdeadbeefcafebaben,
+    ];
     for (const seed of seeds) {
       const ref = refStream(BigInt(seed));
       const rng = new Rng(seed);
@@ -67,14 +79,16 @@ describe('Rng known answers', () => {
     };
     expect(first(0)).toEqual([0xdec9045d, 0x9a089d75, 0xab77d362, 0xc3e16405]);
     expect(first(42)).toEqual([0x69e85a2a, 0xf843fad0, 0x0105185f, 0x8a1f1ea6]);
-    const ref0 = refStream(0n), ref42 = refStream(42n);
+    const ref0 = refStream(0n),
+      ref42 = refStream(42n);
     expect(first(0)).toEqual([ref0(), ref0(), ref0(), ref0()]);
     expect(first(42)).toEqual([ref42(), ref42(), ref42(), ref42()]);
   });
 
   it('a number seed and the equal bigint seed give the same stream', () => {
     for (const s of [0, 42, -7, 2 ** 40 + 3]) {
-      const a = new Rng(s), b = new Rng(BigInt(s));
+      const a = new Rng(s),
+        b = new Rng(BigInt(s));
       for (let i = 0; i < 20; i++) expect(a.nextUint32()).toBe(b.nextUint32());
     }
   });
@@ -83,7 +97,8 @@ describe('Rng known answers', () => {
     const ref = refStream(42n);
     const rng = new Rng(42);
     for (let i = 0; i < 1000; i++) {
-      const a = ref() >>> 5, b = ref() >>> 6;
+      const a = ref() >>> 5,
+        b = ref() >>> 6;
       const u = rng.random();
       expect(u).toBe((a * 2 ** 26 + b) / 2 ** 53);
       expect(u).toBeGreaterThanOrEqual(0);
@@ -92,19 +107,23 @@ describe('Rng known answers', () => {
   });
 
   it('normal() is Box–Muller on two random() draws', () => {
-    const a = new Rng(5), b = new Rng(5);
+    const a = new Rng(5),
+      b = new Rng(5);
     for (let i = 0; i < 100; i++) {
-      const u1 = 1 - b.random(), u2 = b.random();
+      const u1 = 1 - b.random(),
+        u2 = b.random();
       expect(a.normal()).toBe(Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2));
     }
   });
 
   it('fork() seeds the child from two parent words (hi, lo)', () => {
-    const parent = new Rng(9), shadow = refStream(9n);
+    const parent = new Rng(9),
+      shadow = refStream(9n);
     parent.nextUint32();
     shadow();
     const child = parent.fork();
-    const hi = BigInt(shadow()), lo = BigInt(shadow());
+    const hi = BigInt(shadow()),
+      lo = BigInt(shadow());
     const ref = refStream((hi << 32n) | lo);
     for (let i = 0; i < 50; i++) expect(child.nextUint32()).toBe(ref());
     expect(parent.nextUint32()).toBe(shadow()); // the parent moved on by exactly two words
@@ -122,8 +141,10 @@ describe('Rng known answers', () => {
 describe('Rng statistics', () => {
   it('uint32 and random() are uniform (chi-square over 64 bins, byte histogram)', () => {
     const rng = new Rng(2024);
-    const n = 200_000, bins = 64;
-    const h = new Array(bins).fill(0), bytes = new Array(256).fill(0);
+    const n = 200_000,
+      bins = 64;
+    const h = new Array(bins).fill(0),
+      bytes = new Array(256).fill(0);
     for (let i = 0; i < n; i++) {
       h[Math.floor(rng.random() * bins)]++;
       const x = rng.nextUint32();
@@ -162,7 +183,9 @@ describe('Rng statistics', () => {
   it('normal() has mean 0, variance 1, and normal tail mass', () => {
     const rng = new Rng(31337);
     const n = 100_000;
-    let s = 0, s2 = 0, tail = 0;
+    let s = 0,
+      s2 = 0,
+      tail = 0;
     for (let i = 0; i < n; i++) {
       const z = rng.normal();
       if (!Number.isFinite(z)) throw new Error(`normal() gave ${z}`);
@@ -170,7 +193,8 @@ describe('Rng statistics', () => {
       s2 += z * z;
       if (Math.abs(z) > 1.959964) tail++;
     }
-    const mean = s / n, variance = s2 / n - mean * mean;
+    const mean = s / n,
+      variance = s2 / n - mean * mean;
     expect(Math.abs(mean)).toBeLessThan(5 / Math.sqrt(n)); // 5 sigma
     expect(Math.abs(variance - 1)).toBeLessThan(5 * Math.sqrt(2 / n));
     expect(Math.abs(tail / n - 0.05)).toBeLessThan(5 * Math.sqrt((0.05 * 0.95) / n));
@@ -183,7 +207,8 @@ describe('Rng statistics', () => {
     const n = 100_000;
     const counts = new Array(weights.length).fill(0);
     for (let i = 0; i < n; i++) counts[rng.categorical(weights)]++;
-    let chi = 0, df = -1;
+    let chi = 0,
+      df = -1;
     weights.forEach((w, i) => {
       if (w === 0) {
         expect(counts[i]).toBe(0);
@@ -199,7 +224,8 @@ describe('Rng statistics', () => {
 
   it('categorical is deterministic and matches the documented rule', () => {
     const w = [1, 2, 3, 4];
-    const a = new Rng(8), b = new Rng(8);
+    const a = new Rng(8),
+      b = new Rng(8);
     for (let i = 0; i < 200; i++) {
       const u = b.random() * 10;
       const want = u < 1 ? 0 : u < 3 ? 1 : u < 6 ? 2 : 3;
@@ -244,24 +270,39 @@ describe('Rng state, fork, shuffle', () => {
 
   it('forks are independent of each other and of the parent', () => {
     const parent = new Rng(2025);
-    const a = parent.fork(), b = parent.fork();
+    const a = parent.fork(),
+      b = parent.fork();
     const n = 50_000;
     const xs = [a, b, parent].map((r) => Float64Array.from({ length: n }, () => r.random()));
     const corr = (x: Float64Array, y: Float64Array) => {
-      let sx = 0, sy = 0, sxy = 0, sxx = 0, syy = 0;
+      let sx = 0,
+        sy = 0,
+        sxy = 0,
+        sxx = 0,
+        syy = 0;
       for (let i = 0; i < n; i++) {
-        sx += x[i]; sy += y[i]; sxy += x[i] * y[i]; sxx += x[i] * x[i]; syy += y[i] * y[i];
+        sx += x[i];
+        sy += y[i];
+        sxy += x[i] * y[i];
+        sxx += x[i] * x[i];
+        syy += y[i] * y[i];
       }
       const cov = sxy / n - (sx / n) * (sy / n);
       return cov / Math.sqrt((sxx / n - (sx / n) ** 2) * (syy / n - (sy / n) ** 2));
     };
-    for (const [i, j] of [[0, 1], [0, 2], [1, 2]]) {
+    for (const [i, j] of [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ]) {
       expect(Math.abs(corr(xs[i], xs[j]))).toBeLessThan(5 / Math.sqrt(n));
     }
     // no shared words between the streams' first outputs
     const words = (r: Rng) => new Set(Array.from({ length: 1000 }, () => r.nextUint32()));
     const p2 = new Rng(2025);
-    const f1 = words(p2.fork()), f2 = words(p2.fork()), f3 = words(p2.fork());
+    const f1 = words(p2.fork()),
+      f2 = words(p2.fork()),
+      f3 = words(p2.fork());
     let shared = 0;
     for (const w of f1) if (f2.has(w) || f3.has(w)) shared++;
     expect(shared).toBeLessThan(3);

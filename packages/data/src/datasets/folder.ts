@@ -61,7 +61,9 @@ export async function imageFolderDataset(dir: string, options: ImageFolderOption
       return (await fs.readdir(abs, { withFileTypes: true })).sort((a, b) => byCodePoint(a.name, b.name));
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      throw new DataIOError(abs, `imageFolderDataset: cannot read folder ${abs}: ${e.code ? `${e.code}: ` : ''}${e.message}`, { cause: err });
+      throw new DataIOError(abs, `imageFolderDataset: cannot read folder ${abs}: ${e.code ? `${e.code}: ` : ''}${e.message}`, {
+        cause: err,
+      });
     }
   };
   const posix = (...parts: string[]) => parts.filter((p) => p !== '').join('/');
