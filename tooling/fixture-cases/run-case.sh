@@ -18,7 +18,9 @@ start=$(date +%s)
 echo "[fixture-case] $preset written in $(( $(date +%s) - start )) s: $dir"
 start=$(date +%s)
 VAR_FIXTURE_DIR="$(cd "$dir" && pwd)" VAR_WASM_THREADS="${VAR_WASM_THREADS:-1}" pnpm exec vitest run \
-  packages/tokenizer/test/parity.test.ts packages/tokenizer/test/config.test.ts packages/transformer/test packages/sampling/test/parity.test.ts \
+  packages/tokenizer/test/parity.test.ts packages/tokenizer/test/config.test.ts \
+  packages/transformer/test/config.test.ts packages/transformer/test/forward.test.ts packages/transformer/test/grads.test.ts \
+  packages/transformer/test/inference.test.ts packages/transformer/test/model.test.ts packages/sampling/test/parity.test.ts \
   packages/sampling/test/determinism.test.ts packages/sampling/test/mask.test.ts \
   packages/checkpoint/test/fixtures.test.ts packages/core/test/resize/interpolate.test.ts
 echo "[fixture-case] parity suites on $preset passed in $(( $(date +%s) - start )) s"
