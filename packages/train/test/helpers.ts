@@ -3,6 +3,7 @@ import { mkdtemp, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writePng } from '@var/data';
+import { tinyFolderDataset, tinyTokenizerModel } from '@var/test-helpers';
 
 /** A tiny image folder: 2 classes × `perClass` gray `size`×`size` images (bright square, dark square) with noise. */
 export async function tinyFolder(size = 8, perClass = 12): Promise<string> {
@@ -33,19 +34,8 @@ export async function tmpRunDir(): Promise<string> {
 export function tinyTokenizerOptions(runDir: string, folder: string, extra: Partial<TrainTokenizerOptions> = {}): TrainTokenizerOptions {
   return {
     runDir,
-    model: {
-      ch: 32,
-      chMult: [1, 1],
-      numResBlocks: 1,
-      vocabSize: 16,
-      zChannels: 4,
-      vPatchNums: [1, 2, 4],
-      inChannels: 1,
-      usingSa: false,
-      usingMidSa: false,
-      shareQuantResi: 1,
-    },
-    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+    model: tinyTokenizerModel(),
+    dataset: tinyFolderDataset(folder),
     train: { steps: 6, batchSize: 4, lr: 3e-3, warmupSteps: 2 },
     seed: 7,
     settings: { logEvery: 1, checkpointEvery: 100, evalEvery: 0 },

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@var/core';
 import { loadCheckpoint, readLog } from '../src/index.js';
 import { tinyFolder, tmpRunDir } from './helpers.js';
+import { tinyFolderDataset, tinyTokenizerModel } from '@var/test-helpers';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 const script = join(pkg, 'scripts', 'train.mjs');
@@ -27,19 +28,8 @@ beforeAll(async () => {
   spec = {
     kind: 'tokenizer',
     seed: 5,
-    model: {
-      ch: 32,
-      chMult: [1, 1],
-      numResBlocks: 1,
-      vocabSize: 16,
-      zChannels: 4,
-      vPatchNums: [1, 2, 4],
-      inChannels: 1,
-      usingSa: false,
-      usingMidSa: false,
-      shareQuantResi: 1,
-    },
-    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+    model: tinyTokenizerModel(),
+    dataset: tinyFolderDataset(folder),
     train: { steps: 8, batchSize: 4, lr: 3e-3, warmupSteps: 2 },
     settings: { logEvery: 1, checkpointEvery: 2, evalEvery: 0 },
     evalSamples: 0,

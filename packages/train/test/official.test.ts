@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, ConfigError, initBackend } from '@var/core';
 import { loadStateDict, readPth, readPthObject, readSafetensors, writePth, type RawTensor, type StateDict } from '@var/checkpoint';
-import { loadFixtureCase, findTorch, runPython } from '@var/test-helpers';
+import { loadFixtureCase, findTorch, runPython, tinyFolderDataset, tinyTokenizerModel } from '@var/test-helpers';
 import { VAR, paramShapes } from '@var/transformer';
 import { resolveModelConfig } from '@var/models';
 import {
@@ -151,7 +151,7 @@ describe('official trainer checkpoints', () => {
     runDir,
     tokenizer: tokRun,
     model: { depth: 2, embedDim: 32, numHeads: 2 },
-    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+    dataset: tinyFolderDataset(folder),
     train: { steps: 8, batchSize: 4, lr: 1e-3, warmupSteps: 1 },
     seed: 5,
     settings: { logEvery: 1, checkpointEvery: 100, evalEvery: 0 },
@@ -164,19 +164,8 @@ describe('official trainer checkpoints', () => {
     tokRun = await tmpRunDir();
     await trainTokenizer({
       runDir: tokRun,
-      model: {
-        ch: 32,
-        chMult: [1, 2],
-        numResBlocks: 1,
-        vocabSize: 16,
-        zChannels: 4,
-        vPatchNums: [1, 2, 4],
-        inChannels: 1,
-        usingSa: false,
-        usingMidSa: false,
-        shareQuantResi: 1,
-      },
-      dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+      model: tinyTokenizerModel({ chMult: [1, 2] }),
+      dataset: tinyFolderDataset(folder),
       train: { steps: 2, batchSize: 4 },
       classifier: false,
       evalSamples: 0,

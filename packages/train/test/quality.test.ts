@@ -8,20 +8,10 @@ import { loadModel, saveModel } from '@var/models';
 import { VAR } from '@var/transformer';
 import { evaluateDigitModel, isDecoderParameter, loadDataset, loadTokenizer, readRunConfig, trainTokenizer } from '../src/index.js';
 import { varModelConfig } from '../src/var.js';
+import { tinyTokenizerModel } from '@var/test-helpers';
 import { tmpRunDir } from './helpers.js';
 
-const tokModel = {
-  ch: 32,
-  chMult: [1, 1],
-  numResBlocks: 1,
-  vocabSize: 16,
-  zChannels: 4,
-  vPatchNums: [1, 2, 4],
-  inChannels: 1 as const,
-  usingSa: false,
-  usingMidSa: false,
-  shareQuantResi: 1,
-};
+const tokModel = tinyTokenizerModel();
 const mnist8 = { name: 'mnist' as const, size: 8 };
 let tokRun: string;
 beforeAll(async () => {

@@ -18,6 +18,7 @@ import {
   type TrainVAROptions,
 } from '../src/index.js';
 import { tinyFolder, tmpRunDir } from './helpers.js';
+import { tinyFolderDataset, tinyTokenizerModel } from '@var/test-helpers';
 
 let folder: string;
 let tokRun: string;
@@ -27,19 +28,8 @@ beforeAll(async () => {
   tokRun = await tmpRunDir();
   await trainTokenizer({
     runDir: tokRun,
-    model: {
-      ch: 32,
-      chMult: [1, 1],
-      numResBlocks: 1,
-      vocabSize: 16,
-      zChannels: 4,
-      vPatchNums: [1, 2, 4],
-      inChannels: 1,
-      usingSa: false,
-      usingMidSa: false,
-      shareQuantResi: 1,
-    },
-    dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+    model: tinyTokenizerModel(),
+    dataset: tinyFolderDataset(folder),
     train: { steps: 2, batchSize: 4 },
     classifier: false,
     evalSamples: 0,

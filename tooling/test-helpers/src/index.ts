@@ -4,3 +4,4 @@ export * from './backends.js';
 export * from './faults.js';
 export * from './test-names.js';
 export * from './torch.js';
+export * from './tiny-runs.js';
