@@ -16,7 +16,7 @@ import { decodeImage, imageToTensor, tensorToImages, encodePng, type RawImage } 
 import { VQVAE, countParameters as vaeParams, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, countParameters, fromOfficialConfig as varConfig } from '@var/transformer';
 import { listModels, loadModel, saveModel, defaultModelId } from '@var/models';
-import { loadFixtureCase } from '@var/test-helpers';
+import { loadFixtureCase, tinyFolderDataset, tinyTokenizerModel } from '@var/test-helpers';
 import { run, readTokens, type Io } from '../src/index.js';
 import { runCli } from './run-cli.js';
 
@@ -467,19 +467,8 @@ describe('var train', () => {
       }
     }
     const tokCfg = {
-      model: {
-        ch: 32,
-        chMult: [1, 1],
-        numResBlocks: 1,
-        vocabSize: 16,
-        zChannels: 4,
-        vPatchNums: [1, 2, 4],
-        inChannels: 1,
-        usingSa: false,
-        usingMidSa: false,
-        shareQuantResi: 1,
-      },
-      dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+      model: tinyTokenizerModel(),
+      dataset: tinyFolderDataset(folder),
       train: { steps: 2, batchSize: 4 },
       evalSamples: 0,
     };
@@ -493,7 +482,7 @@ describe('var train', () => {
       varCfgFile,
       JSON.stringify({
         model: { depth: 2, embedDim: 16, numHeads: 2 },
-        dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+        dataset: tinyFolderDataset(folder),
         train: { steps: 3, batchSize: 4, warmupSteps: 1 },
         settings: { evalEvery: 0 },
         eval: { valSamples: 2, perClass: 0 },

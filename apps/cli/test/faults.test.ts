@@ -15,7 +15,7 @@ import { loadCheckpoint, readLog } from '@var/train';
 import { VQVAE, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, fromOfficialConfig as varConfig } from '@var/transformer';
 import { initBackend } from '@var/core';
-import { loadFixtureCase } from '@var/test-helpers';
+import { loadFixtureCase, tinyFolderDataset, tinyTokenizerModel } from '@var/test-helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'dist', 'bin.js');
@@ -119,19 +119,8 @@ describe.skipIf(!built)('SIGINT (the built bin in a child process)', () => {
       }
     }
     const cfg = {
-      model: {
-        ch: 32,
-        chMult: [1, 1],
-        numResBlocks: 1,
-        vocabSize: 16,
-        zChannels: 4,
-        vPatchNums: [1, 2, 4],
-        inChannels: 1,
-        usingSa: false,
-        usingMidSa: false,
-        shareQuantResi: 1,
-      },
-      dataset: { name: 'folder', path: folder, size: 8, channels: 1, heldOutFraction: 0.25 },
+      model: tinyTokenizerModel(),
+      dataset: tinyFolderDataset(folder),
       train: { steps: 500, batchSize: 4 },
       settings: { logEvery: 1, checkpointEvery: 1, evalEvery: 0 },
       evalSamples: 0,
