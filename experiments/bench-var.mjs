@@ -29,29 +29,14 @@ const attention = o.attention;
 await (await import('@var/core')).ensureGradients();
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend } = await import('@var/core');
-const { VAR, lossGrads } = await import('@var/transformer');
+const { VAR, lossGrads, midBenchConfigs } = await import('@var/transformer');
 const { timeOrProfile } = await import('./profile.mjs');
 await initBackend('wasm', { threads: 1 });
 if (o.fast) (await import('@var/train')).registerFastConvGradients();
-const patchNums = [1, 2, 3, 4, 6, 8];
+const cfg = midBenchConfigs({ numClasses: 10, depth, embedDim, numHeads }).var;
+const patchNums = cfg.patchNums;
 const L = patchNums.reduce((a, p) => a + p * p, 0);
-const model = VAR.create(
-  {
-    numClasses: 10,
-    depth,
-    embedDim,
-    numHeads,
-    mlpRatio: 4,
-    normEps: 1e-6,
-    sharedAln: false,
-    condDropRate: 0.1,
-    attnL2Norm: true,
-    patchNums,
-    vocabSize: 512,
-    Cvae: 16,
-  },
-  { seed: 0, attention },
-);
+const model = VAR.create(cfg, { seed: 0, attention });
 const x = tf.randomNormal([B, L - 1, 16]);
 const gt = Int32Array.from({ length: B * L }, (_, i) => (i * 7919) % 512);
 const labels = Int32Array.from({ length: B }, (_, i) => i % 10);

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@var/core';
 import { saveModel } from '@var/models';
 import { VQVAE } from '@var/tokenizer';
-import { VAR, type VARConfig } from '@var/transformer';
+import { midBenchConfigs, VAR } from '@var/transformer';
 import { loadGenerator, type Generator } from '@var/pipeline';
 
 const N = Number(process.env.SOAK_PIPELINE_N ?? 30);
@@ -28,23 +28,9 @@ let gen: Generator;
 beforeAll(async () => {
   await initBackend('wasm', { threads: 1 });
   dir = mkdtempSync(join(tmpdir(), 'var-soak-mid-'));
-  const patchNums = [1, 2, 3, 4, 6, 8];
-  const cfg: VARConfig = {
-    numClasses: 10,
-    depth: 6,
-    embedDim: 384,
-    numHeads: 6,
-    mlpRatio: 4,
-    normEps: 1e-6,
-    sharedAln: false,
-    condDropRate: 0.1,
-    attnL2Norm: true,
-    patchNums,
-    vocabSize: 512,
-    Cvae: 16,
-  };
-  const vae = VQVAE.create({ vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums }, { seed: 0 });
-  const model = VAR.create(cfg, { seed: 0 });
+  const c = midBenchConfigs({ numClasses: 10 });
+  const vae = VQVAE.create(c.vae, { seed: 0 });
+  const model = VAR.create(c.var, { seed: 0 });
   await saveModel(dir, {
     vae,
     var: model,

@@ -13,39 +13,19 @@
 import { register } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
 const USAGE = `usage: node bench/generate.mjs [--backend wasm|cpu|webgpu|auto] [--threads N] [--batch 2] [--reps 3]
 
 Time per scale and total of generate (mid-size config, random weights) with and without the KV
 cache; medians over --reps after one warm-up. Needs the packages built.`;
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      backend: { type: 'string', default: 'wasm' },
-      threads: { type: 'string' },
-      batch: { type: 'string', default: '2' },
-      reps: { type: 'string', default: '3' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (e) {
-  console.error(`${e.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (parsed.values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const positive = (name) => {
-  const n = Number(parsed.values[name]);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`--${name} must be a positive integer; got ${JSON.stringify(parsed.values[name])}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-};
+const parsed = parseCommand(USAGE, {
+  backend: { type: 'string', default: 'wasm' },
+  threads: { type: 'string' },
+  batch: { type: 'string', default: '2' },
+  reps: { type: 'string', default: '3' },
+});
+const positive = (name) => positiveArg(USAGE, name, parsed.values[name]);
 
 // @tensorflow/tfjs-core's dist/*.js are ES modules written for bundlers: their imports have no
 // file extension, which Node's ESM loader cannot resolve, so a side-effect import such as
@@ -67,29 +47,14 @@ const reps = positive('reps');
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend } = await import('@var/core');
 const { VQVAE } = await import('@var/tokenizer');
-const { VAR } = await import('@var/transformer');
+const { VAR, midBenchConfigs } = await import('@var/transformer');
 const { generate } = await import(pathToFileURL(join(here, '..', 'dist', 'index.js')).href);
 
 const info = await initBackend(backend, threads ? { threads: Number(threads) } : {});
-const patchNums = [1, 2, 3, 4, 6, 8];
-const vae = VQVAE.create({ vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums }, { seed: 0 });
-const model = VAR.create(
-  {
-    numClasses: 1000,
-    depth: 6,
-    embedDim: 384,
-    numHeads: 6,
-    mlpRatio: 4,
-    normEps: 1e-6,
-    sharedAln: false,
-    condDropRate: 0.1,
-    attnL2Norm: true,
-    patchNums,
-    vocabSize: 512,
-    Cvae: 16,
-  },
-  { seed: 0 },
-);
+const mid = midBenchConfigs();
+const patchNums = mid.var.patchNums;
+const vae = VQVAE.create(mid.vae, { seed: 0 });
+const model = VAR.create(mid.var, { seed: 0 });
 const side = patchNums[patchNums.length - 1] * vae.downsample;
 console.log(`backend ${info.name}${info.threads ? ` (${info.threads} threads)` : ''} — ${info.reason}`);
 console.log(

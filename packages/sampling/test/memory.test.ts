@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OutOfMemoryError } from '@var/core';
 import { VQVAE, resolveVQVAEConfig, VQVAE_PRESETS } from '@var/tokenizer';
-import { VAR, varPreset, type VARConfig } from '@var/transformer';
+import { VAR, midBenchConfigs, varPreset } from '@var/transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFixtureCase } from '@var/test-helpers';
 import {
@@ -28,25 +28,8 @@ const fc = loadFixtureCase();
 
 /** The bench's "mid" models (VQVAE ch 64, V 512, 128 px; VAR depth 6, width 384): big enough that activations matter. */
 function midModels(): { vae: VQVAE; model: VAR } {
-  const patchNums = [1, 2, 3, 4, 6, 8];
-  const cfg: VARConfig = {
-    numClasses: 10,
-    depth: 6,
-    embedDim: 384,
-    numHeads: 6,
-    mlpRatio: 4,
-    normEps: 1e-6,
-    sharedAln: false,
-    condDropRate: 0.1,
-    attnL2Norm: true,
-    patchNums,
-    vocabSize: 512,
-    Cvae: 16,
-  };
-  return {
-    vae: VQVAE.create({ vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums }, { seed: 0 }),
-    model: VAR.create(cfg, { seed: 0 }),
-  };
+  const c = midBenchConfigs({ numClasses: 10 });
+  return { vae: VQVAE.create(c.vae, { seed: 0 }), model: VAR.create(c.var, { seed: 0 }) };
 }
 
 describe('generation memory estimate', () => {

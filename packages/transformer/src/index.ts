@@ -12,5 +12,7 @@ export { truncNormal } from './rng.js';
 export type { RandomSource } from './rng.js';
 export type { RawTensor, StateDict } from '@var/checkpoint';
 export { loadVAR } from './load.js';
+export { midBenchConfigs } from './mid-config.js';
+export type { MidVQVAEConfig } from './mid-config.js';
 export { NO_WD_KEYS, weightDecayScale, lrWdAnnealing, lossGrads, clipGradNorm, AdamW, VARTrainer } from './train.js';
 export type { ScheduleType, TrainerOptions, StepResult } from './train.js';

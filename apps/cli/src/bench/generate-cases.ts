@@ -12,39 +12,13 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, probeWebGPU, type BackendInfo } from '@var/core';
 import { generate, type PhaseTiming } from '@var/sampling';
-import { VQVAE, fromOfficialConfig as vqvaeFromOfficial, type VQVAEConfig } from '@var/tokenizer';
-import { VAR, fromOfficialConfig as varFromOfficial, loadVAR, varPreset, type VARConfig } from '@var/transformer';
+import { VQVAE, fromOfficialConfig as vqvaeFromOfficial } from '@var/tokenizer';
+import { VAR, fromOfficialConfig as varFromOfficial, loadVAR, midBenchConfigs, varPreset } from '@var/transformer';
 import { decodeFlops, matMulFlops, transformerFlops } from './flops.js';
 import type { CaseName, CaseResult, ChildSpec, ProbeResult } from './generate-report.js';
 
 /** Sampling settings of every case: the official demo's (cfg 4, top-k 900, top-p 0.95), one image. */
 export const SAMPLING = Object.freeze({ cfg: 4, topK: 900, topP: 0.95, seed: 0, count: 1 });
-
-/**
- * The "mid" configuration of @var/sampling's bench (packages/sampling/bench/generate.mjs):
- * VQVAE ch 64, V 512, z 16, patch_nums 1,2,3,4,6,8 (128 px); VAR depth 6, width 384, 6 heads,
- * 1000 classes.
- */
-export function midConfigs(): { vae: Partial<VQVAEConfig>; var: VARConfig } {
-  const patchNums = [1, 2, 3, 4, 6, 8];
-  return {
-    vae: { vocabSize: 512, zChannels: 16, ch: 64, vPatchNums: patchNums },
-    var: {
-      numClasses: 1000,
-      depth: 6,
-      embedDim: 384,
-      numHeads: 6,
-      mlpRatio: 4,
-      normEps: 1e-6,
-      sharedAln: false,
-      condDropRate: 0.1,
-      attnL2Norm: true,
-      patchNums,
-      vocabSize: 512,
-      Cvae: 16,
-    },
-  };
-}
 
 interface Built {
   vae: VQVAE;
@@ -61,7 +35,7 @@ async function buildModels(name: CaseName, fixtureDir: string | undefined): Prom
     return { vae, model, weights: `fixture weights (${fixtureDir})` };
   }
   if (name === 'mid') {
-    const c = midConfigs();
+    const c = midBenchConfigs();
     return { vae: VQVAE.create(c.vae, { seed: 0 }), model: VAR.create(c.var, { seed: 0 }), weights: 'random (official init, seed 0)' };
   }
   const vae = VQVAE.create('vae_ch160v4096z32', { seed: 0 });
