@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist', 'index.js');
@@ -21,35 +21,15 @@ const USAGE = `usage: node bench/matmul-threads.mjs [--threads N] [--size 1024] 
 
 wasm matMul size×size×size with 1 thread and with N threads (default min(cores, 8)), one child
 process each; prints GFLOP/s and the speedup (--json: also one JSON line). Needs dist/ (pnpm build).`;
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      threads: { type: 'string' },
-      size: { type: 'string', default: '1024' },
-      seconds: { type: 'string', default: '2' },
-      json: { type: 'boolean', default: false },
-      child: { type: 'string' }, // internal: run one measurement with this many threads
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (e) {
-  console.error(`${e.message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const parsed = parseCommand(USAGE, {
+  threads: { type: 'string' },
+  size: { type: 'string', default: '1024' },
+  seconds: { type: 'string', default: '2' },
+  json: { type: 'boolean', default: false },
+  child: { type: 'string' }, // internal: run one measurement with this many threads
+});
 const o = parsed.values;
-if (o.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const num = (name, v) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) {
-    console.error(`--${name} must be a positive number; got ${JSON.stringify(v)}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-};
+const num = (name, v) => positiveArg(USAGE, name, v, { integer: false });
 const size = num('size', o.size);
 const seconds = num('seconds', o.seconds);
 

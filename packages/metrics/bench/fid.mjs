@@ -12,38 +12,18 @@
  * D = 2048 time is extrapolated as t·(2048/refDim)³ and printed as such. Pass
  * --ref-dim 2048 to measure it. Run `pnpm --filter @var/metrics build` first.
  */
-import { parseArgs } from 'node:util';
+import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
 const USAGE = `usage: node bench/fid.mjs [--dim 2048] [--ref-dim 512] [--no-eigen]
 
 Times tr sqrt(Σ1Σ2) at D = --dim by @var/metrics' eigen route against a Newton–Schulz
 reference run at --ref-dim (extrapolated to D as t·(D/refDim)³). Needs dist/ (pnpm build).`;
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      dim: { type: 'string', default: '2048' },
-      'ref-dim': { type: 'string', default: '512' },
-      'no-eigen': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (e) {
-  console.error(`${e.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (parsed.values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const opt = (name) => {
-  const n = Number(parsed.values[name]);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`--${name} must be a positive integer; got ${JSON.stringify(parsed.values[name])}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-};
+const parsed = parseCommand(USAGE, {
+  dim: { type: 'string', default: '2048' },
+  'ref-dim': { type: 'string', default: '512' },
+  'no-eigen': { type: 'boolean', default: false },
+});
+const opt = (name) => positiveArg(USAGE, name, parsed.values[name]);
 const D = opt('dim');
 const REF_D = opt('ref-dim');
 const withEigen = !parsed.values['no-eigen'];

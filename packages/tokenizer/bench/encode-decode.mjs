@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist', 'index.js');
@@ -26,40 +26,20 @@ const USAGE = `usage: node bench/encode-decode.mjs [--size 256] [--cpu-size 32] 
 VQVAE vae_ch160v4096z32 encode and decode (random weights, batch 1) on wasm with 1 and 2
 threads at --size px and on cpu at --cpu-size px, one child process each, with GFLOP/s.
 --quick: wasm at 64 px, cpu at 32 px. Needs dist/ (pnpm build).`;
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      size: { type: 'string' },
-      'cpu-size': { type: 'string' },
-      reps: { type: 'string', default: '1' },
-      quick: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      // internal: one measurement in a child process
-      child: { type: 'boolean', default: false },
-      backend: { type: 'string', default: 'wasm' },
-      threads: { type: 'string', default: '1' },
-      px: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (e) {
-  console.error(`${e.message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const parsed = parseCommand(USAGE, {
+  size: { type: 'string' },
+  'cpu-size': { type: 'string' },
+  reps: { type: 'string', default: '1' },
+  quick: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  // internal: one measurement in a child process
+  child: { type: 'boolean', default: false },
+  backend: { type: 'string', default: 'wasm' },
+  threads: { type: 'string', default: '1' },
+  px: { type: 'string' },
+});
 const o = parsed.values;
-if (o.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const positive = (name, v) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`--${name} must be a positive integer; got ${JSON.stringify(v)}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-};
+const positive = (name, v) => positiveArg(USAGE, name, v);
 const quick = o.quick;
 const size = o.size !== undefined ? positive('size', o.size) : quick ? 64 : 256;
 const cpuSize = o['cpu-size'] !== undefined ? positive('cpu-size', o['cpu-size']) : Math.min(32, size);

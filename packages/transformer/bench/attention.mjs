@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist', 'index.js');
@@ -25,35 +25,15 @@ Attention alone (per KV-cached scale and teacher-forced, d16 shapes at 256 px, b
 whole random d16 (per-scale KV-cached steps, one forward, peak RSS) on wasm with 1 and N
 threads, one child process each. --quick: one attention implementation. Needs dist/ (pnpm build).`;
 const FLAGS = ['no-model', 'no-micro', 'quick', 'cache-transposed'];
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      threads: { type: 'string', default: '2' },
-      reps: { type: 'string', default: '3' },
-      json: { type: 'boolean', default: false },
-      ...Object.fromEntries(FLAGS.map((f) => [f, { type: 'boolean', default: false }])),
-      child: { type: 'string' }, // internal: one measurement with this many threads
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (e) {
-  console.error(`${e.message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const parsed = parseCommand(USAGE, {
+  threads: { type: 'string', default: '2' },
+  reps: { type: 'string', default: '3' },
+  json: { type: 'boolean', default: false },
+  ...Object.fromEntries(FLAGS.map((f) => [f, { type: 'boolean', default: false }])),
+  child: { type: 'string' }, // internal: one measurement with this many threads
+});
 const o = parsed.values;
-if (o.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const positive = (name, v) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`--${name} must be a positive integer; got ${JSON.stringify(v)}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-};
+const positive = (name, v) => positiveArg(USAGE, name, v);
 const reps = positive('reps', o.reps);
 const withModel = !o['no-model'];
 const withMicro = !o['no-micro'];
