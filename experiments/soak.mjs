@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { numberArg, parseCommand } from './args.mjs';
+import { soakGenerateOptions } from '../tooling/soak-options.mjs';
 
 const USAGE = `
 usage: node experiments/soak.mjs [--n 1000] [--backend wasm|cpu] [--decode-every 25] [--max-rss-growth 64] [--json]
@@ -71,16 +72,7 @@ let moved = 0;
 const t0 = performance.now();
 for (let i = 0; i < N; i++) {
   const full = decodeEvery > 0 && i % decodeEvery === 0;
-  const r = await generate(vae, model, {
-    labels,
-    seed: i,
-    cfg: [1, 1.5, 3][i % 3],
-    topK: [0, 4, 16][i % 3],
-    topP: [0, 0.9][i % 2],
-    moreSmooth: i % 7 === 0,
-    decode: full,
-    previews: full,
-  });
+  const r = await generate(vae, model, soakGenerateOptions(i, labels, full));
   tf.dispose([r.fHat, ...(r.images ? [r.images] : [])]);
   if (tf.memory().numTensors !== base) moved++;
   if (i + 1 === 100 || i + 1 === N || (i + 1) % 250 === 0) {

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFixtureCase } from '@var/test-helpers';
 import { generate } from '../src/index.js';
+import { soakGenerateOptions } from '../../../tooling/soak-options.mjs';
 import { useBackend } from './backend.js';
 import { loadModels, type Models } from './models.js';
 
@@ -33,16 +34,7 @@ describe('soak', () => {
     let moved = 0;
     for (let i = 0; i < N; i++) {
       const full = i % 50 === 0; // every 50th decodes the image and streams previews
-      const r = await generate(m.vae, m.model, {
-        labels,
-        seed: i,
-        cfg: [1, 1.5, 3][i % 3],
-        topK: [0, 4, 16][i % 3],
-        topP: [0, 0.9][i % 2],
-        moreSmooth: i % 7 === 0,
-        decode: full,
-        previews: full,
-      });
+      const r = await generate(m.vae, m.model, soakGenerateOptions(i, labels, full));
       tf.dispose([r.fHat, ...(r.images ? [r.images] : [])]);
       if (tf.memory().numTensors !== base) moved++;
       if (i + 1 === 100) rss.after100 = mib();
