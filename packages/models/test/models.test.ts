@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ValueError, initBackend } from '@var/core';
-import { f16BitsToFloat, readSafetensors, toFloat32Array } from '@var/checkpoint';
+import { f16BitsToFloat, floatToF16Bits, readSafetensors, toFloat32Array } from '@var/checkpoint';
 import { VQVAE, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, fromOfficialConfig as varConfig } from '@var/transformer';
 import { loadFixtureCase } from '@var/test-helpers';
@@ -54,43 +54,9 @@ afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
+/** Round to the float16 grid with the checkpoint package's conversion (tested bit pattern by bit pattern in @var/checkpoint). */
 function f16Round(x: Float32Array): Float32Array {
-  // round-trip through the checkpoint package's float16 conversion
-  const out = new Float32Array(x.length);
-  const u16 = new Uint16Array(1);
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
-  for (let i = 0; i < x.length; i++) {
-    f32[0] = x[i];
-    // round to nearest even in the float16 grid via the reference conversion below
-    u16[0] = toHalfBits(u32[0]);
-    out[i] = f16BitsToFloat(u16[0]);
-  }
-  return out;
-}
-
-// Independent float32 → float16 (round to nearest even), to check the package's conversion.
-function toHalfBits(bits: number): number {
-  const sign = (bits >>> 16) & 0x8000;
-  const exp = (bits >>> 23) & 0xff;
-  let mant = bits & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
+  return Float32Array.from(x, (v) => f16BitsToFloat(floatToF16Bits(v)));
 }
 
 describe('@var/models', () => {
