@@ -7,11 +7,11 @@
 //   node bench/matmul-threads.mjs --threads 4 --size 1024 --seconds 3
 //
 // Uses the built package (dist/). Prints one JSON line per child with --json.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runBenchChild } from '../../../tooling/bench-child.mjs';
 import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -68,24 +68,14 @@ if (o.child !== undefined) {
   const n = o.threads !== undefined ? num('threads', o.threads) : Math.min(availableParallelism(), 8);
   const results = [];
   for (const t of [1, n]) {
-    const r = spawnSync(
-      process.execPath,
-      [fileURLToPath(import.meta.url), '--child', String(t), '--size', String(size), '--seconds', String(seconds)],
-      {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const line = r.stdout
-      .trim()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .pop();
-    if (r.status !== 0 || !line) {
+    const r = runBenchChild(fileURLToPath(import.meta.url), ['--child', String(t), '--size', String(size), '--seconds', String(seconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (r.status !== 0 || !r.result) {
       console.error(`child with ${t} thread(s) failed (exit ${r.status})\n${r.stdout}`);
       process.exit(1);
     }
-    results.push(JSON.parse(line));
+    results.push(r.result);
   }
   const [one, many] = results;
   console.log(`wasm matMul ${size}x${size}x${size} (float32), ${availableParallelism()} cores available`);

@@ -13,7 +13,7 @@
  * each class; those 2,000 are the held-out evaluation set (see mnist-data.mjs).
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { numberArg, parseCommand } from '../../../tooling/script-args.mjs';
 import { loadTfWithGradients } from './tfjs-gradients.mjs';
 
 const USAGE = `usage: node packages/metrics/scripts/train-digit-classifier.mjs [--epochs 16] [--dropout 0.3] [--ema 0] [--seed 1]
@@ -22,39 +22,18 @@ const USAGE = `usage: node packages/metrics/scripts/train-digit-classifier.mjs [
 Trains @var/metrics' digit classifier (seeded, wasm, 1 thread) on the mnist package's digits
 (every 5th digit of each class held out) and writes float16 weights to --out (default
 packages/metrics/weights/digit-classifier.safetensors). Needs @var/metrics built.`;
-const fail = (msg) => {
-  process.stderr.write(`${msg}\n\n${USAGE}\n`);
-  process.exit(2);
-};
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      epochs: { type: 'string', default: '16' },
-      dropout: { type: 'string', default: '0.3' },
-      ema: { type: 'string', default: '0' },
-      seed: { type: 'string', default: '1' },
-      batch: { type: 'string', default: '64' },
-      lr: { type: 'string', default: '2e-3' },
-      augment: { type: 'string', default: 'affine' },
-      init: { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (e) {
-  fail(e.message);
-}
-const o = parsed.values;
-if (o.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const opt = (name) => {
-  const n = Number(o[name]);
-  if (!Number.isFinite(n)) fail(`--${name} must be a number; got ${JSON.stringify(o[name])}`);
-  return n;
-};
+const { values: o } = parseCommand(USAGE, {
+  epochs: { type: 'string', default: '16' },
+  dropout: { type: 'string', default: '0.3' },
+  ema: { type: 'string', default: '0' },
+  seed: { type: 'string', default: '1' },
+  batch: { type: 'string', default: '64' },
+  lr: { type: 'string', default: '2e-3' },
+  augment: { type: 'string', default: 'affine' },
+  init: { type: 'string' },
+  out: { type: 'string' },
+});
+const opt = (name) => numberArg(USAGE, name, o[name]);
 const EPOCHS = opt('epochs');
 const DROPOUT = opt('dropout');
 const EMA = opt('ema'); // e.g. 0.998: ship an exponential moving average of the weights

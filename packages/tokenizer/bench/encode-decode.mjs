@@ -11,11 +11,11 @@
 // The cpu backend (~1 GFLOP/s) needs ~15 minutes at 256 px, so by default it runs at
 // 32 px (pass --cpu-size 256 to change it); the output says which size each row used.
 // TensorFlow.js initialises wasm once per process: every backend runs in a child process.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runBenchChild } from '../../../tooling/bench-child.mjs';
 import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -103,32 +103,16 @@ if (o.child) {
   ];
   const results = [];
   for (const [backend, threads, px] of runs) {
-    const r = spawnSync(
-      process.execPath,
-      [
-        fileURLToPath(import.meta.url),
-        '--child',
-        '--backend',
-        backend,
-        '--threads',
-        String(threads),
-        '--px',
-        String(px),
-        '--reps',
-        String(reps),
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], cwd: join(here, '..') },
+    const r = runBenchChild(
+      fileURLToPath(import.meta.url),
+      ['--child', '--backend', backend, '--threads', String(threads), '--px', String(px), '--reps', String(reps)],
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(here, '..') },
     );
-    const line = r.stdout
-      .trim()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .pop();
-    if (r.status !== 0 || !line) {
+    if (r.status !== 0 || !r.result) {
       console.error(`${backend} (${threads} thread(s)) failed (exit ${r.status})\n${r.stdout}`);
       process.exit(1);
     }
-    results.push(JSON.parse(line));
+    results.push(r.result);
   }
   console.log(`VQVAE vae_ch160v4096z32 (random weights, batch 1), ${availableParallelism()} cores, ${reps} timed run(s) after a warm-up`);
   for (const r of results) {

@@ -11,10 +11,10 @@
 // Part 2 runs a whole d16 (random official init): per-scale KV-cached steps of a CFG batch
 // (B' = 2) and one teacher-forced forward at batch 2, and reports peak RSS.
 // TensorFlow.js initialises wasm once per process, so every thread count runs in a child process.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runBenchChild } from '../../../tooling/bench-child.mjs';
 import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -208,21 +208,15 @@ if (o.child !== undefined) {
   const n = positive('threads', o.threads);
   const extra = FLAGS.filter((f) => o[f]).map((f) => `--${f}`);
   for (const t of [...new Set([1, n])]) {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(t), ...extra, '--reps', String(reps)], {
-      encoding: 'utf8',
+    const r = runBenchChild(fileURLToPath(import.meta.url), ['--child', String(t), ...extra, '--reps', String(reps)], {
       maxBuffer: 1 << 26,
     });
-    const line = r.stdout
-      .trim()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .pop();
-    if (r.status !== 0 || !line) {
+    if (r.status !== 0 || !r.result) {
       console.error(`child with ${t} thread(s) failed (status ${r.status}):\n${r.stderr.slice(-3000)}`);
       process.exitCode = 1;
       continue;
     }
-    const res = JSON.parse(line);
+    const res = r.result;
     console.log(table(res));
     if (o.json) console.log(line);
   }
