@@ -4,6 +4,7 @@
  * network; and the files the user opened, kept in the origin-private file system (OPFS). Also the list of bundled models, read from the build's `models/index.json`
  * (sizes and hashes; no weights are downloaded to learn what exists).
  */
+import { readStreamBytes } from '@var/checkpoint';
 import { REGISTRY } from '@var/models';
 import { ModelSourceError, messageOf } from './errors';
 import { clearOpened, listOpened } from './opened-store';
@@ -40,27 +41,6 @@ async function openCache(): Promise<Cache | null> {
   } catch {
     return null; // e.g. an insecure context or storage disabled: everything still works, uncached
   }
-}
-
-/** Read a stream into one buffer of `total` bytes (grown if more arrive), reporting progress. */
-export async function readStream(body: ReadableStream<Uint8Array>, total: number, onChunk: (loaded: number) => void): Promise<Uint8Array> {
-  const reader = body.getReader();
-  let buf = new Uint8Array(total > 0 ? total : 1 << 20);
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (!value?.length) continue;
-    if (loaded + value.length > buf.length) {
-      const grown = new Uint8Array(Math.max(buf.length * 2, loaded + value.length));
-      grown.set(buf.subarray(0, loaded));
-      buf = grown;
-    }
-    buf.set(value, loaded);
-    loaded += value.length;
-    onChunk(loaded);
-  }
-  return loaded === buf.length ? buf : buf.subarray(0, loaded);
 }
 
 function looksLikeHtml(bytes: Uint8Array, contentType: string | null): boolean {
@@ -105,7 +85,7 @@ export async function getModelFile(url: string, opts: GetFileOptions): Promise<{
   if (hit?.body) {
     const total = Number(hit.headers.get('x-var-bytes') ?? opts.bytes ?? 0);
     opts.onProgress({ file: name, loaded: 0, total, fromCache: true });
-    const bytes = await readStream(hit.body, total, (loaded) => opts.onProgress({ file: name, loaded, total, fromCache: true }));
+    const bytes = await readStreamBytes(hit.body, total, (loaded) => opts.onProgress({ file: name, loaded, total, fromCache: true }));
     if (!total || bytes.length === total) return { bytes, fromCache: true };
     await cache!.delete(key).catch(() => undefined); // a damaged entry: fetch again
   }
@@ -143,7 +123,7 @@ export async function getModelFile(url: string, opts: GetFileOptions): Promise<{
   let bytes: Uint8Array;
   try {
     bytes = body
-      ? await readStream(body, total, (loaded) => opts.onProgress({ file: name, loaded, total, fromCache: false }))
+      ? await readStreamBytes(body, total, (loaded) => opts.onProgress({ file: name, loaded, total, fromCache: false }))
       : new Uint8Array(await res.arrayBuffer());
   } catch (e) {
     forCache?.cancel().catch(() => undefined);

@@ -67,7 +67,8 @@ export {
   type DTypeMismatch,
 } from './compare.js';
 export { crc32 } from './zip.js';
-export type { BlobLike, ByteProgress, CheckpointSource, ResponseLike } from './io.js';
+export { readStreamBytes } from './io.js';
+export type { BlobLike, ByteProgress, ByteStream, CheckpointSource, ResponseLike } from './io.js';
 
 export type LoadStateDictOptions = ReadPthOptions &
   SafetensorsReadOptions & {

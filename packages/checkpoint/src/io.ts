@@ -198,6 +198,36 @@ export interface ByteProgress {
   total: number;
 }
 
+/** A readable byte stream: a fetch body or a Cache API entry's (`ReadableStream<Uint8Array>` is one). */
+export type ByteStream = NonNullable<ResponseLike['body']>;
+
+/**
+ * Read a byte stream into one buffer of `total` bytes (0: unknown, start at 1 MiB), grown
+ * geometrically when more arrive, calling `onLoaded` with the bytes read so far after every
+ * chunk. Returns the bytes read (a view of the buffer when fewer than its size); a stream that
+ * ends early is not an error here (compare the length with `total`).
+ */
+export async function readStreamBytes(body: ByteStream, total: number, onLoaded?: (loaded: number) => void): Promise<Uint8Array> {
+  const reader = body.getReader();
+  let buf = new Uint8Array(total > 0 ? total : 1 << 20);
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!value || value.length === 0) continue;
+    if (loaded + value.length > buf.length) {
+      // More than announced (or nothing announced): grow geometrically.
+      const grown = new Uint8Array(Math.max(buf.length * 2, loaded + value.length));
+      grown.set(buf.subarray(0, loaded));
+      buf = grown;
+    }
+    buf.set(value, loaded);
+    loaded += value.length;
+    onLoaded?.(loaded);
+  }
+  return loaded === buf.length ? buf : buf.subarray(0, loaded);
+}
+
 /**
  * Fetch the whole body of a Response-like object. With `onProgress` and a streaming body,
  * the body is read chunk by chunk into one buffer of the announced `Content-Length` (no
@@ -216,28 +246,13 @@ export async function responseBytes(res: ResponseLike, onProgress?: (p: ByteProg
     }
     const announced = Number(res.headers?.get('content-length') ?? NaN);
     const total = Number.isSafeInteger(announced) && announced >= 0 ? announced : 0;
-    const reader = res.body.getReader();
-    let buf = new Uint8Array(total || 1 << 20);
-    let loaded = 0;
-    onProgress({ loaded, total });
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!value || value.length === 0) continue;
-      if (loaded + value.length > buf.length) {
-        // More than announced (or nothing announced): grow geometrically.
-        const grown = new Uint8Array(Math.max(buf.length * 2, loaded + value.length));
-        grown.set(buf.subarray(0, loaded));
-        buf = grown;
-      }
-      buf.set(value, loaded);
-      loaded += value.length;
-      onProgress({ loaded, total: Math.max(total, loaded) });
-    }
+    onProgress({ loaded: 0, total });
+    const bytes = await readStreamBytes(res.body, total, (loaded) => onProgress({ loaded, total: Math.max(total, loaded) }));
+    const loaded = bytes.length;
     if (total && loaded < total) {
       throw new CheckpointError(`${where}: body ended after ${loaded} of ${total} bytes (connection closed early?)`);
     }
-    return loaded === buf.length ? buf : buf.subarray(0, loaded);
+    return bytes;
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(`cannot read checkpoint body from ${where}: ${(e as Error).message}`, { cause: e });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CheckpointError } from '@var/core';
 import { fixtureDir } from '@var/test-helpers';
-import { loadStateDict, type ByteProgress } from '../src/index.js';
+import { loadStateDict, readStreamBytes, type ByteProgress } from '../src/index.js';
 import { readFileSync } from 'node:fs';
 
 const dir = fixtureDir();
@@ -71,5 +71,26 @@ describe('loadStateDict byte progress', () => {
     await expect(
       loadStateDict(streamingResponse(bytes.subarray(0, 1000), 256, bytes.length), { onProgress: () => undefined }),
     ).rejects.toThrow(/after 1000 of \d+ bytes/);
+  });
+});
+
+describe('readStreamBytes', () => {
+  const bytes = Uint8Array.from({ length: 3000 }, (_, i) => (i * 31) % 251);
+  for (const [announce, label] of [
+    [3000, 'the announced size'],
+    [1000, 'fewer bytes announced than arrive (the buffer grows)'],
+    [0, 'no size'],
+  ] as const) {
+    test(`${label}: every byte in order, progress after every chunk`, async () => {
+      const seen: number[] = [];
+      const got = await readStreamBytes(streamingResponse(bytes, 700, null).body, announce, (n) => seen.push(n));
+      expect(Array.from(got)).toEqual(Array.from(bytes));
+      expect(seen).toEqual([700, 1400, 2100, 2800, 3000]);
+    });
+  }
+  test('a stream that ends early gives the bytes that came (the caller compares with the size)', async () => {
+    const got = await readStreamBytes(streamingResponse(bytes.subarray(0, 500), 256, null).body, 3000);
+    expect(got.length).toBe(500);
+    expect(Array.from(got)).toEqual(Array.from(bytes.subarray(0, 500)));
   });
 });
