@@ -45,12 +45,20 @@ function runBin(args: string[], closeAfter?: number): Promise<Result> {
 }
 
 const NATIVE_NOISE = /Couldn't load Vulkan|BackendVk\.cpp|EPIPE|at operator\(\)|node:internal/;
+/** Dawn's notes about lavapipe's limits, printed by the native layer when an adapter is enumerated. */
+const DAWN_ADAPTER_NOTE =
+  /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
 
 describe.skipIf(!built)('var on a pipe, help and errors (the built bin)', () => {
-  it('var info piped into head -c 20: exit 0, nothing on stderr', async () => {
+  it("var info piped into head -c 20: exit 0, nothing on stderr (but Dawn's adapter-limit notes where Vulkan exists)", async () => {
     const r = await runBin(['info'], 20);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toBe('');
+    expect(r.stderr).not.toMatch(NATIVE_NOISE);
+    // With a Vulkan driver (lavapipe in CI), Dawn writes two notes to the native stderr while it
+    // enumerates the adapter ("… artificially reduced from 1000000 to 16 …"); nothing else may appear.
+    const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+    expect(lines.filter((l) => !DAWN_ADAPTER_NOTE.test(l))).toEqual([]);
+    if (!(await checkVulkanLoader()).found) expect(r.stderr).toBe('');
   });
 
   it('var --help and var generate --help piped into head -c 10: exit 0, quiet', async () => {
