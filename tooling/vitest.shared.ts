@@ -11,6 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  */
 export const varAliases = [
   { find: /^@var\/core\/errors$/, replacement: join(root, 'packages', 'core', 'src', 'errors.ts') },
+  { find: /^@var\/core\/fs$/, replacement: join(root, 'packages', 'core', 'src', 'fs', 'atomic.ts') },
   {
     find: /^@var\/(core|checkpoint|tokenizer|transformer|sampling|metrics|data|datasets|models|train|pipeline)$/,
     replacement: '$1',

@@ -115,6 +115,7 @@ function localAssets(): Plugin {
 /** Workspace packages resolve to their TypeScript sources (no build order between packages). */
 const varAliases = [
   { find: /^@var\/core\/errors$/, replacement: join(root, 'packages', 'core', 'src', 'errors.ts') },
+  { find: /^@var\/core\/fs$/, replacement: join(root, 'packages', 'core', 'src', 'fs', 'atomic.ts') },
   {
     find: /^@var\/(core|checkpoint|tokenizer|transformer|sampling|data|models|pipeline)$/,
     replacement: join(root, 'packages', '$1', 'src', 'index.ts'),

@@ -1,4 +1,5 @@
 import { library } from '../../tooling/tsup.library';
 
-// `@var/core/errors`: the typed errors without TensorFlow.js (for @var/metrics)
-export default library({ entry: ['src/index.ts', 'src/errors.ts'] });
+// tfjs-free entries: `@var/core/errors` (the typed errors) and `@var/core/fs` (atomic writes),
+// for the packages that must load without TensorFlow.js (@var/checkpoint, @var/metrics)
+export default library({ entry: { index: 'src/index.ts', errors: 'src/errors.ts', fs: 'src/fs/atomic.ts' } });

@@ -50,7 +50,7 @@ const DAWN_ADAPTER_NOTE =
   /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
 
 describe.skipIf(!built)('var on a pipe, help and errors (the built bin)', () => {
-  it("var info piped into head -c 20: exit 0, nothing on stderr (but Dawn's adapter-limit notes where Vulkan exists)", async () => {
+  it('var info piped into head -c 20: exit 0, no error output (only Dawn adapter notes, where Vulkan exists)', async () => {
     const r = await runBin(['info'], 20);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(NATIVE_NOISE);

@@ -2,7 +2,7 @@
  * Compare a state dict against an expected key → shape table (for example the
  * `official-shapes/*.json` files describing the released VAR checkpoints).
  */
-import { CheckpointError, ValueError } from '@var/core';
+import { CheckpointError, ValueError } from '@var/core/errors';
 import { fmtShape, type StateDict } from './dtypes.js';
 
 /** The format of `official-shapes/*.json`: `state_dict` maps key → {shape, dtype}. Other fields are ignored. */

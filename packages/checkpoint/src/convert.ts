@@ -2,7 +2,7 @@
  * Conversions between RawTensor dtypes and plain Float32Array / Int32Array data,
  * including IEEE half (F16) and bfloat16 (BF16) encoding and decoding.
  */
-import { ValueError } from '@var/core';
+import { ValueError } from '@var/core/errors';
 import { checkRawTensor, fmtShape, type DType, type RawTensor } from './dtypes.js';
 
 const f32 = new Float32Array(1);

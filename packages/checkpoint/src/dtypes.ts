@@ -2,7 +2,7 @@
  * Tensor dtypes shared by the safetensors and .pth readers, and the dense
  * in-memory tensor type ({@link RawTensor}) both produce.
  */
-import { CheckpointError, ValueError } from '@var/core';
+import { CheckpointError, ValueError } from '@var/core/errors';
 
 /** Element types understood by this package (safetensors names). */
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';

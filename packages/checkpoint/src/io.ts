@@ -3,7 +3,8 @@
  * Node's `fs` is imported lazily, only when a path is given, so the package also
  * loads in browsers for ArrayBuffer / Uint8Array / Response input.
  */
-import { CheckpointError, ValueError, systemErrorText, writeFileAtomic as coreWriteFileAtomic } from '@var/core';
+import { CheckpointError, ValueError } from '@var/core/errors';
+import { systemErrorText, writeFileAtomic as coreWriteFileAtomic } from '@var/core/fs';
 
 /** What the readers accept besides a path: raw bytes, or something with `arrayBuffer()` (a fetch `Response`, a `Blob`). */
 export type BytesLike = ArrayBuffer | ArrayBufferView;

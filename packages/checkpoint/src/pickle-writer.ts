@@ -11,7 +11,7 @@
  * plain `torch.load`, as the official trainer loads its checkpoints; a state dict of
  * tensors and ints loads with `weights_only=True` too.
  */
-import { ShapeError, ValueError } from '@var/core';
+import { ShapeError, ValueError } from '@var/core/errors';
 import { checkRawTensor, fmtShape, type DType, type RawTensor, type TensorData } from './dtypes.js';
 
 /** A Python tuple in a value given to {@link pickleTorch} (JS arrays become lists). */

@@ -14,7 +14,7 @@
  * memo is a Map (a huge index allocates nothing), and arbitrary-precision integers
  * are limited in length.
  */
-import { CheckpointError } from '@var/core';
+import { CheckpointError } from '@var/core/errors';
 
 /** A Python tuple (immutable sequence); lists are plain JS arrays. */
 export class PyTuple {

@@ -14,7 +14,7 @@
  * header is written, so the file is produced in one pass straight from the typed arrays
  * (no buffer of the whole file); zip64 records are used when an entry or an offset passes 4 GiB.
  */
-import { ValueError } from '@var/core';
+import { ValueError } from '@var/core/errors';
 import { bytesLE, type RawTensor, type StateDict } from './dtypes.js';
 import { describe, writeFileAtomic } from './io.js';
 import { pickleTorch, pyOrderedDict, type PickleValue, type PickledTorchObject } from './pickle-writer.js';

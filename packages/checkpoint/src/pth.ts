@@ -8,7 +8,7 @@
  * `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, …)` where
  * `storage` is a persistent id `('storage', torch.FloatStorage, key, location, numel)`.
  */
-import { CheckpointError, ValueError } from '@var/core';
+import { CheckpointError, ValueError } from '@var/core/errors';
 import {
   DTYPE_SIZE,
   HOST_LITTLE_ENDIAN,

@@ -6,7 +6,7 @@
  * then the data buffer. The header is validated the way the reference Rust
  * implementation does before anything is allocated for the tensors.
  */
-import { CheckpointError, ValueError } from '@var/core';
+import { CheckpointError, ValueError } from '@var/core/errors';
 import {
   checkRawTensor,
   DTYPE_SIZE,

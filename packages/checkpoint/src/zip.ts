@@ -8,7 +8,7 @@
  * archive; deflated entries (a checkpoint re-zipped by another tool) are inflated
  * with fflate, incrementally, never past the size the directory declares.
  */
-import { CheckpointError } from '@var/core';
+import { CheckpointError } from '@var/core/errors';
 import { Inflate } from 'fflate';
 import type { ByteSource } from './io.js';
 
