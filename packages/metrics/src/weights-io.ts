@@ -26,7 +26,8 @@ export function parseWeights(input: Uint8Array | ArrayBuffer, label = 'weights')
   }
   const out = new Map<string, WeightTensor>();
   for (const [name, t] of file.tensors) {
-    if (!FLOAT_DTYPES.has(t.dtype)) throw new CheckpointError(`${label}: tensor ${name} has dtype ${t.dtype}; expected F32, F16, BF16 or F64`);
+    if (!FLOAT_DTYPES.has(t.dtype))
+      throw new CheckpointError(`${label}: tensor ${name} has dtype ${t.dtype}; expected F32, F16, BF16 or F64`);
     // a copy in a fresh buffer: the parsed tensors may be views of the input bytes
     out.set(name, { shape: [...t.shape], data: Float32Array.from(toFloat32Array(t)) });
   }
