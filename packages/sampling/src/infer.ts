@@ -17,7 +17,7 @@ import { assertBatchFits } from './memory.js';
 import { sampleTokens } from './filter.js';
 import { codebookOf, embedTokens, smoothEmbedding, smoothWeights } from './embed.js';
 import type { Resolved } from './options.js';
-import { guidedLogits, nextInput, openSession, yieldToEventLoop } from './session.js';
+import { nextInput, openSession, scaleLogits, yieldToEventLoop } from './session.js';
 import { PhaseClock } from './timing.js';
 import type { SamplerVAR, SamplerVQVAE } from './types.js';
 
@@ -134,7 +134,7 @@ export async function* autoregressiveInferCfg(
   r: Resolved,
   hooks: ScaleHook[] = [],
 ): AsyncGenerator<ScaleEvent, GenerateResult, void> {
-  const { B, cfg, rng } = r;
+  const { B, rng } = r;
   const { patchNums, vocabSize: V } = model.config;
   const S = patchNums.length;
   const q = vae.quantizer;
@@ -156,21 +156,12 @@ export async function* autoregressiveInferCfg(
       throwIfAborted(r.signal);
       const pn = patchNums[si];
       const ratio = S > 1 ? si / (S - 1) : 0;
-      // 1. the transformer's logits of this scale
-      clock.start();
-      const out = session.step(si, x);
-      x?.dispose();
+      // 1.–2. the transformer's logits of this scale, guided
+      const input = x;
       x = null;
-      try {
-        await clock.end('transformer', si, out);
-      } catch (e) {
-        out.dispose();
-        throw e;
-      }
-      // 2.–3. guidance, filters, draw
-      clock.start();
-      const logits = await guidedLogits(out, B, r.cfgSchedule === 'constant' ? cfg : cfg * ratio, guided);
+      const logits = await scaleLogits(session, r, si, S, input, clock, guided);
       throwIfAborted(r.signal);
+      // 3. filters, draw
       const { tokens: sampled, filtered } = sampleTokens(logits, V, rng, { topK: r.topK, topP: r.topP });
       const smooth = codebook ? smoothWeights(filtered, V, ratio, rng) : null;
       let kept = sampled;

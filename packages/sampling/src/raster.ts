@@ -13,7 +13,7 @@ import { codebookOf, embedTokens } from './embed.js';
 import { sampleTokens } from './filter.js';
 import { finishGeneration, type GenerateResult, type ScaleEvent } from './infer.js';
 import type { Resolved } from './options.js';
-import { guidedLogits, openSession, yieldToEventLoop } from './session.js';
+import { openSession, scaleLogits, yieldToEventLoop } from './session.js';
 import { PhaseClock } from './timing.js';
 import type { SamplerQuantizer, SamplerVAR, SamplerVQVAE } from './types.js';
 
@@ -38,7 +38,7 @@ export async function* rasterInfer(vae: SamplerVQVAE, model: SamplerVAR, r: Reso
   if (r.moreSmooth || r.previews || !r.kvCache) {
     throw new ConfigError('a raster-order model supports plain generation only (no edits, moreSmooth, previews or kvCache: false)');
   }
-  const { B, cfg, rng } = r;
+  const { B, rng } = r;
   const { patchNums, vocabSize: V, Cvae } = model.config;
   const S = patchNums.length;
   const q = vae.quantizer;
@@ -57,19 +57,9 @@ export async function* rasterInfer(vae: SamplerVQVAE, model: SamplerVAR, r: Reso
     for (let si = 0; si < S; si++) {
       await yieldToEventLoop();
       throwIfAborted(r.signal);
-      clock.start();
-      const out = session.step(si, x);
-      x?.dispose();
+      const input = x;
       x = null;
-      try {
-        await clock.end('transformer', si, out);
-      } catch (e) {
-        out.dispose();
-        throw e;
-      }
-      clock.start();
-      const t = r.cfgSchedule === 'constant' ? cfg : cfg * (S > 1 ? si / (S - 1) : 0);
-      const logits = await guidedLogits(out, B, t, guided);
+      const logits = await scaleLogits(session, r, si, S, input, clock, guided);
       throwIfAborted(r.signal);
       const { tokens: sampled } = sampleTokens(logits, V, rng, { topK: r.topK, topP: r.topP });
       for (let b = 0; b < B; b++) grid[b * S + si] = sampled[b];

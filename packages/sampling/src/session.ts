@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ValueError } from '@var/core';
 import type { Resolved } from './options.js';
+import type { PhaseClock } from './timing.js';
 import type { SamplerSession, SamplerVAR } from './types.js';
 
 /**
@@ -76,6 +77,41 @@ export async function guidedLogits(out: tf.Tensor3D, B: number, t: number, guide
     logits.dispose();
     out.dispose();
   }
+}
+
+/** The guidance strength at scale si of S: the official ramp `cfg·si/(S−1)`, or `cfg` throughout. */
+export function guidanceAt(r: Resolved, si: number, S: number): number {
+  return r.cfgSchedule === 'constant' ? r.cfg : r.cfg * (S > 1 ? si / (S - 1) : 0);
+}
+
+/**
+ * One scale's logits on the CPU: the session's step on `x` (disposed; timed as `transformer`),
+ * then guidance at that scale, read back — which starts the `sampling` phase the caller ends.
+ */
+export async function scaleLogits(
+  session: SamplerSession,
+  r: Resolved,
+  si: number,
+  S: number,
+  x: tf.Tensor3D | null,
+  clock: PhaseClock,
+  guided: boolean,
+): Promise<Float32Array> {
+  clock.start();
+  let out: tf.Tensor3D;
+  try {
+    out = session.step(si, x);
+  } finally {
+    x?.dispose();
+  }
+  try {
+    await clock.end('transformer', si, out);
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
+  clock.start();
+  return guidedLogits(out, r.B, guidanceAt(r, si, S), guided);
 }
 
 /** The next scale's input (B, pn², Cvae) from the area-downsampled f_hat, doubled for guidance. */
