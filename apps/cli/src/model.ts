@@ -13,12 +13,10 @@ import {
   defaultModelId,
   defaultWeightsRoot,
   getModelCard,
-  loadModel,
   parseModelCard,
   presetCard,
   resolveModelConfig,
   MODEL_FILES,
-  type LoadedModel,
   type ModelCard,
 } from '@var/models';
 import type { GeneratorSource } from '@var/pipeline';
@@ -122,7 +120,6 @@ export interface ModelSpec {
   source: GeneratorSource;
   /** Where the tokenizer weights are (encode/decode load only those). */
   vaePath: string;
-  load(): Promise<LoadedModel>;
 }
 
 /** Load only the tokenizer of a model. */
@@ -130,7 +127,7 @@ export async function loadTokenizer(spec: ModelSpec): Promise<VQVAE> {
   return VQVAE.load(spec.vaePath, spec.card.tokenizer.config);
 }
 
-/** Resolve the model options to a card (cheap) and a loader. */
+/** Resolve the model options to a card (cheap) and what `loadGenerator` takes. */
 export async function resolveModel(io: Io, opts: ModelOptions, needVar = true): Promise<ModelSpec> {
   const byFiles = opts.vae !== undefined || opts.var !== undefined;
   if (byFiles) {
@@ -154,7 +151,7 @@ export async function resolveModel(io: Io, opts: ModelOptions, needVar = true): 
         json && typeof json === 'object' && typeof json.id === 'string' && typeof json.name === 'string' && json.dataset;
       card = looksLikeCard ? parseModelCard(json) : cardFromConfig(resolveModelConfig(json));
     }
-    return { card, label: v || vae, source: { vae, var: v, card }, vaePath: vae, load: () => loadModel({ vae, var: v, config: card }) };
+    return { card, label: v || vae, source: { vae, var: v, card }, vaePath: vae };
   }
   if (opts.config !== undefined || opts.preset !== undefined)
     throw new UsageError('--config/--preset describe --vae/--var checkpoints; give those too');
@@ -165,11 +162,11 @@ export async function resolveModel(io: Io, opts: ModelOptions, needVar = true): 
     if (!existsSync(`${dir}/${MODEL_FILES.card}`))
       throw new UsageError(`--model: ${dir} is not a model directory (no ${MODEL_FILES.card})`);
     const card = parseModelCard(JSON.parse(readFileSync(`${dir}/${MODEL_FILES.card}`, 'utf8')), `${dir}/${MODEL_FILES.card}`);
-    return { card, label: dir, source: dir, vaePath: join(dir, card.tokenizer.file ?? MODEL_FILES.vae), load: () => loadModel(dir) };
+    return { card, label: dir, source: dir, vaePath: join(dir, card.tokenizer.file ?? MODEL_FILES.vae) };
   }
   const card = await getModelCard(m);
   const vaePath = join(fileURLToPath(defaultWeightsRoot()), m, card.tokenizer.file ?? MODEL_FILES.vae);
-  return { card, label: m, source: m, vaePath, load: () => loadModel(m) };
+  return { card, label: m, source: m, vaePath };
 }
 
 /**
