@@ -14,7 +14,7 @@ import {
   type RandomSource,
   type ScaleEvent,
 } from '@var/sampling';
-import { generatedImage, toPixels, type GeneratedImage } from './images.js';
+import { generatedImage, inModelChannels, toPixels, type GeneratedImage } from './images.js';
 
 /** Sampling settings of a request; omitted ones come from the model card (see {@link Generator.sampling}). */
 export interface SamplingSettings {
@@ -404,12 +404,7 @@ export class Generator {
           const done = pix.map((p, i) => generatedImage(p, b0 + i, lab[i], this.className(lab[i])));
           images.push(...done);
           if (request.onBatch) await request.onBatch(done);
-          if (request.returnTensor)
-            tensors.push(
-              r.images!.shape[1] === this.channels
-                ? (tf.clone(r.images!) as tf.Tensor4D)
-                : (tf.tidy(() => tf.mean(r.images!, 1, true)) as tf.Tensor4D),
-            );
+          if (request.returnTensor) tensors.push(inModelChannels(r.images!, this.channels));
         } finally {
           r.images?.dispose();
           r.fHat.dispose();

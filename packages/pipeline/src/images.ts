@@ -85,20 +85,24 @@ export function generatedImage(pixels: RawImage, index: number, label: number, c
 }
 
 /**
- * Images `(B, C, H, W)` in [0, 1] (as `generate` returns) → pixels in `channels`: a 1-channel
- * model whose decoder gives 3 planes is shown as their mean. Does not dispose `images`.
+ * Images `(B, C, H, W)` in [0, 1] (as `generate` returns) in the model's `channels`: a 1-channel
+ * model whose decoder gives 3 planes is shown as their mean, a 1-plane decoder of a 3-channel
+ * model as gray RGB. A new tensor; does not dispose `images`.
  */
-export async function toPixels(images: tf.Tensor4D, channels: 1 | 3): Promise<RawImage[]> {
+export function inModelChannels(images: tf.Tensor4D, channels: 1 | 3): tf.Tensor4D {
   const C = images.shape[1];
-  if (C === channels) return tensorToImages(images, { range: 'unit' });
-  if (channels === 1) {
-    const gray = tf.tidy(() => tf.mean(images, 1, true) as tf.Tensor4D);
-    try {
-      return await tensorToImages(gray, { range: 'unit' });
-    } finally {
-      gray.dispose();
-    }
+  if (C === channels) return tf.clone(images);
+  if (channels === 1) return tf.tidy(() => tf.mean(images, 1, true) as tf.Tensor4D);
+  if (C === 1) return tf.tile(images, [1, 3, 1, 1]) as tf.Tensor4D;
+  throw new ValueError(`inModelChannels: images have ${C} channels; expected 1 or 3`);
+}
+
+/** Images `(B, C, H, W)` in [0, 1] → pixels in the model's `channels` (see {@link inModelChannels}). Does not dispose `images`. */
+export async function toPixels(images: tf.Tensor4D, channels: 1 | 3): Promise<RawImage[]> {
+  const shown = inModelChannels(images, channels);
+  try {
+    return await tensorToImages(shown, { range: 'unit' });
+  } finally {
+    shown.dispose();
   }
-  if (C === 1) return tensorToImages(images, { range: 'unit', format: 'rgb' });
-  throw new ValueError(`toPixels: images have ${C} channels; expected 1 or 3`);
 }

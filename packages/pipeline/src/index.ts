@@ -15,5 +15,5 @@ export {
   type PipelineScaleEvent,
   type SamplingSettings,
 } from './generator.js';
-export { generatedImage, toPixels, type GeneratedImage } from './images.js';
+export { generatedImage, inModelChannels, toPixels, type GeneratedImage } from './images.js';
 export { OFFICIAL_SAMPLING, type LoadProgress } from '@var/models';
