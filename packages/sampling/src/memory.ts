@@ -13,11 +13,11 @@
  * memory.test.ts checks that the estimate stays above the measured peak and within 1.6× of it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { OutOfMemoryError } from '@var/core';
+import { formatBytes, OutOfMemoryError, WASM_HEAP_MAX_BYTES } from '@var/core';
 import type { SamplerVAR, SamplerVQVAE } from './types.js';
 
-/** Bytes a wasm module can address (tfjs-backend-wasm's heap maximum, 4 GiB − 64 KiB). */
-export const WASM_HEAP_MAX_BYTES = 4294901760;
+/** Bytes a wasm module can address (tfjs-backend-wasm's heap maximum, 4 GiB − 64 KiB): @var/core's constant. */
+export { WASM_HEAP_MAX_BYTES };
 /** Head-room kept free of the estimate on wasm (allocator fragmentation, small tensors). */
 export const WASM_HEADROOM_BYTES = 128 * 1024 * 1024;
 /** Linear weights are cached transposed per session up to this many bytes (as @var/transformer). */
@@ -126,10 +126,6 @@ export async function availableBytes(env: Record<string, string | undefined> = (
   return Infinity; // webgpu / browsers: no reliable figure; the backend reports its own failures
 }
 
-function gib(b: number): string {
-  return b >= 1 << 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`;
-}
-
 /** The largest batch whose estimate fits `budget` bytes (0 when not even one image fits). */
 export function largestBatchThatFits(s: GenerationShape, budget: number, opts: { decode?: boolean } = {}): number {
   if (!Number.isFinite(budget)) return Number.MAX_SAFE_INTEGER;
@@ -166,8 +162,8 @@ export async function assertBatchFits(vae: SamplerVQVAE, model: SamplerVAR, batc
       ? `the largest batch that fits is ${largest}: generate in batches of at most ${largest} (the CLI's --batch ${largest})`
       : `not even one image fits; use a backend with more memory (${backend === 'wasm' ? 'wasm addresses at most 4 GiB; cpu or tensorflow use system memory' : 'free memory or a smaller model'})`;
   throw new OutOfMemoryError(
-    `a batch of ${batch} image(s) at ${s.imageSize} px (depth ${s.depth}, ${s.patchNums.length} scales, cfg doubles the batch) needs about ${gib(est.bytes)} on ${backend}, ` +
-      `but about ${gib(budget)} is available${backend === 'wasm' ? ` (wasm heap 4 GiB, ${gib(tf.memory().numBytes)} held by tensors)` : ''}; ${what}`,
+    `a batch of ${batch} image(s) at ${s.imageSize} px (depth ${s.depth}, ${s.patchNums.length} scales, cfg doubles the batch) needs about ${formatBytes(est.bytes)} on ${backend}, ` +
+      `but about ${formatBytes(budget)} is available${backend === 'wasm' ? ` (wasm heap 4 GiB, ${formatBytes(tf.memory().numBytes)} held by tensors)` : ''}; ${what}`,
     { neededBytes: est.bytes, availableBytes: budget, largestBatch: largest },
   );
 }
@@ -249,8 +245,8 @@ export function assertWebGPULimits(
       ? `the largest batch that fits is ${largest}: generate in batches of at most ${largest}`
       : 'not even one image fits: use the wasm backend, or a GPU whose adapter allows larger buffers';
   throw new OutOfMemoryError(
-    `a batch of ${batch} image(s) at ${s.imageSize} px needs one buffer of ${gib(need.bytes)} (${need.what}), but ${on} binds at most ${gib(cap)} ` +
-      `(maxStorageBufferBindingSize ${gib(limits.maxStorageBufferBindingSize)}, maxBufferSize ${gib(limits.maxBufferSize)}); ${what}`,
+    `a batch of ${batch} image(s) at ${s.imageSize} px needs one buffer of ${formatBytes(need.bytes)} (${need.what}), but ${on} binds at most ${formatBytes(cap)} ` +
+      `(maxStorageBufferBindingSize ${formatBytes(limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatBytes(limits.maxBufferSize)}); ${what}`,
     { neededBytes: need.bytes, availableBytes: cap, largestBatch: largest },
   );
 }
