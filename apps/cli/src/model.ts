@@ -10,6 +10,8 @@ import type { Command } from 'commander';
 import { initBackend, type BackendInfo, type BackendName } from '@var/core';
 import {
   cardFromConfig,
+  classIndex,
+  className as classNameOf,
   defaultModelId,
   defaultWeightsRoot,
   getModelCard,
@@ -175,35 +177,23 @@ export async function resolveModel(io: Io, opts: ModelOptions, needVar = true): 
  */
 export function parseClasses(values: string[] | undefined, card: ModelCard): number[] | undefined {
   if (!values || values.length === 0) return undefined;
-  const n = card.var.config.numClasses;
-  const names = card.classNames.map((s) => s.toLowerCase());
+  const vocab = { classNames: card.classNames, classAliases: card.classAliases, numClasses: card.var.config.numClasses };
   const out: number[] = [];
   for (const raw of values.flatMap((v) => v.split(','))) {
     const s = raw.trim();
     if (s === '') continue;
-    const lower = s.toLowerCase();
-    if (lower === 'uncond' || lower === 'none') {
-      out.push(n);
-      continue;
+    try {
+      out.push(classIndex(vocab, s));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
     }
-    const byName = names.indexOf(lower);
-    if (byName >= 0) {
-      out.push(byName);
-      continue;
-    }
-    if (/^\d+$/.test(s) && Number(s) < n) {
-      out.push(Number(s));
-      continue;
-    }
-    const shown = card.classNames.length <= 20 ? card.classNames.join(', ') : `${card.classNames.slice(0, 20).join(', ')}, …`;
-    throw new UsageError(`unknown class "${s}": expected an index 0…${n - 1}, "uncond", or a class name (${shown})`);
   }
   if (out.length === 0) throw new UsageError('--class is empty');
   return out;
 }
 
 export function className(card: ModelCard, label: number): string {
-  return label === card.var.config.numClasses ? 'uncond' : (card.classNames[label] ?? String(label));
+  return classNameOf({ classNames: card.classNames, numClasses: card.var.config.numClasses }, label);
 }
 
 /** File-name-safe text. */

@@ -30,6 +30,8 @@ export interface ModelCard {
   dataset: { name: string; split?: string; images?: number; url?: string; license?: string; [k: string]: unknown };
   /** One name per class (index = class label); `numClasses` entries. */
   classNames: string[];
+  /** Other names each class answers to (e.g. every ImageNet synonym of the official presets), matched case-insensitively. */
+  classAliases?: string[][];
   /** Image side in pixels the model generates, and its channels (1 = shown as gray). */
   imageSize?: number;
   channels?: 1 | 3;
@@ -180,5 +182,13 @@ export function parseModelCard(json: unknown, label = 'model-card.json'): ModelC
   if (names.length !== cfg.var.numClasses) {
     throw new ConfigError(`${label}: "classNames" has ${names.length} names but the model has ${cfg.var.numClasses} classes`);
   }
+  const aliases = json.classAliases;
+  if (
+    aliases !== undefined &&
+    (!Array.isArray(aliases) ||
+      aliases.length !== names.length ||
+      aliases.some((a) => !Array.isArray(a) || a.some((n: unknown) => typeof n !== 'string')))
+  )
+    throw new ConfigError(`${label}: "classAliases" must be an array of ${names.length} arrays of strings (one per class)`);
   return { ...(json as ModelCard), tokenizer: { ...json.tokenizer, config: cfg.tokenizer }, var: { ...json.var, config: cfg.var } };
 }

@@ -17,6 +17,8 @@ export {
   type ModelCard,
   type ModelConfig,
 } from './card.js';
+export { classIndex, className, imagenetClassFields, type ClassRef, type ClassVocabulary } from './classes.js';
+export { IMAGENET_CLASSES } from './imagenet-classes.js';
 export {
   MODEL_FILES,
   ModelNotBundledError,

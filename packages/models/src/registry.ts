@@ -26,6 +26,7 @@ import {
   type StateDict,
 } from '@var/checkpoint';
 import { VQVAE, countParameters as tokenizerParameters } from '@var/tokenizer';
+import { imagenetClassFields } from './classes.js';
 import { VAR, countParameters as transformerParameters } from '@var/transformer';
 import {
   MODEL_CARD_FORMAT,
@@ -350,7 +351,7 @@ export function assertWeightsFitBackend(
 
 /**
  * The card of an official preset (`d16` … `d30` with `vae_ch160v4096z32`): its configs, the
- * 1000 ImageNet class indices as names, 256 px RGB, and the official sampling
+ * 1000 ImageNet class names (short names, every synonym as an alias: {@link classIndex}), 256 px RGB, and the official sampling
  * ({@link OFFICIAL_SAMPLING}).
  * @throws ConfigError for an unknown preset name.
  */
@@ -358,6 +359,7 @@ export function presetCard(name: string): ModelCard {
   return cardFromConfig(presetConfig(name), name, {
     name: `VAR-${name} (official preset)`,
     dataset: { name: 'ImageNet-1k' },
+    ...imagenetClassFields(),
     channels: 3,
     sampling: { ...OFFICIAL_SAMPLING },
   });

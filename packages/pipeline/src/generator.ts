@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, ValueError, throwIfAborted, type BackendInfo } from '@var/core';
 import { convertChannels, decodeImage, imageToTensor, type RawImage } from '@var/data';
-import { disposeModel, type LoadedModel, type ModelCard } from '@var/models';
+import { type ClassRef, type ClassVocabulary, classIndex, className, disposeModel, type LoadedModel, type ModelCard } from '@var/models';
 import {
   edit as editTokens,
   generate as generateTokens,
@@ -31,8 +31,8 @@ export interface SamplingSettings {
 /** Where a card has no sampling: the sampler's own defaults. */
 const SAMPLER_DEFAULTS: Readonly<SamplingSettings> = Object.freeze({ cfg: 1.5, topK: 0, topP: 0, moreSmooth: false });
 
-/** A class: its index, its name in the model card (case-insensitive), or `'uncond'`. */
-export type ClassRef = number | string;
+/** A class: its index, its name or a synonym in the model card (case-insensitive), or `'uncond'`. */
+export type { ClassRef };
 
 /** One scale of a generation, as it happens. */
 export interface PipelineScaleEvent extends ScaleEvent {
@@ -145,6 +145,7 @@ export class Generator {
   readonly card: ModelCard;
   /** Class names, index = label. */
   readonly classNames: readonly string[];
+  private readonly vocabulary: ClassVocabulary;
   /** Number of classes; label `numClasses` is unconditional. */
   readonly numClasses: number;
   /** Image side in pixels, and channels (1 = gray, 3 = RGB). */
@@ -163,6 +164,7 @@ export class Generator {
     this.card = model.card;
     this.numClasses = model.var.config.numClasses;
     this.classNames = Object.freeze(Array.from({ length: this.numClasses }, (_, i) => model.card.classNames[i] ?? String(i)));
+    this.vocabulary = { classNames: [...this.classNames], classAliases: model.card.classAliases, numClasses: this.numClasses };
     this.imageSize = model.vae.imageSize;
     const c = model.card.channels ?? (model.vae.config.inChannels === 1 ? 1 : 3);
     this.channels = c === 1 ? 1 : 3;
@@ -176,30 +178,18 @@ export class Generator {
     return this.open();
   }
 
-  /** A class's label: its index, its name (case-insensitive) or `'uncond'`. @throws ValueError for an unknown class. */
+  /**
+   * A class's label: its index, its name or a synonym (case-insensitive; the official presets
+   * answer to every ImageNet synonym) or `'uncond'` (@var/models' classIndex).
+   * @throws ValueError for an unknown class, or a name two classes share.
+   */
   classIndex(c: ClassRef): number {
-    if (typeof c === 'number') {
-      if (Number.isInteger(c) && c >= 0 && c <= this.numClasses) return c;
-      throw new ValueError(
-        `class ${c} is out of range: expected an integer 0…${this.numClasses - 1}, or ${this.numClasses} (unconditional)`,
-      );
-    }
-    if (typeof c === 'string') {
-      const s = c.trim().toLowerCase();
-      if (s === 'uncond' || s === 'none') return this.numClasses;
-      const byName = this.classNames.findIndex((n) => n.toLowerCase() === s);
-      if (byName >= 0) return byName;
-      if (/^\d+$/.test(s) && Number(s) < this.numClasses) return Number(s);
-    }
-    const shown = this.classNames.length <= 20 ? this.classNames.join(', ') : `${this.classNames.slice(0, 20).join(', ')}, …`;
-    throw new ValueError(
-      `unknown class ${JSON.stringify(c)}: expected an index 0…${this.numClasses - 1}, "uncond", or a class name (${shown})`,
-    );
+    return classIndex(this.vocabulary, c);
   }
 
   /** The name of a label (`'uncond'` for the unconditional class). */
   className(label: number): string {
-    return label === this.numClasses ? 'uncond' : (this.classNames[label] ?? String(label));
+    return className(this.vocabulary, label);
   }
 
   /**

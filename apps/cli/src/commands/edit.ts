@@ -62,7 +62,7 @@ export function editCommand(ctx: Ctx): Command {
 Examples:
   $ var edit digit.png --rect 0,0,0.5,1 --class 7 --seed 3       # regenerate the top half as a 7
   $ var edit digit.png --rect 0.2,0.2,0.8,0.8 --outpaint           # keep the centre, regenerate the border
-  $ var edit photo.png --mask mask.png --class 207 --strip strip.png --vae vae.pth --var var_d16.pth --preset d16`,
+  $ var edit photo.png --mask mask.png --class "golden retriever" --strip strip.png --vae vae.pth --var var_d16.pth --preset d16`,
   );
   cmd.action(async (image: string, o: EditOpts) => editAction(ctx.ui(o), image, o));
   return cmd;

@@ -62,7 +62,7 @@ Examples:
   $ var generate                                   # one image of every class of the bundled model
   $ var generate --class 3,7 --count 4 --seed 1    # 4 threes and 4 sevens, reproducible
   $ var generate --class uncond -n 8 --cfg 0       # unconditional
-  $ var generate --vae vae.pth --var var_d16.pth --preset d16 --class 207 --top-k 900 --top-p 0.95
+  $ var generate --vae vae.pth --var var_d16.pth --preset d16 --class "golden retriever"   # ImageNet names or indices; official sampling
   $ var generate --class 5 --progression --json    # with the per-scale strip, machine-readable`,
   );
   cmd.action(async (o: GenerateOpts) => generateAction(ctx.ui(o), o));
