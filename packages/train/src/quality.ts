@@ -59,8 +59,54 @@ export interface DigitQuality {
   genFid?: number;
   /** genFid / recFid (the issue's goal: ≤ 2). */
   fidRatio?: number;
+  /**
+   * Variety within each class: the mean pairwise distance of generated digits' classifier
+   * features divided by that of the held-out digits of the same class (1 = as varied as real
+   * digits; near 0 = the same digit again and again), per class and averaged over classes.
+   */
+  diversityPerClass?: number[];
+  diversityRatio?: number;
   sampling: { cfg: number; topK: number; topP: number; moreSmooth: boolean; seed: number };
   seconds: { reconstruct: number; generate: number };
+}
+
+/**
+ * Mean Euclidean distance over all pairs of the `n` rows (dimension `d`) of `f` (0 for fewer than 2 rows).
+ * Uses ‖a−b‖ directly (O(n²·d)); fine for the few hundred rows per class measured here.
+ */
+export function meanPairwiseDistance(f: Float32Array, n: number, d: number): number {
+  if (n < 2) return 0;
+  let sum = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) {
+        const t = f[i * d + k] - f[j * d + k];
+        s += t * t;
+      }
+      sum += Math.sqrt(s);
+    }
+  return sum / ((n * (n - 1)) / 2);
+}
+
+/** Rows of features gathered per class. */
+class ClassFeatures {
+  private readonly rows: number[][][];
+  constructor(
+    numClasses: number,
+    private readonly d: number,
+  ) {
+    this.rows = Array.from({ length: numClasses }, () => []);
+  }
+  add(features: Float32Array, labels: ArrayLike<number>): void {
+    for (let i = 0; i < labels.length; i++) this.rows[labels[i]].push(Array.from(features.subarray(i * this.d, (i + 1) * this.d)));
+  }
+  meanDistance(c: number): number {
+    const r = this.rows[c];
+    const f = new Float32Array(r.length * this.d);
+    r.forEach((row, i) => f.set(row, i * this.d));
+    return meanPairwiseDistance(f, r.length, this.d);
+  }
 }
 
 const argmaxRows = (logits: Float32Array, n: number, k: number): Int32Array => {
@@ -107,6 +153,7 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
     const sample = n >= ds.heldOut.length ? ds.heldOut : subset(ds.heldOut, spreadIndices(ds.heldOut.length, n));
     const real = new FeatureStats(D);
     const rec = new FeatureStats(D);
+    const realByClass = new ClassFeatures(numClasses, D);
     let realOk = 0;
     let recOk = 0;
     let se = 0;
@@ -130,6 +177,7 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
         const m = img.shape[0];
         real.add(a.features, m, D);
         rec.add(c.features, m, D);
+        realByClass.add(a.features, b.labels);
         const pa = argmaxRows(a.logits!, m, K);
         const pc = argmaxRows(c.logits!, m, K);
         for (let i = 0; i < m; i++) {
@@ -161,6 +209,7 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
     if (total > 0) {
       const labels = Int32Array.from({ length: total }, (_, i) => i % numClasses);
       const gen = new FeatureStats(D);
+      const genByClass = new ClassFeatures(numClasses, D);
       const okPerClass = new Array<number>(numClasses).fill(0);
       const rng = new Rng(seed);
       for (let s = 0; s < total; s += bs) {
@@ -181,6 +230,7 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
         try {
           const o = await classifier.extract(x);
           gen.add(o.features, lab.length, D);
+          genByClass.add(o.features, lab);
           const p = argmaxRows(o.logits!, lab.length, K);
           for (let i = 0; i < lab.length; i++) if (p[i] === lab[i]) okPerClass[lab[i]]++;
         } finally {
@@ -192,6 +242,11 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
       result.genAccuracyPerClass = okPerClass.map((v) => v / perClass);
       result.genFid = fidFromStats(real, gen).fid;
       result.fidRatio = result.genFid / result.recFid;
+      result.diversityPerClass = Array.from({ length: numClasses }, (_, c) => {
+        const r = realByClass.meanDistance(c);
+        return r > 0 ? genByClass.meanDistance(c) / r : 0;
+      });
+      result.diversityRatio = result.diversityPerClass.reduce((a, v) => a + v, 0) / numClasses;
     }
     result.seconds.generate = (performance.now() - t1) / 1000;
     return result;

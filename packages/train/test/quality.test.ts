@@ -7,6 +7,7 @@ import { ConfigError, initBackend, ValueError } from '@var/core';
 import { loadModel, saveModel } from '@var/models';
 import { VAR } from '@var/transformer';
 import { evaluateDigitModel, isDecoderParameter, loadDataset, loadTokenizer, readRunConfig, trainTokenizer } from '../src/index.js';
+import { meanPairwiseDistance } from '../src/quality.js';
 import { varModelConfig } from '../src/var.js';
 import { tinyTokenizerModel } from '@var/test-helpers';
 import { tmpRunDir } from './helpers.js';
@@ -115,6 +116,16 @@ describe('trainTokenizer init (fine-tuning)', () => {
   });
 });
 
+describe('meanPairwiseDistance', () => {
+  it('is the mean Euclidean distance over all pairs of rows', () => {
+    // a 3-4-5 triangle: pairs at 3, 4 and 5
+    expect(meanPairwiseDistance(new Float32Array([0, 0, 3, 0, 0, 4]), 3, 2)).toBeCloseTo(4, 6);
+    // one digit drawn again and again has no variety
+    expect(meanPairwiseDistance(new Float32Array([1, 2, 1, 2, 1, 2]), 3, 2)).toBe(0);
+    expect(meanPairwiseDistance(new Float32Array([1, 2]), 1, 2)).toBe(0);
+  });
+});
+
 describe('evaluateDigitModel', () => {
   it('measures reconstructions and generated digits of a saved model, without leaking tensors', async () => {
     const ds = await loadDataset(mnist8);
@@ -150,6 +161,11 @@ describe('evaluateDigitModel', () => {
     expect(Number.isFinite(q.genFid!) && q.genFid! > 0).toBe(true);
     expect(q.fidRatio).toBeCloseTo(q.genFid! / q.recFid, 10);
     expect(q.sampling).toEqual({ cfg: 1.5, topK: 0, topP: 0, moreSmooth: false, seed: 0 });
+    // diversity: per class, generated pairwise feature distance over real; an untrained model's samples vary
+    expect(q.diversityPerClass).toHaveLength(10);
+    expect(q.diversityPerClass!.every((d) => Number.isFinite(d) && d >= 0)).toBe(true);
+    expect(q.diversityRatio).toBeCloseTo(q.diversityPerClass!.reduce((a, v) => a + v, 0) / 10, 10);
+    expect(q.diversityRatio!).toBeGreaterThan(0);
     expect(events).toContain('reconstruct');
     expect(events).toContain('generate');
     // seeded: the same figures again
