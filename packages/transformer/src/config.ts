@@ -168,28 +168,40 @@ export interface ParamSpec {
   dtype: 'F32' | 'I64';
   /** Buffers are not trained and are recomputed from the config (they are accepted on load and written on save). */
   kind: 'param' | 'buffer';
+  /**
+   * A linear layer's weight: official layout (out, in) (`shape`), which the model stores
+   * transposed, (in, out), the layout its products take (see {@link storedShape}).
+   */
+  linear?: true;
+}
+
+/** The layout a model's variable has: (in, out) for linear weights, else the official shape. */
+export function storedShape(spec: Pick<ParamSpec, 'shape' | 'linear'>): number[] {
+  return spec.linear ? [spec.shape[1], spec.shape[0]] : [...spec.shape];
 }
 
 /**
  * The official state dict table for `config`: names, shapes and dtypes in `state_dict()` order.
- * The model allocates its variables from this table, so a test of the table needs no allocation.
+ * The model allocates its variables from this table (linear weights transposed, see
+ * {@link storedShape}), so a test of the table needs no allocation.
  */
 export function paramShapes(config: VARConfig): ParamSpec[] {
   const d = deriveConfig(config);
   const C = config.embedDim;
   const out: ParamSpec[] = [];
   const p = (name: string, shape: number[]) => out.push({ name, shape, dtype: 'F32', kind: 'param' });
+  const lin = (name: string, shape: number[]) => out.push({ name, shape, dtype: 'F32', kind: 'param', linear: true });
   const b = (name: string, shape: number[], dtype: 'F32' | 'I64' = 'F32') => out.push({ name, shape, dtype, kind: 'buffer' });
   p('pos_start', [1, d.firstL, C]);
   p('pos_1LC', [1, d.L, C]);
   b('lvl_1L', [1, d.L], 'I64');
   b('attn_bias_for_masking', [1, 1, d.L, d.L]);
-  p('word_embed.weight', [C, config.Cvae]);
+  lin('word_embed.weight', [C, config.Cvae]);
   p('word_embed.bias', [C]);
   p('class_emb.weight', [config.numClasses + 1, C]);
   p('lvl_embed.weight', [config.patchNums.length, C]);
   if (config.sharedAln) {
-    p('shared_ada_lin.1.weight', [6 * C, C]);
+    lin('shared_ada_lin.1.weight', [6 * C, C]);
     p('shared_ada_lin.1.bias', [6 * C]);
   }
   for (let i = 0; i < config.depth; i++) {
@@ -199,21 +211,21 @@ export function paramShapes(config: VARConfig): ParamSpec[] {
     p(pre + 'attn.q_bias', [C]);
     p(pre + 'attn.v_bias', [C]);
     b(pre + 'attn.zero_k_bias', [C]);
-    p(pre + 'attn.mat_qkv.weight', [3 * C, C]);
-    p(pre + 'attn.proj.weight', [C, C]);
+    lin(pre + 'attn.mat_qkv.weight', [3 * C, C]);
+    lin(pre + 'attn.proj.weight', [C, C]);
     p(pre + 'attn.proj.bias', [C]);
-    p(pre + 'ffn.fc1.weight', [d.mlpHidden, C]);
+    lin(pre + 'ffn.fc1.weight', [d.mlpHidden, C]);
     p(pre + 'ffn.fc1.bias', [d.mlpHidden]);
-    p(pre + 'ffn.fc2.weight', [C, d.mlpHidden]);
+    lin(pre + 'ffn.fc2.weight', [C, d.mlpHidden]);
     p(pre + 'ffn.fc2.bias', [C]);
     if (!config.sharedAln) {
-      p(pre + 'ada_lin.1.weight', [6 * C, C]);
+      lin(pre + 'ada_lin.1.weight', [6 * C, C]);
       p(pre + 'ada_lin.1.bias', [6 * C]);
     }
   }
-  p('head_nm.ada_lin.1.weight', [2 * C, C]);
+  lin('head_nm.ada_lin.1.weight', [2 * C, C]);
   p('head_nm.ada_lin.1.bias', [2 * C]);
-  p('head.weight', [config.vocabSize, C]);
+  lin('head.weight', [config.vocabSize, C]);
   p('head.bias', [config.vocabSize]);
   return out;
 }

@@ -3,7 +3,7 @@
  * VAR.init_weights(init_adaln, init_adaln_gamma, init_head, init_std) as build_vae_var calls it.
  */
 import { ConfigError } from '@var/core';
-import { deriveConfig, paramShapes, type VARConfig } from './config.js';
+import { deriveConfig, paramShapes, type ParamSpec, type VARConfig } from './config.js';
 import { truncNormal, type RandomSource } from './rng.js';
 
 export interface InitArgs {
@@ -38,15 +38,23 @@ export function initStds(config: VARConfig, init: Partial<InitArgs> = {}): { aut
   return { auto, std, residual: std / Math.sqrt(2 * config.depth), head: a.initHead >= 0 ? std * a.initHead : std };
 }
 
-/** Fresh parameter values (state-dict order of draws), keyed by official name. */
-export function initParameters(config: VARConfig, rng: RandomSource, init: Partial<InitArgs> = {}): Map<string, Float32Array> {
+/**
+ * Fresh parameter values one at a time, in state-dict order (the order of the draws), each in
+ * the official layout (linear weights (out, in)). `VAR.create` uploads and drops each before the
+ * next is drawn, so creating a model never holds a second copy of its weights.
+ * @throws ConfigError for an invalid config or init argument (before the first value)
+ */
+export function* initParameterValues(
+  config: VARConfig,
+  rng: RandomSource,
+  init: Partial<InitArgs> = {},
+): Generator<[ParamSpec, Float32Array], void, undefined> {
   deriveConfig(config);
   const a = { ...DEFAULT_INIT, ...init };
   for (const [k, v] of Object.entries(a))
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`init.${k} must be a finite number, got ${String(v)}`);
   const C = config.embedDim;
-  const { auto, std, residual } = initStds(config, a);
-  const out = new Map<string, Float32Array>();
+  const { auto, std } = initStds(config, a);
   for (const s of paramShapes(config)) {
     if (s.kind !== 'param') continue;
     const n = s.shape.reduce((x, y) => x * y, 1);
@@ -61,15 +69,35 @@ export function initParameters(config: VARConfig, rng: RandomSource, init: Parti
         const chunk = Math.floor(i / C) % 6;
         v[i] = (rng.normal() / Math.sqrt(C)) * (chunk < 2 ? a.initAdalnGamma : a.initAdaln);
       }
-    } else if (/attn\.proj\.weight$|ffn\.fc2\.weight$/.test(name)) v = truncNormal(rng, n, std).map((x) => x / Math.sqrt(2 * config.depth));
+    } else if (/attn\.proj\.weight$|ffn\.fc2\.weight$/.test(name)) v = divided(truncNormal(rng, n, std), Math.sqrt(2 * config.depth));
     else if (/^blocks\.\d+\.ada_lin\.1\.weight$/.test(name)) {
       v = truncNormal(rng, n, std);
       for (let i = 0; i < n; i++) v[i] *= i < 2 * C * C ? a.initAdalnGamma : a.initAdaln;
-    } else if (name === 'head_nm.ada_lin.1.weight') v = truncNormal(rng, n, std).map((x) => x * a.initAdaln);
-    else if (name === 'head.weight') v = a.initHead >= 0 ? truncNormal(rng, n, std).map((x) => x * a.initHead) : truncNormal(rng, n, std);
+    } else if (name === 'head_nm.ada_lin.1.weight') v = scaled(truncNormal(rng, n, std), a.initAdaln);
+    else if (name === 'head.weight') v = a.initHead >= 0 ? scaled(truncNormal(rng, n, std), a.initHead) : truncNormal(rng, n, std);
     else v = truncNormal(rng, n, std); // word_embed, class_emb, lvl_embed, mat_qkv, fc1, shared_ada_lin
-    out.set(name, v);
+    yield [s, v];
   }
-  void residual;
+}
+
+/** x · k in place (the official `mul_` after the draw). */
+function scaled(x: Float32Array, k: number): Float32Array {
+  for (let i = 0; i < x.length; i++) x[i] *= k;
+  return x;
+}
+
+/** x / k in place (the official `div_`). */
+function divided(x: Float32Array, k: number): Float32Array {
+  for (let i = 0; i < x.length; i++) x[i] /= k;
+  return x;
+}
+
+/**
+ * Fresh parameter values (state-dict order of draws), keyed by official name, in the official
+ * layout: all of them at once (see {@link initParameterValues} for one at a time).
+ */
+export function initParameters(config: VARConfig, rng: RandomSource, init: Partial<InitArgs> = {}): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [s, v] of initParameterValues(config, rng, init)) out.set(s.name, v);
   return out;
 }

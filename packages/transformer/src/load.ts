@@ -6,7 +6,9 @@ import type { AttentionImpl } from './attention.js';
 
 /**
  * Read a `.pth` (zip, no pickle code executed) or `.safetensors` checkpoint with official
- * key names and build the model. Throws `CheckpointError` on unreadable files and on
+ * key names and build the model. Each tensor read is dropped once its parameter is uploaded
+ * (`VAR.fromStateDict` with `release`), so loading peaks near the weights plus one tensor rather
+ * than two copies of the weights. Throws `CheckpointError` on unreadable files and on
  * missing / unexpected / mis-shaped keys.
  */
 export async function loadVAR(
@@ -15,5 +17,5 @@ export async function loadVAR(
   opts: { strict?: boolean; attention?: AttentionImpl } = {},
 ): Promise<VAR> {
   const sd = await loadStateDict(source);
-  return VAR.fromStateDict(config, sd, opts);
+  return VAR.fromStateDict(config, sd, { ...opts, release: true });
 }

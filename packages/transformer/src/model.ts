@@ -2,19 +2,21 @@
  * The VAR transformer (FoundationVision/VAR models/var.py + models/basic_var.py) on TensorFlow.js.
  *
  * Parameters are `tf.Variable`s keyed by the official state-dict names, in PyTorch layouts
- * (linear weight (out, in)). The forward pass reads top to bottom like the official one:
+ * except the linear weights, which are stored once, transposed to (in, out) — the layout their
+ * products take — from load or creation on; the official (out, in) layout exists only in
+ * exported state dicts (`stateDict()`). The forward pass reads top to bottom like the official one:
  * class embedding → sos + word embedding of the teacher-forcing input → + level/position
  * embeddings → AdaLN self-attention blocks (block-causal over scales) → AdaLN head → logits.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError, Rng, ShapeError, ValueError } from '@var/core';
 import { attend, type AttentionImpl, type AttentionMask } from './attention.js';
-import { deriveConfig, paramShapes, type ParamSpec, type VARConfig, type VARDerived } from './config.js';
-import { initParameters, type InitArgs } from './init.js';
+import { deriveConfig, paramShapes, storedShape, type ParamSpec, type VARConfig, type VARDerived } from './config.js';
+import { initParameterValues, type InitArgs } from './init.js';
 import { geluTanh, layerNorm, linear, silu } from './ops.js';
 import { toRng, type RandomSource } from './rng.js';
 import type { StateDict } from './state.js';
-import { checkStateDict, rawToFloat32 } from './state.js';
+import { checkStateDict, rawToFloat32, storedFloat32, transpose2D } from './state.js';
 
 export interface CreateOptions {
   /** Seed (or generator) of the official initialisation. Default 0. */
@@ -36,12 +38,6 @@ export interface ForwardOptions {
 
 type Labels = tf.Tensor1D | Int32Array | number[];
 
-/** Read weights either transposing on demand (training) or from a precomputed cache (inference). */
-interface WeightView {
-  get(name: string): tf.Tensor;
-  T(name: string): tf.Tensor2D;
-}
-
 interface AdaParts {
   gamma1: tf.Tensor;
   gamma2: tf.Tensor;
@@ -52,26 +48,6 @@ interface AdaParts {
 }
 
 let modelCounter = 0;
-
-/**
- * `cacheTransposedWeights` defaults to true when the weight copies need at most this many
- * bytes (512 MiB: models up to about d12). A d16 (1.24 GB of linear weights) transposes per
- * block on demand: caching its copies makes its small scales ~15× faster on single-threaded
- * wasm (2.9 s → 0.19 s for scale 1, measured), but near wasm's 4 GiB heap the threaded build
- * then stalled in our benchmark (a 256 px generation did not finish in 8 min); pass
- * `cacheTransposedWeights: true` to opt in.
- */
-export const TRANSPOSE_CACHE_AUTO_BYTES = 512 * 1024 * 1024;
-
-export interface InferenceOptions {
-  /**
-   * Keep a transposed copy of every linear weight for the session (faster small steps, twice the
-   * weight memory). Default: only when the copies take ≤ {@link TRANSPOSE_CACHE_AUTO_BYTES}
-   * (512 MiB; wasm's heap is limited to 4 GiB, so a d16 transposes per block on demand unless
-   * you opt in).
-   */
-  cacheTransposedWeights?: boolean;
-}
 
 /** The next-scale-prediction transformer. */
 export class VAR {
@@ -88,44 +64,80 @@ export class VAR {
   /** Randomness of training-mode passes that get no `rng` (advances with every call). */
   private readonly trainRng: RandomSource = new Rng(0x5eed + this.uid);
 
-  private constructor(config: VARConfig, values: Map<string, Float32Array>, attention: AttentionImpl) {
+  /**
+   * Allocates the parameters one at a time from `values` (each in the stored layout, see
+   * {@link storedShape}), uploading each before the next is produced, so no second copy of the
+   * weights exists at any time. Frees what it made when `values` throws.
+   */
+  private constructor(config: VARConfig, attention: AttentionImpl, values: (specs: ParamSpec[]) => Iterable<[ParamSpec, Float32Array]>) {
     this.config = { ...config, patchNums: [...config.patchNums] };
     this.derived = deriveConfig(this.config);
     this.specs = paramShapes(this.config);
     this.attentionImpl = attention;
-    for (const s of this.specs) {
-      if (s.kind === 'param') {
-        const v = values.get(s.name)!;
-        const t = tf.tensor(v, s.shape, 'float32');
+    try {
+      for (const [s, v] of values(this.specs)) {
+        const t = tf.tensor(v, storedShape(s), 'float32');
         this.vars.set(s.name, tf.variable(t, true, `var${this.uid}/${s.name}`));
         t.dispose();
-      } else if (s.name.endsWith('zero_k_bias')) {
-        this.kBias.set(s.name, tf.keep(tf.zeros(s.shape)));
       }
+      for (const s of this.specs) {
+        if (s.kind === 'param' && !this.vars.has(s.name))
+          throw new CheckpointError(`${s.name}: no value (internal: parameter source ended early)`);
+        if (s.kind === 'buffer' && s.name.endsWith('zero_k_bias')) this.kBias.set(s.name, tf.keep(tf.zeros(s.shape)));
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
   }
 
-  /** A model with the official initialisation (`init_weights` as called by build_vae_var). */
+  /**
+   * A model with the official initialisation (`init_weights` as called by build_vae_var). Each
+   * parameter is drawn, transposed where it is a linear weight, and uploaded before the next.
+   */
   static create(config: VARConfig, opts: CreateOptions = {}): VAR {
     deriveConfig(config);
-    const values = initParameters(config, toRng(opts.seed, 0), opts.init);
-    return new VAR(config, values, opts.attention ?? 'auto');
+    const rng = toRng(opts.seed, 0);
+    return new VAR(config, opts.attention ?? 'auto', function* () {
+      for (const [s, v] of initParameterValues(config, rng, opts.init)) yield [s, s.linear ? transpose2D(v, s.shape[0], s.shape[1]) : v];
+    });
   }
 
-  /** A model whose parameters come from an official state dict (see {@link VAR.loadStateDict}). */
-  static fromStateDict(config: VARConfig, sd: StateDict, opts: { strict?: boolean; attention?: AttentionImpl } = {}): VAR {
+  /**
+   * A model whose parameters come from an official state dict (see {@link VAR.loadStateDict}).
+   * Parameters are converted (dtype, and the transposition of linear weights) and uploaded one at a
+   * time. With `release: true` each entry is deleted from `sd` once uploaded (the map ends empty of
+   * the model's tensors), so a caller that keeps no other reference to them holds at most the
+   * weights plus one tensor while loading (`loadVAR` does this).
+   */
+  static fromStateDict(
+    config: VARConfig,
+    sd: StateDict,
+    opts: { strict?: boolean; attention?: AttentionImpl; release?: boolean } = {},
+  ): VAR {
     const specs = paramShapes(config);
     checkStateDict(specs, sd, opts.strict ?? true);
-    const values = new Map<string, Float32Array>();
-    for (const s of specs) if (s.kind === 'param') values.set(s.name, rawToFloat32(s.name, sd.get(s.name)!));
-    const m = new VAR(config, values, opts.attention ?? 'auto');
-    m.loadBuffers(sd);
+    const d = deriveConfig(config);
+    checkLevels(sd, d.beginEnds, config.patchNums);
+    const m = new VAR(config, opts.attention ?? 'auto', function* (sp) {
+      for (const s of sp) {
+        if (s.kind !== 'param') continue;
+        yield [s, storedFloat32(s, sd.get(s.name)!)];
+        if (opts.release) sd.delete(s.name);
+      }
+    });
+    m.loadKBias(sd, opts.release ?? false);
+    if (opts.release) for (const s of specs) sd.delete(s.name);
     return m;
   }
 
   // ---------------------------------------------------------------- state
 
-  /** Trainable parameters by official name. */
+  /**
+   * Trainable parameters by official name, as stored: linear weights (in, out), the transpose of
+   * their official layout (`stateDict()` gives that; `toOfficialLayout` converts tensors keyed by
+   * these names, such as gradients or AdamW moments).
+   */
   trainableVariables(): Map<string, tf.Variable> {
     this.assertAlive();
     return new Map(this.vars);
@@ -138,14 +150,18 @@ export class VAR {
     return n;
   }
 
-  /** The official state dict (parameters and buffers, official order), F32 except `lvl_1L` (I64). */
+  /**
+   * The official state dict (parameters and buffers, official order and layouts: linear weights
+   * (out, in)), F32 except `lvl_1L` (I64).
+   */
   stateDict(): StateDict {
     this.assertAlive();
     const out: StateDict = new Map();
     const { L, beginEnds } = this.derived;
     for (const s of this.specs) {
       if (s.kind === 'param') {
-        out.set(s.name, { dtype: 'F32', shape: [...s.shape], data: this.vars.get(s.name)!.dataSync().slice() as Float32Array });
+        const d = this.vars.get(s.name)!.dataSync() as Float32Array;
+        out.set(s.name, { dtype: 'F32', shape: [...s.shape], data: s.linear ? transpose2D(d, s.shape[1], s.shape[0]) : d.slice() });
       } else if (s.name === 'lvl_1L') {
         const d = new BigInt64Array(L);
         beginEnds.forEach(([b, e], i) => d.fill(BigInt(i), b, e));
@@ -160,40 +176,45 @@ export class VAR {
   }
 
   /**
-   * Copy an official state dict into the model. Throws `CheckpointError` listing missing,
-   * unexpected and mis-shaped keys (unexpected/missing are tolerated with `strict: false`).
+   * Copy an official state dict (official layouts) into the model, one parameter at a time.
+   * Throws `CheckpointError` listing missing, unexpected and mis-shaped keys (unexpected/missing
+   * are tolerated with `strict: false`), or for an `lvl_1L` of other patch_nums; nothing is
+   * changed then.
    */
   loadStateDict(sd: StateDict, opts: { strict?: boolean } = {}): void {
     this.assertAlive();
     checkStateDict(this.specs, sd, opts.strict ?? true);
+    checkLevels(sd, this.derived.beginEnds, this.config.patchNums);
     for (const s of this.specs) {
       if (s.kind !== 'param' || !sd.has(s.name)) continue;
       const v = this.vars.get(s.name)!;
-      tf.tidy(() => v.assign(tf.tensor(rawToFloat32(s.name, sd.get(s.name)!), s.shape, 'float32')));
+      tf.tidy(() => v.assign(tf.tensor(storedFloat32(s, sd.get(s.name)!), storedShape(s), 'float32')));
     }
-    this.loadBuffers(sd);
+    this.loadKBias(sd, false);
   }
 
-  private loadBuffers(sd: StateDict): void {
+  private loadKBias(sd: StateDict, release: boolean): void {
     for (const [name, t] of this.kBias) {
       const raw = sd.get(name);
       if (!raw) continue;
       t.dispose();
       this.kBias.set(name, tf.keep(tf.tensor(rawToFloat32(name, raw), raw.shape, 'float32')));
+      if (release) sd.delete(name);
     }
-    const lvl = sd.get('lvl_1L');
-    if (lvl) {
-      const { beginEnds } = this.derived;
-      const d = lvl.data as ArrayLike<number | bigint>;
-      for (let si = 0; si < beginEnds.length; si++) {
-        for (let i = beginEnds[si][0]; i < beginEnds[si][1]; i++) {
-          if (Number(d[i]) !== si)
-            throw new CheckpointError(
-              `lvl_1L[0, ${i}] = ${String(d[i])} but patch_nums ${JSON.stringify(this.config.patchNums)} put token ${i} in scale ${si}: the checkpoint was made for other patch_nums`,
-            );
-        }
-      }
-    }
+  }
+
+  /** @internal a parameter as stored (linear weights (in, out)); used by InferenceSession. */
+  _param(name: string): tf.Tensor {
+    return this.vars.get(name)!;
+  }
+
+  private w(name: string): tf.Tensor {
+    return this.vars.get(name)!;
+  }
+
+  /** A linear weight, stored (in, out): what `linear` multiplies by. */
+  private w2(name: string): tf.Tensor2D {
+    return this.vars.get(name)! as tf.Tensor2D;
   }
 
   /** Free every variable and buffer. The model is unusable afterwards. */
@@ -234,32 +255,27 @@ export class VAR {
     return out;
   }
 
-  private weightsTransposingOnDemand(): WeightView {
-    const vars = this.vars;
-    return { get: (n) => vars.get(n)!, T: (n) => tf.transpose(vars.get(n)!) as tf.Tensor2D };
-  }
-
   /** cond (B, C) = class_emb[labels], as an exact one-hot product (differentiable on every backend). */
-  private classEmbed(W: WeightView, labels: Int32Array): tf.Tensor2D {
+  private classEmbed(labels: Int32Array): tf.Tensor2D {
     const oh = tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), this.config.numClasses + 1), 'float32') as tf.Tensor2D;
-    return tf.matMul(oh, W.get('class_emb.weight') as tf.Tensor2D);
+    return tf.matMul(oh, this.w('class_emb.weight') as tf.Tensor2D);
   }
 
   /** lvl_embed(lvl_1L) + pos_1LC, rows [0, ed): (1, ed, C). */
-  private lvlPos(W: WeightView, ed: number): tf.Tensor3D {
+  private lvlPos(ed: number): tf.Tensor3D {
     const { beginEnds } = this.derived;
     const S = this.config.patchNums.length;
     const oh = new Float32Array(ed * S);
     beginEnds.forEach(([b, e], si) => {
       for (let i = b; i < Math.min(e, ed); i++) oh[i * S + si] = 1;
     });
-    const lvl = tf.matMul(tf.tensor2d(oh, [ed, S]), W.get('lvl_embed.weight') as tf.Tensor2D);
-    const pos = tf.slice(W.get('pos_1LC'), [0, 0, 0], [1, ed, this.config.embedDim]);
+    const lvl = tf.matMul(tf.tensor2d(oh, [ed, S]), this.w('lvl_embed.weight') as tf.Tensor2D);
+    const pos = tf.slice(this.w('pos_1LC'), [0, 0, 0], [1, ed, this.config.embedDim]);
     return tf.add(tf.reshape(lvl, [1, ed, this.config.embedDim]), pos) as tf.Tensor3D;
   }
 
   /** AdaLN parameters of every block and of the head, from cond (B, C). */
-  private adaLN(W: WeightView, cond: tf.Tensor2D): { blocks: AdaParts[]; headScale: tf.Tensor; headShift: tf.Tensor } {
+  private adaLN(cond: tf.Tensor2D): { blocks: AdaParts[]; headScale: tf.Tensor; headShift: tf.Tensor } {
     const C = this.config.embedDim;
     const B = cond.shape[0];
     const sc = silu(cond);
@@ -271,14 +287,14 @@ export class VAR {
     };
     const blocks: AdaParts[] = [];
     if (this.config.sharedAln) {
-      const shared = tf.reshape(linear(sc, W.T('shared_ada_lin.1.weight'), W.get('shared_ada_lin.1.bias')), [B, 1, 6, C]);
-      for (let i = 0; i < this.config.depth; i++) blocks.push(split6(tf.add(W.get(`blocks.${i}.ada_gss`), shared)));
+      const shared = tf.reshape(linear(sc, this.w2('shared_ada_lin.1.weight'), this.w('shared_ada_lin.1.bias')), [B, 1, 6, C]);
+      for (let i = 0; i < this.config.depth; i++) blocks.push(split6(tf.add(this.w(`blocks.${i}.ada_gss`), shared)));
     } else {
       for (let i = 0; i < this.config.depth; i++)
-        blocks.push(split6(linear(sc, W.T(`blocks.${i}.ada_lin.1.weight`), W.get(`blocks.${i}.ada_lin.1.bias`))));
+        blocks.push(split6(linear(sc, this.w2(`blocks.${i}.ada_lin.1.weight`), this.w(`blocks.${i}.ada_lin.1.bias`))));
     }
     const [headScale, headShift] = tf
-      .split(tf.reshape(linear(sc, W.T('head_nm.ada_lin.1.weight'), W.get('head_nm.ada_lin.1.bias')), [B, 1, 2, C]), 2, 2)
+      .split(tf.reshape(linear(sc, this.w2('head_nm.ada_lin.1.weight'), this.w('head_nm.ada_lin.1.bias')), [B, 1, 2, C]), 2, 2)
       .map((x) => tf.reshape(x, [B, 1, C]));
     return { blocks, headScale, headShift };
   }
@@ -287,19 +303,19 @@ export class VAR {
    * Self-attention of block i on h (B, Lq, C). With `cache`, new keys/values are appended to
    * it (incremental inference) and the queries see the whole cache.
    */
-  private selfAttention(W: WeightView, i: number, h: tf.Tensor3D, mask: AttentionMask, cache?: KVCache): tf.Tensor3D {
+  private selfAttention(i: number, h: tf.Tensor3D, mask: AttentionMask, cache?: KVCache): tf.Tensor3D {
     const { numHeads: H, embedDim: C } = this.config;
     const { headDim: hd, attnScale, attnMaxScaleMul } = this.derived;
     const [B, L] = h.shape;
     const pre = `blocks.${i}.attn.`;
-    const bias = tf.concat([W.get(pre + 'q_bias'), this.kBias.get(pre + 'zero_k_bias')!, W.get(pre + 'v_bias')]);
-    const qkv = linear(h, W.T(pre + 'mat_qkv.weight'), bias); // (B, L, 3C)
+    const bias = tf.concat([this.w(pre + 'q_bias'), this.kBias.get(pre + 'zero_k_bias')!, this.w(pre + 'v_bias')]);
+    const qkv = linear(h, this.w2(pre + 'mat_qkv.weight'), bias); // (B, L, 3C)
     // (B, L, 3C) → (B, 3H, L, hd) → q, k, v (B, H, L, hd); rank-4 transposes only (tfjs-wasm's rank-5 transpose is ~400× slower)
     const [q0, k0, v] = tf.split(tf.transpose(tf.reshape(qkv, [B, L, 3 * H, hd]), [0, 2, 1, 3]), 3, 1) as tf.Tensor4D[];
     let q = q0;
     let k = k0;
     if (attnMaxScaleMul !== null) {
-      const scaleMul = tf.exp(tf.minimum(W.get(pre + 'scale_mul_1H11'), attnMaxScaleMul));
+      const scaleMul = tf.exp(tf.minimum(this.w(pre + 'scale_mul_1H11'), attnMaxScaleMul));
       q = tf.mul(l2n(q), scaleMul) as tf.Tensor4D;
       k = l2n(k) as tf.Tensor4D;
     }
@@ -315,35 +331,27 @@ export class VAR {
     }
     const o = attend(q, kAll, vAll, attnScale, mask, this.attentionImpl); // (B, H, L, hd)
     const oBLC = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B, L, C]);
-    return linear(oBLC, W.T(pre + 'proj.weight'), W.get(pre + 'proj.bias')) as tf.Tensor3D;
+    return linear(oBLC, this.w2(pre + 'proj.weight'), this.w(pre + 'proj.bias')) as tf.Tensor3D;
   }
 
   /** One AdaLNSelfAttn block. `dropKeep` (B,1,1) scales the residual branches in training (drop-path). */
-  private block(
-    W: WeightView,
-    i: number,
-    x: tf.Tensor3D,
-    ada: AdaParts,
-    mask: AttentionMask,
-    cache?: KVCache,
-    dropKeep?: tf.Tensor,
-  ): tf.Tensor3D {
+  private block(i: number, x: tf.Tensor3D, ada: AdaParts, mask: AttentionMask, cache?: KVCache, dropKeep?: tf.Tensor): tf.Tensor3D {
     const eps = this.config.normEps;
     const pre = `blocks.${i}.`;
     const h1 = tf.add(tf.mul(layerNorm(x, eps), tf.add(ada.scale1, 1)), ada.shift1) as tf.Tensor3D;
-    let a = tf.mul(this.selfAttention(W, i, h1, mask, cache), ada.gamma1);
+    let a = tf.mul(this.selfAttention(i, h1, mask, cache), ada.gamma1);
     if (dropKeep) a = tf.mul(a, dropKeep);
     x = tf.add(x, a) as tf.Tensor3D;
     const h2 = tf.add(tf.mul(layerNorm(x, eps), tf.add(ada.scale2, 1)), ada.shift2);
-    const f1 = geluTanh(linear(h2, W.T(pre + 'ffn.fc1.weight'), W.get(pre + 'ffn.fc1.bias')));
-    let f = tf.mul(linear(f1, W.T(pre + 'ffn.fc2.weight'), W.get(pre + 'ffn.fc2.bias')), ada.gamma2);
+    const f1 = geluTanh(linear(h2, this.w2(pre + 'ffn.fc1.weight'), this.w(pre + 'ffn.fc1.bias')));
+    let f = tf.mul(linear(f1, this.w2(pre + 'ffn.fc2.weight'), this.w(pre + 'ffn.fc2.bias')), ada.gamma2);
     if (dropKeep) f = tf.mul(f, dropKeep);
     return tf.add(x, f) as tf.Tensor3D;
   }
 
-  private head(W: WeightView, x: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor): tf.Tensor3D {
+  private head(x: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor): tf.Tensor3D {
     const h = tf.add(tf.mul(layerNorm(x, this.config.normEps), tf.add(scale, 1)), shift);
-    return linear(h, W.T('head.weight'), W.get('head.bias')) as tf.Tensor3D;
+    return linear(h, this.w2('head.weight'), this.w('head.bias')) as tf.Tensor3D;
   }
 
   // ---------------------------------------------------------------- passes
@@ -394,25 +402,24 @@ export class VAR {
       keepMasks.push(m);
     }
     return tf.tidy(() => {
-      const W = this.weightsTransposingOnDemand();
-      const cond = this.classEmbed(W, lab);
-      const sos = tf.add(tf.reshape(cond, [B, 1, C]), W.get('pos_start'));
+      const cond = this.classEmbed(lab);
+      const sos = tf.add(tf.reshape(cond, [B, 1, C]), this.w('pos_start'));
       let x: tf.Tensor3D;
       if (progSi === 0) x = sos as tf.Tensor3D;
       else {
         const xin = xBLCv.shape[1] === ed - firstL ? xBLCv : tf.slice(xBLCv, [0, 0, 0], [B, ed - firstL, Cvae]);
-        x = tf.concat([sos, linear(xin, W.T('word_embed.weight'), W.get('word_embed.bias'))], 1) as tf.Tensor3D;
+        x = tf.concat([sos, linear(xin, this.w2('word_embed.weight'), this.w('word_embed.bias'))], 1) as tf.Tensor3D;
       }
-      x = tf.add(x, this.lvlPos(W, ed)) as tf.Tensor3D;
-      const ada = this.adaLN(W, cond);
+      x = tf.add(x, this.lvlPos(ed)) as tf.Tensor3D;
+      const ada = this.adaLN(cond);
       const mask: AttentionMask = { blocks: progSi >= 0 ? beginEnds.slice(0, progSi + 1) : beginEnds, kvOffset: 0 };
       for (let i = 0; i < this.config.depth; i++) {
         const km = keepMasks[i];
         const xi = x;
-        // one scope per block: its transposed weights and activations are freed as it ends
-        x = tf.tidy(() => this.block(W, i, xi, ada.blocks[i], mask, undefined, km ? tf.tensor3d(km, [B, 1, 1]) : undefined));
+        // one scope per block: its activations are freed as it ends
+        x = tf.tidy(() => this.block(i, xi, ada.blocks[i], mask, undefined, km ? tf.tensor3d(km, [B, 1, 1]) : undefined));
       }
-      return this.head(W, x, ada.headScale, ada.headShift);
+      return this.head(x, ada.headScale, ada.headShift);
     });
   }
 
@@ -420,25 +427,13 @@ export class VAR {
    * Start scale-by-scale inference with a KV cache. `labels` (B') may mix classes and the
    * unconditional class `numClasses` (CFG: `[l_0..l_{B-1}, numClasses × B]`).
    */
-  startInference(labels: Int32Array | number[], opts: InferenceOptions = {}): InferenceSession {
+  startInference(labels: Int32Array | number[]): InferenceSession {
     this.assertAlive();
-    return new InferenceSession(this, this.labelsToArray(labels), opts);
+    return new InferenceSession(this, this.labelsToArray(labels));
   }
 
-  /** @internal used by InferenceSession */
-  _sessionParts(
-    labels: Int32Array,
-    opts: InferenceOptions,
-  ): { W: WeightView; cond: tf.Tensor2D; ada: ReturnType<VAR['adaLN']>; lvlPos: tf.Tensor3D; dispose: () => void } {
-    const names = this.specs
-      .filter((s) => s.kind === 'param' && s.shape.length === 2 && !s.name.startsWith('class_emb') && !s.name.startsWith('lvl_embed'))
-      .map((s) => s.name);
-    const bytes = names.reduce((a, n) => a + this.vars.get(n)!.size * 4, 0);
-    const cache = opts.cacheTransposedWeights ?? bytes <= TRANSPOSE_CACHE_AUTO_BYTES;
-    const cacheT = new Map<string, tf.Tensor2D>();
-    if (cache) for (const n of names) cacheT.set(n, tf.keep(tf.transpose(this.vars.get(n)!) as tf.Tensor2D));
-    const vars = this.vars;
-    const W: WeightView = { get: (n) => vars.get(n)!, T: (n) => cacheT.get(n) ?? (tf.transpose(vars.get(n)!) as tf.Tensor2D) };
+  /** @internal used by InferenceSession: the per-session tensors (class embedding, AdaLN parameters, level + position embeddings). */
+  _sessionParts(labels: Int32Array): { cond: tf.Tensor2D; ada: ReturnType<VAR['adaLN']>; lvlPos: tf.Tensor3D; dispose: () => void } {
     const kept: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => {
       kept.push(tf.keep(t));
@@ -446,19 +441,17 @@ export class VAR {
     };
     let parts!: { cond: tf.Tensor2D; ada: ReturnType<VAR['adaLN']>; lvlPos: tf.Tensor3D };
     tf.tidy(() => {
-      const cond = keep(this.classEmbed(W, labels));
-      const ada = this.adaLN(W, cond);
+      const cond = keep(this.classEmbed(labels));
+      const ada = this.adaLN(cond);
       for (const b of ada.blocks) Object.values(b).forEach((t) => keep(t as tf.Tensor));
       keep(ada.headScale);
       keep(ada.headShift);
-      const lvlPos = keep(this.lvlPos(W, this.derived.L));
+      const lvlPos = keep(this.lvlPos(this.derived.L));
       parts = { cond, ada, lvlPos };
     });
     return {
-      W,
       ...parts,
       dispose: () => {
-        for (const t of cacheT.values()) t.dispose();
         for (const t of kept) t.dispose();
       },
     };
@@ -470,15 +463,30 @@ export class VAR {
     const mask: AttentionMask = { blocks: null, kvOffset: 0 };
     for (let i = 0; i < this.config.depth; i++) {
       const hi = h;
-      h = tf.tidy(() => this.block(parts.W, i, hi, parts.ada.blocks[i], mask, cache));
+      h = tf.tidy(() => this.block(i, hi, parts.ada.blocks[i], mask, cache));
     }
-    return this.head(parts.W, h, parts.ada.headScale, parts.ada.headShift);
+    return this.head(h, parts.ada.headScale, parts.ada.headShift);
   }
 }
 
 function l2n(x: tf.Tensor): tf.Tensor {
   const norm = tf.sqrt(tf.sum(tf.square(x), -1, true));
   return tf.div(x, tf.maximum(norm, 1e-12));
+}
+
+/** Throw CheckpointError when a state dict's `lvl_1L` puts a token in another scale than `beginEnds` (other patch_nums). */
+function checkLevels(sd: StateDict, beginEnds: [number, number][], patchNums: number[]): void {
+  const lvl = sd.get('lvl_1L');
+  if (!lvl) return;
+  const d = lvl.data as ArrayLike<number | bigint>;
+  for (let si = 0; si < beginEnds.length; si++) {
+    for (let i = beginEnds[si][0]; i < beginEnds[si][1]; i++) {
+      if (Number(d[i]) !== si)
+        throw new CheckpointError(
+          `lvl_1L[0, ${i}] = ${String(d[i])} but patch_nums ${JSON.stringify(patchNums)} put token ${i} in scale ${si}: the checkpoint was made for other patch_nums`,
+        );
+    }
+  }
 }
 
 /** attn_bias_for_masking: 0 where key scale ≤ query scale, −∞ elsewhere, (L·L). */
@@ -523,10 +531,9 @@ export class InferenceSession {
   constructor(
     private readonly model: VAR,
     labels: Int32Array,
-    opts: InferenceOptions = {},
   ) {
     this.labels = labels;
-    this.parts = model._sessionParts(labels, opts);
+    this.parts = model._sessionParts(labels);
   }
 
   /** Index of the scale the next `step` must be called with. */
@@ -557,14 +564,13 @@ export class InferenceSession {
     }
     const parts = this.parts;
     const out = tf.tidy(() => {
-      const W = parts.W;
       let tok: tf.Tensor3D;
       if (si === 0) {
-        const sos = tf.add(tf.reshape(parts.cond, [B, 1, C]), W.get('pos_start'));
+        const sos = tf.add(tf.reshape(parts.cond, [B, 1, C]), this.model._param('pos_start'));
         tok = tf.add(sos, tf.slice(parts.lvlPos, [0, 0, 0], [1, firstL, C])) as tf.Tensor3D;
       } else {
         tok = tf.add(
-          linear(x!, W.T('word_embed.weight'), W.get('word_embed.bias')),
+          linear(x!, this.model._param('word_embed.weight') as tf.Tensor2D, this.model._param('word_embed.bias')),
           tf.slice(parts.lvlPos, [0, b, 0], [1, e - b, C]),
         ) as tf.Tensor3D;
       }
@@ -574,7 +580,7 @@ export class InferenceSession {
     return out;
   }
 
-  /** Free the KV cache and the per-session weight copies. */
+  /** Free the KV cache and the per-session tensors. */
   dispose(): void {
     this.cache.dispose();
     this.parts?.dispose();

@@ -1,10 +1,12 @@
 /**
  * State-dict checks: keys and shapes against the model's table (via @var/checkpoint's
- * compareStateDict), with one CheckpointError listing every missing, unexpected and mis-shaped key.
+ * compareStateDict), with one CheckpointError listing every missing, unexpected and mis-shaped key;
+ * and the one layout change at the state-dict boundary: linear weights are official (out, in)
+ * in state dicts, stored (in, out) by the model.
  */
-import { compareStateDict, formatStateDictReport, toFloat32Array, type RawTensor, type StateDict } from '@var/checkpoint';
+import { compareStateDict, formatStateDictReport, toFloat32Array, type RawTensor, type StateDict, type TensorData } from '@var/checkpoint';
 import { CheckpointError } from '@var/core';
-import type { ParamSpec } from './config.js';
+import { paramShapes, type ParamSpec, type VARConfig } from './config.js';
 
 export type { RawTensor, StateDict };
 
@@ -31,4 +33,97 @@ export function rawToFloat32(name: string, t: RawTensor): Float32Array {
   } catch (e) {
     throw new CheckpointError(`${name}: cannot read as float32: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** Tile side of {@link transpose2D} (a tile of 64×64 float32 is 16 KiB: both sides stay in cache). */
+const TILE = 64;
+
+/** `data` read as a row-major (rows, cols) matrix, transposed into a new array of the same type (cols, rows). */
+export function transpose2D<T extends TensorData | Float32Array>(data: T, rows: number, cols: number): T {
+  if (data.length !== rows * cols) throw new CheckpointError(`transpose2D: ${data.length} values do not form a ${rows}×${cols} matrix`);
+  const src = data as unknown as { [i: number]: number | bigint };
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const dst = out as unknown as { [i: number]: number | bigint };
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(rows, r0 + TILE);
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const c1 = Math.min(cols, c0 + TILE);
+      for (let r = r0; r < r1; r++) {
+        const row = r * cols;
+        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[row + c];
+      }
+    }
+  }
+  return out;
+}
+
+/** A 2-D checkpoint tensor (r, c) transposed to (c, r), same dtype (a new array). */
+export function transposeRaw(name: string, t: RawTensor): RawTensor {
+  if (t.shape.length !== 2) throw new CheckpointError(`${name}: expected a 2-D tensor to transpose, got shape [${t.shape}]`);
+  const [r, c] = t.shape;
+  return { dtype: t.dtype, shape: [c, r], data: transpose2D(t.data, r, c) };
+}
+
+/**
+ * Float32 data of parameter `spec` in the model's layout, from its official checkpoint tensor:
+ * linear weights transposed in the same pass (one new array), others as {@link rawToFloat32} gives them.
+ */
+export function storedFloat32(spec: ParamSpec, t: RawTensor): Float32Array {
+  return rawToFloat32(spec.name, spec.linear ? transposeRaw(spec.name, t) : t);
+}
+
+function linearNames(config: VARConfig): Map<string, number[]> {
+  return new Map(
+    paramShapes(config)
+      .filter((s) => s.linear)
+      .map((s) => [s.name, s.shape]),
+  );
+}
+
+/** A tensor keyed by parameter name in {@link toOfficialLayout}: a `RawTensor`, an AdamW moment or a fixture tensor. */
+export interface LayoutTensor {
+  dtype: string;
+  shape: number[];
+  data: ArrayLike<number | bigint>;
+}
+
+function relayout<T extends LayoutTensor>(config: VARConfig, tensors: ReadonlyMap<string, T>, toOfficial: boolean): Map<string, T> {
+  const lin = linearNames(config);
+  const out = new Map<string, T>();
+  for (const [key, t] of tensors) {
+    const name = lin.has(key) ? key : key.slice(key.indexOf('.') + 1);
+    const official = lin.get(name);
+    if (!official) {
+      out.set(key, t);
+      continue;
+    }
+    const want = toOfficial ? [official[1], official[0]] : official;
+    if (t.shape.length !== 2 || t.shape[0] !== want[0] || t.shape[1] !== want[1]) {
+      throw new CheckpointError(
+        `${key}: shape [${t.shape}], expected [${want}] (${name} is ${toOfficial ? 'stored (in, out) by the model' : '(out, in) in the official layout'})`,
+      );
+    }
+    out.set(key, { ...t, shape: [t.shape[1], t.shape[0]], data: transpose2D(t.data as TensorData, t.shape[0], t.shape[1]) });
+  }
+  return out;
+}
+
+/**
+ * Tensors keyed by parameter name, or by `<prefix>.<name>` (AdamW's `m.<name>` / `v.<name>`
+ * moments), from the model's layout (`trainableVariables()`, `lossGrads`, AdamW state) to the
+ * official one: linear weights (in, out) → (out, in), new arrays; every other tensor is passed
+ * through as it is. The inverse is {@link fromOfficialLayout}.
+ * @throws CheckpointError when a linear weight does not have the model's (in, out) shape
+ */
+export function toOfficialLayout<T extends LayoutTensor>(config: VARConfig, tensors: ReadonlyMap<string, T>): Map<string, T> {
+  return relayout(config, tensors, true);
+}
+
+/**
+ * Tensors keyed like {@link toOfficialLayout}'s, from the official layout to the model's:
+ * linear weights (out, in) → (in, out).
+ * @throws CheckpointError when a linear weight does not have the official (out, in) shape
+ */
+export function fromOfficialLayout<T extends LayoutTensor>(config: VARConfig, tensors: ReadonlyMap<string, T>): Map<string, T> {
+  return relayout(config, tensors, false);
 }

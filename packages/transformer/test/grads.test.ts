@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareArrays, loadFixtureCase, testBackends } from '@var/test-helpers';
-import { lossGrads, type VAR } from '../src/index.js';
+import { fromOfficialLayout, lossGrads, type VAR } from '../src/index.js';
 import { fixtureModel, labelsOf, useBackend, varInput } from './helpers.js';
 
 const fc = loadFixtureCase();
@@ -20,7 +20,8 @@ for (const backend of testBackends(['cpu', 'wasm'])) {
       it(`every parameter gradient matches grads.safetensors (norm-wise rel ≤ 1e-3), attention ${impl}`, (ctx) => {
         if (!ok) ctx.skip();
         model.attentionImpl = impl;
-        const ref = fc.tensors('grads.safetensors');
+        // the model stores linear weights (in, out): their gradients have that layout
+        const ref = fromOfficialLayout(model.config, fc.tensors('grads.safetensors'));
         const x = varInput(fc);
         const before = tf.memory().numTensors;
         const { loss, grads } = lossGrads(model, labelsOf(fc), x, fc.ref('gt_BL').data as Int32Array);

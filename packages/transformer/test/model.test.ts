@@ -55,7 +55,7 @@ describe('VAR model', () => {
     for (const n of ['blocks.1.attn.proj.weight', 'blocks.2.ffn.fc2.weight']) check(n, residual);
     check('head.weight', head);
     check('head_nm.ada_lin.1.weight', std * init.initAdaln);
-    const ada = vars.get('blocks.0.ada_lin.1.weight')!.dataSync();
+    const ada = m.stateDict().get('blocks.0.ada_lin.1.weight')!.data as Float32Array; // official (out, in): gamma rows first
     check('ada_lin gamma rows', std * init.initAdalnGamma, ada.subarray(0, 2 * C * C));
     check('ada_lin scale/shift rows', std * init.initAdaln, ada.subarray(2 * C * C));
     for (const [n, v] of vars) {
