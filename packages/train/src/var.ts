@@ -17,9 +17,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, writeSafetensors, type StateDict } from '@var/checkpoint';
-import { ConfigError, ensureGradients, Rng, ValueError, type RngState } from '@var/core';
+import { ConfigError, ensureGradients, formatBytes, OutOfMemoryError, Rng, ValueError, type RngState } from '@var/core';
 import { batches, horizontalFlip, rngFor, shuffledIndices, batchesPerEpoch } from '@var/data';
-import { generate, isRasterPair, rasterPatchNums } from '@var/sampling';
+import { availableBytes, generate, isRasterPair, rasterPatchNums } from '@var/sampling';
 import type { VQVAE } from '@var/tokenizer';
 import {
   fromOfficialLayout,
@@ -67,6 +67,15 @@ export interface VARTrainConfig {
   gradClip?: number;
   /** Label smoothing (default 0.1). */
   labelSmoothing?: number;
+  /**
+   * Samples per forward/backward pass (gradient accumulation: the batch's gradients are the
+   * share-weighted sum of its micro-batches', the same update up to float rounding). Default
+   * 'auto': the largest that fits the backend's memory ({@link estimateTrainStepBytes} against
+   * `availableBytes`, wasm: its 4 GiB heap), split evenly. An explicit value is used as given,
+   * but one that does not fit either is an OutOfMemoryError before the first step. Not part of
+   * the run's config hash: a run may resume with another value.
+   */
+  microBatch?: number | 'auto';
 }
 
 export interface VAREvalOptions {
@@ -84,7 +93,7 @@ export interface VARRunConfig {
   version: number;
   seed: number;
   model: VARConfig;
-  train: Required<VARTrainConfig>;
+  train: Required<Omit<VARTrainConfig, 'microBatch'>>;
   dataset: LoadedDataset['spec'];
   tokenizer: { path: string; sha256: string };
   run?: RunSettings & { eval?: VAREvalOptions };
@@ -114,7 +123,7 @@ export interface TrainVAROptions extends SessionOptions {
   resume?: 'auto' | 'never';
 }
 
-function resolveTrain(t: VARTrainConfig): Required<VARTrainConfig> {
+function resolveTrain(t: VARTrainConfig): Required<Omit<VARTrainConfig, 'microBatch'>> {
   if (!t || !(Number.isInteger(t.steps) && t.steps > 1))
     throw new ConfigError(`train.steps must be an integer > 1; got ${JSON.stringify(t?.steps)}`);
   if (!(Number.isInteger(t.batchSize) && t.batchSize > 0))
@@ -334,6 +343,155 @@ function teacherInput(vae: VQVAE, idx: tf.Tensor2D[], raster: boolean): tf.Tenso
   });
 }
 
+// ---------------------------------------------------------------- memory and micro-batches
+
+/** The bytes of one VAR training step (forward, backward; weights and optimizer moments not included). */
+export interface TrainStepMemoryEstimate {
+  /** Activations the gradient tape keeps per sample. */
+  perSampleBytes: number;
+  /** Per step whatever the batch: the gradients and transposed weight copies (≈ 3 × the weights). */
+  stepFixedBytes: number;
+  /** The weights alone (float32). */
+  parameterBytes: number;
+}
+
+/**
+ * Estimated peak bytes of one `lossGrads` call of `config` with `numParameters` weights:
+ * `stepFixedBytes + batch × perSampleBytes`. Per sample the tape holds per block and token
+ * ≈ 150·C + 32·hidden + 8·H·L floats (every intermediate of LN, AdaLN, attention, GELU is kept
+ * for the backward pass) and ≈ 24·V per token for the head and loss. Fitted on tf.profile peaks
+ * (wasm) of eight configs (depth 2–6, width 64–384, heads 2–6, mlpRatio 2 and 4, L 30 and 130,
+ * V 64 and 512); it lies 1.08–1.18× above each (micro-batch.test.ts checks a small one).
+ */
+export function estimateTrainStepBytes(config: VARConfig, numParameters: number): TrainStepMemoryEstimate {
+  const C = config.embedDim;
+  const hidden = Math.round(C * (config.mlpRatio ?? 4));
+  const L = config.patchNums.reduce((a, p) => a + p * p, 0);
+  const floats = config.depth * L * (150 * C + 32 * hidden + 8 * config.numHeads * L) + 24 * L * config.vocabSize;
+  return { perSampleBytes: 4 * floats, stepFixedBytes: Math.ceil(3.1 * 4 * numParameters), parameterBytes: 4 * numParameters };
+}
+
+/**
+ * The micro-batch of a training batch: `requested` (a positive integer ≤ batchSize) or 'auto'
+ * (the largest that fits `budgetBytes`, split evenly: 16 with room for 10 → two of 8). Bytes
+ * needed: the step's fixed bytes, `micro` samples, and an accumulator of the gradients when
+ * the batch takes more than one pass. Throws {@link OutOfMemoryError} (largestBatch: the
+ * largest micro-batch that fits, 0 when none) when the chosen micro-batch does not fit.
+ */
+export function chooseMicroBatch(
+  batchSize: number,
+  requested: number | 'auto' | undefined,
+  est: TrainStepMemoryEstimate,
+  budgetBytes: number,
+  backend = tf.getBackend(),
+): number {
+  const req = requested ?? 'auto';
+  if (req !== 'auto' && !(Number.isInteger(req) && req > 0 && req <= batchSize))
+    throw new ConfigError(`train.microBatch must be 'auto' or an integer 1..batchSize (${batchSize}); got ${JSON.stringify(requested)}`);
+  const need = (m: number) => est.stepFixedBytes + m * est.perSampleBytes + (m < batchSize ? est.parameterBytes : 0);
+  let fits = 0;
+  if (!Number.isFinite(budgetBytes)) fits = batchSize;
+  else while (fits < batchSize && need(fits + 1) <= budgetBytes) fits++;
+  const micro = req === 'auto' ? (fits > 0 ? Math.ceil(batchSize / Math.ceil(batchSize / fits)) : 1) : req;
+  if (micro <= fits) return micro;
+  const what =
+    fits > 0
+      ? `the largest micro-batch that fits is ${fits} (train.microBatch ${fits} or 'auto': the batch of ${batchSize} runs in ${Math.ceil(batchSize / fits)} passes)`
+      : `not even micro-batch 1 fits, so no batch does: use a smaller model${backend === 'wasm' ? ', or the cpu / tensorflow backend (wasm addresses at most 4 GiB)' : ''}`;
+  throw new OutOfMemoryError(
+    `a VAR training pass of ${micro} sample(s) (train.batchSize ${batchSize}) needs about ${formatBytes(need(micro))} on ${backend} ` +
+      `(${formatBytes(est.perSampleBytes)} per sample + ${formatBytes(est.stepFixedBytes)} per step), but about ${formatBytes(budgetBytes)} is available; ${what}`,
+    { neededBytes: need(micro), availableBytes: budgetBytes, largestBatch: fits },
+  );
+}
+
+/**
+ * A RandomSource for samples [start, end) of a batch of `batch` that hands each sample the draw
+ * the whole batch's pass would give it: the model draws in rounds of one value per sample
+ * (label dropout, then drop-path per block), so draw k of a pass over m samples is sample
+ * start + k mod m of round ⌊k/m⌋. The draws come from `rng` in the full batch's order, once.
+ */
+class BatchDraws {
+  private readonly u: number[] = [];
+  private readonly n: number[] = [];
+  constructor(
+    private readonly rng: Rng,
+    private readonly batch: number,
+  ) {}
+  slice(start: number, end: number): { random(): number; normal(): number } {
+    const m = end - start;
+    let ku = 0;
+    let kn = 0;
+    const at = (buf: number[], k: number, draw: () => number) => {
+      const i = Math.floor(k / m) * this.batch + start + (k % m);
+      while (buf.length <= i) buf.push(draw());
+      return buf[i];
+    };
+    return {
+      random: () => at(this.u, ku++, () => this.rng.random()),
+      normal: () => at(this.n, kn++, () => this.rng.normal()),
+    };
+  }
+}
+
+/**
+ * `lossGrads` of a batch in passes of at most `microBatch` samples: the loss and gradients are
+ * the share-weighted sums (size / batch) of the passes', equal to one pass over the whole
+ * batch up to float rounding, with the same label-dropout / drop-path draw for every sample
+ * and `rng` advanced as by one pass. The caller disposes the gradients.
+ */
+export function microBatchLossGrads(
+  model: VAR,
+  labels: Int32Array,
+  x: tf.Tensor3D,
+  gt: Int32Array,
+  microBatch: number,
+  opts: { labelSmoothing?: number; rng: Rng },
+): { loss: number; grads: Map<string, tf.Tensor>; passes: number } {
+  const B = labels.length;
+  if (microBatch >= B)
+    return { ...lossGrads(model, labels, x, gt, { labelSmoothing: opts.labelSmoothing, training: true, rng: opts.rng }), passes: 1 };
+  const L = gt.length / B;
+  const draws = new BatchDraws(opts.rng, B);
+  let acc: Map<string, tf.Tensor> | undefined;
+  let loss = 0;
+  let passes = 0;
+  try {
+    for (let s = 0; s < B; s += microBatch) {
+      const e = Math.min(B, s + microBatch);
+      const w = (e - s) / B;
+      const xs = tf.slice(x, [s, 0, 0], [e - s, x.shape[1], x.shape[2]]);
+      let r: ReturnType<typeof lossGrads>;
+      try {
+        r = lossGrads(model, labels.subarray(s, e), xs, gt.subarray(s * L, e * L), {
+          labelSmoothing: opts.labelSmoothing,
+          training: true,
+          rng: draws.slice(s, e),
+        });
+      } finally {
+        xs.dispose();
+      }
+      loss += w * r.loss;
+      passes++;
+      const next = new Map<string, tf.Tensor>();
+      for (const [n, g] of r.grads) {
+        const prev = acc?.get(n);
+        next.set(
+          n,
+          tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, w)) : tf.mul(g, w))),
+        );
+        g.dispose();
+        prev?.dispose();
+      }
+      acc = next;
+    }
+  } catch (err) {
+    if (acc) tf.dispose([...acc.values()]);
+    throw err;
+  }
+  return { loss, grads: acc!, passes };
+}
+
 // ---------------------------------------------------------------- evaluation
 
 /**
@@ -456,15 +614,22 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
     const tc = config.train;
     const emit: ProgressCallback = (e) => opts.onProgress?.(e);
 
+    model = VAR.create(config.model, { seed });
+    opt = new AdamW(model.trainableVariables(), { betas: tc.betas, wdScale: (n, shape) => weightDecayScale(n, shape) });
+    // the passes per step, before any work: a batch that cannot fit is an OutOfMemoryError now, not a wasm abort later
+    const microBatch = chooseMicroBatch(
+      tc.batchSize,
+      opts.train.microBatch,
+      estimateTrainStepBytes(config.model, model.numParameters()),
+      await availableBytes(),
+    );
+
     const cache = await cachedTokens(vae, tok.hash, ds, opts.tokenCacheDir ?? opts.runDir, (done, total) =>
       emit({ kind: 'var', phase: 'tokens', step: 0, totalSteps: tc.steps, done, total, message: `encoding tokens ${done}/${total}` }),
     );
     const N = cache.train.n;
     const perEpoch = batchesPerEpoch(N, tc.batchSize, true);
     if (perEpoch === 0) throw new ValueError(`the training split has ${N} images, fewer than batchSize ${tc.batchSize}`);
-
-    model = VAR.create(config.model, { seed });
-    opt = new AdamW(model.trainableVariables(), { betas: tc.betas, wdScale: (n, shape) => weightDecayScale(n, shape) });
     const rng = new Rng(seed * 2 + 1);
     let state: TrainState = { step: 0, epoch: 0, stepInEpoch: 0, elapsedSec: 0, optimizerStep: 0, configHash: hash, rng: rng.getState() };
     if (await exists(paths.checkpoint)) {
@@ -483,6 +648,7 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
         epoch: state.epoch,
         stepInEpoch: state.stepInEpoch,
         tokenCache: cache.hit ? 'hit' : 'miss',
+        microBatch,
       });
       emit({ kind: 'var', phase: 'resume', step: state.step, totalSteps: tc.steps, message: `resuming at step ${state.step}` });
     } else {
@@ -495,6 +661,7 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
         heldOutImages: cache.heldOut.n,
         tokenCache: cache.hit ? 'hit' : 'miss',
         tokenCachePath: cache.path,
+        microBatch,
       });
     }
     const resumedFrom = state.step;
@@ -545,9 +712,9 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
           0.005,
           tc.lrEndFraction,
         );
-        let res: ReturnType<typeof lossGrads>;
+        let res: ReturnType<typeof microBatchLossGrads>;
         try {
-          res = lossGrads(model, labels, x, gt, { labelSmoothing: tc.labelSmoothing, training: true, rng });
+          res = microBatchLossGrads(model, labels, x, gt, microBatch, { labelSmoothing: tc.labelSmoothing, rng });
         } finally {
           x.dispose();
         }

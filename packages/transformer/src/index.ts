@@ -13,6 +13,7 @@ export type { RandomSource } from './rng.js';
 export type { RawTensor, StateDict } from '@var/checkpoint';
 export { loadVAR } from './load.js';
 export { toOfficialLayout, fromOfficialLayout, transpose2D } from './state.js';
+export type { LayoutTensor } from './state.js';
 export { midBenchConfigs } from './mid-config.js';
 export type { MidVQVAEConfig } from './mid-config.js';
 export { NO_WD_KEYS, weightDecayScale, lrWdAnnealing, lossGrads, clipGradNorm, AdamW, VARTrainer } from './train.js';
