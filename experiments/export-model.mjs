@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { numberArg, parseCommand } from './args.mjs';
 
 const USAGE = `
-usage: node experiments/export-model.mjs <tokenizer run> <var run> --id ID --out DIR
+usage: node experiments/export-model.mjs <tokenizer run | model dir> <var run> --id ID --out DIR
          [--name NAME] [--description TEXT] [--cfg 2] [--top-k 0] [--top-p 0] [--reproduce "cmd"]…
 
 Writes a @var/models model directory (model-card.json, vae.safetensors, var.safetensors in
@@ -73,10 +73,31 @@ async function runChain(dir) {
   }
   return { ...info, totalSteps: info.steps, totalSeconds: info.seconds };
 }
-const tok = await runChain(tokRun);
+// The tokenizer: a finished tokenizer run, or a shipped model directory (its vae.safetensors and the
+// tokenizer's training record from its model-card.json: a new VAR trained on a shipped tokenizer).
+async function tokenizerInfo(src) {
+  const { existsSync } = await import('node:fs');
+  if (existsSync(join(src, 'log.jsonl'))) return { ...(await runChain(src)), path: src };
+  const cardPath = join(src, 'model-card.json');
+  if (!existsSync(cardPath)) throw new Error(`${src}: neither a tokenizer run (log.jsonl) nor a model directory (model-card.json)`);
+  const t = JSON.parse(await readFile(cardPath, 'utf8')).training?.tokenizer;
+  if (!t) throw new Error(`${cardPath} has no training.tokenizer record`);
+  const { initRun, ...rest } = t;
+  return {
+    totalSteps: t.steps,
+    totalSeconds: t.seconds,
+    batchSize: t.batchSize,
+    config: t.run,
+    lastEval: t.lastEval,
+    ...(initRun ? { init: { totalSteps: initRun.steps, totalSeconds: initRun.seconds, config: initRun.run, lastEval: initRun.lastEval } } : {}),
+    rest,
+    path: join(src, 'vae.safetensors'),
+  };
+}
+const tok = await tokenizerInfo(tokRun);
 const vr = await runInfo(varRun);
 const ds = await loadDataset(vr.config.dataset);
-const { vae, hash } = await loadTokenizer(tokRun);
+const { vae, hash } = await loadTokenizer(tok.path);
 // The VAR was trained on the tokens of vr.config.tokenizer. Another tokenizer file is only
 // accepted when it tokenizes identically: a decoder-only fine-tune (train.trainable 'decoder')
 // of that tokenizer, i.e. every encoder / quantizer parameter equal.
