@@ -6,8 +6,8 @@ import { numberArg, parseCommand } from './args.mjs';
 const USAGE = `
 usage: node experiments/bench-step.mjs '<VQVAE config JSON>' [--batch 32] [--profile]
 
-Times three tokenizer training steps (forward + gradients, wasm, 1 thread, with @var/train's
-fast conv gradients) on random images of the config's size, or with --profile prints the 15
+Times three tokenizer training steps (forward + gradients, wasm, 1 thread, with @var/core's
+conv gradient kernels, registered by initBackend) on random images of the config's size, or with --profile prints the 15
 kernels that take the most time in one warmed-up step. Example config:
 '{"vocabSize":512,"zChannels":8,"ch":32,"chMult":[1,2,2],"vPatchNums":[1,2,3,4,6,8],"inChannels":1}'
 `;
@@ -31,8 +31,6 @@ const { initBackend } = await import('@var/core');
 const { VQVAE, vqvaeGradients } = await import('@var/tokenizer');
 const { timeOrProfile } = await import('./profile.mjs');
 await initBackend('wasm', { threads: 1 });
-const { registerFastConvGradients } = await import('@var/train');
-registerFastConvGradients();
 const vae = VQVAE.create(cfg, { seed: 0 });
 const img = tf.randomUniform([B, cfg.inChannels ?? 3, vae.imageSize, vae.imageSize], -1, 1);
 await timeOrProfile(

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Time (or, with --profile, kernel-profile) VAR training steps for a model size (used to size
-// the MNIST VAR): node experiments/bench-var.mjs --depth 4 --width 128 --heads 4 --batch 16 [--fast] [--profile]
+// the MNIST VAR): node experiments/bench-var.mjs --depth 4 --width 128 --heads 4 --batch 16 [--profile]
 import { numberArg, parseCommand, positiveArg } from './args.mjs';
 
 const USAGE = `
-usage: node experiments/bench-var.mjs --depth D --width W --heads H [--batch 16] [--micro-batch auto|N] [--fast] [--attention batched|perHead|auto]
+usage: node experiments/bench-var.mjs --depth D --width W --heads H [--batch 16] [--micro-batch auto|N] [--attention batched|perHead|auto]
        [--profile] [--torch] [--runs 3]
 
 Times --runs VAR training steps (forward + backward over micro-batches, gradient clip, AdamW; wasm,
@@ -15,7 +15,7 @@ gradient accumulation; auto: the largest that fits wasm's 4 GiB heap, estimateTr
 --torch (depth 6, width 384, heads 6 only): then runs the official PyTorch step on this machine
 (/work/shared/bench/torch_anchor.py train-mid, batch --batch, /usr/bin/python3, 2 threads) and prints
 the ratio of the median steps (var.ts / torch).
---fast registers @var/train's forward-conv gradient kernels first.
+The wasm kernels are @var/core's (registered by initBackend).
 `;
 const { values: o } = parseCommand(USAGE, {
   depth: { type: 'string' },
@@ -23,7 +23,6 @@ const { values: o } = parseCommand(USAGE, {
   heads: { type: 'string' },
   batch: { type: 'string', default: '16' },
   'micro-batch': { type: 'string', default: 'auto' },
-  fast: { type: 'boolean', default: false },
   attention: { type: 'string', default: 'auto' },
   profile: { type: 'boolean', default: false },
   torch: { type: 'boolean', default: false },
@@ -50,7 +49,6 @@ const { chooseMicroBatch, estimateTrainStepBytes, microBatchLossGrads } = await 
 const { availableBytes } = await import('@var/sampling');
 const { timeOrProfile } = await import('./profile.mjs');
 await initBackend('wasm', { threads: 1 });
-if (o.fast) (await import('@var/train')).registerFastConvGradients();
 const cfg = midBenchConfigs({ numClasses: 10, depth, embedDim, numHeads }).var;
 const patchNums = cfg.patchNums;
 const L = patchNums.reduce((a, p) => a + p * p, 0);

@@ -51,7 +51,6 @@ const outDir = join(root, 'docs/paper-claims');
 const { initBackend } = await import('@var/core');
 const train = await import('@var/train');
 const info = await initBackend('wasm', { threads });
-train.registerFastConvGradients('wasm');
 const log = (m) => console.log(`[scaling] ${new Date().toISOString()} ${m}`);
 log(`backend ${info.name}, ${threads} thread(s); depths ${depths.join(',')}; ${steps} steps × batch ${batchSize}`);
 

@@ -16,7 +16,6 @@ export {
 } from './config.js';
 export { countParameters, paramShapes, stateDictEntries, type EntryKind, type StateEntry } from './shapes.js';
 export { MultiScaleQuantizer, nearestCode, stopGradient, type QuantizerTrainOutput } from './quantizer.js';
-export { ensureTrainingGradients, TRAINING_GRADIENTS } from './gradients.js';
 export { VQVAE, configFrom, type CreateOptions, type LoadOptions, type VQVAEConfigInput } from './vqvae.js';
 export { convFlops } from './nn.js';
 export type { RawTensorLike, StateDictLike, StateDictOut } from './statedict.js';

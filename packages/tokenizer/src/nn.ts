@@ -31,116 +31,21 @@ function param(p: ParamMap, name: string): tf.Variable {
 
 /**
  * Conv2d with bias on NHWC input, stride 1 or 2, symmetric zero padding `pad`, HWIO
- * filter. Forward is tfjs' fused conv; the gradients are written with forward
- * convolutions too (on wasm, tfjs' Conv2DBackpropInput / Conv2DBackpropFilter are
- * 6-10x slower than a forward conv of the same size):
- *
- * - dx: correlation of dy (zero-interleaved for stride 2) with the 180°-rotated,
- *   in/out-swapped filter;
- * - dW: for every kernel tap, a 1x1 conv that contracts the batch*spatial axis, or a
- *   single conv of the channel-transposed input with dy as the filter (dilated by the
- *   stride) when the output map is small;
- * - db: a (1,N)·(N,O) matMul.
+ * filter: tfjs' fused conv. Its gradients are tfjs' own; their speed on each backend is
+ * @var/core's concern (the Conv2DBackpropInput / Conv2DBackpropFilter kernels `initBackend`
+ * registers for wasm).
  */
-export const convOp: (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: number, pad: number) => tf.Tensor4D = (
-  x,
-  w,
-  b,
-  stride,
-  pad,
-) => convWithGrad(stride, pad)(x, w, b);
-
-const convCache = new Map<string, (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D>();
-
-function convWithGrad(stride: number, pad: number): (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D {
-  const key = `${stride}/${pad}`;
-  let f = convCache.get(key);
-  if (f) return f;
-  const padArg = (p: number): 'valid' | [[number, number], [number, number], [number, number], [number, number]] =>
-    p === 0
+export function convOp(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: number, pad: number): tf.Tensor4D {
+  const padArg =
+    pad === 0
       ? 'valid'
-      : [
+      : ([
           [0, 0],
-          [p, p],
-          [p, p],
+          [pad, pad],
+          [pad, pad],
           [0, 0],
-        ];
-  f = tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    save([x, w]);
-    const y = tf.fused.conv2d({ x, filter: w, strides: stride, pad: padArg(pad), bias: b });
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const [B, H, W, I] = xs.shape;
-        const [k, , , O] = ws.shape;
-        const [, Ho, Wo] = dy.shape;
-        const Hp = H + 2 * pad,
-          Wp = W + 2 * pad;
-        // dx
-        const wRot = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // (k,k,O,I)
-        let dxp: tf.Tensor4D;
-        if (stride === 1) {
-          dxp = tf.conv2d(dy, wRot, 1, padArg(k - 1)); // (B, Hp, Wp, I)
-        } else {
-          // zero-interleave dy to (B, 2Ho, 2Wo, O), pad (k-1) before and the rest after
-          const a = tf.concat([tf.reshape(dy, [B * Ho, Wo, 1, O]), tf.zeros([B * Ho, Wo, 1, O])], 2);
-          const r = tf.reshape(a, [B * Ho, 1, 2 * Wo * O]);
-          const z = tf.reshape(tf.concat([r, tf.zeros([B * Ho, 1, 2 * Wo * O])], 1), [B, 2 * Ho, 2 * Wo, O]);
-          const zp = tf.pad(z, [
-            [0, 0],
-            [k - 1, Hp - 2 * Ho],
-            [k - 1, Wp - 2 * Wo],
-            [0, 0],
-          ]);
-          dxp = tf.conv2d(zp as tf.Tensor4D, wRot, 1, 'valid');
-        }
-        const dx = pad === 0 ? dxp : tf.slice(dxp, [0, pad, pad, 0], [B, H, W, I]);
-        // dW
-        const xp =
-          pad === 0
-            ? xs
-            : tf.pad(xs, [
-                [0, 0],
-                [pad, pad],
-                [pad, pad],
-                [0, 0],
-              ]);
-        const N = B * Ho * Wo;
-        let dw: tf.Tensor;
-        if (Ho * Wo <= 256 || B >= 16) {
-          const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // (I, Hp, Wp, B)
-          const filt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // (Ho, Wo, B, O)
-          let o = tf.conv2d(xT, filt, 1, 'valid', 'NHWC', stride); // (I, Hp - s(Ho-1), ., O)
-          if (o.shape[1] !== k || o.shape[2] !== k) o = tf.slice(o, [0, 0, 0, 0], [I, k, k, O]);
-          dw = tf.transpose(o, [1, 2, 0, 3]);
-        } else {
-          const xT = tf.transpose(xp, [3, 0, 1, 2]); // (I, B, Hp, Wp)
-          const d2 = tf.reshape(dy, [1, 1, N, O]) as tf.Tensor4D;
-          const taps: tf.Tensor[] = [];
-          for (let kh = 0; kh < k; kh++) {
-            for (let kw = 0; kw < k; kw++) {
-              const sl =
-                stride === 1
-                  ? tf.slice(xT, [0, 0, kh, kw], [I, B, Ho, Wo])
-                  : tf.stridedSlice(
-                      xT,
-                      [0, 0, kh, kw],
-                      [I, B, kh + stride * (Ho - 1) + 1, kw + stride * (Wo - 1) + 1],
-                      [1, 1, stride, stride],
-                    );
-              taps.push(tf.reshape(tf.conv2d(tf.reshape(sl, [1, 1, I, N]) as tf.Tensor4D, d2, 1, 'valid'), [I, O]));
-            }
-          }
-          dw = tf.reshape(tf.stack(taps), [k, k, I, O]);
-        }
-        const db = tf.reshape(tf.matMul(tf.ones([1, N]), tf.reshape(dy, [N, O])), [O]);
-        return [dx, dw, db];
-      },
-    };
-  }) as never) as unknown as (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D;
-  convCache.set(key, f);
-  return f;
+        ] as [[number, number], [number, number], [number, number], [number, number]]);
+  return tf.fused.conv2d({ x, filter: w, strides: stride, pad: padArg, bias: b });
 }
 
 /** Conv2d with bias by parameter prefix: stride 1 keeps the size (padding k//2); `valid` = no padding. */
@@ -154,15 +59,13 @@ export function conv(p: ParamMap, prefix: string, x: tf.Tensor4D, opts: { stride
 
 /**
  * Per-channel mean over H and W, (B,H,W,C) → (B,1,1,C): a global average pool (reads
- * NHWC in place); its gradient is a broadcast (wasm's AvgPoolGrad is slow).
+ * NHWC in place). Its gradient is tfjs' AvgPoolGrad (on wasm @var/core's nearest-upsampling
+ * kernel for non-overlapping windows).
  */
-const spatialMean = tf.customGrad(((x: tf.Tensor4D) => {
+function spatialMean(x: tf.Tensor4D): tf.Tensor4D {
   const [, H, W] = x.shape;
-  return {
-    value: tf.avgPool(x, [H, W], [H, W], 'valid'),
-    gradFunc: (dy: tf.Tensor4D) => tf.mul(tf.ones([1, H, W, 1]), tf.mul(dy, 1 / (H * W))), // broadcast (wasm's Tile is slow)
-  };
-}) as never) as unknown as (x: tf.Tensor4D) => tf.Tensor4D;
+  return tf.avgPool(x, [H, W], [H, W], 'valid');
+}
 
 /**
  * GroupNorm(32 groups, eps 1e-6, affine) over NHWC, two-pass (mean, then mean of

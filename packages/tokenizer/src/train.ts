@@ -8,8 +8,7 @@
  *   f_hat_ste = (f_hat − f).detach() + f   (straight-through estimator)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ValueError } from '@var/core';
-import { ensureTrainingGradients } from './gradients.js';
+import { ConfigError, gradientsRegistered, ValueError } from '@var/core';
 import type { VQVAE } from './vqvae.js';
 
 export interface VQVAELossOptions {
@@ -36,13 +35,23 @@ export interface VQVAELossTensors {
  * `tf.tidy`, `tf.variableGrads` or an optimiser's `minimize`.
  */
 export function vqvaeLossTensors(vae: VQVAE, img: tf.Tensor4D, opts: VQVAELossOptions = {}): VQVAELossTensors {
-  ensureTrainingGradients();
   const f = vae.encodeRaw(img, true);
   const q = vae.quantizer.forwardTrain(f);
   const rec = vae.decodeRaw(q.fHat, true);
   const recLoss = (opts.recLoss === 'l1' ? tf.mean(tf.abs(tf.sub(rec, img))) : tf.mean(tf.squaredDifference(rec, img))) as tf.Scalar;
   const loss = tf.add(tf.mul(recLoss, opts.recWeight ?? 1), tf.mul(q.vqLoss, opts.vqWeight ?? 1)) as tf.Scalar;
   return { loss, recLoss, vqLoss: q.vqLoss, rec, idx: q.idx };
+}
+
+/**
+ * tfjs-core alone registers no gradients (the umbrella @tensorflow/tfjs does): training needs
+ * `await ensureGradients()` from @var/core once (tfjs-core's gradients; their speed on each
+ * backend is @var/core's concern).
+ */
+function requireGradients(): void {
+  if (!gradientsRegistered()) {
+    throw new ConfigError('TensorFlow.js gradients are not registered: call `await ensureGradients()` from @var/core once before training');
+  }
 }
 
 export interface VQVAEGradients {
@@ -63,7 +72,7 @@ export function vqvaeGradients(
   } = {},
 ): VQVAEGradients {
   vae.checkImage('train: img', img, true);
-  ensureTrainingGradients();
+  requireGradients();
   const vars = new Map([...vae.trainableVariables()].filter(([name]) => !opts.trainable || opts.trainable(name)));
   if (vars.size === 0) throw new ValueError('vqvaeGradients: the trainable filter selects no parameter');
   const byTfName = new Map<string, string>();

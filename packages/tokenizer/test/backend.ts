@@ -4,6 +4,7 @@ import * as core from '@var/core';
 
 /** Make `name` the active backend; false when it cannot run here (e.g. no WebGPU adapter). */
 export async function setBackend(name: 'cpu' | 'wasm' | 'webgpu'): Promise<boolean> {
+  await core.ensureGradients(); // training tests take tfjs-core's gradients
   const init = (core as Record<string, unknown>).initBackend as undefined | ((n: string, o?: unknown) => Promise<unknown>);
   if (init) {
     try {

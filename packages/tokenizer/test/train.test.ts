@@ -40,8 +40,8 @@ function frozenLoss(vae: VQVAE, img: tf.Tensor4D, idx0: tf.Tensor2D[], f0: tf.Te
   return v;
 }
 
-// The training graph uses forward kernels only (convolution gradients are written with
-// forward convolutions), so every backend that runs inference can train.
+// The training graph is plain tf ops with tfjs-core's gradients; on wasm the backprop kernels
+// are @var/core's (registered by initBackend).
 
 describe('VQVAE training objective', () => {
   let vae: VQVAE;

@@ -59,7 +59,6 @@ await import('./node-setup.mjs');
 const { initBackend } = await import('@var/core');
 const train = await import('@var/train');
 const info = await initBackend(backend, { threads });
-if (backend === 'wasm') train.registerFastConvGradients('wasm');
 console.log(`[train] ${new Date().toISOString()} backend ${info.name} (${info.reason}); run dir ${runDir}`);
 
 const controller = new AbortController();

@@ -39,7 +39,6 @@ export {
   type CachedTokens,
 } from './var.js';
 export { learningRateAt, type ProgressEvent, type ProgressCallback, type SessionOptions, type RunSettings } from './session.js';
-export { registerFastConvGradients } from './fast-conv.js';
 
 // data
 export { loadDataset, resolveDatasetSpec, type DatasetSpec, type LoadedDataset } from './dataset.js';

@@ -12,7 +12,6 @@
  * - `auto` (the default): `perHead` for large score matrices, `batched` for small ones.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mm } from './ops.js';
 
 export type AttentionImpl = 'auto' | 'batched' | 'perHead' | 'perHeadBlocks';
 
@@ -82,9 +81,9 @@ function attendImpl(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: numbe
   if (impl === 'perHead' || !mask.blocks) {
     const m = mask.blocks ? tf.tensor2d(additiveMask(mask.blocks, mask.kvOffset, Lq, Lk), [Lq, Lk]) : null;
     for (let i = 0; i < n; i++) {
-      let s: tf.Tensor2D = mm(qs[i], kTs[i]);
+      let s: tf.Tensor2D = tf.matMul(qs[i], kTs[i]);
       if (m) s = tf.add(s, m);
-      outs.push(mm(tf.softmax(s), vs[i]));
+      outs.push(tf.matMul(tf.softmax(s), vs[i]));
     }
   } else {
     const blocks = mask.blocks;
@@ -95,7 +94,7 @@ function attendImpl(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: numbe
         const qb = blocks.length === 1 ? qs[i] : tf.slice(qs[i], [b, 0], [e - b, hd]);
         const kb = kEnd === Lk ? kTs[i] : tf.slice(kTs[i], [0, 0], [hd, kEnd]);
         const vb = kEnd === Lk ? vs[i] : tf.slice(vs[i], [0, 0], [kEnd, hd]);
-        parts.push(mm(tf.softmax(mm(qb, kb)), vb));
+        parts.push(tf.matMul(tf.softmax(tf.matMul(qb, kb)), vb));
       }
       outs.push(parts.length === 1 ? parts[0] : tf.concat(parts, 0));
     }

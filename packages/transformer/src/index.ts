@@ -5,7 +5,6 @@ export type { VARConfig, VARDerived, VARPresetName, ParamSpec } from './config.j
 export { DEFAULT_INIT, initArgsFromOfficial, initParameters, initParameterValues, initStds } from './init.js';
 export type { InitArgs } from './init.js';
 export { attend, AUTO_PER_HEAD_MIN_SCORES } from './attention.js';
-export { withFastGradients } from './ops.js';
 export type { AttentionImpl, AttentionMask } from './attention.js';
 export { crossEntropyPerToken, lossWeights, weightedLoss, trainLoss, valLoss } from './loss.js';
 export { truncNormal } from './rng.js';

@@ -1,52 +1,16 @@
 /**
- * Small differentiable building blocks, written so that every matrix product is a plain
- * 2-D `matMul` without transposes (the fast XNNPACK path of the wasm backend; a transposed
- * or batched product there falls back to a ≈2 GFLOP/s loop).
+ * Small differentiable building blocks of the transformer, in plain tfjs ops. Backend speed
+ * (e.g. wasm's transposed and batched products on XNNPACK) is @var/core's concern: the kernels
+ * `initBackend` registers.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-/**
- * a (M,K) @ b (K,N) with a gradient that materialises the transposes itself
- * (dA = dY @ bᵀ, dB = aᵀ @ dY), so the backward pass stays on the fast path too.
- */
-const mmWithGrad: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([a, b]);
-  return {
-    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sa, sb] = saved as tf.Tensor2D[];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
-    },
-  };
-}) as any) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
-
-let gradDepth = 0;
-
-/**
- * Run `fn` (which records gradients, e.g. `tf.variableGrads`) with the fast-backward products.
- * Outside it, {@link mm} is a plain `matMul` (no custom-gradient scope overhead); gradients taken
- * outside are still correct, only their transposed products take tfjs' default path.
- */
-export function withFastGradients<T>(fn: () => T): T {
-  gradDepth++;
-  try {
-    return fn();
-  } finally {
-    gradDepth--;
-  }
-}
-
-/** a (M,K) @ b (K,N); inside {@link withFastGradients} with the transposes of the backward pass materialised. */
-export function mm(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return gradDepth > 0 ? mmWithGrad(a, b) : tf.matMul(a, b);
-}
 
 /** y = x Wᵀ + b for x of any rank (last axis = in), `wT` already transposed to (in, out). */
 export function linear(x: tf.Tensor, wT: tf.Tensor2D, bias?: tf.Tensor): tf.Tensor {
   const inF = wT.shape[0];
   const outF = wT.shape[1];
   const lead = x.shape.slice(0, -1);
-  let y: tf.Tensor = mm(tf.reshape(x, [-1, inF]) as tf.Tensor2D, wT);
+  let y: tf.Tensor = tf.matMul(tf.reshape(x, [-1, inF]) as tf.Tensor2D, wT);
   if (bias) y = tf.add(y, bias);
   return tf.reshape(y, [...lead, outF]);
 }

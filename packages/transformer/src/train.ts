@@ -16,7 +16,6 @@ import {
 } from '@var/core';
 import { lossWeights, trainLoss } from './loss.js';
 import type { VAR } from './model.js';
-import { withFastGradients } from './ops.js';
 import type { RandomSource } from './rng.js';
 
 /** train.py's `nowd_keys`: parameters whose name contains one of these get no weight decay. */
@@ -130,14 +129,12 @@ export function lossGrads(
     for (let b = 0; b < B; b++) for (let i = 0; i < ed; i++) cut[b * ed + i] = gtArr[b * model.derived.L + i];
     gt = cut;
   }
-  const { value, grads } = withFastGradients(() =>
-    tf.variableGrads(
-      () => {
-        const logits = model.forward(labels, xBLCv, { training: opts.training, rng: opts.rng, progSi });
-        return trainLoss(logits, gt, { labelSmoothing: opts.labelSmoothing ?? 0.1, weights });
-      },
-      names.map((n) => vars.get(n)!),
-    ),
+  const { value, grads } = tf.variableGrads(
+    () => {
+      const logits = model.forward(labels, xBLCv, { training: opts.training, rng: opts.rng, progSi });
+      return trainLoss(logits, gt, { labelSmoothing: opts.labelSmoothing ?? 0.1, weights });
+    },
+    names.map((n) => vars.get(n)!),
   );
   const loss = value.dataSync()[0];
   value.dispose();

@@ -6,17 +6,26 @@
  * and complex/FFT/ragged/string kernels. The first two (and the depthwise backprops, for
  * completeness) are registered here for backend 'wasm':
  *
- *  - Conv2DBackpropFilter: for each filter tap (kh, kw) a (strided) slice of the padded input
- *    is multiplied with dy by the wasm BatchMatMul (XNNPACK, multithreaded):
+ *  - Conv2DBackpropFilter: one forward convolution with batch and channels swapped (NHWC,
+ *    kernels > 1×1); otherwise, for each filter tap (kh, kw), a (strided) slice of the padded
+ *    input multiplied with dy by the wasm BatchMatMul (XNNPACK):
  *    dW[kh, kw] = X_{kh,kw}ᵀ · dY with X_{kh,kw}: (B·OH·OW, Cin) and dY: (B·OH·OW, Cout).
  *  - UnsortedSegmentSum: one pass over the data in wasm memory (O(size), no one-hot).
  *  - DepthwiseConv2dNativeBackpropInput/Filter: direct loops over wasm memory.
  *
- * Two kernels the wasm backend has are replaced because they run on a naive loop:
+ * Kernels the wasm backend has are replaced because they run on a naive loop:
  *  - BatchMatMul: tfjs-backend-wasm uses XNNPACK only for untransposed, unbatched products;
  *    matMul gradients (transposed) and attention (batched) are 10-40x slower. See
- *    fastBatchMatMul.
- *  - Conv2DBackpropInput: one XNNPACK product + col2im instead of a direct loop (~10x).
+ *    fastBatchMatMul. (tfjs-core's own BatchMatMul gradient then runs at XNNPACK speed: model
+ *    code needs no custom matMul gradient; measured equal or faster than one that
+ *    materialises the transposes with tf ops, packages/core/bench/grad-kernels.mjs.)
+ *  - Conv2DBackpropInput: one forward convolution of the padded dy with the rotated filter
+ *    (stride 1, NHWC, kernels > 1×1); otherwise one XNNPACK product + col2im (~10x faster
+ *    than tfjs' direct loop either way).
+ *  - AvgPoolGrad with non-overlapping windows: a nearest upsampling of dy, scaled.
+ *
+ * These are the only TensorFlow.js speed workarounds of var.ts: the model packages use plain
+ * tf ops and take tfjs-core's gradients.
  *
  * Slice, SplitV and Unpack are replaced because tfjs-backend-wasm 4.22's slice reads its
  * input with `readSync`, which copies the WHOLE input out of the wasm heap on every call: one
@@ -67,7 +76,7 @@ class KernelRunner {
   }
 }
 
-function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
+function conv2DBackpropFilterPerTap(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as {
@@ -200,7 +209,7 @@ function unsortedSegmentSum(args: { inputs: NamedTensorInfoMap; backend: unknown
  * the input pixel it came from. tfjs-backend-wasm's own kernel is a direct loop ~10x slower
  * than the forward conv.
  */
-function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
+function conv2DBackpropInputCol2im(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as {
@@ -265,6 +274,149 @@ function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknow
     }
     r.finish();
     return dxNhwc;
+  } catch (e) {
+    r.finish();
+    throw e;
+  }
+}
+
+type ConvArgs = { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap };
+type ConvAttrs = {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
+const FORWARD_CONV_ATTRS = { pad: 'valid', dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as NamedAttrMap;
+
+/** Pad (positive) or crop (negative) the H and W axes of an NHWC tensor. */
+function padCrop(r: KernelRunner, x: TensorInfo, top: number, bottom: number, left: number, right: number): TensorInfo {
+  let t = x;
+  const [n, h, w, c] = t.shape;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+    const [ct, cb, cl, cr] = [top, bottom, left, right].map((v) => Math.max(0, -v));
+    t = r.run('Slice', { x: t }, { begin: [0, ct, cl, 0], size: [n, h - ct - cb, w - cl - cr, c] });
+  }
+  const [pt, pb, pl, pr] = [top, bottom, left, right].map((v) => Math.max(0, v));
+  if (pt || pb || pl || pr) {
+    const paddings = [
+      [0, 0],
+      [pt, pb],
+      [pl, pr],
+      [0, 0],
+    ];
+    t = r.run('PadV2', { x: t }, { paddings, constantValue: 0 });
+  }
+  return t;
+}
+
+/**
+ * Conv2DBackpropInput as one forward convolution (XNNPACK): dx = conv2d(pad(dy), W rotated
+ * 180° with in/out swapped, 'valid'), for NHWC, stride 1 and kernels larger than 1×1. Other
+ * cases go to {@link conv2DBackpropInputCol2im}. Measured single-threaded at the MNIST
+ * tokenizer's 3×3 shapes: 0.5-0.85× the col2im kernel's time (slower only for 1×1 kernels).
+ */
+function conv2DBackpropInput(args: ConvArgs): TensorInfo {
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+  const [KH, KW] = filter.shape;
+  const stride1 = a.strides === 1 || (Array.isArray(a.strides) && a.strides[0] === 1 && a.strides[1] === 1);
+  if (a.dataFormat === 'NCHW' || !stride1 || KH * KW === 1) return conv2DBackpropInputCol2im(args);
+  const info = backend_util.computeConv2DInfo(
+    a.inputShape,
+    filter.shape as [number, number, number, number],
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const { inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
+  const { top, left } = info.padInfo;
+  const r = new KernelRunner(args.backend as WasmBackendLike);
+  try {
+    const pT = KH - 1 - top;
+    const pL = KW - 1 - left;
+    const padded = padCrop(r, dy, pT, H + KH - 1 - OH - pT, pL, W + KW - 1 - OW - pL);
+    const rev = r.run('Reverse', { x: filter }, { dims: [0, 1] });
+    const wT = r.run('Transpose', { x: rev }, { perm: [0, 1, 3, 2] });
+    const out = r.run('Conv2D', { x: padded, filter: wT }, { ...FORWARD_CONV_ATTRS, strides: [1, 1], dilations: [1, 1] });
+    r.finish(out);
+    return out;
+  } catch (e) {
+    r.finish();
+    throw e;
+  }
+}
+
+/**
+ * Conv2DBackpropFilter as one forward convolution (XNNPACK) with the roles of batch and
+ * channels swapped: conv2d(transpose(pad(x)) (Ci, Hp, Wp, N), transpose(dy) (OH, OW, N, Co),
+ * dilation = stride, 'valid') = (Ci, KH, KW, Co) → (KH, KW, Ci, Co); NHWC, any stride,
+ * kernels larger than 1×1. Other cases go to {@link conv2DBackpropFilterPerTap}. Measured
+ * single-threaded at the MNIST tokenizer's 3×3 shapes: 0.35-0.9× the per-tap kernel's time at
+ * stride 1, ≈0.05× at stride 2 (slower only for 1×1 kernels). packages/core/bench/grad-kernels.mjs
+ * compares the whole conv gradient with the custom-gradient conv the tokenizer used to carry.
+ */
+function conv2DBackpropFilter(args: ConvArgs): TensorInfo {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+  const [KH, KW] = a.filterShape;
+  if (a.dataFormat === 'NCHW' || KH * KW === 1) return conv2DBackpropFilterPerTap(args);
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    a.filterShape,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const { inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, strideHeight: SH, strideWidth: SW } = info;
+  const { top, left } = info.padInfo;
+  const r = new KernelRunner(args.backend as WasmBackendLike);
+  try {
+    // exactly the rows/columns the windows read: (OH-1)·SH + KH (crop or pad bottom/right to that)
+    const xp = padCrop(r, x, top, (OH - 1) * SH + KH - H - top, left, (OW - 1) * SW + KW - W - left);
+    const xt = r.run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] }); // (Ci, Hp, Wp, N)
+    const f = r.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // (OH, OW, N, Co)
+    const conv = r.run('Conv2D', { x: xt, filter: f }, { ...FORWARD_CONV_ATTRS, strides: [1, 1], dilations: [SH, SW] });
+    const out = r.run('Transpose', { x: conv }, { perm: [1, 2, 0, 3] }); // (KH, KW, Ci, Co)
+    r.finish(out);
+    return out;
+  } catch (e) {
+    r.finish();
+    throw e;
+  }
+}
+
+/**
+ * AvgPoolGrad for non-overlapping windows (filter = stride, 'valid', as area downsampling and
+ * global average pools use): every input pixel of window (i, j) gets dy[i, j] / (kh·kw), i.e. a
+ * nearest upsampling of dy, scaled. tfjs-backend-wasm's own kernel (the fallback for other
+ * pools) is a direct loop (≈880 ms → a few ms per tokenizer step).
+ */
+function avgPoolGrad(args: ConvArgs): TensorInfo {
+  const fallback = () => originalKernels.get(tf.AvgPoolGrad)!.kernelFunc(args as never) as TensorInfo;
+  const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  const a = args.attrs as unknown as { filterSize: [number, number] | number; strides: [number, number] | number; pad: unknown };
+  const [kh, kw] = Array.isArray(a.filterSize) ? a.filterSize : [a.filterSize, a.filterSize];
+  const [sh, sw] = Array.isArray(a.strides) ? a.strides : [a.strides, a.strides];
+  if (kh !== sh || kw !== sw || !(a.pad === 'valid' || a.pad === 0) || input.shape.length !== 4 || dy.dtype !== 'float32')
+    return fallback();
+  const [, H, W] = input.shape;
+  const [, OH, OW] = dy.shape;
+  if (OH * kh > H || OW * kw > W) return fallback();
+  const r = new KernelRunner(args.backend as WasmBackendLike);
+  try {
+    const up = r.run('ResizeNearestNeighbor', { images: dy }, { alignCorners: false, halfPixelCenters: false, size: [OH * kh, OW * kw] });
+    const scale = r.run('Fill', {}, { shape: [], value: 1 / (kh * kw), dtype: 'float32' });
+    const scaled = r.run('Multiply', { a: up, b: scale });
+    const out = padCrop(r, scaled, 0, H - OH * kh, 0, W - OW * kw);
+    r.finish(out);
+    return out;
   } catch (e) {
     r.finish();
     throw e;
@@ -361,7 +513,8 @@ function fastUnpack(args: SliceArgs): TensorInfo[] {
   return outs;
 }
 
-const FAST_SLICING: ReadonlyArray<[string, KernelFunc]> = [
+const FAST_REPLACEMENTS: ReadonlyArray<[string, KernelFunc]> = [
+  [tf.AvgPoolGrad, avgPoolGrad as unknown as KernelFunc],
   [tf.Slice, fastSlice as unknown as KernelFunc],
   [tf.SplitV, fastSplitV as unknown as KernelFunc],
   [tf.Unpack, fastUnpack as unknown as KernelFunc],
@@ -534,13 +687,20 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
 ];
 
 /** Kernels the wasm backend has but runs slowly; {@link registerWasmTrainingKernels} replaces them. */
-export const WASM_FAST_KERNELS: readonly string[] = [tf.BatchMatMul, tf.Conv2DBackpropInput, tf.Slice, tf.SplitV, tf.Unpack];
+export const WASM_FAST_KERNELS: readonly string[] = [
+  tf.BatchMatMul,
+  tf.Conv2DBackpropInput,
+  tf.AvgPoolGrad,
+  tf.Slice,
+  tf.SplitV,
+  tf.Unpack,
+];
 
 /**
  * Register, for backend 'wasm', the gradient kernels that TensorFlow.js's wasm backend lacks
- * and VQVAE/VAR training needs (see the module comment), and replace two slow ones
- * ({@link WASM_FAST_KERNELS}: BatchMatMul with transposes/batches, Conv2DBackpropInput) by
- * versions that run on XNNPACK. Kernels already registered (by an earlier call, or by a
+ * and VQVAE/VAR training needs (see the module comment), and replace the slow ones of
+ * {@link WASM_FAST_KERNELS} (BatchMatMul with transposes/batches, Conv2DBackpropInput,
+ * AvgPoolGrad, slicing) by versions that run on XNNPACK or copy only what they return. Kernels already registered (by an earlier call, or by a
  * future tfjs version that has them) are left alone. Safe to call any number of times, before
  * or after the wasm backend is initialised. Returns the names it registered in this call.
  */
@@ -559,7 +719,7 @@ export function registerWasmTrainingKernels(): string[] {
     tf.registerKernel({ ...bmm, kernelFunc: fastBatchMatMul as unknown as KernelFunc });
     added.push(tf.BatchMatMul);
   }
-  for (const [name, func] of FAST_SLICING) {
+  for (const [name, func] of FAST_REPLACEMENTS) {
     const k = tf.getKernel(name, BACKEND);
     if (k && k.kernelFunc !== func) {
       originalKernels.set(name, k);

@@ -199,7 +199,7 @@ describe('wasm training kernels', () => {
     }
   });
 
-  it('Conv2DBackpropInput (XNNPACK product + col2im) matches cpu for strides, paddings and NCHW', async () => {
+  it('Conv2DBackpropInput (forward conv at stride 1, else XNNPACK product + col2im) matches cpu for strides, paddings and NCHW', async () => {
     const cases: { x: number[]; f: number[]; s: number | [number, number]; pad: any; fmt?: 'NHWC' | 'NCHW' }[] = [
       { x: [2, 7, 7, 3], f: [3, 3, 3, 5], s: 1, pad: 'same' },
       { x: [2, 8, 8, 3], f: [3, 3, 3, 4], s: 2, pad: 'same' },
