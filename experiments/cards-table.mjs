@@ -31,7 +31,7 @@ for (const id of readdirSync(root).sort()) {
   const v = c.var.config;
   const figures =
     q.genAccuracy !== undefined
-      ? `recon: ${pct(q.recAccuracy)} classified right (real ${pct(q.realAccuracy)}), PSNR ${num(q.recPsnr)} dB, FID ${num(q.recFid)}; generated: ${pct(q.genAccuracy)} classified as asked, FID ${num(q.genFid)} (${q.generated} samples, cfg ${q.sampling?.cfg}, top-k ${q.sampling?.topK}, top-p ${q.sampling?.topP})`
+      ? `recon: ${pct(q.recAccuracy)} classified right (real ${pct(q.realAccuracy)}), PSNR ${num(q.recPsnr)} dB, FID ${num(q.recFid)}; generated: ${pct(q.genAccuracy)} classified as asked, FID ${num(q.genFid)} (${num(q.fidRatio, 1)}× recon), diversity ${num(q.diversityRatio)} of real (${q.generated} samples, cfg ${q.sampling?.cfg}, top-k ${q.sampling?.topK}, top-p ${q.sampling?.topP})`
       : `recon PSNR ${num(q.psnr)} dB, codebook use ${pct(q.codebookUsage)} (${q.images} held-out images)`;
   rows.push(
     `| \`${id}\` | ${c.dataset.name}, ${c.classNames.length} classes, ${c.imageSize} px × ${c.channels} ch | patch_nums ${tk.vPatchNums.join(',')}, vocab ${tk.vocabSize}, z ${tk.zChannels}; VAR depth ${v.depth} width ${v.embedDim} | ${t.tokenizer?.steps ?? '–'} + ${t.var?.steps ?? '–'} steps, ${min(t.tokenizer?.seconds)} + ${min(t.var?.seconds)} | ${figures} | ${mb.toFixed(1)} MB |`,

@@ -89,7 +89,9 @@ async function tokenizerInfo(src) {
     batchSize: t.batchSize,
     config: t.run,
     lastEval: t.lastEval,
-    ...(initRun ? { init: { totalSteps: initRun.steps, totalSeconds: initRun.seconds, config: initRun.run, lastEval: initRun.lastEval } } : {}),
+    ...(initRun
+      ? { init: { totalSteps: initRun.steps, totalSeconds: initRun.seconds, config: initRun.run, lastEval: initRun.lastEval } }
+      : {}),
     rest,
     path: join(src, 'vae.safetensors'),
   };

@@ -16,12 +16,16 @@ import { numberArg, parseCommand } from './args.mjs';
 const USAGE = `
 usage: node experiments/quality.mjs <model dir | id> [--held-out N] [--per-class 100] [--cfg x] [--top-k k]
          [--top-p p] [--seed 0] [--threads 1] [--write-card]
+         [--grid cfg/topK/topP,… [--min-accuracy 0.98]]
 
 Measures a model on the held-out split of the dataset in its card: for digit models the digit
 classifier's accuracy on reconstructions and on generated digits and FID of both against the
 held-out digits (sampling from the card unless --cfg/--top-k/--top-p); for others the
 tokenizer's reconstruction PSNR. Prints JSON; --write-card stores it as the card's "quality".
 Cheap check: --held-out 20 --per-class 2.
+--grid (digit models): measure every sampling setting of the list (e.g. 1.5/0/0,2/0/0.95) and pick the
+one with the lowest generated FID among those with accuracy ≥ --min-accuracy (else the most accurate);
+--write-card then also stores it as the card's "sampling" and the whole grid as quality.samplingSweep.
 `;
 const { values: o, positionals } = parseCommand(
   USAGE,
@@ -34,6 +38,8 @@ const { values: o, positionals } = parseCommand(
     seed: { type: 'string' },
     threads: { type: 'string', default: '1' },
     'write-card': { type: 'boolean', default: false },
+    grid: { type: 'string' },
+    'min-accuracy': { type: 'string', default: '0.98' },
   },
   { positionals: 1 },
 );
@@ -58,19 +64,55 @@ const opts = {
 };
 let last = 0;
 const isDigits = ds.spec.name === 'mnist';
+const onProgress = (e) => {
+  if (Date.now() - last > 5000 || e.done === e.total) {
+    last = Date.now();
+    process.stderr.write(`[quality] ${e.stage} ${e.done}/${e.total}\n`);
+  }
+};
+/** "cfg/topK/topP,…" → settings. */
+function parseGrid(text) {
+  return text.split(',').map((item) => {
+    const parts = item.split('/').map(Number);
+    if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
+      process.stderr.write(`--grid: "${item}" is not cfg/topK/topP\n\n${USAGE.trim()}\n`);
+      process.exit(2);
+    }
+    return { cfg: parts[0], topK: parts[1], topP: parts[2] };
+  });
+}
+let sweep;
+let chosen;
+if (o.grid !== undefined && isDigits) {
+  const minAcc = numberArg(USAGE, 'min-accuracy', o['min-accuracy']);
+  sweep = [];
+  for (const s of parseGrid(o.grid)) {
+    const r = await evaluateDigitModel(m.vae, m.var, ds, { ...opts, ...s, onProgress });
+    process.stderr.write(
+      `[quality] cfg ${s.cfg} top-k ${s.topK} top-p ${s.topP}: accuracy ${r.genAccuracy.toFixed(3)}, FID ${r.genFid.toFixed(2)} (${r.fidRatio.toFixed(2)}× recon), diversity ${r.diversityRatio.toFixed(3)}\n`,
+    );
+    sweep.push(r);
+  }
+  const ok = sweep.filter((r) => r.genAccuracy >= minAcc);
+  chosen = ok.length ? ok.reduce((a, b) => (b.genFid < a.genFid ? b : a)) : sweep.reduce((a, b) => (b.genAccuracy > a.genAccuracy ? b : a));
+}
 // Digit models: the digit classifier's figures (evaluateDigitModel). Other models: reconstruction
 // quality of the tokenizer on the held-out split (evalImages: MSE, PSNR, codebook usage).
-const q = isDigits
-  ? await evaluateDigitModel(m.vae, m.var, ds, {
-      ...opts,
-      onProgress: (e) => {
-        if (Date.now() - last > 5000 || e.done === e.total) {
-          last = Date.now();
-          process.stderr.write(`[quality] ${e.stage} ${e.done}/${e.total}\n`);
-        }
-      },
-    })
-  : { ...(await evalImages(m.vae, ds, opts.heldOut)), sampling: { cfg: opts.cfg, topK: opts.topK, topP: opts.topP } };
+const q = chosen
+  ? {
+      ...chosen,
+      samplingSweep: sweep.map((r) => ({
+        ...r.sampling,
+        genAccuracy: r.genAccuracy,
+        genFid: r.genFid,
+        fidRatio: r.fidRatio,
+        diversityRatio: r.diversityRatio,
+      })),
+      samplingRule: `lowest genFid with genAccuracy ≥ ${o['min-accuracy']}`,
+    }
+  : isDigits
+    ? await evaluateDigitModel(m.vae, m.var, ds, { ...opts, onProgress })
+    : { ...(await evalImages(m.vae, ds, opts.heldOut)), sampling: { cfg: opts.cfg, topK: opts.topK, topP: opts.topP } };
 const result = {
   model: src,
   backend: info.name,
@@ -84,6 +126,7 @@ if (o['write-card']) {
   const cardPath = join(src, 'model-card.json');
   const card = JSON.parse(await readFile(cardPath, 'utf8'));
   card.quality = result;
+  if (chosen) card.sampling = { cfg: chosen.sampling.cfg, topK: chosen.sampling.topK, topP: chosen.sampling.topP };
   await writeFile(`${cardPath}.tmp`, `${JSON.stringify(card, null, 2)}\n`);
   await rename(`${cardPath}.tmp`, cardPath);
   console.error(`[quality] wrote ${cardPath}`);
