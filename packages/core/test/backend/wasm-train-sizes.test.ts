@@ -16,6 +16,7 @@ function rand(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1);
 }
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const zeros4 = (shape: number[]): tf.Tensor4D => tf.reshape(tf.zeros([size(shape)]), shape as [number, number, number, number]);
 
 /** Gradients of sum(f(inputs) · dy) w.r.t. every input, on `backend`; checks that nothing leaks. */
 async function gradsOn(
@@ -82,7 +83,7 @@ describe('wasm gradient kernels at training sizes (cpu tf.grad as the oracle)', 
     ];
     for (const [xs, k, co, s, pad] of layers) {
       const wShape = [k, k, xs[3], co];
-      const out = tf.tidy(() => tf.conv2d(tf.zeros(xs) as tf.Tensor4D, tf.zeros(wShape) as tf.Tensor4D, s, pad).shape);
+      const out = tf.tidy(() => tf.conv2d(zeros4(xs), zeros4(wShape), s, pad).shape);
       const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
         tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: s, pad, bias: b });
       const err = await relErr(f, [xs, wShape, [co]], out);
@@ -102,7 +103,7 @@ describe('wasm gradient kernels at training sizes (cpu tf.grad as the oracle)', 
       [[1, 6, 5, 2], [3, 3, 2, 2], 1, explicit(1, 2, 2, 0)],
     ];
     for (const [xs, ws, s, pad] of cases) {
-      const out = tf.tidy(() => tf.conv2d(tf.zeros(xs) as tf.Tensor4D, tf.zeros(ws) as tf.Tensor4D, s, pad).shape);
+      const out = tf.tidy(() => tf.conv2d(zeros4(xs), zeros4(ws), s, pad).shape);
       const err = await relErr((x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad), [xs, ws], out);
       expect(err, `${JSON.stringify(xs)} ${JSON.stringify(ws)} s${s}`).toBeLessThan(1e-5);
     }
@@ -137,7 +138,7 @@ describe('wasm gradient kernels at training sizes (cpu tf.grad as the oracle)', 
       ], // overlapping: tfjs' own kernel
     ];
     for (const [xs, k, s] of cases) {
-      const out = tf.tidy(() => tf.avgPool(tf.zeros(xs) as tf.Tensor4D, k, s, 'valid').shape);
+      const out = tf.tidy(() => tf.avgPool(zeros4(xs), k, s, 'valid').shape);
       const err = await relErr((x) => tf.avgPool(x as tf.Tensor4D, k, s, 'valid'), [xs], out);
       expect(err, JSON.stringify([xs, k, s])).toBeLessThan(1e-6);
     }
