@@ -101,8 +101,8 @@ export function decodeImages(vae: SamplerVQVAE, fHat: tf.Tensor4D): tf.Tensor4D 
 }
 
 /**
- * The end of a generation: free the session (its KV cache and weight copies — a d16 holds
- * ~1.2 GB there) before decoding, then decode the final f_hat (timed as `decode`) unless
+ * The end of a generation: free the session (its KV cache and per-session AdaLN tensors) before
+ * decoding, then decode the final f_hat (timed as `decode`) unless
  * `decode: false`. Disposes the images if the timing hook throws.
  */
 export async function finishGeneration(

@@ -4,8 +4,9 @@
  * batch that fits (instead of a wasm `RangeError`/abort half-way through a generation).
  *
  * The estimate follows what is alive at the peak of `autoregressiveInferCfg`:
- * - transformer phase: the transposed weight copies of the session (all linear weights when
- *   they are cached, else one block's, transposed on demand), plus per image (×2 sequences for
+ * - transformer phase: a second copy of every linear weight (tfjs-backend-wasm's XNNPACK product
+ *   keeps a packed copy of each weight it multiplies by while the weight lives; the weights
+ *   themselves are tensors, counted in what the backend holds), plus per image (×2 sequences for
  *   classifier-free guidance) the KV cache of all L tokens and the activations of one block at
  *   the last scale (every block runs in its own tidy), and the logits with their filtered copies;
  * - decoder phase (the session is freed first): the activations of the largest decoder level.
@@ -20,9 +21,6 @@ import type { SamplerVAR, SamplerVQVAE } from './types.js';
 export { WASM_HEAP_MAX_BYTES };
 /** Head-room kept free of the estimate on wasm (allocator fragmentation, small tensors). */
 export const WASM_HEADROOM_BYTES = 128 * 1024 * 1024;
-/** Linear weights are cached transposed per session up to this many bytes (as @var/transformer). */
-const TRANSPOSE_CACHE_AUTO_BYTES = 512 * 1024 * 1024;
-
 /** The sizes the estimate reads (from a `VAR`'s and a `VQVAE`'s config). */
 export interface GenerationShape {
   depth: number;
@@ -43,7 +41,7 @@ export interface GenerationMemoryEstimate {
   batch: number;
   /** Peak bytes over both phases. */
   bytes: number;
-  /** Transformer phase: fixed (weight copies) and per image. */
+  /** Transformer phase: fixed (the packed copies of the linear weights) and per image. */
   transformerFixedBytes: number;
   transformerPerImageBytes: number;
   /** Decoder phase, per image (0 without decoding). */
@@ -83,7 +81,7 @@ export function estimateGenerationBytes(s: GenerationShape, batch: number, opts:
   // per block: qkv (3C), ada-LN (6C), attention proj (C), fc1 (hidden), fc2 (C)
   const blockLinear = (3 * C * C + 6 * C * C + C * C + 2 * C * hidden) * F;
   const linear = D * blockLinear + (2 * C * C + C * V) * F; // + head_nm ada-LN and head
-  const transformerFixedBytes = linear <= TRANSPOSE_CACHE_AUTO_BYTES ? linear : blockLinear;
+  const transformerFixedBytes = linear; // XNNPACK's packed copies, made as each block first runs
   const kv = D * 2 * G * L * C * F;
   // one block at the last scale: LN/modulated inputs, q/k/v (+ normalised), attention output,
   // residuals (≈ 14 C per token), the FFN (3 · hidden), and the scores / softmax (3 · H · L per token)

@@ -3,7 +3,7 @@
 // (L = 680, 16 heads × 64, batch 2 = one CFG pair), 1 thread vs N threads.
 //
 //   pnpm --filter @var/transformer build && pnpm --filter @var/transformer bench
-//   node bench/attention.mjs --threads 2 [--no-model] [--no-micro] [--quick] [--cache-transposed] [--reps 3]
+//   node bench/attention.mjs --threads 2 [--no-model] [--no-micro] [--quick] [--reps 3]
 //
 // Part 1 times `attend()` alone: per scale of KV-cached inference (queries of the scale against
 // all keys so far) and the full teacher-forced pass with the block-causal mask; GFLOP/s counts the
@@ -19,12 +19,12 @@ import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist', 'index.js');
-const USAGE = `usage: node bench/attention.mjs [--threads 2] [--reps 3] [--no-model] [--no-micro] [--quick] [--cache-transposed] [--json]
+const USAGE = `usage: node bench/attention.mjs [--threads 2] [--reps 3] [--no-model] [--no-micro] [--quick] [--json]
 
 Attention alone (per KV-cached scale and teacher-forced, d16 shapes at 256 px, batch 2) and a
 whole random d16 (per-scale KV-cached steps, one forward, peak RSS) on wasm with 1 and N
 threads, one child process each. --quick: one attention implementation. Needs dist/ (pnpm build).`;
-const FLAGS = ['no-model', 'no-micro', 'quick', 'cache-transposed'];
+const FLAGS = ['no-model', 'no-micro', 'quick'];
 const parsed = parseCommand(USAGE, {
   threads: { type: 'string', default: '2' },
   reps: { type: 'string', default: '3' },
@@ -117,10 +117,9 @@ async function child(threads) {
     log('created', m.numParameters(), 'parameters, RSS', (process.memoryUsage().rss / 1e6).toFixed(0), 'MB');
     const initS = (performance.now() - t0) / 1000;
     const steps = [];
-    const cacheT = o['cache-transposed'] ? true : undefined;
     for (const impl of o.quick ? ['auto'] : ['auto', 'batched']) {
       m.attentionImpl = impl;
-      const sess = m.startInference([207, cfg.numClasses], { cacheTransposedWeights: cacheT }); // one CFG pair: cond + uncond
+      const sess = m.startInference([207, cfg.numClasses]); // one CFG pair: cond + uncond
       for (let si = 0; si < beginEnds.length; si++) {
         const [b, e] = beginEnds[si];
         const x = si === 0 ? null : tf.randomNormal([2, e - b, cfg.Cvae], 0, 1, 'float32', si);
