@@ -14,7 +14,7 @@ import { numberArg, parseCommand } from './args.mjs';
 
 const USAGE = `
 usage: node experiments/export-model.mjs <tokenizer run | model dir> <var run> --id ID --out DIR
-         [--name NAME] [--description TEXT] [--cfg 2] [--top-k 0] [--top-p 0] [--reproduce "cmd"]…
+         [--name NAME] [--description TEXT] [--cfg 2] [--top-k 0] [--top-p 0] [--reproduce "cmd"]… [--from-checkpoint]
 
 Writes a @var/models model directory (model-card.json, vae.safetensors, var.safetensors in
 float16) from a finished tokenizer run and VAR run; the card records the data, both configs,
@@ -32,6 +32,7 @@ const { values: o, positionals } = parseCommand(
     'top-k': { type: 'string', default: '0' },
     'top-p': { type: 'string', default: '0' },
     reproduce: { type: 'string', multiple: true, default: [] },
+    'from-checkpoint': { type: 'boolean', default: false },
   },
   { positionals: 2 },
 );
@@ -49,20 +50,34 @@ const sampling = {
 await (await import('@var/core')).ensureGradients();
 const { initBackend } = await import('@var/core');
 await initBackend('wasm', { threads: 1 });
-const { loadTokenizer, readRunConfig, loadDataset, isDecoderParameter } = await import('@var/train');
-const { loadVAR } = await import('@var/transformer');
+const { loadTokenizer, readRunConfig, loadDataset, isDecoderParameter, loadCheckpoint } = await import('@var/train');
+const { loadVAR, VAR } = await import('@var/transformer');
 const { saveModel } = await import('@var/models');
 
-async function runInfo(dir) {
+async function runInfo(dir, fromCheckpoint = false) {
   const lines = (await readFile(join(dir, 'log.jsonl'), 'utf8'))
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
-  const end = lines.filter((l) => l.type === 'end' && l.reason === 'done').pop();
-  if (!end) throw new Error(`${dir}: the run has not finished (no "end … done" line in log.jsonl)`);
+  let end = lines.filter((l) => l.type === 'end' && l.reason === 'done').pop();
+  if (!end && fromCheckpoint) {
+    // an unfinished run shipped from its last checkpoint (--from-checkpoint): its step and time
+    const ck = await loadCheckpoint(join(dir, 'checkpoint.safetensors'));
+    const cfg = await readRunConfig(dir);
+    end = { step: ck.state.step, elapsedSec: ck.state.elapsedSec, stoppedOf: cfg.train.steps, checkpoint: ck };
+  }
+  if (!end)
+    throw new Error(`${dir}: the run has not finished (no "end … done" line in log.jsonl); --from-checkpoint ships its last checkpoint`);
   const evals = lines.filter((l) => l.type === 'eval');
   const cfg = await readRunConfig(dir);
-  return { steps: end.step, seconds: Math.round(end.elapsedSec), batchSize: cfg.train.batchSize, lastEval: evals.pop(), config: cfg };
+  return {
+    steps: end.step,
+    seconds: Math.round(end.elapsedSec),
+    batchSize: cfg.train.batchSize,
+    lastEval: evals.pop(),
+    config: cfg,
+    ...(end.stoppedOf ? { stoppedAt: `step ${end.step} of ${end.stoppedOf} (from its last checkpoint)`, checkpoint: end.checkpoint } : {}),
+  };
 }
 // A fine-tuned tokenizer (config "init") counts the runs it started from too.
 async function runChain(dir) {
@@ -97,7 +112,7 @@ async function tokenizerInfo(src) {
   };
 }
 const tok = await tokenizerInfo(tokRun);
-const vr = await runInfo(varRun);
+const vr = await runInfo(varRun, o['from-checkpoint']);
 const ds = await loadDataset(vr.config.dataset);
 const { vae, hash } = await loadTokenizer(tok.path);
 // The VAR was trained on the tokens of vr.config.tokenizer. Another tokenizer file is only
@@ -122,7 +137,9 @@ if (hash !== vr.config.tokenizer.sha256) {
     `tokenizer ${tokRun}: a decoder-only fine-tune of ${vr.config.tokenizer.path} (encoder and codebook identical: the VAR's tokens are unchanged)`,
   );
 }
-const model = await loadVAR(join(varRun, 'model.safetensors'), vr.config.model);
+const model = vr.checkpoint
+  ? VAR.fromStateDict(vr.config.model, vr.checkpoint.model)
+  : await loadVAR(join(varRun, 'model.safetensors'), vr.config.model);
 const os = await import('node:os');
 const card = await saveModel(out, {
   vae,
@@ -147,7 +164,14 @@ const card = await saveModel(out, {
           ? { initRun: { steps: tok.init.totalSteps, seconds: tok.init.totalSeconds, run: tok.init.config, lastEval: tok.init.lastEval } }
           : {}),
       },
-      var: { steps: vr.steps, batchSize: vr.batchSize, seconds: vr.seconds, run: vr.config, lastEval: vr.lastEval },
+      var: {
+        steps: vr.steps,
+        batchSize: vr.batchSize,
+        seconds: vr.seconds,
+        run: vr.config,
+        lastEval: vr.lastEval,
+        ...(vr.stoppedAt ? { stoppedAt: vr.stoppedAt } : {}),
+      },
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, tfjs wasm backend (Node ${process.version})`,
     },
     reproduce: o.reproduce,
