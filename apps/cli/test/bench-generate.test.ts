@@ -12,7 +12,17 @@ import { loadFixtureCase } from '@var/test-helpers';
 import { fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { fromOfficialConfig as varConfig } from '@var/transformer';
 import { runCli } from './run-cli.js';
-import { MAIN_COLUMNS, checkResult, type CaseResult, type GenerateBenchReport } from '../src/bench/generate-report.js';
+import {
+  LOAD_COLUMNS,
+  MAIN_COLUMNS,
+  TORCH_COLUMNS,
+  checkLoad,
+  checkResult,
+  renderMarkdown,
+  type CaseResult,
+  type GenerateBenchReport,
+} from '../src/bench/generate-report.js';
+import type { TorchAnchorResult } from '../src/bench/torch-side.js';
 import { decodeFlops, transformerFlops } from '../src/bench/flops.js';
 
 const fc = loadFixtureCase();
@@ -81,7 +91,10 @@ describe('var bench --generate', () => {
         .map((c) => c.trim())
         .filter(Boolean),
     ).toEqual([...MAIN_COLUMNS]);
-    const rowsMd = md.split('\n').filter((l) => l.startsWith('| tiny |'));
+    const mdLines = md.split('\n');
+    const mainAt = mdLines.indexOf(header);
+    const mainTable = mdLines.slice(mainAt, mdLines.indexOf('', mainAt));
+    const rowsMd = mainTable.filter((l) => l.startsWith('| tiny |'));
     expect(rowsMd).toHaveLength(3);
     for (const l of rowsMd.slice(0, 2)) expect(l.split('|').length).toBe(MAIN_COLUMNS.length + 2);
     expect(rowsMd[2]).toMatch(web.status === 'ok' ? /\| tiny \| webgpu/ : /\| skipped: \S/);
@@ -96,7 +109,110 @@ describe('var bench --generate', () => {
     ]) {
       expect(md).toContain(want);
     }
+
+    // The PyTorch side: run for tiny when a python with torch and the reference code are here, otherwise skipped with the reason.
+    const cols = (l: string) =>
+      l
+        .split('|')
+        .map((c) => c.trim())
+        .filter(Boolean);
+    expect(rep.torch).toBeDefined();
+    expect(rep.torchRows).toHaveLength(1);
+    const t = rep.torchRows![0];
+    if (rep.torch!.skipped) {
+      expect(t.status).toBe('skipped');
+      expect(md).toContain(`PyTorch side skipped: ${rep.torch!.skipped}`);
+    } else {
+      expect(t.status, JSON.stringify(t)).toBe('ok');
+      if (t.status !== 'ok') return;
+      expect(t.result.config).toBe('tiny');
+      expect(t.result.median_total_s).toBeGreaterThan(0);
+      expect(t.result.params_var).toBe(results[0].config.varParams);
+      const head = md.split('\n').find((l) => l.startsWith('| case | backend | threads | var.ts total s'))!;
+      expect(cols(head)).toEqual([...TORCH_COLUMNS]);
+      const side = md.split('\n').filter((l) => /^\| tiny \| (cpu|wasm) \| .* \| [0-9.]+× \|/.test(l));
+      expect(side).toHaveLength(2);
+      const wasm = results[1];
+      expect(side[1]).toContain(`${(wasm.totalMs / 1000 / t.result.median_total_s).toFixed(2)}×`);
+    }
+    // Loading: the fixture's .pth and .safetensors, every byte in the progress, the weights in backend memory, nothing leaked.
+    expect(rep.load).toHaveLength(1);
+    const ld = rep.load![0];
+    expect(ld.model).toBe('tiny');
+    expect(ld.rows.map((x) => (x.status === 'ok' ? x.result.format : `${x.format} ${x.status}`))).toEqual(['pth', 'safetensors']);
+    for (const x of ld.rows) if (x.status === 'ok') expect(checkLoad(x.result), x.result.format).toEqual([]);
+    expect(ld.torch.status).toBe(rep.torch!.skipped ? 'skipped' : 'ok');
+    const loadHead = md.split('\n').find((l) => l.startsWith('| model | format |'))!;
+    expect(cols(loadHead)).toEqual([...LOAD_COLUMNS]);
+    expect(md.split('\n').filter((l) => /^\| tiny \| (pth|safetensors) \| wasm \| 1 \|/.test(l))).toHaveLength(2);
   }, 900_000);
+
+  it('the side-by-side table: var.ts / PyTorch ratios and the issue targets marked met or missed by how much', () => {
+    const row = (threads: number, totalMs: number, maxRssMB: number): CaseResult =>
+      ({
+        case: 'd16',
+        backend: 'wasm',
+        threads,
+        backendDetail: null,
+        config: { patchNums: [1, 2], imageSize: 256 },
+        totalMs,
+        decodeMs: 5000,
+        transformerMs: 1,
+        samplingMs: 1,
+        otherMs: 0,
+        scaleMs: [1, 1],
+        transformerScaleMs: [1, 1],
+        samplingScaleMs: [0, 0],
+        transformerGflops: 1,
+        decodeGflops: 1,
+        peakGflops: 2,
+        maxRssMB,
+        leakedTensors: 0,
+        buildMs: 1,
+      }) as unknown as CaseResult;
+    const torch: TorchAnchorResult = {
+      config: 'd16',
+      runs: 2,
+      median_total_s: 20,
+      min_total_s: 19,
+      median_decode_s: 4,
+      params_var: 1,
+      params_vae: 1,
+      peak_rss_mib: 2000,
+      torch: '1.13',
+    };
+    const rep: GenerateBenchReport = {
+      command: 'bench --generate',
+      date: 'now',
+      machine: { cpu: 'x', cores: 2, memoryGiB: 1, freeMemoryGiB: 1, os: 'linux', node: 'v20', loadAverageStart: [1, 1, 1] },
+      tfjsVersion: '4',
+      args: '',
+      webgpu: null,
+      rows: [
+        { status: 'ok', case: 'd16', backend: 'wasm', threads: 1, result: row(1, 50_000, 1500) },
+        { status: 'ok', case: 'd16', backend: 'wasm', threads: 2, result: row(2, 36_000, 2500) },
+      ],
+      torch: { python: '/usr/bin/python3', torch: '1.13', anchor: 'torch_anchor.py', skipped: null },
+      torchRows: [{ status: 'ok', case: 'd16', result: torch }],
+      seconds: 1,
+    };
+    const lines = renderMarkdown(rep)
+      .split('\n')
+      .filter((l) => l.startsWith('| d16 | wasm |') && l.includes('×'));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain('| 2.50× |'); // 50 s / 20 s
+    expect(lines[0]).toContain('(targets compare 2 threads)');
+    expect(lines[1]).toContain('| 1.80× |'); // 36 s / 20 s
+    expect(lines[1]).toContain('| 1.25× |'); // decode 5 s / 4 s, RSS 2500 / 2000
+    expect(lines[1]).toContain('total ≤ 1.5×: missed by 0.30×; RSS ≤ 1×: missed by 0.25×');
+    rep.rows[1] = { status: 'ok', case: 'd16', backend: 'wasm', threads: 2, result: row(2, 28_000, 1800) };
+    expect(renderMarkdown(rep)).toContain('total ≤ 1.5×: met; RSS ≤ 1×: met');
+    rep.torch = { python: null, torch: null, anchor: null, skipped: 'no python with torch' };
+    rep.torchRows = [{ status: 'skipped', case: 'd16', reason: 'no python with torch' }];
+    const md = renderMarkdown(rep);
+    expect(md).toContain('PyTorch side skipped: no python with torch.');
+    expect(md).not.toContain('| PyTorch total s |');
+  });
 
   it('rejects bad options with usage errors (exit 2)', async () => {
     for (const args of [

@@ -7,15 +7,16 @@
  * end-to-end class-conditional generation (one image, CFG on) with the sampler's `onPhase`
  * hook; count the tensors alive before and after it.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, probeWebGPU, type BackendInfo } from '@var/core';
+import { disposeModel, loadModel } from '@var/models';
 import { generate, type PhaseTiming } from '@var/sampling';
 import { VQVAE, fromOfficialConfig as vqvaeFromOfficial } from '@var/tokenizer';
 import { VAR, fromOfficialConfig as varFromOfficial, loadVAR, midBenchConfigs, varPreset } from '@var/transformer';
 import { decodeFlops, matMulFlops, transformerFlops } from './flops.js';
-import type { CaseName, CaseResult, ChildSpec, ProbeResult } from './generate-report.js';
+import type { CaseName, CaseResult, ChildSpec, LoadResult, LoadSpec, ProbeResult } from './generate-report.js';
 
 /** Sampling settings of every case: the official demo's (cfg 4, top-k 900, top-p 0.95), one image. */
 export const SAMPLING = Object.freeze({ cfg: 4, topK: 900, topP: 0.95, seed: 0, count: 1 });
@@ -181,5 +182,51 @@ export async function probe(): Promise<ProbeResult> {
     software: p.summary?.isSoftware ?? null,
     adapter: p.summary ? p.summary.description || `${p.summary.vendor} ${p.summary.architecture} ${p.summary.device}`.trim() : null,
     reason: p.reason,
+  };
+}
+
+/**
+ * One load in this process: initialise the backend (not timed), then `loadModel` from the two
+ * checkpoint files until both models are built (ready to generate), with byte progress.
+ */
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const info = await initBackend(spec.backend, spec.backend === 'wasm' ? { threads: spec.threads ?? 1 } : {});
+  const tensorsBefore = tf.memory().numTensors;
+  const bytesBefore = tf.memory().numBytes;
+  const baselineRssMB = process.memoryUsage().rss / 2 ** 20;
+  const config = spec.config.endsWith('.json') ? JSON.parse(readFileSync(spec.config, 'utf8')) : spec.config;
+  const last = new Map<string, { loaded: number; total: number }>();
+  let events = 0;
+  const t0 = performance.now();
+  const m = await loadModel(
+    { vae: spec.vae, var: spec.var, config },
+    {
+      onProgress: (p) => {
+        if (p.file && p.loaded !== undefined) {
+          events++;
+          last.set(p.file, { loaded: p.loaded, total: p.total ?? 0 });
+        }
+      },
+    },
+  );
+  const readyMs = performance.now() - t0;
+  const backendBytes = tf.memory().numBytes - bytesBefore;
+  const params = m.vae.numParameters() + m.var.numParameters();
+  disposeModel(m);
+  return {
+    model: spec.model,
+    format: spec.format,
+    backend: info.name,
+    threads: info.threads ?? null,
+    files: [spec.vae, spec.var],
+    fileBytes: [spec.vae, spec.var].map((f) => statSync(f).size),
+    readyMs,
+    progressEvents: events,
+    progressBytes: [spec.vae, spec.var].map((f) => last.get(f)?.loaded ?? 0),
+    backendBytes,
+    params,
+    baselineRssMB,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    leakedTensors: tf.memory().numTensors - tensorsBefore,
   };
 }

@@ -3,6 +3,7 @@
  * process sends back, the machine description and the Markdown report (`docs/benchmarks.md`
  * is written from here, never by hand).
  */
+import type { TorchAnchorResult, TorchLoadResult } from './torch-side.js';
 import { cpus, freemem, loadavg, totalmem, availableParallelism, platform, arch, release } from 'node:os';
 
 /** The line prefixes a child process reports with (see bench-child.ts). */
@@ -28,6 +29,54 @@ export interface ChildSpec {
   fixtureDir?: string;
   /** webgpu: run on a software adapter anyway (tests). */
   allowSoftwareWebgpu?: boolean;
+}
+
+/** A load child: `loadModel` from two checkpoint files until ready to generate. */
+export interface LoadSpec {
+  kind: 'load';
+  /** What is loaded (e.g. d16, tiny). */
+  model: string;
+  format: 'pth' | 'safetensors';
+  backend: 'wasm' | 'cpu';
+  threads?: number;
+  vae: string;
+  var: string;
+  /** A preset name (d16 …) or the path of a config .json (an official config.json, a model card). */
+  config: string;
+}
+
+/** What a load child sends back. */
+export interface LoadResult {
+  model: string;
+  format: 'pth' | 'safetensors';
+  backend: string;
+  threads: number | null;
+  files: string[];
+  fileBytes: number[];
+  /** loadModel from call to return: both models built, weights in backend memory. */
+  readyMs: number;
+  progressEvents: number;
+  /** The last `loaded` byte count reported for each file. */
+  progressBytes: number[];
+  /** tf.memory().numBytes held by the loaded models. */
+  backendBytes: number;
+  params: number;
+  /** RSS after the backend started, before loading (MiB). */
+  baselineRssMB: number;
+  maxRssMB: number;
+  leakedTensors: number;
+}
+
+/** The PyTorch generation of one case (torch_anchor.py), or why it did not run. */
+export type TorchRow =
+  | { status: 'ok'; case: CaseName; result: TorchAnchorResult }
+  | { status: 'skipped' | 'failed'; case: CaseName; reason: string };
+
+/** One model's loading: var.ts per format, torch.load of the .pth files. */
+export interface LoadRow {
+  model: string;
+  torch: { status: 'ok'; result: TorchLoadResult } | { status: 'skipped' | 'failed'; reason: string };
+  rows: ({ status: 'ok'; result: LoadResult } | { status: 'skipped' | 'failed'; format: 'pth' | 'safetensors'; reason: string })[];
 }
 
 /** What a child process sends back for one case. */
@@ -113,6 +162,12 @@ export interface GenerateBenchReport {
   args: string;
   webgpu: ProbeResult | null;
   rows: ReportRow[];
+  /** The PyTorch side: where it ran from, or why it was skipped. */
+  torch?: { python: string | null; torch: string | null; anchor: string | null; skipped: string | null };
+  torchRows?: TorchRow[];
+  load?: LoadRow[];
+  /** Why the loading comparison did not run for a model (e.g. no d16 checkpoint directory). */
+  loadSkipped?: string[];
   seconds: number;
 }
 
@@ -184,7 +239,194 @@ function describeCase(r: CaseResult): string {
   );
 }
 
-/** The Markdown report. */
+/** The targets of issue [11] against the official PyTorch code on 2 threads (var.ts / PyTorch). */
+export const TORCH_TARGETS = Object.freeze({
+  d16: { total: 1.5, rss: 1.0 },
+  mid: { total: 1.2 },
+  /** Loading: var.ts ready to generate / torch.load of the same files. */
+  load: 0.5,
+});
+
+/** The columns of the side-by-side table (the quick test checks every one is present). */
+export const TORCH_COLUMNS = [
+  'case',
+  'backend',
+  'threads',
+  'var.ts total s',
+  'PyTorch total s',
+  'total ratio',
+  'var.ts decode s',
+  'PyTorch decode s',
+  'decode ratio',
+  'var.ts peak RSS MiB',
+  'PyTorch peak RSS MiB',
+  'RSS ratio',
+  'targets',
+] as const;
+
+/** The columns of the loading table. */
+export const LOAD_COLUMNS = [
+  'model',
+  'format',
+  'backend',
+  'threads',
+  'file MB',
+  'var.ts ready s',
+  'torch.load s',
+  'ratio',
+  'target',
+  'var.ts peak RSS MiB',
+  'torch.load peak RSS MiB',
+  'RSS ratio',
+  'progress events',
+] as const;
+
+/** "≤ 1.5×: met" / "≤ 1.5×: missed by 0.32×". */
+export function ratioVerdict(what: string, ratio: number, goal: number): string {
+  if (!Number.isFinite(ratio)) return `${what} ≤ ${goal}×: not measured`;
+  return ratio <= goal ? `${what} ≤ ${goal}×: met` : `${what} ≤ ${goal}×: missed by ${(ratio - goal).toFixed(2)}×`;
+}
+
+/** The issue's targets of one var.ts row against PyTorch (they compare 2 threads, as PyTorch runs). */
+export function torchTargets(r: CaseResult, t: TorchAnchorResult): string {
+  const total = r.totalMs / 1000 / t.median_total_s;
+  const rss = r.maxRssMB / t.peak_rss_mib;
+  const goals: string[] = [];
+  if (r.case === 'd16') goals.push(ratioVerdict('total', total, TORCH_TARGETS.d16.total), ratioVerdict('RSS', rss, TORCH_TARGETS.d16.rss));
+  if (r.case === 'mid') goals.push(ratioVerdict('total', total, TORCH_TARGETS.mid.total));
+  if (!goals.length) return '—';
+  return r.threads === 2 ? goals.join('; ') : `(targets compare 2 threads) ${goals.join('; ')}`;
+}
+
+const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
+const esc = (t: string) => t.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+
+function renderTorch(rep: GenerateBenchReport, L: string[]): void {
+  if (!rep.torch) return;
+  L.push('## Side by side with PyTorch (the official code, this machine, this command)');
+  L.push('');
+  if (rep.torch.skipped) {
+    L.push(`PyTorch side skipped: ${rep.torch.skipped}.`);
+    L.push('');
+  } else {
+    L.push(
+      `\`${rep.torch.anchor}\` (torch ${rep.torch.torch}, ${rep.torch.python}, 2 threads, float32) ran right after each case's var.ts rows: the official`,
+    );
+    L.push('`autoregressive_infer_cfg` (CFG on, top-k 900, top-p 0.95, random weights), median of its runs after a warm-up, and the');
+    L.push('decode (`fhat_to_img`) alone. Ratios are var.ts / PyTorch (below 1: var.ts is faster or smaller). PyTorch uses B=1 except');
+    L.push('tiny (B=2), so tiny is not like for like; var.ts d16 is one cold run, PyTorch warm. Targets of issue [11] at 2 threads:');
+    L.push(`d16 total ≤ ${TORCH_TARGETS.d16.total}×, peak RSS ≤ ${TORCH_TARGETS.d16.rss}×; mid total ≤ ${TORCH_TARGETS.mid.total}×.`);
+    L.push('');
+  }
+  const rows = rep.torchRows ?? [];
+  for (const t of rows) {
+    if (t.status !== 'ok') L.push(`- ${t.case}: PyTorch ${t.status}: ${esc(t.reason)}`);
+    else
+      L.push(
+        `- ${t.case}: PyTorch ${t.result.runs} runs, median ${t.result.median_total_s.toFixed(3)} s (min ${t.result.min_total_s.toFixed(3)}), decode ${t.result.median_decode_s.toFixed(3)} s, peak RSS ${t.result.peak_rss_mib.toFixed(0)} MiB, ${(t.result.params_var / 1e6).toFixed(2)} M + ${(t.result.params_vae / 1e6).toFixed(2)} M params`,
+      );
+  }
+  if (rows.length) L.push('');
+  const okRows = rep.rows.filter((r): r is Extract<ReportRow, { status: 'ok' }> => r.status === 'ok');
+  const pairs = okRows.flatMap((r) => {
+    const t = rows.find((x) => x.case === r.case);
+    return t && t.status === 'ok' ? [{ r: r.result, t: t.result }] : [];
+  });
+  if (!pairs.length) return;
+  L.push(`| ${TORCH_COLUMNS.join(' | ')} |`);
+  L.push(`|${TORCH_COLUMNS.map((_, i) => (i < 3 || i === TORCH_COLUMNS.length - 1 ? ' --- ' : ' ---: ')).join('|')}|`);
+  for (const { r, t } of pairs) {
+    L.push(
+      `| ${[
+        r.case,
+        r.backend,
+        String(thr(r)),
+        s(r.totalMs),
+        f(t.median_total_s, 3),
+        ratio(r.totalMs / 1000, t.median_total_s),
+        s(r.decodeMs),
+        f(t.median_decode_s, 3),
+        ratio(r.decodeMs / 1000, t.median_decode_s),
+        f(r.maxRssMB, 0),
+        f(t.peak_rss_mib, 0),
+        ratio(r.maxRssMB, t.peak_rss_mib),
+        torchTargets(r, t),
+      ].join(' | ')} |`,
+    );
+  }
+  L.push('');
+}
+
+function renderLoad(rep: GenerateBenchReport, L: string[]): void {
+  if (!rep.load?.length && !rep.loadSkipped?.length) return;
+  L.push('## Loading (ready to generate vs torch.load of the same .pth files)');
+  L.push('');
+  L.push('Each var.ts row is a fresh child: the backend started (not timed), then `loadModel({ vae, var, config })` from the two');
+  L.push('files until both models are built with their weights in backend memory. torch.load: a python child loading the same `.pth`');
+  L.push(
+    `files (map_location cpu), best of its runs (the first warms the page cache). Target of issue [11]: ratio ≤ ${TORCH_TARGETS.load}×. Safetensors are`,
+  );
+  L.push('float32 files written by `var convert` from the same `.pth`. RSS: `maxRSS` of each child (var.ts includes the started backend).');
+  L.push('');
+  for (const why of rep.loadSkipped ?? []) L.push(`- skipped: ${esc(why)}`);
+  for (const m of rep.load ?? [])
+    if (m.torch.status !== 'ok') L.push(`- ${m.model}: torch.load ${m.torch.status}: ${esc(m.torch.reason)}`);
+    else
+      L.push(
+        `- ${m.model}: torch.load ${m.torch.result.seconds.map((v) => v.toFixed(3)).join(', ')} s (${m.torch.result.tensors} tensors, ${(m.torch.result.bytes / 1e6).toFixed(0)} MB), RSS after \`import torch\` ${m.torch.result.baseline_rss_mib.toFixed(0)} MiB`,
+      );
+  L.push('');
+  if (!rep.load?.length) return;
+  L.push(`| ${LOAD_COLUMNS.join(' | ')} |`);
+  L.push(`|${LOAD_COLUMNS.map((_, i) => (i < 4 || i === 8 ? ' --- ' : ' ---: ')).join('|')}|`);
+  for (const m of rep.load) {
+    const t = m.torch.status === 'ok' ? m.torch.result : null;
+    for (const row of m.rows) {
+      if (row.status !== 'ok') {
+        const cells = [m.model, row.format, '', '', `${row.status}: ${esc(row.reason)}`];
+        while (cells.length < LOAD_COLUMNS.length) cells.push('');
+        L.push(`| ${cells.join(' | ')} |`);
+        continue;
+      }
+      const r = row.result;
+      const rt = t ? r.readyMs / 1000 / t.min_s : NaN;
+      L.push(
+        `| ${[
+          m.model,
+          r.format,
+          r.backend,
+          String(thr(r)),
+          f(r.fileBytes.reduce((a, b) => a + b, 0) / 1e6, 0),
+          s(r.readyMs),
+          t ? f(t.min_s, 3) : '—',
+          t ? ratio(r.readyMs / 1000, t.min_s) : '—',
+          t ? ratioVerdict('ready', rt, TORCH_TARGETS.load).replace(/^ready /, '') : '—',
+          f(r.maxRssMB, 0),
+          t ? f(t.peak_rss_mib, 0) : '—',
+          t ? ratio(r.maxRssMB, t.peak_rss_mib) : '—',
+          String(r.progressEvents),
+        ].join(' | ')} |`,
+      );
+    }
+  }
+  L.push('');
+}
+
+/**
+ * Problems with a load row (empty when sane): every byte of both files reported by the
+ * progress, the weights in backend memory (4 bytes a parameter), nothing leaked.
+ */
+export function checkLoad(r: LoadResult): string[] {
+  const bad: string[] = [];
+  if (!(r.readyMs > 0)) bad.push(`readyMs = ${r.readyMs}`);
+  r.fileBytes.forEach((b, i) => {
+    if (r.progressBytes[i] !== b) bad.push(`progress reported ${r.progressBytes[i]} of ${b} bytes of ${r.files[i]}`);
+  });
+  if (r.backendBytes < 4 * r.params) bad.push(`backend holds ${r.backendBytes} bytes for ${r.params} parameters`);
+  if (r.leakedTensors !== 0) bad.push(`${r.leakedTensors} tensors left after disposing the models`);
+  return bad;
+}
+
 /** The speed goals of issue [09] at d16: share of the practical matMul peak (%). */
 export const TARGETS = Object.freeze({ transformer: 80, decode: 70 });
 
@@ -269,6 +511,8 @@ export function renderMarkdown(rep: GenerateBenchReport): string {
     }
     L.push('');
   }
+  renderTorch(rep, L);
+  renderLoad(rep, L);
   const cases = [...new Set(ok.map((r) => r.case))];
   if (cases.length) {
     L.push('## Cases');

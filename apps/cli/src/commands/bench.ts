@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -11,6 +11,7 @@ import {
   CASE_NAMES,
   ERROR_PREFIX,
   RESULT_PREFIX,
+  checkLoad,
   checkResult,
   defaultWarmup,
   machineInfo,
@@ -19,9 +20,14 @@ import {
   type CaseResult,
   type ChildSpec,
   type GenerateBenchReport,
+  type LoadResult,
+  type LoadRow,
+  type LoadSpec,
   type ProbeResult,
   type ReportRow,
+  type TorchRow,
 } from '../bench/generate-report.js';
+import { probeTorchSide, runTorchAnchor, runTorchLoad, type TorchSide } from '../bench/torch-side.js';
 import { UsageError } from '../errors.js';
 import { abs, addOutputOptions, intOpt } from '../model.js';
 import type { Ctx, Ui } from '../ui.js';
@@ -41,6 +47,12 @@ interface BenchOpts {
   warmup?: string;
   fixture?: string;
   webgpuSoftware?: boolean;
+  torch?: boolean;
+  torchRuns?: string;
+  torchAnchor?: string;
+  load?: boolean;
+  checkpoints?: string;
+  safetensorsDir?: string;
 }
 
 export interface BenchScript {
@@ -100,6 +112,15 @@ export function bench(ctx: Ctx): Command {
       '--generate: fixture case of the tiny case (config.json, vae/var.safetensors); default $VAR_FIXTURE_DIR or the one case in ../shared/fixtures',
     )
     .option('--webgpu-software', '--generate: run webgpu on a software adapter too (slow; for checking the code path)')
+    .option('--no-torch', '--generate: skip the PyTorch side (torch_anchor.py per case, torch.load of the checkpoints)')
+    .option('--torch-runs <n>', '--generate: timed PyTorch generations per case after its warm-up (default 3; d16: 2)')
+    .option('--torch-anchor <file>', '--generate: torch_anchor.py (default $VAR_TORCH_ANCHOR or ../shared/bench/torch_anchor.py)')
+    .option('--no-load', '--generate: skip the loading comparison (var.ts ready to generate vs torch.load)')
+    .option(
+      '--checkpoints <dir>',
+      '--generate: d16 checkpoints for the loading row (var_d16.pth, vae_ch160v4096z32.pth; default $VAR_BENCH_CHECKPOINTS or ../bench-ckpt/d16)',
+    )
+    .option('--safetensors-dir <dir>', '--generate: where the d16 .pth files are converted to safetensors once (default: the temp dir)')
     .allowExcessArguments(true)
     .argument('[args...]', 'extra arguments passed to every benchmark after --, e.g. -- --backend wasm');
   addOutputOptions(cmd);
@@ -336,9 +357,26 @@ export async function benchGenerateAction(ui: Ui, args: string[], o: BenchOpts):
     runWebgpu = probe.available && (!probe.software || !!o.webgpuSoftware);
   }
   const plan = planRuns(cases, backends, threads);
+  const torch = await probeTorchSide(root, { anchor: o.torchAnchor, disabled: o.torch === false });
+  const torchRuns = o.torchRuns !== undefined ? intOpt('--torch-runs', o.torchRuns, 3, 1, 50) : undefined;
+  const torchRows: TorchRow[] = [];
+  const runTorch = async (c: (typeof cases)[number]) => {
+    if (torch.skipped) {
+      torchRows.push({ status: 'skipped', case: c, reason: torch.skipped });
+      return;
+    }
+    ui.debug(`bench: ${c} PyTorch …`);
+    try {
+      const result = await runTorchAnchor(torch, c, torchRuns ?? (c === 'd16' ? 2 : 3), timeout, ui.io.signal);
+      torchRows.push({ status: 'ok', case: c, result });
+    } catch (e) {
+      torchRows.push({ status: 'failed', case: c, reason: (e as Error).message });
+    }
+  };
   const bar = ui.progress('bench', plan.length);
   try {
     for (const [i, p] of plan.entries()) {
+      if (i > 0 && plan[i - 1].case !== p.case) await runTorch(plan[i - 1].case);
       const label = `${p.case} ${p.backend}${p.threads ? ` ×${p.threads}` : ''}`;
       bar.update(i, label);
       if (p.backend === 'webgpu' && !runWebgpu) {
@@ -368,10 +406,25 @@ export async function benchGenerateAction(ui: Ui, args: string[], o: BenchOpts):
         ui.debug(`bench: ${label}: failed: ${r.error}`);
       }
     }
+    if (plan.length) await runTorch(plan[plan.length - 1].case);
     bar.update(plan.length);
   } finally {
     bar.stop();
   }
+  const { load, loadSkipped } =
+    o.load === false
+      ? { load: [], loadSkipped: ['turned off (--no-load)'] }
+      : await runLoads(ui, {
+          root,
+          entry,
+          cases,
+          fixtureDir,
+          threads,
+          torch,
+          timeout,
+          checkpoints: o.checkpoints,
+          stDir: o.safetensorsDir,
+        });
   const ok = rows.flatMap((r) => (r.status === 'ok' ? [r.result] : []));
   const report: GenerateBenchReport = {
     command: 'bench --generate',
@@ -385,9 +438,17 @@ export async function benchGenerateAction(ui: Ui, args: string[], o: BenchOpts):
       ...(peakSize !== 1024 ? [`--peak-size ${peakSize}`] : []),
       ...(warmup !== undefined ? [`--warmup ${warmup}`] : []),
       ...(o.webgpuSoftware ? ['--webgpu-software'] : []),
+      ...(o.torch === false ? ['--no-torch'] : []),
+      ...(torchRuns !== undefined ? [`--torch-runs ${torchRuns}`] : []),
+      ...(o.load === false ? ['--no-load'] : []),
+      ...(o.checkpoints ? [`--checkpoints ${o.checkpoints}`] : []),
     ].join(' '),
     webgpu: probe,
     rows,
+    torch,
+    torchRows,
+    load,
+    loadSkipped,
     seconds: (performance.now() - t0) / 1000,
   };
   const md = renderMarkdown(report);
@@ -401,6 +462,133 @@ export async function benchGenerateAction(ui: Ui, args: string[], o: BenchOpts):
   const problems = [
     ...rows.flatMap((r) => (r.status === 'failed' ? [`${r.case} ${r.backend}${r.threads ? ` ×${r.threads}` : ''}: ${r.reason}`] : [])),
     ...ok.flatMap((r) => checkResult(r).map((m) => `${r.case} ${r.backend}${r.threads ? ` ×${r.threads}` : ''}: ${m}`)),
+    ...torchRows.flatMap((t) => (t.status === 'failed' ? [`${t.case} PyTorch: ${t.reason}`] : [])),
+    ...load.flatMap((m) => [
+      ...(m.torch.status === 'failed' ? [`${m.model} torch.load: ${m.torch.reason}`] : []),
+      ...m.rows.flatMap((r) =>
+        r.status === 'ok'
+          ? checkLoad(r.result).map((x) => `${m.model} load ${r.result.format}: ${x}`)
+          : r.status === 'failed'
+            ? [`${m.model} load ${r.format}: ${r.reason}`]
+            : [],
+      ),
+    ]),
   ];
   if (problems.length) throw new VarError('E_BENCH', `${problems.length} problem(s) in the generation benchmark: ${problems.join('; ')}`);
+}
+
+interface LoadPlanOpts {
+  root: string;
+  entry: string;
+  cases: string[];
+  fixtureDir: string | undefined;
+  threads: number[];
+  torch: TorchSide;
+  timeout: number;
+  checkpoints?: string;
+  stDir?: string;
+}
+
+/** The d16 checkpoint directory: --checkpoints, $VAR_BENCH_CHECKPOINTS, or ../bench-ckpt/d16 beside the checkout. */
+function findCheckpoints(root: string, given: string | undefined, cwd: string): { dir: string | null; why: string } {
+  const files = ['var_d16.pth', 'vae_ch160v4096z32.pth'];
+  const has = (d: string) => files.every((f) => existsSync(join(d, f)));
+  const dir = given ? resolve(cwd, given) : process.env.VAR_BENCH_CHECKPOINTS ? resolve(process.env.VAR_BENCH_CHECKPOINTS) : null;
+  if (dir) {
+    if (!has(dir)) throw new UsageError(`--checkpoints: ${dir} lacks ${files.join(' or ')}`);
+    return { dir, why: '' };
+  }
+  const near = resolve(root, '..', 'bench-ckpt', 'd16');
+  if (has(near)) return { dir: near, why: '' };
+  return {
+    dir: null,
+    why: `d16: no checkpoint directory (give --checkpoints DIR with ${files.join(' and ')}, e.g. written by make_official_checkpoint.py 16 DIR)`,
+  };
+}
+
+/** `var convert IN OUT --preset P` in a child (once: kept when OUT is newer than IN). */
+async function convertOnce(ui: Ui, entry: string, src: string, dst: string, preset: string, timeout: number): Promise<string | null> {
+  if (existsSync(dst) && statSync(dst).mtimeMs >= statSync(src).mtimeMs) return null;
+  const bin = join(dirname(entry), 'bin.js');
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [bin, 'convert', src, dst, '--preset', preset, '--force'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal: ui.io.signal,
+      timeout: timeout * 1000,
+    });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', (e) => (err += e.message));
+    child.on('close', (code) =>
+      res(code === 0 ? null : `var convert ${src} failed (exit ${code}): ${err.trim().split('\n').slice(-2).join(' ')}`),
+    );
+  });
+}
+
+/** The loading comparison: tiny (the fixture's .pth and .safetensors) and d16 (checkpoint directory), when their cases run. */
+async function runLoads(ui: Ui, o: LoadPlanOpts): Promise<{ load: LoadRow[]; loadSkipped: string[] }> {
+  const load: LoadRow[] = [];
+  const loadSkipped: string[] = [];
+  const threads = Math.max(...o.threads);
+  const models: { model: string; pth: [string, string]; st: [string, string] | string; config: string }[] = [];
+  if (o.cases.includes('tiny') && o.fixtureDir) {
+    const d = o.fixtureDir;
+    if (existsSync(join(d, 'vae.pth')) && existsSync(join(d, 'var.pth')))
+      models.push({
+        model: 'tiny',
+        pth: [join(d, 'vae.pth'), join(d, 'var.pth')],
+        st: [join(d, 'vae.safetensors'), join(d, 'var.safetensors')],
+        config: join(d, 'config.json'),
+      });
+    else loadSkipped.push(`tiny: the fixture case ${d} has no vae.pth / var.pth`);
+  }
+  if (o.cases.includes('d16')) {
+    const c = findCheckpoints(o.root, o.checkpoints, ui.io.cwd);
+    if (!c.dir) loadSkipped.push(c.why);
+    else {
+      const pth: [string, string] = [join(c.dir, 'vae_ch160v4096z32.pth'), join(c.dir, 'var_d16.pth')];
+      const stDir = resolve(ui.io.cwd, o.stDir ?? join(tmpdir(), 'var-bench-safetensors'));
+      mkdirSync(stDir, { recursive: true });
+      const st: [string, string] = [join(stDir, 'vae_ch160v4096z32.safetensors'), join(stDir, 'var_d16.safetensors')];
+      ui.debug(`bench: converting the d16 checkpoints to safetensors in ${stDir} (once) …`);
+      const err =
+        (await convertOnce(ui, o.entry, pth[0], st[0], 'vae_ch160v4096z32', o.timeout)) ??
+        (await convertOnce(ui, o.entry, pth[1], st[1], 'd16', o.timeout));
+      models.push({ model: 'd16', pth, st: err ?? st, config: 'd16' });
+    }
+  }
+  for (const m of models) {
+    ui.debug(`bench: loading ${m.model} …`);
+    let torchRes: LoadRow['torch'];
+    if (o.torch.skipped) torchRes = { status: 'skipped', reason: o.torch.skipped };
+    else {
+      try {
+        torchRes = { status: 'ok', result: await runTorchLoad(o.torch, m.pth, m.model === 'tiny' ? 3 : 2, o.timeout, ui.io.signal) };
+      } catch (e) {
+        torchRes = { status: 'failed', reason: (e as Error).message };
+      }
+    }
+    const rows: LoadRow['rows'] = [];
+    for (const format of ['pth', 'safetensors'] as const) {
+      const files = format === 'pth' ? m.pth : m.st;
+      if (typeof files === 'string') {
+        rows.push({ status: 'failed', format, reason: files });
+        continue;
+      }
+      const spec: LoadSpec = {
+        kind: 'load',
+        model: m.model,
+        format,
+        backend: 'wasm',
+        threads,
+        vae: files[0],
+        var: files[1],
+        config: m.config,
+      };
+      const r = await runChild(o.entry, JSON.stringify(spec), o.root, o.timeout, ui);
+      rows.push(r.value ? { status: 'ok', result: r.value as LoadResult } : { status: 'failed', format, reason: r.error ?? 'unknown' });
+    }
+    load.push({ model: m.model, torch: torchRes, rows });
+  }
+  return { load, loadSkipped };
 }
