@@ -8,12 +8,13 @@
  * channels, tokenized with the model's own tokenizer (multi-scale tokens = the targets,
  * f̂-derived teacher-forcing input = the transformer's input), and the transformer is
  * trained for a few steps with @var/transformer's VARTrainer (the official AdamW, lr
- * schedule, gradient clipping, label smoothing and label dropout). The tokenizer is kept as
+ * schedule, gradient clipping, label smoothing and label dropout; the label smoothing is the
+ * base model's own recipe from its card, 0.1 when the card has none). The tokenizer is kept as
  * it is. The result is written with @var/models' saveModel, so every tool of var.ts loads
  * it (`loadModel(dir)`, `var generate --model DIR`).
  *
  *   node examples/finetune-folder/main.mjs FOLDER [--model mnist|DIR] [--steps 20] [--batch 8]
- *        [--lr 3e-4] [--seed 0] [--label N] [--dtype F16|F32] [--out DIR]
+ *        [--lr 3e-4] [--label-smoothing S] [--seed 0] [--label N] [--dtype F16|F32] [--out DIR]
  *
  * Without a folder it fine-tunes on a demo folder it writes: 16 MNIST digits of classes 3
  * and 7 under examples/finetune-folder/out/demo-folder.
@@ -122,6 +123,16 @@ export async function writeDemoFolder(dir, { classes = [3, 7], perClass = 8, siz
   return dir;
 }
 
+/**
+ * Label smoothing the base model was trained with (its card's `training.var.run.train`), or
+ * undefined. Fine-tuning with another one moves the whole distribution: a model trained
+ * without smoothing, fine-tuned with 0.1, gets a higher (unsmoothed) token loss.
+ */
+export function recipeLabelSmoothing(card) {
+  const v = card?.training?.var?.run?.train?.labelSmoothing;
+  return typeof v === 'number' && v >= 0 && v < 1 ? v : undefined;
+}
+
 export async function run(folder, opts = {}) {
   const backend = await initBackend(opts.backend ?? 'auto', opts.threads ? { threads: Number(opts.threads) } : {});
   const src = opts.model ?? 'mnist';
@@ -133,6 +144,9 @@ export async function run(folder, opts = {}) {
     const batch = Number(opts.batch ?? 8);
     const lr = Number(opts.lr ?? 3e-4);
     const seed = Number(opts.seed ?? 0);
+    const labelSmoothing = Number(opts.labelSmoothing ?? recipeLabelSmoothing(m.card) ?? 0.1);
+    if (!(labelSmoothing >= 0 && labelSmoothing < 1))
+      throw new ValueError(`--label-smoothing must be in [0, 1); got ${opts.labelSmoothing}`);
     if (!folder) {
       folder = await writeDemoFolder(join(here, 'out', 'demo-folder'), { size: m.vae.imageSize });
       console.log(`no folder given: fine-tuning on a demo folder of MNIST 3s and 7s (${folder})`);
@@ -144,6 +158,7 @@ export async function run(folder, opts = {}) {
       peakLr: lr,
       maxIt: Math.max(2, steps),
       wpIt: Math.max(1, Math.round(steps / 10)),
+      labelSmoothing,
       seed,
     });
     const losses = [];
@@ -187,6 +202,7 @@ export async function run(folder, opts = {}) {
             steps,
             batch,
             lr,
+            labelSmoothing,
             seed,
             seconds,
             backend: backend.name,
@@ -205,6 +221,7 @@ export async function run(folder, opts = {}) {
       steps,
       batch,
       lr,
+      labelSmoothing,
       losses,
       folderLossBefore: before,
       folderLossAfter: after,
@@ -228,6 +245,7 @@ async function main() {
       steps: { type: 'string' },
       batch: { type: 'string' },
       lr: { type: 'string' },
+      'label-smoothing': { type: 'string' },
       seed: { type: 'string' },
       label: { type: 'string' },
       dtype: { type: 'string' },
@@ -239,12 +257,13 @@ async function main() {
   });
   if (values.help) {
     console.log(
-      'usage: node examples/finetune-folder/main.mjs [FOLDER] [--model mnist|DIR] [--steps 20] [--batch 8] [--lr 3e-4] [--seed 0] [--label N] [--dtype F16|F32] [--out DIR]',
+      "usage: node examples/finetune-folder/main.mjs [FOLDER] [--model mnist|DIR] [--steps 20] [--batch 8] [--lr 3e-4] [--label-smoothing S (the base model's recipe, else 0.1)] [--seed 0] [--label N] [--dtype F16|F32] [--out DIR]",
     );
     return;
   }
   const s = await run(positionals[0], {
     ...values,
+    labelSmoothing: values['label-smoothing'],
     onStep: (e) =>
       console.log(
         `step ${String(e.step).padStart(3)}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad norm ${e.gradNorm.toFixed(3)}`,

@@ -60,7 +60,7 @@ describe('var convert: single checkpoints', () => {
 });
 
 describe('var convert: model directories and the official code', () => {
-  it("the bundled mnist model → official model directory → model directory; generate runs on the result; with torch, the official classes load it strict and their logits equal var.ts's (≤ 1e-5)", async () => {
+  it("the bundled mnist model → official model directory → model directory; generate runs on the result; with torch, the official classes load it strict and their logits equal var.ts's (≤ 1e-4, ≤ 2e-6 of the largest)", async () => {
     const official = join(tmp, 'mnist-official');
     const r = await cli(['convert', MNIST, official, '--json']);
     expect(r.stderr).toBe('');
@@ -134,9 +134,18 @@ describe('var convert: model directories and the official code', () => {
     const a = logits.dataSync();
     const b = got.get('logits')!.data as Float32Array;
     let maxErr = 0;
-    for (let i = 0; i < a.length; i++) maxErr = Math.max(maxErr, Math.abs(a[i] - b[i]));
-    console.log(`mnist: official vs var.ts logits max |diff| ${maxErr.toExponential(2)} over ${a.length} values`);
-    expect(maxErr).toBeLessThanOrEqual(1e-5);
+    let maxAbs = 0;
+    for (let i = 0; i < a.length; i++) {
+      maxErr = Math.max(maxErr, Math.abs(a[i] - b[i]));
+      maxAbs = Math.max(maxAbs, Math.abs(b[i]));
+    }
+    console.log(
+      `mnist: official vs var.ts logits max |diff| ${maxErr.toExponential(2)} over ${a.length} values (max |logit| ${maxAbs.toFixed(2)}, relative ${(maxErr / maxAbs).toExponential(2)})`,
+    );
+    // float32 rounding of a trained model grows with its logits: the parity suite's absolute
+    // tolerance for logits (1e-4) and, tighter, 2e-6 of the largest logit (≈ 17 float32 ulps).
+    expect(maxErr).toBeLessThanOrEqual(1e-4);
+    expect(maxErr / maxAbs).toBeLessThanOrEqual(2e-6);
     tf.dispose([imgT, ...idx, xs, logits]);
     disposeModel(mm);
   });

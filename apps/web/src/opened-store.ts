@@ -33,14 +33,21 @@ function storage(): StorageManager | undefined {
 }
 
 async function opfsRoot(create: boolean): Promise<FileSystemDirectoryHandle | null> {
+  return (await opfsRootOrError(create)).root;
+}
+
+/** The kept models' folder, or why there is none: no OPFS, not created yet, or the error creating it (e.g. QuotaExceededError). */
+async function opfsRootOrError(create: boolean): Promise<{ root: FileSystemDirectoryHandle | null; error?: unknown }> {
   const st = storage();
-  if (!st || typeof st.getDirectory !== 'function') return null;
+  if (!st || typeof st.getDirectory !== 'function') return { root: null };
   try {
-    return await (await st.getDirectory()).getDirectoryHandle(OPFS_DIR, { create });
-  } catch {
-    return null; // not created yet (create: false), or storage disabled
+    return { root: await (await st.getDirectory()).getDirectoryHandle(OPFS_DIR, { create }) };
+  } catch (error) {
+    return { root: null, error }; // not created yet (create: false), storage disabled, or full
   }
 }
+
+const isQuotaError = (e: unknown) => (e as { name?: string } | undefined)?.name === 'QuotaExceededError';
 
 /**
  * Run `fn` holding the folder's lock (`ifAvailable`: `fn(false)` at once when another holder
@@ -107,13 +114,17 @@ export async function keepOpened(
   onProgress?: OnKeepProgress,
   signal?: AbortSignal,
 ): Promise<{ key?: string; note?: string }> {
-  const root = await opfsRoot(true);
+  const { root, error } = await opfsRootOrError(true);
+  const total = vae.size + vr.size;
+  if (!root && isQuotaError(error))
+    return {
+      note: `The browser's storage for this page is full: it refused even a folder for the two files (${formatBytes(total)}), so nothing was written. Clear cached models (below) or free disk space, then open the files again`,
+    };
   if (!root)
     return {
       note: 'This browser gives the page no origin-private file system here (private mode or storage disabled?); open the files again next time',
     };
   const id = keptId(vae, vr);
-  const total = vae.size + vr.size;
   return withLock(id, async () => {
     const existing = await readMeta(root, id).catch(() => null);
     if (existing && existing.bytes.vae === vae.size && existing.bytes.var === vr.size) return { key: OPFS_KEY + id };
@@ -150,10 +161,9 @@ export async function keepOpened(
       if (signal?.aborted)
         return { note: 'The copy into this browser was stopped (the cache was cleared); open the files again to keep them' };
       return {
-        note:
-          (e as { name?: string })?.name === 'QuotaExceededError'
-            ? `The browser's storage for this page ran out after ${formatBytes(loaded)} of ${formatBytes(total)} (nothing was left half-written). Clear cached models or free disk space, then open the files again`
-            : `${messageOf(e)}; nothing was left half-written`,
+        note: isQuotaError(e)
+          ? `The browser's storage for this page ran out after ${formatBytes(loaded)} of ${formatBytes(total)} (nothing was left half-written). Clear cached models or free disk space, then open the files again`
+          : `${messageOf(e)}; nothing was left half-written`,
       };
     }
   });

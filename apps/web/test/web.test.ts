@@ -826,7 +826,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       console.info(`[web test] quota below the opened pair: ${quotaNote.text.slice(0, 200)}`);
       // (Chromium's estimate() does not show the override, so the copy starts and meets QuotaExceededError.)
       expect(quotaNote.text).toMatch(
-        /need [\d.]+ MB.*store [\d.]+ (MB|kB|B) more|The browser's storage for this page ran out after [\d.]+ MB of [\d.]+ MB \(nothing was left half-written\)/,
+        /need [\d.]+ MB.*store [\d.]+ (MB|kB|B) more|The browser's storage for this page ran out after [\d.]+ MB of [\d.]+ MB \(nothing was left half-written\)|The browser's storage for this page is full: it refused even a folder for the two files \([\d.]+ MB\), so nothing was written/,
       );
       expect(small.filter((n) => n.kind === 'bad')).toEqual([]);
       expect(await opfsFiles(page)).toEqual({});

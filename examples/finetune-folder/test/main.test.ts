@@ -11,7 +11,7 @@ import { cardFromConfig, disposeModel, listModels, loadModel, resolveModelConfig
 import { VQVAE } from '@var/tokenizer';
 import { VAR } from '@var/transformer';
 import { loadFixtureCase } from '@var/test-helpers';
-import { writeDemoFolder } from '../main.mjs';
+import { recipeLabelSmoothing, writeDemoFolder } from '../main.mjs';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..'); // the example's folder
 const exec = promisify(execFile);
@@ -84,6 +84,8 @@ describe('finetune-folder example', () => {
     expect(s.losses.every(Number.isFinite)).toBe(true);
     expect(s.losses[STEPS - 1]).toBeLessThan(s.losses[0]);
     expect(s.folderLossAfter).toBeLessThan(s.folderLossBefore);
+    // Fine-tuned with the base model's own label smoothing (0.1 when its card has no recipe).
+    expect(s.labelSmoothing).toBe(recipeLabelSmoothing(base.card) ?? 0.1);
 
     // The saved model loads back with every tool's loader, with fine-tuned transformer weights.
     const tuned = await loadModel(out);
