@@ -19,6 +19,7 @@ import {
   checkLoad,
   checkResult,
   renderMarkdown,
+  renderScaling,
   type CaseResult,
   type GenerateBenchReport,
 } from '../src/bench/generate-report.js';
@@ -212,6 +213,40 @@ describe('var bench --generate', () => {
     const md = renderMarkdown(rep);
     expect(md).toContain('PyTorch side skipped: no python with torch.');
     expect(md).not.toContain('| PyTorch total s |');
+  });
+
+  it('d20 against d16: time ratios beside FLOP ratios, per backend and thread count', () => {
+    const r = (
+      c: 'd16' | 'd20',
+      threads: number,
+      totalMs: number,
+      transformerMs: number,
+      tf: number,
+      df: number,
+    ): { result: CaseResult } => ({
+      result: {
+        case: c,
+        backend: 'wasm',
+        threads,
+        totalMs,
+        transformerMs,
+        transformerGflop: tf,
+        decodeGflop: df,
+        maxRssMB: 5000,
+      } as unknown as CaseResult,
+    });
+    const L: string[] = [];
+    renderScaling(
+      [r('d16', 2, 50_000, 40_000, 600, 400), r('d20', 2, 80_000, 70_000, 1200, 400), r('d20', 1, 90_000, 80_000, 1200, 400)],
+      L,
+    );
+    const rows = L.filter((l) => l.startsWith('| wasm |'));
+    expect(rows).toHaveLength(1); // the 1-thread d20 has no d16 beside it
+    expect(rows[0]).toContain('| 1.60× | 1.60× |'); // 80 / 50 s; 1600 / 1000 GFLOP
+    expect(rows[0]).toContain('| 1.75× | 2.00× |'); // transformer 70 / 40 s; 1200 / 600 GFLOP
+    const none: string[] = [];
+    renderScaling([r('d16', 2, 50_000, 40_000, 600, 400)], none);
+    expect(none).toEqual([]);
   });
 
   it('rejects bad options with usage errors (exit 2)', async () => {

@@ -46,5 +46,8 @@ export {
   type WebGPUBufferLimits,
   type GenerationShape,
   type GenerationMemoryEstimate,
+  type GenerationMemoryOptions,
+  type GenerationPlan,
+  enterWeightPacking,
 } from './memory.js';
 export type { SamplerQuantizer, SamplerVQVAE, SamplerSession, SamplerVAR } from './types.js';

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { throwIfAborted } from '@var/core';
-import { assertBatchFits } from './memory.js';
+import { assertBatchFits, enterWeightPacking } from './memory.js';
 import { sampleTokens } from './filter.js';
 import { codebookOf, embedTokens, smoothEmbedding, smoothWeights } from './embed.js';
 import type { Resolved } from './options.js';
@@ -141,9 +141,17 @@ export async function* autoregressiveInferCfg(
   const codebook = r.moreSmooth ? codebookOf(vae) : null;
   const clock = new PhaseClock(r.onPhase);
   throwIfAborted(r.signal);
-  await assertBatchFits(vae, model, B, { decode: r.decode }); // OutOfMemoryError before any allocation
+  const plan = await assertBatchFits(vae, model, B, { decode: r.decode }); // OutOfMemoryError before any allocation
+  const leavePacking = enterWeightPacking(plan); // wasm: 'per-call' when the packed weights do not fit too
   clock.start();
-  const { session, guided } = openSession(model, r);
+  let opened: ReturnType<typeof openSession>;
+  try {
+    opened = openSession(model, r);
+  } catch (e) {
+    leavePacking();
+    throw e;
+  }
+  const { session, guided } = opened;
   clock.carry(); // the session's set-up counts into scale 0's transformer phase
   let fHat: tf.Tensor4D | null = null;
   let x: tf.Tensor3D | null = null;
@@ -206,5 +214,6 @@ export async function* autoregressiveInferCfg(
     session.dispose();
     x?.dispose();
     if (!done && fHat) fHat.dispose();
+    leavePacking();
   }
 }

@@ -6,7 +6,9 @@
  * The estimate follows what is alive at the peak of `autoregressiveInferCfg`:
  * - transformer phase: a second copy of every linear weight (tfjs-backend-wasm's XNNPACK product
  *   keeps a packed copy of each weight it multiplies by while the weight lives; the weights
- *   themselves are tensors, counted in what the backend holds), plus per image (×2 sequences for
+ *   themselves are tensors, counted in what the backend holds) — or, with @var/core's 'per-call'
+ *   weight packing (chosen on wasm when the packed copies do not fit), one packed weight at a
+ *   time — plus per image (×2 sequences for
  *   classifier-free guidance) the KV cache of all L tokens and the activations of one block at
  *   the last scale (every block runs in its own tidy), and the logits with their filtered copies;
  * - decoder phase (the session is freed first): the activations of the largest decoder level.
@@ -14,7 +16,15 @@
  * memory.test.ts checks that the estimate stays above the measured peak and within 1.6× of it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { formatBytes, OutOfMemoryError, WASM_HEAP_MAX_BYTES } from '@var/core';
+import {
+  formatBytes,
+  OutOfMemoryError,
+  releaseWasmPackedWeights,
+  setWasmWeightPacking,
+  WASM_HEAP_MAX_BYTES,
+  type WasmWeightPacking,
+  wasmPackedWeightBytes,
+} from '@var/core';
 import type { SamplerVAR, SamplerVQVAE } from './types.js';
 
 /** Bytes a wasm module can address (tfjs-backend-wasm's heap maximum, 4 GiB − 64 KiB): @var/core's constant. */
@@ -41,7 +51,7 @@ export interface GenerationMemoryEstimate {
   batch: number;
   /** Peak bytes over both phases. */
   bytes: number;
-  /** Transformer phase: fixed (the packed copies of the linear weights) and per image. */
+  /** Transformer phase: fixed (the packed copies of the linear weights, or the largest one with 'per-call' packing) and per image. */
   transformerFixedBytes: number;
   transformerPerImageBytes: number;
   /** Decoder phase, per image (0 without decoding). */
@@ -68,7 +78,14 @@ export function generationShape(vae: SamplerVQVAE, model: SamplerVAR): Generatio
 }
 
 /** Estimated peak bytes of generating `batch` images with classifier-free guidance (2 sequences each). */
-export function estimateGenerationBytes(s: GenerationShape, batch: number, opts: { decode?: boolean } = {}): GenerationMemoryEstimate {
+export interface GenerationMemoryOptions {
+  /** Count the decoder phase (default true). */
+  decode?: boolean;
+  /** What the wasm products keep packed (@var/core's WasmWeightPacking): every linear weight ('cached', default) or one at a time ('per-call'). */
+  weightPacking?: WasmWeightPacking;
+}
+
+export function estimateGenerationBytes(s: GenerationShape, batch: number, opts: GenerationMemoryOptions = {}): GenerationMemoryEstimate {
   const F = 4; // float32
   const C = s.embedDim,
     H = s.numHeads,
@@ -81,7 +98,9 @@ export function estimateGenerationBytes(s: GenerationShape, batch: number, opts:
   // per block: qkv (3C), ada-LN (6C), attention proj (C), fc1 (hidden), fc2 (C)
   const blockLinear = (3 * C * C + 6 * C * C + C * C + 2 * C * hidden) * F;
   const linear = D * blockLinear + (2 * C * C + C * V) * F; // + head_nm ada-LN and head
-  const transformerFixedBytes = linear; // XNNPACK's packed copies, made as each block first runs
+  // XNNPACK's packed copies, made as each block first runs; per call: the largest weight's only
+  const largestLinear = Math.max(6 * C * C, C * hidden, C * V) * F;
+  const transformerFixedBytes = opts.weightPacking === 'per-call' ? largestLinear : linear;
   const kv = D * 2 * G * L * C * F;
   // one block at the last scale: LN/modulated inputs, q/k/v (+ normalised), attention output,
   // residuals (≈ 14 C per token), the FFN (3 · hidden), and the scores / softmax (3 · H · L per token)
@@ -125,7 +144,7 @@ export async function availableBytes(env: Record<string, string | undefined> = (
 }
 
 /** The largest batch whose estimate fits `budget` bytes (0 when not even one image fits). */
-export function largestBatchThatFits(s: GenerationShape, budget: number, opts: { decode?: boolean } = {}): number {
+export function largestBatchThatFits(s: GenerationShape, budget: number, opts: GenerationMemoryOptions = {}): number {
   if (!Number.isFinite(budget)) return Number.MAX_SAFE_INTEGER;
   let lo = 0,
     hi = 1;
@@ -141,29 +160,68 @@ export function largestBatchThatFits(s: GenerationShape, budget: number, opts: {
   return lo;
 }
 
+/** How a generation will run, decided before anything is allocated. */
+export interface GenerationPlan {
+  /** On wasm: whether the linear weights stay packed ('cached') or are packed per product ('per-call'); 'cached' elsewhere. */
+  weightPacking: WasmWeightPacking;
+  /** The estimate the plan was made with. */
+  estimate: GenerationMemoryEstimate | null;
+}
+
 /**
- * Throw {@link OutOfMemoryError} when generating `batch` images on the current backend would
- * need more memory than it has (estimate before any allocation); the message names the largest
- * batch that fits. Silent when the models do not state their sizes or the backend gives no figure.
+ * Plan a generation of `batch` images on the current backend, or throw {@link OutOfMemoryError}
+ * when it would need more memory than the backend has (estimate before any allocation); the
+ * message names the largest batch that fits. On wasm, when the batch fits only without a packed
+ * copy of every linear weight (d20 and larger, or large batches), the plan says 'per-call'
+ * (slower: each product packs its weight again; see @var/core's wasm-packing). Silent
+ * ('cached', no estimate) when the models do not state their sizes or the backend gives no figure.
  */
-export async function assertBatchFits(vae: SamplerVQVAE, model: SamplerVAR, batch: number, opts: { decode?: boolean } = {}): Promise<void> {
+export async function assertBatchFits(
+  vae: SamplerVQVAE,
+  model: SamplerVAR,
+  batch: number,
+  opts: { decode?: boolean } = {},
+): Promise<GenerationPlan> {
   const s = generationShape(vae, model);
-  if (!s) return;
-  if (tf.getBackend() === 'webgpu') assertWebGPULimits(s, batch, webgpuDeviceLimits(), opts);
-  const budget = await availableBytes();
-  const est = estimateGenerationBytes(s, batch, opts);
-  if (est.bytes <= budget) return;
-  const largest = largestBatchThatFits(s, budget, opts);
+  if (!s) return { weightPacking: 'cached', estimate: null };
   const backend = tf.getBackend();
+  if (backend === 'webgpu') assertWebGPULimits(s, batch, webgpuDeviceLimits(), opts);
+  const budget = await availableBytes();
+  // Packed copies already held are outside tf.memory(): they are taken to be (part of) this model's.
+  const held = backend === 'wasm' ? wasmPackedWeightBytes() : 0;
+  const est = estimateGenerationBytes(s, batch, opts);
+  if (est.bytes - Math.min(held, est.transformerFixedBytes) <= budget - held) return { weightPacking: 'cached', estimate: est };
+  if (backend === 'wasm') {
+    const perCall = estimateGenerationBytes(s, batch, { ...opts, weightPacking: 'per-call' });
+    if (perCall.bytes <= budget) return { weightPacking: 'per-call', estimate: perCall };
+  }
+  const packing: GenerationMemoryOptions = backend === 'wasm' ? { ...opts, weightPacking: 'per-call' } : opts;
+  const largest = largestBatchThatFits(s, budget, packing);
   const what =
     largest > 0
       ? `the largest batch that fits is ${largest}: generate in batches of at most ${largest} (the CLI's --batch ${largest})`
-      : `not even one image fits; use a backend with more memory (${backend === 'wasm' ? 'wasm addresses at most 4 GiB; cpu or tensorflow use system memory' : 'free memory or a smaller model'})`;
+      : `not even one image fits; use a backend with more memory (${backend === 'wasm' ? 'wasm addresses at most 4 GiB: webgpu keeps the weights in GPU memory; cpu or tensorflow use system memory' : 'free memory or a smaller model'})`;
+  const need = backend === 'wasm' ? estimateGenerationBytes(s, batch, packing).bytes : est.bytes;
   throw new OutOfMemoryError(
-    `a batch of ${batch} image(s) at ${s.imageSize} px (depth ${s.depth}, ${s.patchNums.length} scales, cfg doubles the batch) needs about ${formatBytes(est.bytes)} on ${backend}, ` +
+    `a batch of ${batch} image(s) at ${s.imageSize} px (depth ${s.depth}, ${s.patchNums.length} scales, cfg doubles the batch) needs about ${formatBytes(need)} on ${backend}` +
+      `${backend === 'wasm' ? ' even with one weight packed at a time' : ''}, ` +
       `but about ${formatBytes(budget)} is available${backend === 'wasm' ? ` (wasm heap 4 GiB, ${formatBytes(tf.memory().numBytes)} held by tensors)` : ''}; ${what}`,
-    { neededBytes: est.bytes, availableBytes: budget, largestBatch: largest },
+    { neededBytes: need, availableBytes: budget, largestBatch: largest },
   );
+}
+
+/**
+ * Switch to the plan's weight packing; returns the function that switches back. For
+ * 'per-call', the packed copies held now are freed first; 'cached' comes back when the
+ * generation ends (the next one plans again).
+ */
+export function enterWeightPacking(plan: GenerationPlan): () => void {
+  if (plan.weightPacking !== 'per-call') return () => undefined;
+  releaseWasmPackedWeights();
+  const prev = setWasmWeightPacking('per-call');
+  return () => {
+    setWasmWeightPacking(prev);
+  };
 }
 
 /** The limits of a WebGPU device that bound one generation's buffers. */

@@ -40,7 +40,7 @@ async function buildModels(name: CaseName, fixtureDir: string | undefined): Prom
     return { vae: VQVAE.create(c.vae, { seed: 0 }), model: VAR.create(c.var, { seed: 0 }), weights: 'random (official init, seed 0)' };
   }
   const vae = VQVAE.create('vae_ch160v4096z32', { seed: 0 });
-  const model = VAR.create(varPreset('d16'), { seed: 0 });
+  const model = VAR.create(varPreset(name), { seed: 0 }); // d16, d20 (on wasm: d20's packed weights do not fit too, see @var/core's wasm-packing)
   return { vae, model, weights: 'random (official init, seed 0)' };
 }
 

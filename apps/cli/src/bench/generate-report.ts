@@ -10,7 +10,7 @@ import { cpus, freemem, loadavg, totalmem, availableParallelism, platform, arch,
 export const RESULT_PREFIX = '@@var-bench ';
 export const ERROR_PREFIX = '@@var-bench-error ';
 
-export const CASE_NAMES = ['tiny', 'mid', 'd16'] as const;
+export const CASE_NAMES = ['tiny', 'mid', 'd16', 'd20'] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 export const BENCH_BACKENDS = ['cpu', 'wasm', 'webgpu'] as const;
 export type BenchBackend = (typeof BENCH_BACKENDS)[number];
@@ -201,9 +201,9 @@ export function planRuns(
   return out;
 }
 
-/** Untimed generations before the timed one: one for the small cases, none for d16 (minutes per run). */
+/** Untimed generations before the timed one: one for the small cases, none for d16 / d20 (minutes per run). */
 export function defaultWarmup(c: CaseName): number {
-  return c === 'd16' ? 0 : 1;
+  return c === 'd16' || c === 'd20' ? 0 : 1;
 }
 
 const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : String(v));
@@ -427,6 +427,38 @@ export function checkLoad(r: LoadResult): string[] {
   return bad;
 }
 
+/**
+ * d20 against d16 on the same backend and thread count: time ratios beside the FLOP ratios
+ * (issue [11]: d20's time scales with its FLOPs, no stall). Transformer: the KV-cached steps.
+ */
+export function renderScaling(ok: { result: CaseResult }[], L: string[]): void {
+  const pairs: [CaseResult, CaseResult][] = [];
+  for (const { result: big } of ok) {
+    if (big.case !== 'd20') continue;
+    const base = ok.find(({ result: r }) => r.case === 'd16' && r.backend === big.backend && r.threads === big.threads);
+    if (base) pairs.push([base.result, big]);
+  }
+  if (!pairs.length) return;
+  L.push('## d20 against d16 (same backend and threads: time ratio vs FLOP ratio)');
+  L.push('');
+  L.push(
+    '| backend | threads | d16 total s | d20 total s | total ratio | FLOP ratio | transformer ratio | its FLOP ratio | d20 peak RSS MiB |',
+  );
+  L.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const [a, b] of pairs) {
+    const flops = (b.transformerGflop + b.decodeGflop) / (a.transformerGflop + a.decodeGflop);
+    L.push(
+      `| ${b.backend} | ${thr(b)} | ${s(a.totalMs)} | ${s(b.totalMs)} | ${f(b.totalMs / a.totalMs, 2)}× | ${f(flops, 2)}× | ` +
+        `${f(b.transformerMs / a.transformerMs, 2)}× | ${f(b.transformerGflop / a.transformerGflop, 2)}× | ${f(b.maxRssMB, 0)} |`,
+    );
+  }
+  L.push('');
+  L.push(
+    "On wasm d20 runs with @var/core's 'per-call' weight packing (its linear weights, 2.4 GB, cannot be held twice in the 4 GiB heap): each product packs its weight again.",
+  );
+  L.push('');
+}
+
 /** The speed goals of issue [09] at d16: share of the practical matMul peak (%). */
 export const TARGETS = Object.freeze({ transformer: 80, decode: 70 });
 
@@ -511,6 +543,7 @@ export function renderMarkdown(rep: GenerateBenchReport): string {
     }
     L.push('');
   }
+  renderScaling(ok, L);
   renderTorch(rep, L);
   renderLoad(rep, L);
   const cases = [...new Set(ok.map((r) => r.case))];

@@ -365,6 +365,11 @@ export async function benchGenerateAction(ui: Ui, args: string[], o: BenchOpts):
       torchRows.push({ status: 'skipped', case: c, reason: torch.skipped });
       return;
     }
+    if (c === 'd20') {
+      // d20 is compared with d16 by FLOPs (issue [11]: its time scales with them), not with PyTorch
+      torchRows.push({ status: 'skipped', case: c, reason: 'torch_anchor.py has no d20 configuration (tiny, mid, d16)' });
+      return;
+    }
     ui.debug(`bench: ${c} PyTorch …`);
     try {
       const result = await runTorchAnchor(torch, c, torchRuns ?? (c === 'd16' ? 2 : 3), timeout, ui.io.signal);

@@ -16,6 +16,13 @@ import { initWebgpu, probeWebGPU } from './webgpu.js';
 
 export * from './types.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm-kernels.js';
+export {
+  releaseWasmPackedWeights,
+  setWasmWeightPacking,
+  wasmPackedWeightBytes,
+  wasmWeightPacking,
+  type WasmWeightPacking,
+} from './wasm-packing.js';
 export { registerMissingGradients, MISSING_GRADIENTS } from './gradients.js';
 export { probeWebGPU, summarizeAdapter, WEBGPU_NODE_HELP } from './webgpu.js';
 export { checkVulkanLoader, VULKAN_LOADER, type VulkanLoaderCheck } from './vulkan.js';

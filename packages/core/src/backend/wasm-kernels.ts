@@ -39,6 +39,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { afterXnnProduct } from './wasm-packing.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here. */
 interface WasmBackendLike {
@@ -60,6 +61,7 @@ class KernelRunner {
         attrs: { transposeA: false, transposeB: false },
         backend: this.backend as any,
       }) as TensorInfo;
+      afterXnnProduct(this.backend, inputs.b as TensorInfo);
       this.made.push(out);
       return out;
     }
@@ -546,7 +548,12 @@ function fastBatchMatMul(args: { inputs: NamedTensorInfoMap; backend: unknown; a
   const batchA = util.sizeFromShape(outerA);
   const batchB = util.sizeFromShape(outerB);
   const simple = !transposeA && !transposeB && batchA === 1 && batchB === 1;
-  if (simple || K !== Kb || M * K * N < MIN_FAST_WORK || M === 0 || N === 0 || K === 0) return orig(args);
+  if (simple) {
+    const out = orig(args); // XNNPACK, which packs b (see wasm-packing.ts)
+    afterXnnProduct(backend, b);
+    return out;
+  }
+  if (K !== Kb || M * K * N < MIN_FAST_WORK || M === 0 || N === 0 || K === 0) return orig(args);
   const sameBatch = batchA === batchB && util.arraysEqual(outerA, outerB);
   if (!(batchB === 1 || (batchA === 1 && batchB > 1) || sameBatch)) return orig(args); // general broadcasting
   if (batchA > 1 && batchB > 1 && M * K * N < MIN_FAST_ITEM_WORK) return orig(args);
