@@ -3,7 +3,10 @@
  * `official-shapes/*.json` files describing the released VAR checkpoints).
  */
 import { CheckpointError, ValueError } from '@var/core/errors';
-import { fmtShape, type StateDict } from './dtypes.js';
+import { fmtShape, type RawTensor, type StateDict } from './dtypes.js';
+
+/** Names → dtypes and shapes without data: what {@link compareStateDict} reads (a StateDict, or an open checkpoint's `entries`). */
+export type TensorShapes = ReadonlyMap<string, Pick<RawTensor, 'dtype' | 'shape'>>;
 
 /** The format of `official-shapes/*.json`: `state_dict` maps key → {shape, dtype}. Other fields are ignored. */
 export interface ExpectedShapesFile {
@@ -74,7 +77,7 @@ function normalize(expected: ExpectedShapes): { table: Map<string, { shape: numb
  * object or a whole shapes file (`{state_dict: {...}}`).
  * With `{ dtype: true }` dtype differences also make the report not ok.
  */
-export function compareStateDict(sd: StateDict, expected: ExpectedShapes, opts: { dtype?: boolean } = {}): StateDictReport {
+export function compareStateDict(sd: StateDict | TensorShapes, expected: ExpectedShapes, opts: { dtype?: boolean } = {}): StateDictReport {
   if (!(sd instanceof Map)) throw new ValueError('compareStateDict: the state dict must be a Map of name → RawTensor');
   const { table, name } = normalize(expected);
   const missing: string[] = [];

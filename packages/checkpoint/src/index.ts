@@ -8,7 +8,7 @@ import { fromFloat32, isFloatDType, toFloat32Array } from './convert.js';
 import { describe, openSource, type ByteProgress, type CheckpointSource } from './io.js';
 import { readPthSource, type ReadPthOptions } from './pth.js';
 import { readSafetensorsSource, writeSafetensors, type SafetensorsReadOptions } from './safetensors.js';
-import { looksLikeZip } from './zip.js';
+import { checkpointFormat } from './format.js';
 
 export { CheckpointError } from '@var/core/errors';
 export {
@@ -65,8 +65,16 @@ export {
   type StateDictReport,
   type ShapeMismatch,
   type DTypeMismatch,
+  type TensorShapes,
 } from './compare.js';
 export { crc32 } from './zip.js';
+export {
+  openStateDict,
+  ScratchBuffer,
+  type CheckpointReader,
+  type OpenStateDictOptions,
+  type TensorEntry,
+} from './reader.js';
 export { readStreamBytes } from './io.js';
 export type { BlobLike, ByteProgress, ByteStream, CheckpointSource, ResponseLike } from './io.js';
 
@@ -76,13 +84,7 @@ export type LoadStateDictOptions = ReadPthOptions &
     onProgress?: (p: ByteProgress) => void;
   };
 
-/** Which container the bytes start with. */
-export function detectFormat(first: Uint8Array): 'pth' | 'safetensors' | 'unknown' {
-  if (looksLikeZip(first)) return 'pth';
-  if (first.length >= 9 && first[8] === 0x7b /* '{' */ && first[5] === 0 && first[6] === 0 && first[7] === 0) return 'safetensors';
-  if (first.length >= 2 && first[0] === 0x80 && first[1] === 0x02) return 'pth'; // legacy torch.save: readPth explains
-  return 'unknown';
-}
+export { detectFormat } from './format.js';
 
 /**
  * Load a state dict from a `.pth` (zip) or `.safetensors` file, telling them apart
@@ -94,17 +96,11 @@ export async function loadStateDict(src: CheckpointSource, opts: LoadStateDictOp
   const source = await openSource(src, opts.onProgress);
   try {
     const head = await source.read(0, Math.min(16, source.size));
-    const fmt = detectFormat(head);
+    const fmt = checkpointFormat(head, source.label);
     if (fmt === 'pth') return await readPthSource(source, opts);
-    if (fmt === 'safetensors') {
-      if (opts.key !== undefined)
-        throw new ValueError('loadStateDict: option key applies to .pth checkpoints, but this is a safetensors file');
-      return (await readSafetensorsSource(source, opts)).tensors;
-    }
-    throw new CheckpointError(
-      `${source.label}: unrecognised checkpoint format (expected a PyTorch zip checkpoint starting with "PK" or a safetensors file whose 9th byte is "{"; ` +
-        `found bytes ${[...head.subarray(0, 9)].map((b) => b.toString(16).padStart(2, '0')).join(' ')})`,
-    );
+    if (opts.key !== undefined)
+      throw new ValueError('loadStateDict: option key applies to .pth checkpoints, but this is a safetensors file');
+    return (await readSafetensorsSource(source, opts)).tensors;
   } finally {
     await source.close();
   }

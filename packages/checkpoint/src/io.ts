@@ -148,6 +148,7 @@ const MAX_CHUNK = 1 << 30;
 /** A ByteSource reading a file piecewise through a Node file handle. */
 export async function fileSource(path: string): Promise<ByteSource> {
   const fs = await import('node:fs/promises');
+  const { Buffer } = await import('node:buffer');
   let fh: import('node:fs/promises').FileHandle;
   try {
     fh = await fs.open(path, 'r');
@@ -182,7 +183,9 @@ export async function fileSource(path: string): Promise<ByteSource> {
     inMemory: false,
     async read(offset, length) {
       checkRange(path, size, offset, length);
-      const out = new Uint8Array(length);
+      // Not zero-filled (every byte is read over) nor pooled: its own, aligned ArrayBuffer.
+      const b = Buffer.allocUnsafeSlow(length);
+      const out = new Uint8Array(b.buffer, b.byteOffset, length);
       await readInto(offset, out);
       return out;
     },

@@ -659,6 +659,16 @@ class Materializer {
   }
 }
 
+/**
+ * One tensor of an opened checkpoint as its own RawTensor (its storage read and CRC-checked,
+ * the tensor's elements copied out): the general path of @var/checkpoint's `openStateDict`.
+ */
+export async function tensorFromArchive(pth: PthArchive, t: PendingTensor, name: string, opts: ReadPthOptions = {}): Promise<RawTensor> {
+  const m = new Materializer(pth, { ...opts, copy: true });
+  await m.load([t]);
+  return m.tensor(t, name);
+}
+
 /** Copy a strided view into a new contiguous array. */
 function gather(st: TensorData, t: PendingTensor): TensorData {
   const out = allocTyped(t.dtype, t.numel) as unknown as { [i: number]: number | bigint; length: number };

@@ -53,8 +53,28 @@ function makeCrcTable(): Int32Array {
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** CRC-32 (IEEE) of `data`, continuing from `crc` (slicing-by-8 on little-endian hosts). */
+/**
+ * Node's zlib CRC-32 (native, SIMD: ~20x the JavaScript loop below, which mattered for the
+ * 1.2 GB of d16), found without importing `node:zlib` so browsers and bundlers never see it.
+ */
+const nativeCrc32: ((data: Uint8Array, value?: number) => number) | undefined = (() => {
+  const getBuiltin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+  if (typeof getBuiltin !== 'function') return undefined;
+  try {
+    const z = getBuiltin('node:zlib') as { crc32?: (data: Uint8Array, value?: number) => number } | undefined;
+    return typeof z?.crc32 === 'function' ? z.crc32 : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** CRC-32 (IEEE) of `data`, continuing from `crc`: Node's native one when present, else {@link crc32JS}. */
 export function crc32(data: Uint8Array, crc = 0): number {
+  return nativeCrc32 ? nativeCrc32(data, crc >>> 0) : crc32JS(data, crc);
+}
+
+/** CRC-32 (IEEE) in JavaScript (slicing-by-8 on little-endian hosts); what browsers use. */
+export function crc32JS(data: Uint8Array, crc = 0): number {
   const t = (crcTable ??= makeCrcTable());
   let c = ~crc;
   let i = 0;
@@ -223,6 +243,20 @@ export class ZipArchive {
       );
     }
     return start;
+  }
+
+  /**
+   * The bytes of stored (uncompressed) entry `e` read into `target` (exactly `e.size` bytes),
+   * without checking its CRC (the caller does, on `target`).
+   * @throws CheckpointError when `e` is compressed, its sizes disagree, or it lies outside the file
+   */
+  async readStoredInto(e: ZipEntry, target: Uint8Array): Promise<void> {
+    if (e.method !== 0 || e.compressedSize !== e.size || target.length !== e.size) {
+      throw new CheckpointError(
+        `${this.label}: zip entry "${e.name}" cannot be read in place (method ${e.method}, ${e.compressedSize} stored bytes, ${e.size} declared, ${target.length} asked for)`,
+      );
+    }
+    await this.src.readInto(await this.dataOffset(e), target);
   }
 
   /**

@@ -9,7 +9,16 @@ import { unzipSync } from 'fflate';
 import { describe, expect, test } from 'vitest';
 import { CheckpointError } from '@var/core';
 import { loadFixtureCase } from '@var/test-helpers';
-import { loadStateDict, parseSafetensors, readPth, readPthObject, serializeSafetensors, type StateDict } from '../src/index.js';
+import {
+  loadStateDict,
+  openStateDict,
+  parseSafetensors,
+  readPth,
+  readPthObject,
+  ScratchBuffer,
+  serializeSafetensors,
+  type StateDict,
+} from '../src/index.js';
 import { Float, PickleWriter, Tup, bytesOf, makePth, picklePy, rng, tensor } from './builders.js';
 
 const fc = loadFixtureCase();
@@ -172,6 +181,33 @@ describe('fuzz', () => {
     }
     report('pth archive fuzz', t);
     expect(t.files).toBe(1000 * SCALE);
+  });
+
+  test('openStateDict: 900 mutated and truncated .pth / safetensors files, read tensor by tensor, give only CheckpointError', async () => {
+    const seeds = [
+      new Uint8Array(readFileSync(fc.path('var.pth'))),
+      new Uint8Array(readFileSync(fc.path('var.safetensors'))),
+      ...syntheticPths(),
+      syntheticSafetensors(),
+    ];
+    const r = rng(0x0be57a7e + SEED);
+    const t = newTally();
+    for (let i = 0; i < 900 * SCALE; i++) {
+      const seed = seeds[i % seeds.length];
+      const bytes = i % 4 === 3 ? truncate(seed, r) : mutate(seed, r);
+      const scratch = new ScratchBuffer();
+      await attempt(t, `openStateDict #${i}`, async () => {
+        const ck = await openStateDict(bytes, { verifyCrc: i % 2 === 0 });
+        try {
+          for (const e of ck.entries.values()) await e.read(i % 3 ? scratch : undefined);
+        } finally {
+          await ck.close();
+        }
+      });
+    }
+    report('openStateDict fuzz', t);
+    expect(t.files).toBe(900 * SCALE);
+    expect(t.rejected).toBeGreaterThan(100);
   });
 
   test('pth: 1200 mutated pickles (re-zipped with valid CRCs) give only CheckpointError', async () => {

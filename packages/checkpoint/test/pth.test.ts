@@ -384,4 +384,23 @@ describe('crc32', () => {
     }
     expect(crc32(data.subarray(333), crc32(data.subarray(0, 333)))).toBe(whole);
   });
+
+  test('the JavaScript CRC (browsers) equals the one in use (Node: zlib) on every length, alignment and continuation', async () => {
+    const { crc32 } = await import('../src/index.js');
+    const { crc32JS } = await import('../src/zip.js');
+    const data = Uint8Array.from({ length: 4099 }, (_, i) => (i * 2246822519 + 7) >>> 23);
+    expect(crc32JS(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    for (const [off, len] of [
+      [0, 4099],
+      [1, 4000],
+      [3, 17],
+      [5, 0],
+      [7, 1024],
+    ]) {
+      const part = data.subarray(off, off + len);
+      expect(crc32JS(part)).toBe(crc32(part));
+      expect(crc32JS(part.subarray(9), crc32JS(part.subarray(0, 9)))).toBe(crc32(part));
+    }
+    expect(crc32(data)).toBeGreaterThanOrEqual(0); // unsigned, as the zip directory stores it
+  });
 });

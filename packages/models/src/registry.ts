@@ -16,18 +16,10 @@ import {
   type BackendName,
   type BackendInfo,
 } from '@var/core';
-import {
-  fromFloat32,
-  isFloatDType,
-  loadStateDict,
-  serializeSafetensors,
-  type CheckpointSource,
-  type RawTensor,
-  type StateDict,
-} from '@var/checkpoint';
+import { fromFloat32, isFloatDType, serializeSafetensors, type CheckpointSource, type RawTensor, type StateDict } from '@var/checkpoint';
 import { VQVAE, countParameters as tokenizerParameters } from '@var/tokenizer';
 import { imagenetClassFields } from './classes.js';
-import { VAR, countParameters as transformerParameters } from '@var/transformer';
+import { loadVAR, type VAR, countParameters as transformerParameters } from '@var/transformer';
 import {
   MODEL_CARD_FORMAT,
   MODEL_CARD_VERSION,
@@ -98,7 +90,7 @@ interface Location {
   label: string;
   /** Read a file of the directory as bytes, or null when it does not exist. */
   read(file: string): Promise<Uint8Array | null>;
-  /** What to pass to loadStateDict: a path in Node, a Response in browsers. */
+  /** What to pass to the loaders (@var/checkpoint's openStateDict): a path in Node, a Response in browsers. */
   source(file: string): Promise<CheckpointSource | null>;
 }
 
@@ -435,13 +427,11 @@ export async function loadModel(src: string | URL | ModelFiles, opts: LoadModelO
       progress({ stage, fraction, file, loaded: p.loaded, total: p.total });
     };
   };
-  const vae = VQVAE.fromStateDict(await loadStateDict(vaeSrc, { onProgress: reader('tokenizer', vaeSrc, 'vae') }), card.tokenizer.config, {
-    strict,
-  });
+  // Tensor by tensor from the files into backend memory (no whole-file buffer, no state dict of copies).
+  const vae = await VQVAE.load(vaeSrc, card.tokenizer.config, { strict, onProgress: reader('tokenizer', vaeSrc, 'vae') });
   let model: VAR;
   try {
-    const onProgress = reader('transformer', varSrc, 'var');
-    model = VAR.fromStateDict(card.var.config, await loadStateDict(varSrc, { onProgress }), { strict });
+    model = await loadVAR(varSrc, card.var.config, { strict, onProgress: reader('transformer', varSrc, 'var') });
   } catch (e) {
     vae.dispose();
     throw e;

@@ -16,7 +16,7 @@ export {
 } from './config.js';
 export { countParameters, paramShapes, stateDictEntries, type EntryKind, type StateEntry } from './shapes.js';
 export { MultiScaleQuantizer, nearestCode, stopGradient, type QuantizerTrainOutput } from './quantizer.js';
-export { VQVAE, configFrom, type CreateOptions, type LoadOptions, type VQVAEConfigInput } from './vqvae.js';
+export { VQVAE, configFrom, type CreateOptions, type LoadCheckpointOptions, type LoadOptions, type VQVAEConfigInput } from './vqvae.js';
 export { convFlops } from './nn.js';
 export type { RawTensorLike, StateDictLike, StateDictOut } from './statedict.js';
 export {

@@ -25,7 +25,12 @@ const BUFFER_SV = 'quantize.ema_vocab_hit_SV';
  * absent, and one with another number of scales is skipped (as the official
  * `VQVAE.load_state_dict` does).
  */
-export function checkStateDict(sd: StateDictLike, entries: readonly StateEntry[], strict: boolean, model: string): Set<string> {
+export function checkStateDict(
+  sd: StateDictLike | ReadonlyMap<string, Pick<RawTensorLike, 'dtype' | 'shape'>>,
+  entries: readonly StateEntry[],
+  strict: boolean,
+  model: string,
+): Set<string> {
   if (!(sd instanceof Map)) {
     throw new CheckpointError(`${model}: expected a state dict (Map of name → tensor); got ${sd === null ? 'null' : typeof sd}`);
   }
@@ -65,8 +70,12 @@ export function checkStateDict(sd: StateDictLike, entries: readonly StateEntry[]
   return new Set(entries.map((e) => e.name).filter((k) => !skip.has(k)));
 }
 
-/** Float data of a checked entry as a new Float32Array (F64 / F16 / BF16 converted by @var/checkpoint). */
-export function entryToFloat32(t: RawTensorLike): Float32Array {
+/**
+ * Float data of a checked entry (F64 / F16 / BF16 converted by @var/checkpoint): a new
+ * Float32Array, or with `view` the entry's own F32 data where it has it (for @var/core's
+ * weightTensor, which copies it into backend memory and keeps nothing).
+ */
+export function entryToFloat32(t: RawTensorLike, opts: { view?: boolean } = {}): Float32Array {
   const f = toFloat32Array(t as unknown as RawTensor);
-  return f === (t.data as unknown) ? new Float32Array(f) : f;
+  return f === (t.data as unknown) && !opts.view ? new Float32Array(f) : f;
 }

@@ -8,8 +8,8 @@
  * (out, in, kh, kw) by {@link VQVAE.stateDict} / {@link VQVAE.loadStateDict}.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { loadStateDict, type CheckpointSource } from '@var/checkpoint';
-import { Rng, ShapeError, ValueError } from '@var/core';
+import { type ByteProgress, type CheckpointReader, type CheckpointSource, openStateDict, ScratchBuffer } from '@var/checkpoint';
+import { Rng, ShapeError, ValueError, weightTensor } from '@var/core';
 import { assertFinite, assertNCHW, fmt } from './checks.js';
 import { downsampleFactor, resolveVQVAEConfig, VQVAE_PRESETS, type VQVAEConfig, type VQVAEPresetName } from './config.js';
 import { initEntry, type InitOptions } from './init.js';
@@ -40,12 +40,17 @@ export interface LoadOptions {
   strict?: boolean;
 }
 
-/** OIHW (PyTorch) → HWIO (tfjs) for a conv weight; identity otherwise. */
+/** {@link VQVAE.load}'s options: {@link LoadOptions} and how the file is read. */
+export interface LoadCheckpointOptions extends LoadOptions {
+  /** Bytes read of the file so far. */
+  onProgress?: (p: ByteProgress) => void;
+  /** Check the CRC-32 of each `.pth` storage (default true). */
+  verifyCrc?: boolean;
+}
+
+/** OIHW (PyTorch) → HWIO (tfjs) for a conv weight, identity otherwise, written once into backend memory (@var/core's weightTensor). */
 function toInternal(entry: StateEntry, data: Float32Array): tf.Tensor {
-  if (entry.kind === 'conv-weight') {
-    return tf.tidy(() => tf.transpose(tf.tensor4d(data, entry.shape as [number, number, number, number]), [2, 3, 1, 0]));
-  }
-  return tf.tensor(data, entry.shape);
+  return weightTensor(data, entry.shape, entry.kind === 'conv-weight' ? 'oihw-to-hwio' : 'as-is');
 }
 
 export class VQVAE {
@@ -59,7 +64,8 @@ export class VQVAE {
   private disposed = false;
   private seedCounter = 0;
 
-  private constructor(config: VQVAEConfig, values: (entry: StateEntry) => Float32Array) {
+  /** `values` gives each entry's official-layout data, or a tensor already in the internal layout (fromCheckpoint). */
+  private constructor(config: VQVAEConfig, values: (entry: StateEntry) => Float32Array | tf.Tensor) {
     this.config = config;
     this.downsample = downsampleFactor(config);
     this.entries = stateDictEntries(config);
@@ -68,10 +74,10 @@ export class VQVAE {
       for (const e of this.entries) {
         const data = values(e);
         if (e.kind === 'buffer') {
-          if (e.name === 'quantize.ema_vocab_hit_SV') this.quantizer.emaVocabHit = data;
+          if (e.name === 'quantize.ema_vocab_hit_SV' && data instanceof Float32Array) this.quantizer.emaVocabHit = data;
           continue;
         }
-        const t = toInternal(e, data);
+        const t = data instanceof Float32Array ? toInternal(e, data) : data;
         this.vars.set(e.name, tf.variable(t, true));
         t.dispose();
       }
@@ -104,7 +110,7 @@ export class VQVAE {
     const rng = new Rng(0);
     return new VQVAE(c, (e) => {
       if (e.kind === 'conv-weight') fanIn = e.shape[1] * e.shape[2] * e.shape[3];
-      if (usable.has(e.name)) return entryToFloat32(sd.get(e.name)!);
+      if (usable.has(e.name)) return entryToFloat32(sd.get(e.name)!, { view: e.kind !== 'buffer' }); // the buffer is kept
       return initEntry(e.kind === 'conv-bias' ? ({ ...e, fanIn } as StateEntry) : e, rng);
     });
   }
@@ -114,9 +120,47 @@ export class VQVAE {
    * Response) through @var/checkpoint. `config` must describe the checkpoint's model
    * (e.g. `'vae_ch160v4096z32'` for the released VAR tokenizer).
    */
-  static async load(source: CheckpointSource, config?: VQVAEConfigInput, opts: LoadOptions = {}): Promise<VQVAE> {
-    const sd = await loadStateDict(source as CheckpointSource);
-    return VQVAE.fromStateDict(sd as unknown as StateDictLike, config, opts);
+  static async load(source: CheckpointSource, config?: VQVAEConfigInput, opts: LoadCheckpointOptions = {}): Promise<VQVAE> {
+    const reader = await openStateDict(source, { onProgress: opts.onProgress, verifyCrc: opts.verifyCrc });
+    try {
+      return await VQVAE.fromCheckpoint(reader, config, opts);
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /**
+   * A model read tensor by tensor from an open checkpoint (@var/checkpoint's `openStateDict`):
+   * keys and shapes are checked before any weight is read, then each weight goes from the file
+   * through one reused scratch buffer into backend memory (conv weights OIHW → HWIO on the
+   * way), so loading holds the weights plus the largest tensor. The reader stays open.
+   * @throws CheckpointError listing missing / unexpected / mis-shaped keys, or on unreadable / corrupt tensors
+   */
+  static async fromCheckpoint(reader: CheckpointReader, config?: VQVAEConfigInput, opts: LoadOptions = {}): Promise<VQVAE> {
+    const c = configFrom(config);
+    const entries = stateDictEntries(c);
+    const usable = checkStateDict(reader.entries, entries, opts.strict ?? true, 'VQVAE');
+    const scratch = new ScratchBuffer();
+    const made = new Map<string, Float32Array | tf.Tensor>();
+    try {
+      for (const e of entries) {
+        const entry = usable.has(e.name) ? reader.entries.get(e.name) : undefined;
+        if (!entry) continue;
+        // the buffer is kept by the quantizer: its own memory; weights go through the scratch
+        const raw = await entry.read(e.kind === 'buffer' ? undefined : scratch);
+        const data = entryToFloat32(raw, { view: e.kind !== 'buffer' });
+        made.set(e.name, e.kind === 'buffer' ? data : toInternal(e, data));
+      }
+      let fanIn = 1;
+      const rng = new Rng(0);
+      return new VQVAE(c, (e) => {
+        if (e.kind === 'conv-weight') fanIn = e.shape[1] * e.shape[2] * e.shape[3];
+        return made.get(e.name) ?? initEntry(e.kind === 'conv-bias' ? ({ ...e, fanIn } as StateEntry) : e, rng);
+      });
+    } catch (err) {
+      for (const v of made.values()) if (!(v instanceof Float32Array)) v.dispose(); // taken ones are disposed already
+      throw err;
+    }
   }
 
   // ------------------------------------------------------------------ weights
@@ -148,7 +192,8 @@ export class VQVAE {
     this.checkAlive();
     const usable = checkStateDict(sd, this.entries, opts.strict ?? true, 'VQVAE');
     const converted = new Map<string, Float32Array>();
-    for (const e of this.entries) if (usable.has(e.name)) converted.set(e.name, entryToFloat32(sd.get(e.name)!));
+    for (const e of this.entries)
+      if (usable.has(e.name)) converted.set(e.name, entryToFloat32(sd.get(e.name)!, { view: e.kind !== 'buffer' }));
     for (const e of this.entries) {
       const data = converted.get(e.name);
       if (!data) continue;

@@ -10,7 +10,7 @@ export { crossEntropyPerToken, lossWeights, weightedLoss, trainLoss, valLoss } f
 export { truncNormal } from './rng.js';
 export type { RandomSource } from './rng.js';
 export type { RawTensor, StateDict } from '@var/checkpoint';
-export { loadVAR } from './load.js';
+export { loadVAR, type LoadVAROptions } from './load.js';
 export { toOfficialLayout, fromOfficialLayout, transpose2D } from './state.js';
 export type { LayoutTensor } from './state.js';
 export { midBenchConfigs } from './mid-config.js';

@@ -9,14 +9,15 @@
  * embeddings → AdaLN self-attention blocks (block-causal over scales) → AdaLN head → logits.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointError, Rng, ShapeError, ValueError } from '@var/core';
+import { CheckpointError, Rng, ShapeError, ValueError, weightTensor } from '@var/core';
 import { attend, type AttentionImpl, type AttentionMask } from './attention.js';
-import { deriveConfig, paramShapes, storedShape, type ParamSpec, type VARConfig, type VARDerived } from './config.js';
+import { deriveConfig, paramShapes, type ParamSpec, type VARConfig, type VARDerived } from './config.js';
 import { initParameterValues, type InitArgs } from './init.js';
 import { geluTanh, layerNorm, linear, silu } from './ops.js';
 import { toRng, type RandomSource } from './rng.js';
 import type { StateDict } from './state.js';
-import { checkStateDict, rawToFloat32, storedFloat32, transpose2D } from './state.js';
+import { type CheckpointReader, ScratchBuffer } from '@var/checkpoint';
+import { checkStateDict, rawToFloat32, transpose2D } from './state.js';
 
 export interface CreateOptions {
   /** Seed (or generator) of the official initialisation. Default 0. */
@@ -65,18 +66,24 @@ export class VAR {
   private readonly trainRng: RandomSource = new Rng(0x5eed + this.uid);
 
   /**
-   * Allocates the parameters one at a time from `values` (each in the stored layout, see
-   * {@link storedShape}), uploading each before the next is produced, so no second copy of the
-   * weights exists at any time. Frees what it made when `values` throws.
+   * Allocates the parameters one at a time from `values` (each in the official layout: linear
+   * weights (out, in)), writing each into backend memory in the stored layout (@var/core's
+   * `weightTensor`: transposed on the way, on wasm straight into the heap) before the next is
+   * produced, so no second copy of the weights exists at any time. Frees what it made when `values` throws.
    */
-  private constructor(config: VARConfig, attention: AttentionImpl, values: (specs: ParamSpec[]) => Iterable<[ParamSpec, Float32Array]>) {
+  private constructor(
+    config: VARConfig,
+    attention: AttentionImpl,
+    values: (specs: ParamSpec[]) => Iterable<[ParamSpec, Float32Array | tf.Tensor]>,
+  ) {
     this.config = { ...config, patchNums: [...config.patchNums] };
     this.derived = deriveConfig(this.config);
     this.specs = paramShapes(this.config);
     this.attentionImpl = attention;
     try {
       for (const [s, v] of values(this.specs)) {
-        const t = tf.tensor(v, storedShape(s), 'float32');
+        // a tensor is already in the stored layout (fromCheckpoint); values are official-layout data
+        const t = v instanceof Float32Array ? weightTensor(v, s.shape, s.linear ? 'transpose' : 'as-is') : v;
         this.vars.set(s.name, tf.variable(t, true, `var${this.uid}/${s.name}`));
         t.dispose();
       }
@@ -99,7 +106,7 @@ export class VAR {
     deriveConfig(config);
     const rng = toRng(opts.seed, 0);
     return new VAR(config, opts.attention ?? 'auto', function* () {
-      for (const [s, v] of initParameterValues(config, rng, opts.init)) yield [s, s.linear ? transpose2D(v, s.shape[0], s.shape[1]) : v];
+      yield* initParameterValues(config, rng, opts.init);
     });
   }
 
@@ -122,13 +129,58 @@ export class VAR {
     const m = new VAR(config, opts.attention ?? 'auto', function* (sp) {
       for (const s of sp) {
         if (s.kind !== 'param') continue;
-        yield [s, storedFloat32(s, sd.get(s.name)!)];
+        yield [s, rawToFloat32(s.name, sd.get(s.name)!)];
         if (opts.release) sd.delete(s.name);
       }
     });
     m.loadKBias(sd, opts.release ?? false);
     if (opts.release) for (const s of specs) sd.delete(s.name);
     return m;
+  }
+
+  /**
+   * A model read tensor by tensor from an open checkpoint (@var/checkpoint's `openStateDict`):
+   * keys and shapes are checked before any weight is read, then each parameter goes from the
+   * file through one reused scratch buffer straight into backend memory (transposed on the way
+   * where it is a linear weight), so loading holds the weights plus the largest tensor. The
+   * reader stays open (the caller closes it).
+   * @throws CheckpointError on missing / unexpected / mis-shaped keys, unreadable or corrupt tensors
+   */
+  static async fromCheckpoint(
+    config: VARConfig,
+    reader: CheckpointReader,
+    opts: { strict?: boolean; attention?: AttentionImpl } = {},
+  ): Promise<VAR> {
+    const specs = paramShapes(config);
+    checkStateDict(specs, reader.entries, opts.strict ?? true);
+    const d = deriveConfig(config);
+    // the buffers (level indices, zero k biases) are small: read whole
+    const small: StateDict = new Map();
+    for (const s of specs) {
+      const e = s.kind === 'buffer' ? reader.entries.get(s.name) : undefined;
+      if (e) small.set(s.name, await e.read());
+    }
+    checkLevels(small, d.beginEnds, config.patchNums);
+    const scratch = new ScratchBuffer();
+    const made: [ParamSpec, tf.Tensor][] = [];
+    try {
+      for (const s of specs) {
+        if (s.kind !== 'param') continue;
+        const e = reader.entries.get(s.name);
+        if (!e)
+          throw new CheckpointError(
+            `${reader.label}: parameter "${s.name}" is missing (strict: false loads only checkpoints that have every parameter)`,
+          );
+        const raw = await e.read(scratch);
+        made.push([s, weightTensor(rawToFloat32(s.name, raw), s.shape, s.linear ? 'transpose' : 'as-is')]);
+      }
+      const m = new VAR(config, opts.attention ?? 'auto', () => made);
+      m.loadKBias(small, false);
+      return m;
+    } catch (e) {
+      tf.dispose(made.map(([, t]) => t)); // those the model took are disposed already (a no-op)
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- state
@@ -188,7 +240,7 @@ export class VAR {
     for (const s of this.specs) {
       if (s.kind !== 'param' || !sd.has(s.name)) continue;
       const v = this.vars.get(s.name)!;
-      tf.tidy(() => v.assign(tf.tensor(storedFloat32(s, sd.get(s.name)!), storedShape(s), 'float32')));
+      tf.tidy(() => v.assign(weightTensor(rawToFloat32(s.name, sd.get(s.name)!), s.shape, s.linear ? 'transpose' : 'as-is')));
     }
     this.loadKBias(sd, false);
   }

@@ -531,6 +531,9 @@ async function convertOnce(ui: Ui, entry: string, src: string, dst: string, pres
 }
 
 /** The loading comparison: tiny (the fixture's .pth and .safetensors) and d16 (checkpoint directory), when their cases run. */
+/** Loads per process on each side (the best and the first are reported). */
+const loadRuns = (_model: string) => 3;
+
 async function runLoads(ui: Ui, o: LoadPlanOpts): Promise<{ load: LoadRow[]; loadSkipped: string[] }> {
   const load: LoadRow[] = [];
   const loadSkipped: string[] = [];
@@ -568,7 +571,7 @@ async function runLoads(ui: Ui, o: LoadPlanOpts): Promise<{ load: LoadRow[]; loa
     if (o.torch.skipped) torchRes = { status: 'skipped', reason: o.torch.skipped };
     else {
       try {
-        torchRes = { status: 'ok', result: await runTorchLoad(o.torch, m.pth, m.model === 'tiny' ? 3 : 2, o.timeout, ui.io.signal) };
+        torchRes = { status: 'ok', result: await runTorchLoad(o.torch, m.pth, loadRuns(m.model), o.timeout, ui.io.signal) };
       } catch (e) {
         torchRes = { status: 'failed', reason: (e as Error).message };
       }
@@ -589,6 +592,7 @@ async function runLoads(ui: Ui, o: LoadPlanOpts): Promise<{ load: LoadRow[]; loa
         vae: files[0],
         var: files[1],
         config: m.config,
+        runs: loadRuns(m.model),
       };
       const r = await runChild(o.entry, JSON.stringify(spec), o.root, o.timeout, ui);
       rows.push(r.value ? { status: 'ok', result: r.value as LoadResult } : { status: 'failed', format, reason: r.error ?? 'unknown' });

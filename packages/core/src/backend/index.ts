@@ -27,6 +27,7 @@ export { registerMissingGradients, MISSING_GRADIENTS } from './gradients.js';
 export { probeWebGPU, summarizeAdapter, WEBGPU_NODE_HELP } from './webgpu.js';
 export { checkVulkanLoader, VULKAN_LOADER, type VulkanLoaderCheck } from './vulkan.js';
 export { MAX_WASM_THREADS } from './wasm.js';
+export { oihwToHwioInto, transpose2DInto, weightLayoutShape, weightTensor, type WeightLayout } from './host-tensor.js';
 
 const NAMES: readonly BackendName[] = ['auto', ...BACKEND_PREFERENCE];
 

@@ -46,6 +46,10 @@ it('README "Backends" example runs and prints the chosen backend and the result'
     if (chosen[0] === 'wasm') expect(chosen[1]).toBe(2);
     expect(calls[6]).toEqual([true]);
     expect(calls[7]).toEqual([262144]);
+    // weightTensor: the (2, 3) official-layout weight transposed into the tensor
+    const wt = calls.find((c) => Array.isArray(c[0]) && c[0].join() === '3,2');
+    expect(wt, 'the weightTensor example printed its shape').toBeDefined();
+    expect(Array.from(wt![1] as Float32Array)).toEqual([1, 4, 2, 5, 3, 6]);
   } finally {
     log.mockRestore();
   }

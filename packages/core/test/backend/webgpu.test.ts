@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '../../src/errors.js';
-import { getBackendName, initBackend } from '../../src/backend/index.js';
+import { getBackendName, initBackend, weightTensor } from '../../src/backend/index.js';
 import { probeWebGPU, summarizeAdapter } from '../../src/backend/webgpu.js';
 
 const probe = await probeWebGPU();
@@ -61,5 +61,21 @@ describe.skipIf(!probe.adapter)('webgpu backend', () => {
       expect(err).toBeLessThan(1e-4);
     }
     await tf.setBackend('webgpu');
+  });
+
+  it('weightTensor puts the rearranged weight in its GPU buffer at once (no host copy kept)', async () => {
+    await initBackend('webgpu');
+    const before = tf.memory().numTensors;
+    const data = Float32Array.from({ length: 6 * 5 * 3 * 3 }, (_, i) => Math.sin(i * 0.37));
+    const t = weightTensor(data, [6, 5, 3, 3], 'oihw-to-hwio');
+    const held = (tf.backend() as unknown as { tensorMap: { get(id: object): { values: unknown; resource: unknown } } }).tensorMap.get(
+      t.dataId,
+    );
+    expect(held.resource).not.toBeNull(); // uploaded
+    expect(held.values).toBeNull(); // the host array was let go
+    const ref = tf.tidy(() => tf.transpose(tf.tensor4d(data, [6, 5, 3, 3]), [2, 3, 1, 0]));
+    expect(Array.from(await t.data())).toEqual(Array.from(await ref.data()));
+    tf.dispose([t, ref]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

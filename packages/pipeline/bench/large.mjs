@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * The released models at full size on one backend: load an official-format checkpoint pair
+ * (e.g. from ../shared/bench/make_official_checkpoint.py 24 DIR) and generate one 256 px image
+ * with CFG, sampling the process's memory while it runs. Prints one JSON line: load and
+ * generation seconds, peak RSS, the peak of host memory held by JavaScript (V8 heap +
+ * ArrayBuffers: the weights must never all be there at once on webgpu), what the backend
+ * holds, and whether the image is finite. A benchmark for the issue's note, not a CI test.
+ *
+ *   node packages/pipeline/bench/large.mjs DEPTH DIR [--backend webgpu|wasm] [--threads N] [--no-generate]
+ *
+ * Build first (`pnpm build`). On a machine without a GPU, webgpu runs on Mesa's lavapipe
+ * (correct, slow); wasm refuses d24 and d30 before reading a weight.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@var/core';
+import { disposeModel, loadModel } from '@var/models';
+import { generate } from '@var/sampling';
+
+const args = process.argv.slice(2);
+const flag = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const depth = Number(args[0]);
+const dir = args[1];
+if (![16, 20, 24, 30].includes(depth) || !dir) {
+  console.error('usage: large.mjs 16|20|24|30 DIR [--backend webgpu|wasm] [--threads N] [--no-generate]');
+  process.exit(2);
+}
+const files = { vae: join(dir, 'vae_ch160v4096z32.pth'), var: join(dir, `var_d${depth}.pth`) };
+for (const f of Object.values(files))
+  if (!existsSync(f)) throw new Error(`${f} is missing (write it with make_official_checkpoint.py ${depth} ${dir})`);
+const backend = flag('--backend', 'webgpu');
+const threads = Number(flag('--threads', '2'));
+
+const MiB = 2 ** 20;
+const peak = { rss: 0, js: 0 };
+const sample = () => {
+  const m = process.memoryUsage();
+  peak.rss = Math.max(peak.rss, m.rss / MiB);
+  peak.js = Math.max(peak.js, (m.heapUsed + m.arrayBuffers) / MiB);
+};
+const timer = setInterval(sample, 50);
+
+const info = await initBackend(backend, backend === 'wasm' ? { threads } : {});
+const out = { depth, backend: info.name, adapter: info.reason, threads: info.threads ?? null };
+let t0 = performance.now();
+let model;
+try {
+  model = await loadModel({ ...files, config: `d${depth}` });
+} catch (e) {
+  clearInterval(timer);
+  console.log(JSON.stringify({ ...out, loaded: false, error: `${e.constructor.name}: ${e.message}`, peakRssMiB: Math.round(peak.rss) }));
+  process.exit(0);
+}
+sample();
+out.loadS = (performance.now() - t0) / 1000;
+out.params = model.vae.numParameters() + model.var.numParameters();
+out.backendMiB = Math.round(tf.memory().numBytes / MiB);
+out.afterLoad = { rssMiB: Math.round(peak.rss), jsPeakMiB: Math.round(peak.js) };
+if (!args.includes('--no-generate')) {
+  t0 = performance.now();
+  const r = await generate(model.vae, model.var, { labels: [1], seed: 0, cfg: 1.5, topK: 900, topP: 0.96 });
+  out.generateS = (performance.now() - t0) / 1000;
+  const px = await r.images.data();
+  out.imageShape = r.images.shape;
+  out.imageFinite = px.every(Number.isFinite);
+  out.imageMean = px.reduce((a, b) => a + b, 0) / px.length;
+  tf.dispose([r.images, r.fHat]);
+}
+disposeModel(model);
+clearInterval(timer);
+sample();
+out.peakRssMiB = Math.round(peak.rss);
+out.jsPeakMiB = Math.round(peak.js);
+out.weightsMiB = Math.round((out.params * 4) / MiB);
+console.log(JSON.stringify(out));
