@@ -70,6 +70,7 @@ export {
 export { crc32 } from './zip.js';
 export {
   openStateDict,
+  readTensors,
   ScratchBuffer,
   type CheckpointReader,
   type OpenStateDictOptions,

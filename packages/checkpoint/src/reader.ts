@@ -75,6 +75,34 @@ export async function openStateDict(src: CheckpointSource, opts: OpenStateDictOp
   }
 }
 
+/**
+ * The tensors `names` of an open checkpoint, in that order, read ahead by one: while the caller
+ * works on a tensor (e.g. copies it into backend memory), the next one's bytes are already being
+ * read from the file (in Node on libuv's I/O thread, so on another core). Each yielded tensor's
+ * data views one of two scratch buffers and is valid until the next step of the iteration.
+ * Names the checkpoint does not have are skipped.
+ * @throws CheckpointError as {@link TensorEntry.read}
+ */
+export async function* readTensors(
+  reader: CheckpointReader,
+  names: Iterable<string>,
+): AsyncGenerator<[string, RawTensor], void, undefined> {
+  const list = [...names].filter((n) => reader.entries.has(n));
+  const scratch = [new ScratchBuffer(), new ScratchBuffer()];
+  const start = (i: number) => reader.entries.get(list[i])!.read(scratch[i % 2]);
+  let pending = list.length ? start(0) : null;
+  try {
+    for (let i = 0; i < list.length; i++) {
+      const t = await pending!;
+      pending = i + 1 < list.length ? start(i + 1) : null;
+      yield [list[i], t];
+    }
+  } finally {
+    // an abandoned read ahead must not reject unhandled
+    pending?.catch(() => undefined);
+  }
+}
+
 async function safetensorsEntries(source: ByteSource): Promise<Map<string, TensorEntry>> {
   const header = await readSafetensorsHeader(source);
   const out = new Map<string, TensorEntry>();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CheckpointError } from '@var/core';
 import { loadFixtureCase } from '@var/test-helpers';
-import { loadStateDict, openStateDict, ScratchBuffer, type StateDict } from '../src/index.js';
+import { loadStateDict, openStateDict, readTensors, ScratchBuffer, type StateDict } from '../src/index.js';
 import { makePth, picklePy, tensor } from './builders.js';
 
 const fc = loadFixtureCase();
@@ -96,6 +96,26 @@ describe('openStateDict', () => {
     await expect(ck.entries.get('b')!.read()).rejects.toThrow(/data\/1" is corrupt/);
     const lax = await openStateDict(bad, { verifyCrc: false });
     expect((await lax.entries.get('b')!.read()).data).toHaveLength(2);
+  });
+
+  test('readTensors yields the named tensors in order, read ahead by one, each right while it is current', async () => {
+    const want = await loadStateDict(fc.path('vae.pth'));
+    const names = [...want.keys()].reverse();
+    const ck = await openStateDict(fc.path('vae.pth'));
+    const seen: string[] = [];
+    try {
+      for await (const [name, t] of readTensors(ck, ['no such tensor', ...names])) {
+        seen.push(name);
+        const w = want.get(name)!;
+        const bytes = (d: ArrayBufferView) => Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+        expect(bytes(t.data).equals(bytes(w.data)), name).toBe(true);
+      }
+      expect(seen).toEqual(names);
+      // leaving early is fine (the read ahead is dropped)
+      for await (const _ of readTensors(ck, names)) break;
+    } finally {
+      await ck.close();
+    }
   });
 
   test('progress counts the bytes read; a file that is not a checkpoint is a CheckpointError', async () => {

@@ -8,7 +8,7 @@
  * (out, in, kh, kw) by {@link VQVAE.stateDict} / {@link VQVAE.loadStateDict}.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type ByteProgress, type CheckpointReader, type CheckpointSource, openStateDict, ScratchBuffer } from '@var/checkpoint';
+import { type ByteProgress, type CheckpointReader, type CheckpointSource, openStateDict, readTensors } from '@var/checkpoint';
 import { Rng, ShapeError, ValueError, weightTensor } from '@var/core';
 import { assertFinite, assertNCHW, fmt } from './checks.js';
 import { downsampleFactor, resolveVQVAEConfig, VQVAE_PRESETS, type VQVAEConfig, type VQVAEPresetName } from './config.js';
@@ -140,14 +140,13 @@ export class VQVAE {
     const c = configFrom(config);
     const entries = stateDictEntries(c);
     const usable = checkStateDict(reader.entries, entries, opts.strict ?? true, 'VQVAE');
-    const scratch = new ScratchBuffer();
     const made = new Map<string, Float32Array | tf.Tensor>();
     try {
-      for (const e of entries) {
-        const entry = usable.has(e.name) ? reader.entries.get(e.name) : undefined;
-        if (!entry) continue;
-        // the buffer is kept by the quantizer: its own memory; weights go through the scratch
-        const raw = await entry.read(e.kind === 'buffer' ? undefined : scratch);
+      const byName = new Map(entries.filter((e) => usable.has(e.name)).map((e) => [e.name, e]));
+      // each weight read while the previous one is written into backend memory
+      for await (const [name, raw] of readTensors(reader, byName.keys())) {
+        const e = byName.get(name)!;
+        // the buffer is kept by the quantizer: its own copy; weights are copied into backend memory
         const data = entryToFloat32(raw, { view: e.kind !== 'buffer' });
         made.set(e.name, e.kind === 'buffer' ? data : toInternal(e, data));
       }

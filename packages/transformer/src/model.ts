@@ -16,7 +16,7 @@ import { initParameterValues, type InitArgs } from './init.js';
 import { geluTanh, layerNorm, linear, silu } from './ops.js';
 import { toRng, type RandomSource } from './rng.js';
 import type { StateDict } from './state.js';
-import { type CheckpointReader, ScratchBuffer } from '@var/checkpoint';
+import { type CheckpointReader, readTensors } from '@var/checkpoint';
 import { checkStateDict, rawToFloat32, transpose2D } from './state.js';
 
 export interface CreateOptions {
@@ -161,17 +161,18 @@ export class VAR {
       if (e) small.set(s.name, await e.read());
     }
     checkLevels(small, d.beginEnds, config.patchNums);
-    const scratch = new ScratchBuffer();
     const made: [ParamSpec, tf.Tensor][] = [];
     try {
-      for (const s of specs) {
-        if (s.kind !== 'param') continue;
-        const e = reader.entries.get(s.name);
-        if (!e)
-          throw new CheckpointError(
-            `${reader.label}: parameter "${s.name}" is missing (strict: false loads only checkpoints that have every parameter)`,
-          );
-        const raw = await e.read(scratch);
+      const params = specs.filter((s) => s.kind === 'param');
+      const absent = params.find((s) => !reader.entries.has(s.name));
+      if (absent)
+        throw new CheckpointError(
+          `${reader.label}: parameter "${absent.name}" is missing (strict: false loads only checkpoints that have every parameter)`,
+        );
+      const byName = new Map(params.map((s) => [s.name, s]));
+      // each weight read while the previous one is written into backend memory
+      for await (const [name, raw] of readTensors(reader, byName.keys())) {
+        const s = byName.get(name)!;
         made.push([s, weightTensor(rawToFloat32(s.name, raw), s.shape, s.linear ? 'transpose' : 'as-is')]);
       }
       const m = new VAR(config, opts.attention ?? 'auto', () => made);
