@@ -5,10 +5,10 @@ import { numberArg, parseCommand, positiveArg } from './args.mjs';
 
 const USAGE = `
 usage: node experiments/bench-var.mjs --depth D --width W --heads H [--batch 16] [--micro-batch auto|N] [--attention batched|perHead|auto]
-       [--profile] [--torch] [--runs 3]
+       [--profile] [--torch] [--runs 3] [--threads 1]
 
 Times --runs VAR training steps (forward + backward over micro-batches, gradient clip, AdamW; wasm,
-1 thread) of a class-conditional model on the MNIST tokenizer's shapes (patch_nums 1,2,3,4,6,8, vocab
+--threads threads, default 1; PyTorch runs with 2) of a class-conditional model on the MNIST tokenizer's shapes (patch_nums 1,2,3,4,6,8, vocab
 512, Cvae 16, 10 classes) with random inputs, or with --profile prints the 15 kernels that take the
 most time in one warmed-up step. --micro-batch: samples per forward/backward pass (@var/train's
 gradient accumulation; auto: the largest that fits wasm's 4 GiB heap, estimateTrainStepBytes).
@@ -27,6 +27,7 @@ const { values: o } = parseCommand(USAGE, {
   profile: { type: 'boolean', default: false },
   torch: { type: 'boolean', default: false },
   runs: { type: 'string', default: '3' },
+  threads: { type: 'string', default: '1' },
 });
 const depth = numberArg(USAGE, 'depth', o.depth);
 const embedDim = numberArg(USAGE, 'width', o.width);
@@ -48,7 +49,8 @@ const { VAR, midBenchConfigs, weightDecayScale } = await import('@var/transforme
 const { chooseMicroBatch, estimateTrainStepBytes, microBatchLossGrads } = await import('@var/train');
 const { availableBytes } = await import('@var/sampling');
 const { timeOrProfile } = await import('./profile.mjs');
-await initBackend('wasm', { threads: 1 });
+const threads = positiveArg(USAGE, 'threads', o.threads);
+await initBackend('wasm', { threads });
 const cfg = midBenchConfigs({ numClasses: 10, depth, embedDim, numHeads }).var;
 const patchNums = cfg.patchNums;
 const L = patchNums.reduce((a, p) => a + p * p, 0);
@@ -67,7 +69,7 @@ const step = () => {
   tf.dispose([...r.grads.values()]);
   return ` loss ${r.loss.toFixed(3)} passes ${r.passes}`;
 };
-const label = `params ${model.numParameters()} B ${B} micro-batch ${micro} attention ${attention}`;
+const label = `params ${model.numParameters()} B ${B} micro-batch ${micro} attention ${attention} wasm threads ${threads}`;
 if (o.profile) await timeOrProfile(tf, step, label, true);
 else {
   const ms = [];
