@@ -48,6 +48,7 @@ export {
   type GenerationMemoryEstimate,
   type GenerationMemoryOptions,
   type GenerationPlan,
+  type GenerationChunk,
   enterWeightPacking,
 } from './memory.js';
 export type { SamplerQuantizer, SamplerVQVAE, SamplerSession, SamplerVAR } from './types.js';

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { throwIfAborted } from '@var/core';
-import { assertBatchFits, enterWeightPacking } from './memory.js';
+import { assertBatchFits, enterWeightPacking, type GenerationPlan } from './memory.js';
 import { sampleTokens } from './filter.js';
 import { codebookOf, embedTokens, smoothEmbedding, smoothWeights } from './embed.js';
 import type { Resolved } from './options.js';
@@ -78,14 +78,20 @@ export interface ScaleHook {
   release?(): void;
   /** Add to the result. */
   result?(result: GenerateResult): void;
+  /** The generation's plan (chunks, weight packing), before the first scale. */
+  plan?(plan: GenerationPlan): void;
 }
 
-/** Decode f_hat after every scale into `event.preview`, (B, C, H, W) in [0, 1]. */
+/** Decode f_hat after every scale into `event.preview`, (B, C, H, W) in [0, 1], in the plan's decoder chunks. */
 export function previewHook(vae: SamplerVQVAE): ScaleHook {
   let preview: tf.Tensor4D | null = null;
+  let chunk = Infinity;
   return {
+    plan(p) {
+      chunk = p.decodeChunk;
+    },
     event(_si, event, fHat) {
-      preview = tf.tidy(() => tf.mul(tf.add(vae.fhatToImg(fHat), 1), 0.5) as tf.Tensor4D);
+      preview = decodeImages(vae, fHat, chunk);
       event.preview = preview;
     },
     release() {
@@ -95,9 +101,24 @@ export function previewHook(vae: SamplerVQVAE): ScaleHook {
   };
 }
 
-/** Decode the final f_hat: the official `fhat_to_img(f_hat).add(1).mul(0.5)`, (B, C, H, W) in [0, 1]. */
-export function decodeImages(vae: SamplerVQVAE, fHat: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.mul(tf.add(vae.fhatToImg(fHat), 1), 0.5) as tf.Tensor4D);
+/**
+ * Decode the final f_hat: the official `fhat_to_img(f_hat).add(1).mul(0.5)`, (B, C, H, W) in
+ * [0, 1]; `chunk` images at a time (default: all), concatenated.
+ */
+export function decodeImages(vae: SamplerVQVAE, fHat: tf.Tensor4D, chunk = Infinity): tf.Tensor4D {
+  const decode = (f: tf.Tensor4D) => tf.tidy(() => tf.mul(tf.add(vae.fhatToImg(f), 1), 0.5) as tf.Tensor4D);
+  const B = fHat.shape[0];
+  if (!(chunk < B)) return decode(fHat);
+  const parts: tf.Tensor4D[] = [];
+  try {
+    for (let s = 0; s < B; s += chunk) {
+      const n = Math.min(chunk, B - s);
+      parts.push(tf.tidy(() => decode(tf.slice(fHat, [s, 0, 0, 0], [n, -1, -1, -1]))));
+    }
+    return tf.concat(parts, 0);
+  } finally {
+    tf.dispose(parts);
+  }
 }
 
 /**
@@ -111,11 +132,12 @@ export async function finishGeneration(
   fHat: tf.Tensor4D,
   r: Resolved,
   clock: PhaseClock,
+  decodeChunk = Infinity,
 ): Promise<tf.Tensor4D | null> {
   throwIfAborted(r.signal);
   session.dispose();
   clock.start();
-  const images = r.decode ? decodeImages(vae, fHat) : null;
+  const images = r.decode ? decodeImages(vae, fHat, decodeChunk) : null;
   if (images) {
     try {
       await clock.end('decode', null, images);
@@ -141,12 +163,14 @@ export async function* autoregressiveInferCfg(
   const codebook = r.moreSmooth ? codebookOf(vae) : null;
   const clock = new PhaseClock(r.onPhase);
   throwIfAborted(r.signal);
-  const plan = await assertBatchFits(vae, model, B, { decode: r.decode }); // OutOfMemoryError before any allocation
+  // OutOfMemoryError before any allocation; chunks of images when the whole batch does not fit at once
+  const plan = await assertBatchFits(vae, model, B, { decode: r.decode, chunk: r.chunk });
+  for (const hk of hooks) hk.plan?.(plan);
   const leavePacking = enterWeightPacking(plan); // wasm: 'per-call' when the packed weights do not fit too
   clock.start();
   let opened: ReturnType<typeof openSession>;
   try {
-    opened = openSession(model, r);
+    opened = openSession(model, r, plan.chunk);
   } catch (e) {
     leavePacking();
     throw e;
@@ -205,7 +229,7 @@ export async function* autoregressiveInferCfg(
       }
     }
     const f = fHat!;
-    const images = await finishGeneration(vae, session, f, r, clock);
+    const images = await finishGeneration(vae, session, f, r, clock, plan.decodeChunk);
     done = true;
     const result: GenerateResult = { images, fHat: f, tokens, labels: r.labels, ...(r.returnLogits ? { logits: logitsAll } : {}) };
     for (const hk of hooks) hk.result?.(result);

@@ -49,6 +49,15 @@ export interface SampleOptions {
    */
   kvCache?: boolean;
   /**
+   * How many images run through the transformer (both CFG sequences) and the decoder together.
+   * `'auto'` (default): the whole batch when it fits in the backend's memory, else the largest
+   * chunk that fits (see `assertBatchFits`; the KV caches of the whole batch stay alive, so the
+   * batch is bounded by them). A number: chunks of that many images (the batch at most).
+   * Chunking changes no token (the draws stay over the whole batch in the same order); the
+   * logits and images agree to float rounding.
+   */
+  chunk?: 'auto' | number;
+  /**
    * Timing hook (benchmarks, profiling): called after each phase with its wall time. Phases:
    * `transformer` (the transformer step of scale `si`, including the CFG batch; scale 0's also
    * counts starting the session, i.e. the AdaLN conditions and KV cache set-up), `sampling`
@@ -82,6 +91,7 @@ export interface Resolved {
   returnLogits: boolean;
   decode: boolean;
   kvCache: boolean;
+  chunk: 'auto' | number;
   onPhase?: (timing: PhaseTiming) => void;
 }
 
@@ -134,6 +144,13 @@ function checkOnPhase(f: unknown): Resolved['onPhase'] {
   return f as Resolved['onPhase'];
 }
 
+function checkChunk(c: unknown): 'auto' | number {
+  if (c == null || c === 'auto') return 'auto';
+  if (typeof c !== 'number' || !Number.isInteger(c) || c < 1)
+    throw new ValueError(`chunk must be 'auto' or a positive integer; got ${String(c)}`);
+  return c;
+}
+
 /** Check and resolve the options (raster-order pairs guide with a constant strength by default). */
 export function resolve(model: SamplerVAR, o: SampleOptions, raster = false): Resolved {
   if (o == null || typeof o !== 'object') throw new ValueError('options are required ({ labels, ... })');
@@ -168,6 +185,7 @@ export function resolve(model: SamplerVAR, o: SampleOptions, raster = false): Re
     returnLogits: !!o.returnLogits,
     decode: o.decode ?? true,
     kvCache: o.kvCache ?? true,
+    chunk: checkChunk(o.chunk),
     onPhase: checkOnPhase(o.onPhase),
   };
 }

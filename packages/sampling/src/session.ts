@@ -45,15 +45,95 @@ class UncachedSession implements SamplerSession {
 }
 
 /**
- * Open the session of a generation. With guidance (cfg > 0) the batch is doubled: the labels,
- * then as many unconditional ones (class `numClasses`), as the official code.
+ * A batch run through the transformer in chunks of images: one session per chunk over its
+ * conditional and (with guidance) unconditional labels, so each chunk keeps its own KV cache.
+ * `step` gives every chunk its rows of `x` (conditional rows `s..s+n`, unconditional rows
+ * `B+s..`), runs the chunks one after another and puts the logits back in the order of one
+ * session over the whole batch (all conditional rows, then all unconditional ones).
  */
-export function openSession(model: SamplerVAR, r: Resolved): { session: SamplerSession; guided: boolean } {
+class ChunkedSession implements SamplerSession {
+  private readonly sessions: SamplerSession[] = [];
+  private readonly starts: number[] = [];
+  constructor(
+    open: (labels: Int32Array) => SamplerSession,
+    private readonly labels: Int32Array,
+    chunk: number,
+    private readonly guided: boolean,
+    uncond: number,
+  ) {
+    const B = labels.length;
+    try {
+      for (let s = 0; s < B; s += chunk) {
+        const n = Math.min(chunk, B - s);
+        const lab = new Int32Array(guided ? 2 * n : n);
+        lab.set(labels.subarray(s, s + n));
+        if (guided) lab.fill(uncond, n);
+        this.starts.push(s);
+        this.sessions.push(open(lab));
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+  step(si: number, x: tf.Tensor3D | null): tf.Tensor3D {
+    const B = this.labels.length;
+    const cond: tf.Tensor3D[] = [];
+    const uncond: tf.Tensor3D[] = [];
+    try {
+      for (let j = 0; j < this.sessions.length; j++) {
+        const s = this.starts[j];
+        const n = (this.starts[j + 1] ?? B) - s;
+        const xin = x
+          ? tf.tidy(() => {
+              const [, l, c] = x.shape;
+              const rows = tf.slice(x, [s, 0, 0], [n, l, c]);
+              return this.guided ? (tf.concat([rows, tf.slice(x, [B + s, 0, 0], [n, l, c])], 0) as tf.Tensor3D) : (rows as tf.Tensor3D);
+            })
+          : null;
+        let out: tf.Tensor3D;
+        try {
+          out = this.sessions[j].step(si, xin);
+        } finally {
+          xin?.dispose();
+        }
+        if (!this.guided) {
+          cond.push(out);
+          continue;
+        }
+        try {
+          const [, l, V] = out.shape;
+          cond.push(tf.slice(out, [0, 0, 0], [n, l, V]));
+          uncond.push(tf.slice(out, [n, 0, 0], [n, l, V]));
+        } finally {
+          out.dispose();
+        }
+      }
+      return tf.concat([...cond, ...uncond], 0) as tf.Tensor3D;
+    } finally {
+      tf.dispose([...cond, ...uncond]);
+    }
+  }
+  dispose(): void {
+    for (const s of this.sessions) s.dispose();
+    this.sessions.length = 0;
+  }
+}
+
+/**
+ * Open the session of a generation. With guidance (cfg > 0) the batch is doubled: the labels,
+ * then as many unconditional ones (class `numClasses`), as the official code. With `chunk`
+ * below the batch, the images run in chunks of that many (see {@link ChunkedSession}); the
+ * logits are those of one session over the batch.
+ */
+export function openSession(model: SamplerVAR, r: Resolved, chunk = r.B): { session: SamplerSession; guided: boolean } {
   const guided = r.cfg > 0; // with cfg = 0 every t is 0: the unconditional half is not needed
+  const open = (labels: Int32Array): SamplerSession => (r.kvCache ? model.startInference(labels) : new UncachedSession(model, labels));
+  if (chunk < r.B) return { session: new ChunkedSession(open, r.labels, chunk, guided, model.config.numClasses), guided };
   const labels = new Int32Array(guided ? 2 * r.B : r.B);
   labels.set(r.labels);
   if (guided) labels.fill(model.config.numClasses, r.B);
-  return { session: r.kvCache ? model.startInference(labels) : new UncachedSession(model, labels), guided };
+  return { session: open(labels), guided };
 }
 
 /**

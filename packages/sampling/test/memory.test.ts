@@ -53,9 +53,42 @@ describe('generation memory estimate', () => {
         tf.dispose([r.images!, r.fHat]);
       });
       const peak = p.peakBytes - base;
-      const est = estimateGenerationBytes(s, B).bytes;
+      // XNNPACK's packed copies (the fixed terms) are outside tf.profile: the tensors' part
+      const e = estimateGenerationBytes(s, B);
+      const est = Math.max(e.transformerBytes - e.transformerFixedBytes, e.decoderBytes - e.decoderFixedBytes);
       console.log(
         `mid, batch ${B}: measured peak ${(peak / 2 ** 20).toFixed(1)} MiB, estimate ${(est / 2 ** 20).toFixed(1)} MiB (x${(est / peak).toFixed(2)})`,
+      );
+      expect(est).toBeGreaterThanOrEqual(peak);
+      expect(est).toBeLessThan(1.6 * peak);
+    }
+  });
+
+  it('chunked (transformer and decoder): bounds the measured peak from above, within 1.6x', async () => {
+    const s = generationShape(mid.vae, mid.model)!;
+    // decode: false isolates the transformer phase; XNNPACK's packed copies (the fixed terms) are outside tf.profile
+    const cases: { B: number; chunk: number | 'auto'; decode: boolean }[] = [
+      { B: 1, chunk: 'auto', decode: false },
+      { B: 4, chunk: 'auto', decode: false },
+      { B: 4, chunk: 1, decode: false },
+      { B: 4, chunk: 2, decode: false },
+      { B: 8, chunk: 1, decode: false },
+      { B: 4, chunk: 1, decode: true },
+      { B: 4, chunk: 2, decode: true },
+    ];
+    for (const { B, chunk, decode } of cases) {
+      const base = tf.memory().numBytes;
+      const p = await tf.profile(async () => {
+        const r = await generate(mid.vae, mid.model, { labels: Array(B).fill(3), cfg: 4, topK: 100, topP: 0.95, seed: 0, chunk, decode });
+        tf.dispose([r.fHat, ...(r.images ? [r.images] : [])]);
+      });
+      const peak = p.peakBytes - base;
+      const c = chunk === 'auto' ? B : chunk;
+      const e = estimateGenerationBytes(s, B, { chunk: c, decodeChunk: c, decode });
+      expect(e.chunk).toBe(c);
+      const est = Math.max(e.transformerBytes - e.transformerFixedBytes, e.decoderBytes - e.decoderFixedBytes);
+      console.log(
+        `mid, batch ${B}, chunk ${c}, decode ${decode}: measured peak ${(peak / 2 ** 20).toFixed(1)} MiB, estimate ${(est / 2 ** 20).toFixed(1)} MiB (x${(est / peak).toFixed(2)})`,
       );
       expect(est).toBeGreaterThanOrEqual(peak);
       expect(est).toBeLessThan(1.6 * peak);
@@ -93,11 +126,28 @@ describe('generation memory estimate', () => {
     process.env.VAR_MEMORY_BUDGET_BYTES = String(budget);
     try {
       expect(await availableBytes()).toBe(budget);
-      const cachedLargest = largestBatchThatFits(s, budget);
-      const largest = largestBatchThatFits(s, budget, { weightPacking: 'per-call' }); // wasm packs per product when it must
+      // the transformer on its own, the whole batch at once: every weight packed, or one at a time (wasm packs per product when it must)
+      const cachedLargest = largestBatchThatFits(s, budget, { decode: false });
+      const unchunkedLargest = largestBatchThatFits(s, budget, { decode: false, weightPacking: 'per-call' });
+      // in chunks of one image with one weight packed at a time: only the KV caches of the batch grow with it
+      const largest = largestBatchThatFits(s, budget, { weightPacking: 'per-call', chunk: 1, decodeChunk: 1 });
       expect(cachedLargest).toBeGreaterThanOrEqual(1); // one d16 image fits in wasm's 4 GiB (the bench generates it)
-      expect(largest).toBeGreaterThan(cachedLargest); // without a packed copy of every weight, more images fit
+      expect(unchunkedLargest).toBeGreaterThan(cachedLargest); // without a packed copy of every weight, more images fit
+      expect(unchunkedLargest).toBeLessThan(8); // the whole batch of 8 at once does not fit ...
+      expect(largest).toBeGreaterThanOrEqual(8); // ... in chunks it does
       expect(largest).toBeLessThan(64);
+      const p8 = await assertBatchFits(vae, model, 8);
+      expect(p8.weightPacking).toBe('per-call');
+      expect(p8.chunk).toBeGreaterThanOrEqual(1);
+      expect(p8.chunk).toBeLessThan(8);
+      expect(p8.decodeChunk).toBeLessThan(8);
+      expect(p8.estimate!.bytes).toBeLessThanOrEqual(budget);
+      // the chunk is the largest that fits
+      expect(estimateGenerationBytes(s, 8, { weightPacking: 'per-call', chunk: p8.chunk + 1 }).transformerBytes).toBeGreaterThan(budget);
+      expect(estimateGenerationBytes(s, 8, { decodeChunk: p8.decodeChunk + 1 }).decoderBytes).toBeGreaterThan(budget);
+      console.log(
+        `d16 on wasm: largest batch ${largest} (unchunked ${unchunkedLargest}); batch 8 runs in chunks of ${p8.chunk}, decodes ${p8.decodeChunk} at a time`,
+      );
       const before = { n: tf.memory().numTensors, bytes: tf.memory().numBytes };
       const err = await assertBatchFits(vae, model, 64).then(
         () => null,
@@ -108,13 +158,18 @@ describe('generation memory estimate', () => {
       expect(err.largestBatch).toBe(largest);
       expect(err.message).toMatch(
         new RegExp(
-          `a batch of 64 image\\(s\\) at 256 px .* needs about [\\d.]+ GiB on wasm even with one weight packed at a time, but about [\\d.]+ GiB is available.*the largest batch that fits is ${largest}`,
+          `a batch of 64 image\\(s\\) at 256 px .* needs about [\\d.]+ GiB on wasm in chunks of one image with one weight packed at a time \\(the KV caches of the whole batch stay alive\\), but about [\\d.]+ GiB is available.*the largest batch that fits is ${largest}`,
         ),
       );
       expect({ n: tf.memory().numTensors, bytes: tf.memory().numBytes }).toEqual(before);
-      expect((await assertBatchFits(vae, model, cachedLargest)).weightPacking).toBe('cached');
+      const cached = await assertBatchFits(vae, model, cachedLargest);
+      expect(cached.weightPacking).toBe('cached');
+      expect(cached.chunk).toBe(cachedLargest); // no chunking where the batch fits, as before
+      const unchunked = await assertBatchFits(vae, model, unchunkedLargest);
+      expect([unchunked.weightPacking, unchunked.chunk]).toEqual(['per-call', unchunkedLargest]);
       const plan = await assertBatchFits(vae, model, largest);
       expect(plan.weightPacking).toBe('per-call');
+      expect(plan.chunk).toBe(1);
       expect(plan.estimate!.bytes).toBeLessThanOrEqual(budget);
       expect(plan.estimate!.transformerFixedBytes).toBe(6 * 1024 * 1024 * 4); // the largest weight: a block's ada_lin (6C × C)
     } finally {
@@ -134,7 +189,8 @@ describe('generate() with a batch too large for the memory left', () => {
 
   it('rejects with OutOfMemoryError before allocating; the largest batch it names runs', async () => {
     const s = generationShape(m.vae, m.model)!;
-    const budget = estimateGenerationBytes(s, 3).bytes; // room for 3 images of the case
+    // room for 3 images of the case, in chunks of one with one weight packed at a time
+    const budget = estimateGenerationBytes(s, 3, { weightPacking: 'per-call', chunk: 1, decodeChunk: 1 }).bytes;
     const prev = process.env.VAR_MEMORY_BUDGET_BYTES;
     process.env.VAR_MEMORY_BUDGET_BYTES = String(budget);
     try {
@@ -144,8 +200,8 @@ describe('generate() with a batch too large for the memory left', () => {
         (e) => e,
       );
       expect(err).toBeInstanceOf(OutOfMemoryError);
-      // on wasm the largest batch is counted with one packed weight at a time (at least the 3 of the budget)
-      const largest = largestBatchThatFits(s, budget, { weightPacking: 'per-call' });
+      // on wasm the largest batch is counted with one packed weight at a time, in chunks of one image (at least the 3 of the budget)
+      const largest = largestBatchThatFits(s, budget, { weightPacking: 'per-call', chunk: 1, decodeChunk: 1 });
       expect(largest).toBeGreaterThanOrEqual(3);
       expect(largest).toBeLessThan(8);
       expect(err.largestBatch).toBe(largest);
