@@ -60,7 +60,7 @@ export interface GenerationMemoryEstimate {
   decodeChunk: number;
   /** Transformer phase: fixed + batch × per image + chunk × per chunk image. */
   transformerBytes: number;
-  /** Decoder phase: decodeChunk × per image (+ the decoded images of the batch when chunked). */
+  /** Decoder phase: both fixed terms + decodeChunk × per image (+ the decoded images of the batch when chunked). */
   decoderBytes: number;
   /** Transformer phase: fixed (the packed copies of the linear weights, or the largest one with 'per-call' packing). */
   transformerFixedBytes: number;
@@ -188,7 +188,11 @@ export function estimateGenerationBytes(s: GenerationShape, batch: number, opts:
   const transformerBytes = transformerFixedBytes + batch * transformerPerImageBytes + chunk * transformerChunkPerImageBytes;
   const decoderBytes =
     decoderPerImageBytes > 0
-      ? decoderFixedBytes + decodeChunk * decoderPerImageBytes + (decodeChunk < batch ? batch * 3 * s.imageSize * s.imageSize * F : 0)
+      ? // the transformer's packed copies live on with its weights ('cached'): they are there when decoding too
+        transformerFixedBytes +
+        decoderFixedBytes +
+        decodeChunk * decoderPerImageBytes +
+        (decodeChunk < batch ? batch * 3 * s.imageSize * s.imageSize * F : 0)
       : 0;
   return {
     batch,
@@ -284,16 +288,19 @@ export async function assertBatchFits(
   const fits = (bytes: number, e: GenerationMemoryEstimate, packing: WasmWeightPacking): boolean =>
     packing === 'cached' ? bytes - Math.min(held, e.transformerFixedBytes) <= budget - held : bytes <= budget;
   const packings: WasmWeightPacking[] = backend === 'wasm' ? ['cached', 'per-call'] : ['cached'];
-  // the decoder's chunk: the largest that fits on its own (the session is freed before decoding)
-  let decodeChunk = forced ?? batch;
-  if (forced === null) {
-    while (decodeChunk > 1) {
-      const e = estimateGenerationBytes(s, batch, { ...base, decodeChunk });
-      if (fits(e.decoderBytes, e, 'per-call')) break;
-      decodeChunk--;
+  // the decoder's chunk: the largest that fits on its own (the session is freed before decoding), with the packing's copies
+  const decodeChunkOf = (packing: WasmWeightPacking): number => {
+    let dc = forced ?? batch;
+    while (dc > 1 && forced === null) {
+      const e = estimateGenerationBytes(s, batch, { ...base, weightPacking: packing, decodeChunk: dc });
+      if (fits(e.decoderBytes, e, packing)) break;
+      dc--;
     }
-  }
+    return dc;
+  };
+  const decodeChunks = new Map(packings.map((p) => [p, decodeChunkOf(p)]));
   const plan = (packing: WasmWeightPacking, chunk: number): GenerationPlan | null => {
+    const decodeChunk = decodeChunks.get(packing)!;
     const e = estimateGenerationBytes(s, batch, { ...base, weightPacking: packing, chunk, decodeChunk });
     return fits(e.transformerBytes, e, packing) && fits(e.decoderBytes, e, packing)
       ? { weightPacking: packing, chunk, decodeChunk, estimate: e }
