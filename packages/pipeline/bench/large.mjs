@@ -50,7 +50,17 @@ const out = { depth, backend: info.name, adapter: info.reason, threads: info.thr
 let t0 = performance.now();
 let model;
 try {
-  model = await loadModel({ ...files, config: `d${depth}` });
+  let shown = -1;
+  model = await loadModel(
+    { ...files, config: `d${depth}` },
+    {
+      onProgress: (p) => {
+        const pct = Math.floor(p.fraction * 10);
+        if (pct > shown)
+          process.stderr.write(`load ${p.stage} ${(shown = pct) * 10}% at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      },
+    },
+  );
 } catch (e) {
   clearInterval(timer);
   console.log(JSON.stringify({ ...out, loaded: false, error: `${e.constructor.name}: ${e.message}`, peakRssMiB: Math.round(peak.rss) }));
@@ -63,7 +73,19 @@ out.backendMiB = Math.round(tf.memory().numBytes / MiB);
 out.afterLoad = { rssMiB: Math.round(peak.rss), jsPeakMiB: Math.round(peak.js) };
 if (!args.includes('--no-generate')) {
   t0 = performance.now();
-  const r = await generate(model.vae, model.var, { labels: [1], seed: 0, cfg: 1.5, topK: 900, topP: 0.96 });
+  const scaleS = [];
+  const r = await generate(model.vae, model.var, {
+    labels: [1],
+    seed: 0,
+    cfg: 1.5,
+    topK: 900,
+    topP: 0.96,
+    onScale: (e) => {
+      scaleS.push((performance.now() - t0) / 1000);
+      process.stderr.write(`scale ${e.si + 1}/${e.scales} (${e.pn}×${e.pn}) at ${scaleS.at(-1).toFixed(1)} s\n`);
+    },
+  });
+  out.scaleS = scaleS.map((v) => Number(v.toFixed(2)));
   out.generateS = (performance.now() - t0) / 1000;
   const px = await r.images.data();
   out.imageShape = r.images.shape;

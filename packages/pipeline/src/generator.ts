@@ -47,7 +47,7 @@ interface RequestBase extends Partial<SamplingSettings> {
   seed?: number;
   /** Or your own random source (then `seed` is ignored). */
   rng?: RandomSource;
-  /** Images per forward pass (default 16; bounds memory. The images of a seed depend on it). */
+  /** Images per generation call (default 16; a batch larger than memory allows runs in chunks that fit, see @var/sampling's `chunk`. The images of a seed depend on it). */
   batchSize?: number;
   /** Stop early: the call rejects with an `AbortError` and frees every tensor. */
   signal?: AbortSignal;

@@ -48,7 +48,11 @@ export function generateCommand(ctx: Ctx): Command {
     .option('--top-p <p>', 'nucleus sampling threshold in (0, 1) (0 = off)')
     .option('--more-smooth', 'the official "more smooth" Gumbel-softmax preview (not for evaluation)')
     .option('-o, --out <dir>', 'output directory', 'var-out')
-    .option('--batch <n>', 'images per forward pass (bounds memory; the images of a seed depend on it)', '16')
+    .option(
+      '--batch <n>',
+      'images per generation (a batch larger than memory allows runs in chunks that fit; the images of a seed depend on it)',
+      '16',
+    )
     .option('--no-grid', 'do not write grid.png')
     .option('--cols <n>', 'grid columns (default: one row per class with --count > 1, else 10 per row)')
     .option('--progression', 'also write a per-scale strip per image: the image after each scale');
