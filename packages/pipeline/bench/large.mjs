@@ -18,23 +18,32 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@var/core';
 import { disposeModel, loadModel } from '@var/models';
 import { generate } from '@var/sampling';
+import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const depth = Number(args[0]);
-const dir = args[1];
-if (![16, 20, 24, 30].includes(depth) || !dir) {
-  console.error('usage: large.mjs 16|20|24|30 DIR [--backend webgpu|wasm] [--threads N] [--no-generate]');
+const USAGE = `usage: node packages/pipeline/bench/large.mjs 16|20|24|30 DIR [--backend webgpu|wasm] [--threads 2] [--no-generate]
+
+Loads DIR/vae_ch160v4096z32.pth and DIR/var_dDEPTH.pth (written by make_official_checkpoint.py DEPTH DIR)
+on the backend and generates one 256 px image with CFG; prints one JSON line (see the header of this file).`;
+const { values: o, positionals } = parseCommand(
+  USAGE,
+  {
+    backend: { type: 'string', default: 'webgpu' },
+    threads: { type: 'string', default: '2' },
+    'no-generate': { type: 'boolean', default: false },
+  },
+  { positionals: 2 },
+);
+const depth = Number(positionals[0]);
+const dir = positionals[1];
+if (![16, 20, 24, 30].includes(depth)) {
+  console.error(`depth must be 16, 20, 24 or 30, got ${positionals[0]}\n\n${USAGE}`);
   process.exit(2);
 }
 const files = { vae: join(dir, 'vae_ch160v4096z32.pth'), var: join(dir, `var_d${depth}.pth`) };
 for (const f of Object.values(files))
   if (!existsSync(f)) throw new Error(`${f} is missing (write it with make_official_checkpoint.py ${depth} ${dir})`);
-const backend = flag('--backend', 'webgpu');
-const threads = Number(flag('--threads', '2'));
+const backend = o.backend;
+const threads = positiveArg(USAGE, 'threads', o.threads);
 
 const MiB = 2 ** 20;
 const peak = { rss: 0, js: 0 };
@@ -71,7 +80,7 @@ out.loadS = (performance.now() - t0) / 1000;
 out.params = model.vae.numParameters() + model.var.numParameters();
 out.backendMiB = Math.round(tf.memory().numBytes / MiB);
 out.afterLoad = { rssMiB: Math.round(peak.rss), jsPeakMiB: Math.round(peak.js) };
-if (!args.includes('--no-generate')) {
+if (!o['no-generate']) {
   t0 = performance.now();
   const scaleS = [];
   const r = await generate(model.vae, model.var, {
