@@ -70,21 +70,6 @@ export function transpose2D<T extends TensorData | Float32Array>(data: T, rows: 
   return out;
 }
 
-/** A 2-D checkpoint tensor (r, c) transposed to (c, r), same dtype (a new array). */
-export function transposeRaw(name: string, t: RawTensor): RawTensor {
-  if (t.shape.length !== 2) throw new CheckpointError(`${name}: expected a 2-D tensor to transpose, got shape [${t.shape}]`);
-  const [r, c] = t.shape;
-  return { dtype: t.dtype, shape: [c, r], data: transpose2D(t.data, r, c) };
-}
-
-/**
- * Float32 data of parameter `spec` in the model's layout, from its official checkpoint tensor:
- * linear weights transposed in the same pass (one new array), others as {@link rawToFloat32} gives them.
- */
-export function storedFloat32(spec: ParamSpec, t: RawTensor): Float32Array {
-  return rawToFloat32(spec.name, spec.linear ? transposeRaw(spec.name, t) : t);
-}
-
 function linearNames(config: VARConfig): Map<string, number[]> {
   return new Map(
     paramShapes(config)
