@@ -43,11 +43,13 @@ fi
 # Debian's PyTorch for the tests that run the official VAR code (../shared/reference/VAR) on
 # files var.ts writes (.pth writer, official model directories, trainer checkpoints), and pytz,
 # which the official utils/misc.py imports. The tests call /usr/bin/python3; without torch they
-# skip with a logged reason.
-if ! /usr/bin/python3 -c 'import torch, pytz' >/dev/null 2>&1; then
+# skip with a logged reason. libopenblas0-pthread: without it (--no-install-recommends) torch's
+# libblas.so.3 is netlib's reference BLAS, 50-70x slower here, which makes those tests slow and
+# every PyTorch baseline of `pnpm bench` meaningless (the bench checks it: torch-side.ts).
+if ! /usr/bin/python3 -c 'import torch, pytz' >/dev/null 2>&1 || [ -z "$(dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep ' installed')" ]; then
   export DEBIAN_FRONTEND=noninteractive
-  log "installing python3-torch python3-tz (for the official-code interop tests)"
-  if $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq --no-install-recommends python3-torch python3-tz >/dev/null; then
+  log "installing python3-torch python3-tz libopenblas0-pthread (for the official-code interop tests)"
+  if $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq --no-install-recommends python3-torch python3-tz libopenblas0-pthread >/dev/null; then
     log "ok: torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?')"
   else
     log "python3-torch install failed; the official-code interop tests will skip"

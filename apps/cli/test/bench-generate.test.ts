@@ -23,7 +23,7 @@ import {
   type CaseResult,
   type GenerateBenchReport,
 } from '../src/bench/generate-report.js';
-import type { TorchAnchorResult } from '../src/bench/torch-side.js';
+import { findTorchPython, probeTorchBlas, type TorchAnchorResult } from '../src/bench/torch-side.js';
 import { decodeFlops, transformerFlops } from '../src/bench/flops.js';
 
 const fc = loadFixtureCase();
@@ -208,11 +208,37 @@ describe('var bench --generate', () => {
     expect(lines[1]).toContain('total ≤ 1.5×: missed by 0.30×; RSS ≤ 1×: missed by 0.25×');
     rep.rows[1] = { status: 'ok', case: 'd16', backend: 'wasm', threads: 2, result: row(2, 28_000, 1800) };
     expect(renderMarkdown(rep)).toContain('total ≤ 1.5×: met; RSS ≤ 1×: met');
+    // PyTorch's BLAS is shown; netlib's reference BLAS is flagged as no baseline
+    rep.torch = {
+      ...rep.torch!,
+      blas: { library: '/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3', reference: false, peakGflops: 150, n: 1024 },
+    };
+    expect(renderMarkdown(rep)).toContain(
+      "PyTorch's BLAS: `/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3`; its 1024×1024×1024 float32 matMul on 2 threads: 150.0 GFLOP/s",
+    );
+    expect(renderMarkdown(rep)).not.toContain('reference BLAS');
+    rep.torch = { ...rep.torch, blas: { library: '/usr/lib/x86_64-linux-gnu/blas/libblas.so.3', reference: true, peakGflops: 3, n: 1024 } };
+    expect(renderMarkdown(rep)).toContain("**Warning: this is netlib's reference BLAS");
     rep.torch = { python: null, torch: null, anchor: null, skipped: 'no python with torch' };
     rep.torchRows = [{ status: 'skipped', case: 'd16', reason: 'no python with torch' }];
     const md = renderMarkdown(rep);
     expect(md).toContain('PyTorch side skipped: no python with torch.');
     expect(md).not.toContain('| PyTorch total s |');
+  });
+
+  it("probes PyTorch's BLAS and its matMul rate (skipped without a python that has torch)", async (ctx) => {
+    const py = await findTorchPython();
+    if (!py.python) {
+      console.log(`skipped: no python with torch (${py.tried.join('; ')})`);
+      ctx.skip();
+      return;
+    }
+    const b = await probeTorchBlas(py.python, 256);
+    expect(b).not.toBeNull();
+    expect(b!.n).toBe(256);
+    expect(b!.peakGflops).toBeGreaterThan(0);
+    expect(b!.library, 'a BLAS library mapped in the torch process').toMatch(/blas/i);
+    console.log(`PyTorch BLAS ${b!.library} (reference: ${b!.reference}), 256³ matMul ${b!.peakGflops.toFixed(1)} GFLOP/s`);
   });
 
   it('d20 against d16: time ratios beside FLOP ratios, per backend and thread count', () => {

@@ -7,7 +7,13 @@
  * ArrayBuffers: the weights must never all be there at once on webgpu), what the backend
  * holds, and whether the image is finite. A benchmark for the issue's note, not a CI test.
  *
- *   node packages/pipeline/bench/large.mjs DEPTH DIR [--backend webgpu|wasm] [--threads N] [--no-generate]
+ * It first scans the VQVAE file for tensors that hold NaN or ±Infinity (`vaeNonFinite`: their
+ * names). make_official_checkpoint.py re-draws only the VQVAE's matrices; the official build
+ * leaves its biases uninitialised, so such a file can hold NaN biases, and then the decoded
+ * image is NaN in PyTorch as here (on wasm a final clamp turns NaN into -1, on webgpu it stays
+ * NaN). `--scan-var` scans the VAR file too (seconds per GB).
+ *
+ *   node packages/pipeline/bench/large.mjs DEPTH DIR [--backend webgpu|wasm] [--threads N] [--no-generate] [--scan-var]
  *
  * Build first (`pnpm build`). On a machine without a GPU, webgpu runs on Mesa's lavapipe
  * (correct, slow); wasm refuses d24 and d30 before reading a weight.
@@ -15,12 +21,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { openStateDict, readTensors } from '@var/checkpoint';
 import { initBackend } from '@var/core';
 import { disposeModel, loadModel } from '@var/models';
 import { generate } from '@var/sampling';
 import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
-const USAGE = `usage: node packages/pipeline/bench/large.mjs 16|20|24|30 DIR [--backend webgpu|wasm] [--threads 2] [--no-generate]
+const USAGE = `usage: node packages/pipeline/bench/large.mjs 16|20|24|30 DIR [--backend webgpu|wasm] [--threads 2] [--no-generate] [--scan-var]
 
 Loads DIR/vae_ch160v4096z32.pth and DIR/var_dDEPTH.pth (written by make_official_checkpoint.py DEPTH DIR)
 on the backend and generates one 256 px image with CFG; prints one JSON line (see the header of this file).`;
@@ -30,6 +37,7 @@ const { values: o, positionals } = parseCommand(
     backend: { type: 'string', default: 'webgpu' },
     threads: { type: 'string', default: '2' },
     'no-generate': { type: 'boolean', default: false },
+    'scan-var': { type: 'boolean', default: false },
   },
   { positionals: 2 },
 );
@@ -54,8 +62,29 @@ const sample = () => {
 };
 const timer = setInterval(sample, 50);
 
+/** Names of the floating-point tensors of a checkpoint that hold NaN or ±Infinity. */
+async function nonFiniteTensors(path) {
+  const reader = await openStateDict(path);
+  const bad = [];
+  try {
+    for await (const [name, t] of readTensors(reader, reader.entries.keys())) {
+      if (!(t.data instanceof Float32Array || t.data instanceof Float64Array)) continue;
+      const d = t.data;
+      let acc = 0;
+      for (let i = 0; i < d.length; i++) acc += d[i] * 0; // NaN once any value is NaN or ±Infinity
+      if (Number.isNaN(acc)) bad.push(name);
+    }
+  } finally {
+    await reader.close();
+  }
+  return bad;
+}
+const scanned = { vaeNonFinite: await nonFiniteTensors(files.vae) };
+if (o['scan-var']) scanned.varNonFinite = await nonFiniteTensors(files.var);
+sample();
+
 const info = await initBackend(backend, backend === 'wasm' ? { threads } : {});
-const out = { depth, backend: info.name, adapter: info.reason, threads: info.threads ?? null };
+const out = { depth, backend: info.name, adapter: info.reason, threads: info.threads ?? null, ...scanned };
 let t0 = performance.now();
 let model;
 try {

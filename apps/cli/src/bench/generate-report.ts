@@ -167,7 +167,13 @@ export interface GenerateBenchReport {
   webgpu: ProbeResult | null;
   rows: ReportRow[];
   /** The PyTorch side: where it ran from, or why it was skipped. */
-  torch?: { python: string | null; torch: string | null; anchor: string | null; skipped: string | null };
+  torch?: {
+    python: string | null;
+    torch: string | null;
+    anchor: string | null;
+    skipped: string | null;
+    blas?: { library: string | null; reference: boolean; peakGflops: number; n: number } | null;
+  };
   torchRows?: TorchRow[];
   load?: LoadRow[];
   /** Why the loading comparison did not run for a model (e.g. no d16 checkpoint directory). */
@@ -323,6 +329,18 @@ function renderTorch(rep: GenerateBenchReport, L: string[]): void {
     L.push('tiny (B=2), so tiny is not like for like; var.ts d16 is one cold run, PyTorch warm. Targets of issue [11] at 2 threads:');
     L.push(`d16 total ≤ ${TORCH_TARGETS.d16.total}×, peak RSS ≤ ${TORCH_TARGETS.d16.rss}×; mid total ≤ ${TORCH_TARGETS.mid.total}×.`);
     L.push('');
+    const b = rep.torch.blas;
+    if (b) {
+      L.push(
+        `PyTorch's BLAS: \`${b.library ?? 'none found'}\`; its ${b.n}×${b.n}×${b.n} float32 matMul on 2 threads: ${b.peakGflops.toFixed(1)} GFLOP/s (the var.ts`,
+      );
+      L.push("rows give wasm's matMul peak of the same size beside theirs).");
+      if (b.reference)
+        L.push(
+          "**Warning: this is netlib's reference BLAS: every PyTorch figure below is many times slower than PyTorch with OpenBLAS (`apt-get install libopenblas0-pthread`).**",
+        );
+      L.push('');
+    }
   }
   const rows = rep.torchRows ?? [];
   for (const t of rows) {

@@ -41,6 +41,19 @@ export interface TorchSide {
   anchor: string | null;
   /** Why the PyTorch side is skipped (null when it runs). */
   skipped: string | null;
+  /** The BLAS library torch's process mapped after a product, and its matMul rate (see {@link probeTorchBlas}). */
+  blas?: TorchBlas | null;
+}
+
+/** What PyTorch multiplies with here: a reference BLAS makes every PyTorch figure many times slower. */
+export interface TorchBlas {
+  /** Path of the BLAS shared library in the process (e.g. …/openblas-pthread/libblas.so.3), or null if none was found. */
+  library: string | null;
+  /** True for netlib's reference BLAS (Debian's libblas3), which has no optimised kernels. */
+  reference: boolean;
+  /** GFLOP/s of an n×n×n float32 matMul on 2 threads, median of 5 after a warm-up. */
+  peakGflops: number;
+  n: number;
 }
 
 interface Proc {
@@ -96,7 +109,36 @@ export async function probeTorchSide(root: string, opts: { anchor?: string; disa
     return { python: null, torch: null, anchor, skipped: `the official reference code is absent (${ref}/models/var.py; set VAR_REF)` };
   const py = await findTorchPython();
   if (!py.python) return { python: null, torch: null, anchor, skipped: `no python with torch (tried ${py.tried.join('; ')})` };
-  return { python: py.python, torch: py.torch, anchor, skipped: null };
+  return { python: py.python, torch: py.torch, anchor, skipped: null, blas: await probeTorchBlas(py.python, 1024) };
+}
+
+const TORCH_BLAS_PY = `
+import sys, time, json, torch
+torch.set_num_threads(2)
+n = int(sys.argv[1]); a = torch.randn(n, n); b = torch.randn(n, n); a @ b
+ts = []
+for _ in range(5):
+    t0 = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t0)
+libs = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l.split()[-1].lower()}) if sys.platform == 'linux' else []
+print(json.dumps({"n": n, "peakGflops": 2 * n ** 3 / sorted(ts)[2] / 1e9, "libs": libs}))
+`;
+
+/**
+ * Which BLAS PyTorch uses and how fast it multiplies (an n×n×n float32 product, 2 threads). Debian's
+ * python3-torch calls whatever provides libblas.so.3: installed without recommends that is netlib's
+ * reference BLAS (package libblas3), 50-70× slower than OpenBLAS (libopenblas0-pthread) on this CPU,
+ * which would make every PyTorch baseline meaninglessly slow. Null when the probe fails.
+ */
+export async function probeTorchBlas(python: string, n: number): Promise<TorchBlas | null> {
+  const p = await runProc(python, ['-c', TORCH_BLAS_PY, String(n)], 300, torchEnv());
+  try {
+    const r = lastJson<{ n: number; peakGflops: number; libs: string[] }>(p);
+    const library = r.libs.find((l) => /libblas|openblas|mkl|blis/i.test(l)) ?? null;
+    const reference = library !== null && /\/blas\/libblas\.so/.test(library);
+    return { library, reference, peakGflops: r.peakGflops, n: r.n };
+  } catch {
+    return null;
+  }
 }
 
 function lastJson<T>(p: Proc): T {

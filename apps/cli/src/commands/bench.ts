@@ -468,6 +468,11 @@ export async function benchGenerateAction(ui: Ui, args: string[], o: BenchOpts):
     ...rows.flatMap((r) => (r.status === 'failed' ? [`${r.case} ${r.backend}${r.threads ? ` ×${r.threads}` : ''}: ${r.reason}`] : [])),
     ...ok.flatMap((r) => checkResult(r).map((m) => `${r.case} ${r.backend}${r.threads ? ` ×${r.threads}` : ''}: ${m}`)),
     ...torchRows.flatMap((t) => (t.status === 'failed' ? [`${t.case} PyTorch: ${t.reason}`] : [])),
+    ...(torch.blas?.reference
+      ? [
+          `PyTorch multiplies with netlib's reference BLAS (${torch.blas.library}, ${torch.blas.peakGflops.toFixed(1)} GFLOP/s): its figures are no baseline; apt-get install libopenblas0-pthread`,
+        ]
+      : []),
     ...load.flatMap((m) => [
       ...(m.torch.status === 'failed' ? [`${m.model} torch.load: ${m.torch.reason}`] : []),
       ...m.rows.flatMap((r) =>

@@ -430,6 +430,8 @@ const MIN_FAST_WORK = 16384;
 /** Item-by-item batches need this much work per item to beat tfjs's loop (measured break-even
  * near 128×64×128 per item). */
 const MIN_FAST_ITEM_WORK = 1 << 16;
+/** `a·bᵀ` with at most this many rows is computed as `(b·aᵀ)ᵀ` (see fastBatchMatMul). */
+const SWAP_MAX_ROWS = 64;
 
 let originalBatchMatMul: KernelConfig | undefined;
 const originalKernels = new Map<string, KernelConfig>();
@@ -566,9 +568,21 @@ function fastBatchMatMul(args: { inputs: NamedTensorInfoMap; backend: unknown; a
       const t3 = r.run('Reshape', { x: t }, { shape: [batch, cols, rows] });
       return r.run('Transpose', { x: t3 }, { perm: [0, 2, 1] });
     };
+    const mm = (x: TensorInfo, y: TensorInfo): TensorInfo => r.run('__var_wasm_BatchMatMul_orig', { a: x, b: y }, {});
+    if (transposeB && !transposeA && batchA === 1 && batchB === 1 && M <= SWAP_MAX_ROWS && M < N) {
+      // a·bᵀ with few rows (the gradient into the input of a linear layer fed by one vector per
+      // sample, e.g. adaLN): XNNPACK would transpose and then pack all of b; (a·bᵀ)ᵀ = b·aᵀ
+      // packs only the small aᵀ and reads b as stored.
+      const b2 = r.run('Reshape', { x: b }, { shape: [1, N, K] });
+      const at = contiguous(a, 1, K, M, true); // (1, K, M)
+      const ct = mm(b2, at); // (1, N, M)
+      const c = r.run('Transpose', { x: ct }, { perm: [0, 2, 1] });
+      const out = r.run('Reshape', { x: c }, { shape: outShape });
+      r.finish(out);
+      return out;
+    }
     const a3 = contiguous(a, batchA, M, K, transposeA); // (batchA, M, K)
     const b3 = contiguous(b, batchB, K, N, transposeB); // (batchB, K, N)
-    const mm = (x: TensorInfo, y: TensorInfo): TensorInfo => r.run('__var_wasm_BatchMatMul_orig', { a: x, b: y }, {});
     let res: TensorInfo;
     if (batchB === 1) {
       // b shared by every item of a: fold a's batch into its rows.

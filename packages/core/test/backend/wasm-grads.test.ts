@@ -267,6 +267,8 @@ describe('wasm training kernels', () => {
       { a: [30, 40], b: [30, 20], tA: true, tB: false },
       { a: [40, 30], b: [20, 30], tA: false, tB: true },
       { a: [30, 40], b: [20, 30], tA: true, tB: true },
+      { a: [8, 300], b: [200, 300], tA: false, tB: true }, // few rows: computed as (b·aᵀ)ᵀ
+      { a: [1, 64, 96], b: [1, 150, 96], tA: false, tB: true }, // the same at the row limit, batch 1
       { a: [6, 40, 32], b: [6, 32, 24], tA: false, tB: false }, // small items: tfjs's loop
       { a: [2, 2, 130, 64], b: [2, 2, 130, 64], tA: false, tB: true }, // attention q·kᵀ, item by item
       { a: [3, 64, 130], b: [3, 64, 128], tA: true, tB: false },
