@@ -517,7 +517,40 @@ function fastUnpack(args: SliceArgs): TensorInfo[] {
   return outs;
 }
 
+/**
+ * Identity (and a Cast to the same dtype) without a copy: the output shares the input's memory,
+ * and a Cast to bool that gives 0/1 (tfjs-backend-wasm's keeps the number: 2 → 2, 0.5 → 0);
+ * as the wasm Reshape does (and the cpu backend's Identity). tfjs-backend-wasm copies the whole
+ * tensor, and tfjs's gradients call Identity thousands of times per training step (≈7900 in one
+ * mid-config step). No wasm kernel writes into its inputs, so the sharing is invisible.
+ */
+function sharedIdentity(args: SliceArgs): TensorInfo {
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype === 'string') return originalKernels.get(tf.Identity)!.kernelFunc(args as never) as TensorInfo;
+  (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+function fastCast(args: SliceArgs): TensorInfo {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
+  if (dtype === 'bool' && (x.dtype === 'float32' || x.dtype === 'int32')) {
+    // tfjs-backend-wasm 4.22 copies the numbers into the bool bytes (2 stays 2, 0.5 becomes 0)
+    const backend = args.backend as WasmBackendLike;
+    const out = backend.makeOutput(x.shape, 'bool');
+    const xv = backend.typedArrayFromHeap(x);
+    const ov = backend.typedArrayFromHeap(out);
+    for (let i = 0; i < xv.length; i++) ov[i] = xv[i] !== 0 ? 1 : 0;
+    return out;
+  }
+  if (x.dtype !== dtype || x.dtype === 'string') return originalKernels.get(tf.Cast)!.kernelFunc(args as never) as TensorInfo;
+  (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype };
+}
+
 const FAST_REPLACEMENTS: ReadonlyArray<[string, KernelFunc]> = [
+  [tf.Identity, sharedIdentity as unknown as KernelFunc],
+  [tf.Cast, fastCast as unknown as KernelFunc],
   [tf.AvgPoolGrad, avgPoolGrad as unknown as KernelFunc],
   [tf.Slice, fastSlice as unknown as KernelFunc],
   [tf.SplitV, fastSplitV as unknown as KernelFunc],
@@ -715,13 +748,16 @@ export const WASM_FAST_KERNELS: readonly string[] = [
   tf.Slice,
   tf.SplitV,
   tf.Unpack,
+  tf.Identity,
+  tf.Cast,
 ];
 
 /**
  * Register, for backend 'wasm', the gradient kernels that TensorFlow.js's wasm backend lacks
  * and VQVAE/VAR training needs (see the module comment), and replace the slow ones of
  * {@link WASM_FAST_KERNELS} (BatchMatMul with transposes/batches, Conv2DBackpropInput,
- * AvgPoolGrad, slicing) by versions that run on XNNPACK or copy only what they return. Kernels already registered (by an earlier call, or by a
+ * AvgPoolGrad, slicing, Identity and same-dtype Cast) by versions that run on XNNPACK, copy only
+ * what they return, or share the input's memory. Kernels already registered (by an earlier call, or by a
  * future tfjs version that has them) are left alone. Safe to call any number of times, before
  * or after the wasm backend is initialised. Returns the names it registered in this call.
  */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/index.js';
+import { ensureGradients, initBackend } from '../../src/index.js';
 import { WASM_FAST_KERNELS } from '../../src/backend/wasm-kernels.js';
 
 /** Reference: the element-wise definition of a slice on the host. */
@@ -98,5 +98,47 @@ describe('wasm Slice / SplitV / Unpack replacements', () => {
     const y = tf.slice(x, [10, 3], [5, 7]);
     expect(Array.from(y.dataSync())).toEqual(refSlice(x.dataSync(), [64, 64], [10, 3], [5, 7]));
     tf.dispose([x, big, y]);
+  });
+});
+
+describe('wasm Identity and same-dtype Cast share memory', () => {
+  it('give the input values without a new buffer; the input and the copy outlive each other; gradients still flow', async () => {
+    await ensureGradients();
+    expect(WASM_FAST_KERNELS).toContain('Identity');
+    expect(WASM_FAST_KERNELS).toContain('Cast');
+    const be = tf.backend() as unknown as { numDataIds(): number };
+    const n0 = tf.memory().numTensors;
+    const ids0 = be.numDataIds();
+    const x = tf.tensor([1.5, -2, 3], [3]);
+    const ids1 = be.numDataIds();
+    const c = tf.clone(x);
+    const s = tf.cast(x, 'float32');
+    expect(be.numDataIds(), 'no new buffer').toBe(ids1);
+    x.dispose(); // the shared memory lives on with c and s
+    expect(Array.from(c.dataSync())).toEqual([1.5, -2, 3]);
+    c.dispose();
+    expect(Array.from(s.dataSync())).toEqual([1.5, -2, 3]);
+    // a Cast to another dtype still converts (and makes a buffer)
+    const i = tf.cast(s, 'int32');
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(i.dataSync())).toEqual([1, -2, 3]);
+    tf.tidy(() => {
+      const b = tf.cast(tf.tensor([0, 2, -3], [3], 'int32'), 'bool');
+      const bf = tf.cast(tf.tensor([0, 0.5, Number.NaN], [3]), 'bool');
+      expect(Array.from(b.dataSync()), 'int32 to bool').toEqual([0, 1, 1]);
+      expect(Array.from(bf.dataSync()), 'float32 to bool: non-zero is true, as on cpu').toEqual([0, 1, 1]);
+    });
+    tf.dispose([s, i]);
+    // strings keep tfjs's own kernel
+    const str = tf.tensor(['a', 'b']);
+    const strC = tf.clone(str);
+    expect(strC.dataSync()).toEqual(['a', 'b']);
+    tf.dispose([str, strC]);
+    const v = tf.tensor([1, 2, 3]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.clone(t), tf.cast(t, 'float32'))))(v);
+    expect(Array.from(g.dataSync())).toEqual([2, 4, 6]);
+    tf.dispose([v, g]);
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(be.numDataIds()).toBe(ids0);
   });
 });
