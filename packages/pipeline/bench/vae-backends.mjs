@@ -55,6 +55,7 @@ const out = { file: positionals[0], zeroed, scales: cfg.vPatchNums };
 const images = {};
 for (const backend of ['wasm', 'webgpu']) {
   const info = await initBackend(backend, backend === 'wasm' ? { threads } : {});
+  process.stderr.write(`${backend}: ${info.reason}\n`);
   const vae = VQVAE.fromStateDict(sd, cfg);
   const idx = tokens.map((t) => tf.tensor2d(t, [1, t.length], 'int32'));
   const t0 = performance.now();
@@ -64,13 +65,13 @@ for (const backend of ['wasm', 'webgpu']) {
   tf.dispose([img, ...idx]);
   vae.dispose();
   images[backend] = px;
-  out[backend] = {
-    adapter: info.reason,
-    seconds: Number(s.toFixed(2)),
-    finite: px.every(Number.isFinite),
-    min: Math.min(...px),
-    max: Math.max(...px),
-  };
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of px) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  out[backend] = { adapter: info.reason, seconds: Number(s.toFixed(2)), finite: px.every(Number.isFinite), min, max };
 }
 let maxDiff = 0;
 for (let i = 0; i < images.wasm.length; i++) maxDiff = Math.max(maxDiff, Math.abs(images.wasm[i] - images.webgpu[i]));
