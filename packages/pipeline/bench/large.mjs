@@ -13,7 +13,7 @@
  * image is NaN in PyTorch as here (on wasm a final clamp turns NaN into -1, on webgpu it stays
  * NaN). `--scan-var` scans the VAR file too (seconds per GB).
  *
- *   node packages/pipeline/bench/large.mjs DEPTH DIR [--backend webgpu|wasm] [--threads N] [--no-generate] [--scan-var]
+ *   node packages/pipeline/bench/large.mjs DEPTH DIR [--backend webgpu|wasm] [--threads N] [--no-generate] [--scan-var] [--shared-aln]
  *
  * Build first (`pnpm build`). On a machine without a GPU, webgpu runs on Mesa's lavapipe
  * (correct, slow); wasm refuses d24 and d30 before reading a weight.
@@ -23,14 +23,16 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { openStateDict, readTensors } from '@var/checkpoint';
 import { initBackend } from '@var/core';
-import { disposeModel, loadModel } from '@var/models';
+import { disposeModel, loadModel, presetConfig } from '@var/models';
 import { generate } from '@var/sampling';
 import { parseCommand, positiveArg } from '../../../tooling/script-args.mjs';
 
-const USAGE = `usage: node packages/pipeline/bench/large.mjs 16|20|24|30 DIR [--backend webgpu|wasm] [--threads 2] [--no-generate] [--scan-var]
+const USAGE = `usage: node packages/pipeline/bench/large.mjs 16|20|24|30 DIR [--backend webgpu|wasm] [--threads 2] [--no-generate] [--scan-var] [--shared-aln]
 
 Loads DIR/vae_ch160v4096z32.pth and DIR/var_dDEPTH.pth (written by make_official_checkpoint.py DEPTH DIR)
-on the backend and generates one 256 px image with CFG; prints one JSON line (see the header of this file).`;
+on the backend and generates one 256 px image with CFG; prints one JSON line (see the header of this file).
+--shared-aln: the VAR file uses shared AdaLN (make_official_checkpoint.py writes d30 so; the released d16-d30
+and the presets do not).`;
 const { values: o, positionals } = parseCommand(
   USAGE,
   {
@@ -38,6 +40,7 @@ const { values: o, positionals } = parseCommand(
     threads: { type: 'string', default: '2' },
     'no-generate': { type: 'boolean', default: false },
     'scan-var': { type: 'boolean', default: false },
+    'shared-aln': { type: 'boolean', default: false },
   },
   { positionals: 2 },
 );
@@ -51,6 +54,8 @@ const files = { vae: join(dir, 'vae_ch160v4096z32.pth'), var: join(dir, `var_d${
 for (const f of Object.values(files))
   if (!existsSync(f)) throw new Error(`${f} is missing (write it with make_official_checkpoint.py ${depth} ${dir})`);
 const backend = o.backend;
+const preset = presetConfig(`d${depth}`);
+const config = o['shared-aln'] ? { ...preset, var: { ...preset.var, sharedAln: true } } : `d${depth}`;
 const threads = positiveArg(USAGE, 'threads', o.threads);
 
 const MiB = 2 ** 20;
@@ -90,7 +95,7 @@ let model;
 try {
   let shown = -1;
   model = await loadModel(
-    { ...files, config: `d${depth}` },
+    { ...files, config },
     {
       onProgress: (p) => {
         const pct = Math.floor(p.fraction * 10);

@@ -28,8 +28,16 @@ export function checkStateDict(specs: ParamSpec[], sd: StateDict | TensorShapes,
   const unexpected = strict ? r.unexpected : [];
   if (missing.length || unexpected.length || r.mismatched.length) {
     const report = formatStateDictReport({ ...r, missing, unexpected, ok: false, name: 'the VAR config' }, { limit: 12 });
+    // the one difference users meet most: a shared-AdaLN checkpoint (one shared_ada_lin, per-block ada_gss) against a
+    // per-block config, or the reverse
+    const fileShared = sd.has('shared_ada_lin.1.weight');
+    const configShared = specs.some((s) => s.name === 'shared_ada_lin.1.weight');
+    const hint =
+      fileShared !== configShared
+        ? `\nThe checkpoint ${fileShared ? 'uses' : 'does not use'} shared AdaLN (shared_ada_lin.*${fileShared ? ' and blocks.N.ada_gss' : ''}) and the config ${configShared ? 'does' : 'does not'}: load it with sharedAln: ${fileShared} in the VAR config (CLI: a --config file with "shared_aln": ${fileShared}).`
+        : '';
     throw new CheckpointError(
-      `${report}\nCheck that the config (depth, embed_dim, num_heads, patch_nums, vocab size, Cvae, shared_aln, attn_l2_norm) is the one the checkpoint was trained with.`,
+      `${report}${hint}\nCheck that the config (depth, embed_dim, num_heads, patch_nums, vocab size, Cvae, shared_aln, attn_l2_norm) is the one the checkpoint was trained with.`,
     );
   }
 }

@@ -59,3 +59,20 @@ describe('non-finite training input', () => {
     model.dispose();
   }, 300_000);
 });
+
+describe('state dicts of the other AdaLN kind', () => {
+  it('a shared-AdaLN checkpoint against a per-block config (and the reverse): CheckpointError that says which sharedAln loads it', () => {
+    const n0 = tf.memory().numTensors;
+    const shared = VAR.create({ ...cfg, sharedAln: true }, { seed: 1 });
+    const perBlock = VAR.create(cfg, { seed: 1 });
+    const sdShared = shared.stateDict();
+    const sdPerBlock = perBlock.stateDict();
+    shared.dispose();
+    perBlock.dispose();
+    expect(() => VAR.fromStateDict(cfg, sdShared)).toThrow(/uses shared AdaLN .*sharedAln: true/);
+    expect(() => VAR.fromStateDict({ ...cfg, sharedAln: true }, sdPerBlock)).toThrow(/does not use shared AdaLN .*sharedAln: false/);
+    const ok = VAR.fromStateDict({ ...cfg, sharedAln: true }, sdShared);
+    ok.dispose();
+    expect(tf.memory().numTensors).toBe(n0);
+  });
+});
