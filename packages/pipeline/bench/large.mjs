@@ -15,6 +15,12 @@
  *
  *   node packages/pipeline/bench/large.mjs DEPTH DIR [--backend webgpu|wasm] [--threads N] [--no-generate] [--scan-var] [--shared-aln]
  *
+ * make_official_checkpoint.py writes d30 with shared AdaLN (5.5 GB, 1.37 B parameters: load it with
+ * --shared-aln); the released var_d30.pth (2.0 B, 8.1 GB) has per-block AdaLN, as the official
+ * README trains it (only d36-s uses saln). That layout comes from the same script with shared AdaLN off:
+ *   sed 's/shared_aln=depth == 30/shared_aln=False/' ../shared/bench/make_official_checkpoint.py > /tmp/d30.py
+ *   VAR_REF=../shared/reference/VAR /usr/bin/python3 /tmp/d30.py 30 DIR
+ *
  * Build first (`pnpm build`). On a machine without a GPU, webgpu runs on Mesa's lavapipe
  * (correct, slow); wasm refuses d24 and d30 before reading a weight.
  */
