@@ -113,13 +113,13 @@ export async function probeTorchSide(root: string, opts: { anchor?: string; disa
 }
 
 const TORCH_BLAS_PY = `
-import sys, time, json, torch
+import sys, time, json, re, torch
 torch.set_num_threads(2)
 n = int(sys.argv[1]); a = torch.randn(n, n); b = torch.randn(n, n); a @ b
 ts = []
 for _ in range(5):
     t0 = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t0)
-libs = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l.split()[-1].lower()}) if sys.platform == 'linux' else []
+libs = sorted({l.split()[-1] for l in open('/proc/self/maps') if re.search('blas|blis|mkl', l.split()[-1].lower())}) if sys.platform == 'linux' else []
 print(json.dumps({"n": n, "peakGflops": 2 * n ** 3 / sorted(ts)[2] / 1e9, "libs": libs}))
 `;
 
@@ -133,7 +133,7 @@ export async function probeTorchBlas(python: string, n: number): Promise<TorchBl
   const p = await runProc(python, ['-c', TORCH_BLAS_PY, String(n)], 300, torchEnv());
   try {
     const r = lastJson<{ n: number; peakGflops: number; libs: string[] }>(p);
-    const library = r.libs.find((l) => /libblas|openblas|mkl|blis/i.test(l)) ?? null;
+    const library = r.libs.find((l) => /blas|blis|mkl/i.test(l)) ?? null;
     const reference = library !== null && /\/blas\/libblas\.so/.test(library);
     return { library, reference, peakGflops: r.peakGflops, n: r.n };
   } catch {

@@ -46,6 +46,7 @@ interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): backend_util.TypedArray;
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
 }
 
 const BACKEND = 'wasm';
@@ -518,24 +519,27 @@ function fastUnpack(args: SliceArgs): TensorInfo[] {
 }
 
 /**
- * Identity (and a Cast to the same dtype) without a copy: the output shares the input's memory,
- * and a Cast to bool that gives 0/1 (tfjs-backend-wasm's keeps the number: 2 → 2, 0.5 → 0);
- * as the wasm Reshape does (and the cpu backend's Identity). tfjs-backend-wasm copies the whole
+ * Identity and a Cast to the same dtype without a copy: the output shares the input's memory, as
+ * the wasm Reshape does (and the cpu backend's Identity). tfjs-backend-wasm copies the whole
  * tensor, and tfjs's gradients call Identity thousands of times per training step (≈7900 in one
- * mid-config step). No wasm kernel writes into its inputs, so the sharing is invisible.
+ * mid-config step). No wasm kernel writes into its inputs, so the sharing is invisible. A Cast to
+ * bool gives 0/1 (tfjs-backend-wasm's keeps the number: 2 → 2, 0.5 → 0).
  */
+function shareInput(backend: unknown, x: TensorInfo, dtype: tf.DataType): TensorInfo {
+  (backend as WasmBackendLike).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype };
+}
+
 function sharedIdentity(args: SliceArgs): TensorInfo {
   const { x } = args.inputs as { x: TensorInfo };
   if (x.dtype === 'string') return originalKernels.get(tf.Identity)!.kernelFunc(args as never) as TensorInfo;
-  (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  return shareInput(args.backend, x, x.dtype);
 }
 
 function fastCast(args: SliceArgs): TensorInfo {
   const { x } = args.inputs as { x: TensorInfo };
   const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
   if (dtype === 'bool' && (x.dtype === 'float32' || x.dtype === 'int32')) {
-    // tfjs-backend-wasm 4.22 copies the numbers into the bool bytes (2 stays 2, 0.5 becomes 0)
     const backend = args.backend as WasmBackendLike;
     const out = backend.makeOutput(x.shape, 'bool');
     const xv = backend.typedArrayFromHeap(x);
@@ -544,8 +548,7 @@ function fastCast(args: SliceArgs): TensorInfo {
     return out;
   }
   if (x.dtype !== dtype || x.dtype === 'string') return originalKernels.get(tf.Cast)!.kernelFunc(args as never) as TensorInfo;
-  (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype };
+  return shareInput(args.backend, x, dtype);
 }
 
 const FAST_REPLACEMENTS: ReadonlyArray<[string, KernelFunc]> = [
