@@ -6,7 +6,8 @@
  *
  * The JSON holds the options of trainTokenizer ({ "kind": "tokenizer", model, dataset, train, seed, settings, evalSamples })
  * ("init": a finished tokenizer run dir or model file to fine-tune from)
- * or trainVAR ({ "kind": "var", tokenizer, model, dataset, train, seed, settings, eval }). Paths in it are relative to
+ * or trainVAR ({ "kind": "var", tokenizer, model, dataset, train, seed, settings, eval }; "init": a finished VAR run dir
+ * or VAR weights file to start from, e.g. a model directory's var.safetensors). Paths in it are relative to
  * the current directory. Re-running the same command resumes from the last checkpoint. SIGINT/SIGTERM write a
  * checkpoint and exit; SIGKILL loses at most the steps since the last checkpoint.
  * Needs the packages built: pnpm turbo run build --filter @var/train...
@@ -90,6 +91,13 @@ const common = {
 const t0 = Date.now();
 const result =
   spec.kind === 'var'
-    ? await train.trainVAR({ ...common, tokenizer: spec.tokenizer, eval: spec.eval, tokenCacheDir: spec.tokenCacheDir, order: spec.order })
+    ? await train.trainVAR({
+        ...common,
+        tokenizer: spec.tokenizer,
+        eval: spec.eval,
+        tokenCacheDir: spec.tokenCacheDir,
+        order: spec.order,
+        init: spec.init,
+      })
     : await train.trainTokenizer({ ...common, evalSamples: spec.evalSamples, init: spec.init });
 console.log(`[train] ${new Date().toISOString()} ${JSON.stringify(result)} (session ${((Date.now() - t0) / 1000).toFixed(0)} s)`);

@@ -23,6 +23,7 @@ export {
 } from './tokenizer.js';
 export {
   trainVAR,
+  loadVARInit,
   evalVAR,
   cachedTokens,
   tokenCacheKey,

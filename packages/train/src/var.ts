@@ -121,6 +121,52 @@ export interface TrainVAROptions extends SessionOptions {
   /** Digit classifier for MNIST evaluation: default @var/metrics'; `false` to skip. */
   classifier?: DigitClassifierLike | false;
   resume?: 'auto' | 'never';
+  /**
+   * Weights to start from instead of a fresh initialisation (fine-tuning, or training an
+   * earlier model further with a new schedule): a finished VAR run directory (its
+   * model.safetensors), or a VAR weights file with its config in the metadata (as runs write
+   * it) or named by a `model-card.json` beside it (a @var/models model directory's
+   * var.safetensors). Its architecture must equal this run's `model` (after defaults); the
+   * file's path and sha256 become part of the run's config. Only the weights are taken: the
+   * optimizer starts fresh and the schedule is this run's. A resumed run reads its checkpoint.
+   */
+  init?: string;
+}
+
+/** A VAR weights file to start a run from ({@link TrainVAROptions.init}). */
+export async function loadVARInit(
+  pathOrRunDir: string,
+): Promise<{ stateDict: StateDict; config: VARConfig; weightsPath: string; hash: string }> {
+  const { readFile, stat } = await import('node:fs/promises');
+  const { basename, dirname, join } = await import('node:path');
+  const st = await stat(pathOrRunDir).catch(() => undefined);
+  if (!st) throw new ConfigError(`init: VAR weights not found: ${pathOrRunDir}`);
+  let file = pathOrRunDir;
+  if (st.isDirectory()) {
+    file = join(pathOrRunDir, 'model.safetensors');
+    if (!(await exists(file)))
+      throw new ConfigError(`init: ${pathOrRunDir} has no model.safetensors yet: the VAR run has not finished (run it to the end first)`);
+  }
+  const bytes = new Uint8Array(await readFile(file));
+  const sf = await readSafetensors(bytes);
+  let config: VARConfig | undefined;
+  try {
+    if (sf.metadata.config) config = JSON.parse(sf.metadata.config) as VARConfig;
+  } catch {
+    config = undefined;
+  }
+  if (!config) {
+    try {
+      const card = JSON.parse(await readFile(join(dirname(file), 'model-card.json'), 'utf8')) as {
+        var?: { file?: string; config?: VARConfig };
+      };
+      if (card.var?.file === basename(file)) config = card.var.config;
+    } catch {
+      config = undefined;
+    }
+  }
+  if (!config) throw new ConfigError(`init: ${file} has no VAR config in its metadata and no model-card.json beside it names it`);
+  return { stateDict: sf.tensors, config, weightsPath: file, hash: sha256(bytes) };
 }
 
 function resolveTrain(t: VARTrainConfig): Required<Omit<VARTrainConfig, 'microBatch'>> {
@@ -129,11 +175,15 @@ function resolveTrain(t: VARTrainConfig): Required<Omit<VARTrainConfig, 'microBa
   if (!(Number.isInteger(t.batchSize) && t.batchSize > 0))
     throw new ConfigError(`train.batchSize must be a positive integer; got ${JSON.stringify(t.batchSize)}`);
   const wd = t.weightDecay ?? 0.05;
+  const warmupSteps = t.warmupSteps ?? Math.round(t.steps / 50);
+  // the official schedule's decay phase divides by steps − 1 − warmupSteps: 0 or less gives a NaN / negative lr
+  if (!(Number.isInteger(warmupSteps) && warmupSteps >= 0 && warmupSteps <= t.steps - 2))
+    throw new ConfigError(`train.warmupSteps must be an integer 0..steps − 2 (${t.steps - 2}); got ${JSON.stringify(t.warmupSteps)}`);
   return {
     steps: t.steps,
     batchSize: t.batchSize,
     lr: t.lr ?? 3e-4,
-    warmupSteps: t.warmupSteps ?? Math.round(t.steps / 50),
+    warmupSteps,
     schedule: t.schedule ?? 'lin0',
     lrEndFraction: t.lrEndFraction ?? 0.01,
     weightDecay: wd,
@@ -287,6 +337,7 @@ export async function cachedTokens(
     base += ds.train.length;
   }
   const heldOut = await encodeSplit(vae, ds, 'heldOut', false, rep);
+  await (await import('node:fs/promises')).mkdir(dir, { recursive: true }); // a tokenCacheDir of its own may not exist yet
   const tensors: StateDict = new Map();
   for (const [name, t] of [
     ['train', train],
@@ -607,6 +658,17 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
       tokenizer: { path: tok.weightsPath, sha256: tok.hash },
       run: { ...resolveSettings(opts.settings), eval: opts.eval ?? {} },
     };
+    let init: Awaited<ReturnType<typeof loadVARInit>> | undefined;
+    if (opts.init !== undefined) {
+      init = await loadVARInit(opts.init);
+      // the architecture (not the training-only options) must match; condDropRate and dropPathRate may differ
+      const arch = (c: VARConfig) => canonicalJson({ ...c, condDropRate: 0, dropPathRate: 0 });
+      if (arch(init.config) !== arch(config.model))
+        throw new ConfigError(
+          `init ${opts.init}: its model config ${canonicalJson(init.config)} differs from this run's ${canonicalJson(config.model)}`,
+        );
+      config.init = { path: init.weightsPath, sha256: init.hash };
+    }
     const hash = configHash(config);
     const { paths } = await prepareRunDir(opts.runDir, config);
     const settings = resolveSettings(opts.settings);
@@ -652,10 +714,12 @@ export async function trainVAR(opts: TrainVAROptions): Promise<TrainResult> {
       });
       emit({ kind: 'var', phase: 'resume', step: state.step, totalSteps: tc.steps, message: `resuming at step ${state.step}` });
     } else {
+      if (init) model.loadStateDict(init.stateDict);
       await log.truncateAfter(0);
       await log.append({
         type: 'start',
         step: 0,
+        ...(init ? { init: init.weightsPath } : {}),
         parameters: model.numParameters(),
         trainImages: N,
         heldOutImages: cache.heldOut.n,

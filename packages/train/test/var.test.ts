@@ -136,4 +136,40 @@ describe('trainVAR', () => {
     vae.dispose();
     expect(tf.memory().numTensors).toBe(n0);
   });
+
+  it("init: starts from a finished run's weights (recorded in the config), into a token cache dir that does not exist yet; a different architecture is a ConfigError", async () => {
+    const a = await tmpRunDir();
+    await trainVAR(opts(a, { settings: { evalEvery: 0 } }));
+    const n0 = tf.memory().numTensors;
+    const b = await tmpRunDir();
+    const cacheDir = join(b, 'not', 'yet');
+    const res = await trainVAR(
+      opts(b, { init: a, tokenCacheDir: cacheDir, train: { steps: 2, batchSize: 4, lr: 0, warmupSteps: 0 }, settings: { evalEvery: 0 } }),
+    );
+    expect(res).toMatchObject({ step: 2, done: true });
+    expect((await readdir(cacheDir)).filter((f) => f.startsWith('tokens-'))).toHaveLength(1);
+    const cfg = JSON.parse(await readFile(join(b, 'config.json'), 'utf8'));
+    expect(cfg.init).toEqual({ path: join(a, 'model.safetensors'), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect((await readLog(join(b, 'log.jsonl')))[0]).toMatchObject({ type: 'start', init: join(a, 'model.safetensors') });
+    // lr 0 (and no weight decay at lr 0): the weights written are the init's
+    const before = (await readSafetensors(join(a, 'model.safetensors'))).tensors;
+    const after = (await readSafetensors(join(b, 'model.safetensors'))).tensors;
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const [k, t] of before) expect(Array.from(after.get(k)!.data as Float32Array), k).toEqual(Array.from(t.data as Float32Array));
+    // a fresh run of the same seed does not start from those weights
+    const c = await tmpRunDir();
+    await trainVAR(opts(c, { train: { steps: 2, batchSize: 4, lr: 0, warmupSteps: 0 }, settings: { evalEvery: 0 } }));
+    const fresh = (await readSafetensors(join(c, 'model.safetensors'))).tensors;
+    expect(Array.from(fresh.get('head.weight')!.data as Float32Array)).not.toEqual(
+      Array.from(before.get('head.weight')!.data as Float32Array),
+    );
+    expect(tf.memory().numTensors).toBe(n0);
+    const d = await tmpRunDir();
+    await expect(trainVAR(opts(d, { init: a, model: { depth: 3, embedDim: 16, numHeads: 2 } }))).rejects.toThrow(ConfigError);
+    await expect(trainVAR(opts(d, { init: join(a, 'nope.safetensors') }))).rejects.toThrow(/init: VAR weights not found/);
+    // a warm-up that leaves no decay step would make the official schedule's lr NaN (0/0): refused
+    await expect(trainVAR(opts(d, { train: { steps: 2, batchSize: 4, warmupSteps: 1 } }))).rejects.toThrow(
+      /warmupSteps must be an integer 0\.\.steps − 2/,
+    );
+  });
 });
