@@ -3,7 +3,6 @@
  * to a temporary model directory: in-process through `run(argv, io)` (the same code the bin
  * runs), plus a few runs of the built bin in a child process.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,7 +15,7 @@ import { decodeImage, imageToTensor, tensorToImages, encodePng, type RawImage } 
 import { VQVAE, countParameters as vaeParams, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, countParameters, fromOfficialConfig as varConfig } from '@var/transformer';
 import { listModels, loadModel, saveModel, defaultModelId } from '@var/models';
-import { loadFixtureCase, tinyFolderDataset, tinyTokenizerModel } from '@var/test-helpers';
+import { loadFixtureCase, runProcess, tinyFolderDataset, tinyTokenizerModel } from '@var/test-helpers';
 import { run, readTokens, type Io } from '../src/index.js';
 import { runCli } from './run-cli.js';
 
@@ -520,18 +519,18 @@ describe('var train', () => {
 
 describe('the built bin', () => {
   const built = existsSync(BIN);
-  it.skipIf(!built)('runs as a child process: generate --json, usage error exit 2', () => {
+  it.skipIf(!built)('runs as a child process: generate --json, usage error exit 2', async () => {
     const env = { ...process.env, CI: '1' };
-    const g = spawnSync(
+    const g = await runProcess(
       process.execPath,
       [BIN, 'generate', '--model', modelDir, '--class', '0', '--seed', '7', '--out', join(tmp, 'spawned'), '--json', ...BACKEND],
-      { encoding: 'utf8', env },
+      { env },
     );
     expect(g.status, g.stderr).toBe(0);
     const j = JSON.parse(g.stdout);
     expect(j.images).toHaveLength(1);
     // same seed in-process and in the bin → same bytes
-    const bad = spawnSync(process.execPath, [BIN, 'generate', '--model', modelDir, '--class', 'nope'], { encoding: 'utf8', env });
+    const bad = await runProcess(process.execPath, [BIN, 'generate', '--model', modelDir, '--class', 'nope'], { env });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown class "nope"/);
   });

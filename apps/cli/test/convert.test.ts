@@ -113,7 +113,7 @@ describe('var convert: model directories and the official code', () => {
       ]),
     );
     const res = join(tmp, 'mnist-logits.pth');
-    runPython(OFFICIAL, ['logits', official, inputs, res]);
+    await runPython(OFFICIAL, ['logits', official, inputs, res]);
     const got = (await readPthObject(res)) as Map<string, RawTensor>;
     const mm = await loadModel(back);
     const imgT = tf.tensor4d(img, [2, 1, 32, 32]);
@@ -208,7 +208,7 @@ describe('var convert: VAR runs and the official trainer', () => {
           console.warn(`[guide step 3 skipped] ${torch.reason}`);
           continue;
         }
-        runPython(OFFICIAL, ['trainer-step', join(cwd, 'official'), join(cwd, 'official-step'), '--steps', '1']);
+        await runPython(OFFICIAL, ['trainer-step', join(cwd, 'official'), join(cwd, 'official-step'), '--steps', '1']);
         cpSync(join(cwd, 'official-step', 'ar-ckpt-last.pth'), join(cwd, 'official', 'ar-ckpt-last.pth'));
         results.push({ command: 'official train_step' });
         continue;

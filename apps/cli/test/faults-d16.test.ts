@@ -10,13 +10,13 @@
  * The run that completes a whole d16 image (~95 s on 2 wasm threads) and three more kills are
  * opt-in: VAR_D16_FAULTS=full. VAR_D16_DIR points at existing files; VAR_D16_FAULTS=0 skips.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '@var/data';
-import { repoRoot, sharedFixturesDir } from '@var/test-helpers';
+import { repoRoot, runProcess, sharedFixturesDir } from '@var/test-helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'dist', 'bin.js');
@@ -120,12 +120,13 @@ function expectNoPartialOutput(): string[] {
 const randomMs = (lo: number, hi: number) => Math.round(lo + Math.random() * (hi - lo));
 
 describe.skipIf(!!why)('d16 from .pth, killed at random points (the built bin)', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!haveFiles()) {
       mkdirSync(DIR, { recursive: true });
       const t0 = Date.now();
-      const r = spawnSync('/usr/bin/python3', [MAKER, '16', DIR], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`make_official_checkpoint.py failed: ${r.stderr}`);
+      // awaited, not spawnSync: minutes of a blocked worker fail the run (vitest's 60 s RPC timeout)
+      const r = await runProcess('/usr/bin/python3', [MAKER, '16', DIR]);
+      if (r.error || r.status !== 0) throw new Error(`make_official_checkpoint.py failed: ${r.error?.message ?? ''} ${r.stderr}`);
       console.log(`wrote the d16 .pth files into ${DIR} in ${((Date.now() - t0) / 1000).toFixed(0)} s (kept for later runs)`);
     }
     rmSync(out, { recursive: true, force: true });

@@ -9,7 +9,6 @@
  * server down, and every bad input gets a message while the page keeps working.
  * Screenshots go to test-results/.
  */
-import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +22,7 @@ import { defaultModelId, loadModel, saveModel, disposeModel, type LoadedModel } 
 import { edit, generate } from '@var/sampling';
 import { VQVAE, fromOfficialConfig as vqvaeConfig } from '@var/tokenizer';
 import { VAR, fromOfficialConfig as varConfig } from '@var/transformer';
-import { loadFixtureCase, repoRoot } from '@var/test-helpers';
+import { loadFixtureCase, repoRoot, runProcess } from '@var/test-helpers';
 import { zipSync } from 'fflate';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 
@@ -474,16 +473,17 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
     );
   }
 
-  /** `var generate` (the CLI, cpu backend) into a fresh folder; returns its JSON report. */
-  function cliGenerate(args: string[]): { images: Array<{ file: string; label: number }> } {
+  /** `var generate` (the CLI, cpu backend) into a fresh folder; returns its JSON report. (A child process awaited, not spawnSync: see runProcess.) */
+  async function cliGenerate(args: string[]): Promise<{ images: Array<{ file: string; label: number }> }> {
     const bin = join(repoRoot(), 'apps', 'cli', 'dist', 'bin.js');
     if (!existsSync(bin)) throw new Error(`${bin} is missing: build the CLI first (pnpm turbo run build --filter=@var/cli)`);
     const out = mkdtempSync(join(tmp, 'cli-'));
-    const stdout = execFileSync(process.execPath, [bin, 'generate', ...args, '--backend', 'cpu', '--out', out, '--json'], {
-      encoding: 'utf8',
+    const r = await runProcess(process.execPath, [bin, 'generate', ...args, '--backend', 'cpu', '--out', out, '--json'], {
       env: { ...process.env, VAR_WASM_THREADS: '1' },
-      stdio: ['ignore', 'pipe', 'ignore'],
     });
+    if (r.error || r.status !== 0)
+      throw new Error(`var generate ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}`);
+    const stdout = r.stdout;
     return JSON.parse(stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1));
   }
 
@@ -606,7 +606,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
         // The result canvases hold the CLI's PNGs, image by image; gray stays gray.
         const pics = await resultPixels(page);
         expect(pics).toHaveLength(p.count);
-        const cli = cliGenerate([
+        const cli = await cliGenerate([
           '--class',
           String(p.label),
           '--count',
@@ -682,7 +682,7 @@ describe.skipIf(!haveChromium)('@var/web in chromium', () => {
       const le = await runAndWait(page, '#generate', e.runs);
       expect(le.labels).toEqual([6, 6]);
       const epics = await resultPixels(page);
-      const ecli = cliGenerate([
+      const ecli = await cliGenerate([
         '--model',
         'emoji',
         '--class',

@@ -195,7 +195,7 @@ describe.skipIf(!torch.ok)(
         const src = join(tmp, `${name}-for-torch.pth`);
         const dst = join(tmp, `${name}-from-torch.pth`);
         await writePth(src, sd, opts);
-        const seen = parsePythonJson(runPython(TORCH_LOAD, [src, dst, '--weights-only']));
+        const seen = parsePythonJson(await runPython(TORCH_LOAD, [src, dst, '--weights-only']));
         expect(seen.weights_only).toBe(true);
         const items = seen.value.OrderedDict as [string, any][];
         expect(items.map(([k]) => k)).toEqual([...sd.keys()]);
@@ -233,7 +233,7 @@ describe.skipIf(!torch.ok)(
         groups: [{ params: [0, 1], amsgrad: false, foreach: null }],
         state: new Map([[0, { step: { dtype: 'F32', shape: [], data: new Float32Array([5]) } }]]),
       });
-      const v = parsePythonJson(runPython(TORCH_LOAD, [src, dst])).value.dict as [string, any][];
+      const v = parsePythonJson(await runPython(TORCH_LOAD, [src, dst])).value.dict as [string, any][];
       const m = new Map(v);
       expect(m.get('epoch')).toEqual({ int: '2' });
       expect(m.get('big')).toEqual({ int: String(2n ** 70n) });

@@ -119,7 +119,7 @@ describe('official model directories', () => {
         ]),
       );
       const out = join(tmp, 'official-logits.pth');
-      runPython(OFFICIAL, ['logits', dir, inputs, out]);
+      await runPython(OFFICIAL, ['logits', dir, inputs, out]);
       const got = (await readPthObject(out)) as Map<string, RawTensor>;
       // the official VQVAE tokenises the fixture image exactly as the fixture says
       expect([...(got.get('gt_BL')!.data as BigInt64Array)]).toEqual([...(refs.get('gt_BL')!.data as BigInt64Array)]);
@@ -206,14 +206,14 @@ describe('official trainer checkpoints', () => {
     if (torch.ok) {
       // the official VARTrainer accepts it (strict) and trains one step from it on CPU
       const official = join(tmp, 'official-run');
-      runPython(OFFICIAL, ['trainer-step', out, official, '--steps', '1']);
+      await runPython(OFFICIAL, ['trainer-step', out, official, '--steps', '1']);
       const summary = JSON.parse(readFileSync(join(official, 'summary.json'), 'utf8'));
       expect(summary.step_before).toBe(3);
       expect(summary.step_after).toBe(4);
       expect(summary.grad_norms[0]).toBeGreaterThan(0);
       // the guide's launcher refuses train.py arguments of another model and a foreign VAE file
       const work = join(tmp, 'launcher');
-      runPython(OFFICIAL, ['launcher-checks', out, work]);
+      await runPython(OFFICIAL, ['launcher-checks', out, work]);
       const checks = JSON.parse(readFileSync(join(work, 'checks.json'), 'utf8'));
       expect(checks.depth).toMatch(/do not describe the exported model: depth: train.py has 3, the model 2/);
       expect(checks.foreign_vae).toMatch(/exists and is not .*vae\.pth/);

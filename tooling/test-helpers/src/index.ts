@@ -5,3 +5,4 @@ export * from './faults.js';
 export * from './test-names.js';
 export * from './torch.js';
 export * from './tiny-runs.js';
+export * from './process.js';

@@ -4,6 +4,7 @@
  * tests that need it skip and say why.
  */
 import { spawnSync } from 'node:child_process';
+import { runProcess } from './process.js';
 
 export const PYTHON = process.env.VAR_TORCH_PYTHON ?? '/usr/bin/python3';
 
@@ -26,20 +27,24 @@ export function findTorch(): TorchProbe {
   return probe;
 }
 
-/** Run a Python script with torch; throws with its stderr when it fails. Returns stdout. */
+/**
+ * Run a Python script with torch; resolves to its stdout, rejects with its stderr when it fails.
+ * Asynchronous on purpose: a test worker blocked in a synchronous child process cannot answer
+ * vitest's RPC, which times out after 60 s ("Timeout calling onTaskUpdate") on a loaded machine
+ * even though every test passes.
+ */
 export function runPython(
   script: string,
   args: string[],
   opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
-): string {
-  const r = spawnSync(PYTHON, [script, ...args], {
-    encoding: 'utf8',
+): Promise<string> {
+  return runProcess(PYTHON, [script, ...args], {
     cwd: opts.cwd,
-    timeout: opts.timeoutMs ?? 120_000,
+    timeoutMs: opts.timeoutMs ?? 120_000,
     env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1', ...opts.env },
-    maxBuffer: 64 << 20,
+  }).then((r) => {
+    if (r.error) throw new Error(`${PYTHON} ${script}: ${r.error.message}`);
+    if (r.status !== 0) throw new Error(`${PYTHON} ${script} ${args.join(' ')} exited ${r.status}:\n${r.stderr}\n${r.stdout}`);
+    return r.stdout;
   });
-  if (r.error) throw new Error(`${PYTHON} ${script}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${PYTHON} ${script} ${args.join(' ')} exited ${r.status}:\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
 }
