@@ -21,3 +21,9 @@ export const varAliases = [
     },
   },
 ];
+
+/**
+ * Setup files of every project: after each test the worker goes once round the event loop, so a
+ * file of heavy synchronous tests cannot starve vitest's 60 s worker RPC (vitest-worker-yield.ts).
+ */
+export const workerSetupFiles = [join(root, 'tooling', 'vitest-worker-yield.ts')];

@@ -1,5 +1,5 @@
 import { defineProject } from 'vitest/config';
-import { varAliases } from '../../tooling/vitest.shared';
+import { varAliases, workerSetupFiles } from '../../tooling/vitest.shared';
 
 // The test runs the example's command (`node main.mjs`, which imports the packages' built
 // dist/) in a child process, and checks its output with the packages' sources (aliases).
@@ -8,6 +8,7 @@ export default defineProject({
   test: {
     name: '@var-examples/custom-sampling',
     include: ['test/**/*.test.ts'],
+    setupFiles: workerSetupFiles,
     testTimeout: 600_000,
     hookTimeout: 300_000,
   },

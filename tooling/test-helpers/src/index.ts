@@ -6,3 +6,4 @@ export * from './test-names.js';
 export * from './torch.js';
 export * from './tiny-runs.js';
 export * from './process.js';
+export * from './event-loop.js';
