@@ -87,9 +87,9 @@ describe.skipIf(!built)('kill -9 and resume (child processes; needs `pnpm turbo 
     expect(await readFile(join(b, 'model.safetensors'))).toEqual(await readFile(join(a, 'model.safetensors')));
   });
   it('20 SIGKILLs at seeded random points: every kill leaves a valid checkpoint, and the run ends with the same losses and weights', async () => {
-    // VAR_KILL_TRIALS / VAR_KILL_STEPS shrink the loop on a slow machine (keep STEPS well above 3·TRIALS: children that finish their 3 steps unkilled use steps too)
+    // VAR_KILL_TRIALS / VAR_KILL_STEPS shrink the loop on a slow machine (keep STEPS well above 3·TRIALS: children that finish their 4 steps unkilled use steps too)
     const TRIALS = Number(process.env.VAR_KILL_TRIALS ?? 20);
-    const STEPS = Number(process.env.VAR_KILL_STEPS ?? 128); // up to 3 steps per child, killed or not
+    const STEPS = Number(process.env.VAR_KILL_STEPS ?? 128); // up to 4 steps per child, killed or not
     const dir = await tmpRunDir();
     const trialSpec = {
       ...spec,
@@ -114,8 +114,10 @@ describe.skipIf(!built)('kill -9 and resume (child processes; needs `pnpm turbo 
       expect(spawns++, 'too many children exited on their own before being killed').toBeLessThan(TRIALS + 10);
       const startStep = (await trainLog()).at(-1)?.step ?? 0;
       expect(startStep, `the run finished after ${kills} kills (raise STEPS)`).toBeLessThan(STEPS);
-      // each child stops by itself after 3 steps, so a late kill cannot run past the end
-      const child = run(b, chainCfg, ['--stop-after', '3']);
+      // each child stops by itself after 4 steps, so a late kill cannot run past the end; the latest kill
+      // point (2 steps + 1.5 step times) lies inside the 4th step, so a child exits unkilled only when its
+      // steps run much faster than the ones before (with --stop-after 3, over 10 of 30 did on a loaded machine)
+      const child = run(b, chainCfg, ['--stop-after', '4']);
       const done = exit(child);
       // the kill point: 1 or 2 new steps logged, then a random fraction (0 to 1.5) of a step time,
       // so it lands in the forward/backward pass, the optimizer update or the checkpoint write
