@@ -16,14 +16,15 @@ import { numberArg, parseCommand } from './args.mjs';
 const USAGE = `
 usage: node experiments/quality.mjs <model dir | id> [--held-out N] [--per-class 100] [--cfg x] [--top-k k]
          [--top-p p] [--seed 0] [--threads 1] [--write-card]
-         [--grid cfg/topK/topP,… [--min-accuracy 0.98]]
+         [--grid cfg/topK/topP[/constant],… [--min-accuracy 0.98]]
 
 Measures a model on the held-out split of the dataset in its card: for digit models the digit
 classifier's accuracy on reconstructions and on generated digits and FID of both against the
 held-out digits (sampling from the card unless --cfg/--top-k/--top-p); for others the
 tokenizer's reconstruction PSNR. Prints JSON; --write-card stores it as the card's "quality".
 Cheap check: --held-out 20 --per-class 2.
---grid (digit models): measure every sampling setting of the list (e.g. 1.5/0/0,2/0/0.95) and pick the
+--grid (digit models): measure every sampling setting of the list (e.g. 1.5/0/0,2/0/0.95,2/0/0/constant; a fourth
+field sets the guidance schedule, linear by default: cfg·si/(S−1) at scale si, or constant) and pick the
 one with the lowest generated FID among those with accuracy ≥ --min-accuracy (else the most accurate);
 --write-card then also stores it as the card's "sampling" and the whole grid as quality.samplingSweep.
 `;
@@ -73,12 +74,18 @@ const onProgress = (e) => {
 /** "cfg/topK/topP,…" → settings. */
 function parseGrid(text) {
   return text.split(',').map((item) => {
-    const parts = item.split('/').map(Number);
-    if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
-      process.stderr.write(`--grid: "${item}" is not cfg/topK/topP\n\n${USAGE.trim()}\n`);
+    const fields = item.split('/');
+    const schedule = fields.length === 4 ? fields.pop() : undefined;
+    const parts = fields.map(Number);
+    if (
+      parts.length !== 3 ||
+      parts.some((x) => !Number.isFinite(x)) ||
+      (schedule !== undefined && schedule !== 'linear' && schedule !== 'constant')
+    ) {
+      process.stderr.write(`--grid: "${item}" is not cfg/topK/topP or cfg/topK/topP/linear|constant\n\n${USAGE.trim()}\n`);
       process.exit(2);
     }
-    return { cfg: parts[0], topK: parts[1], topP: parts[2] };
+    return { cfg: parts[0], topK: parts[1], topP: parts[2], ...(schedule ? { cfgSchedule: schedule } : {}) };
   });
 }
 let sweep;
@@ -89,7 +96,7 @@ if (o.grid !== undefined && isDigits) {
   for (const s of parseGrid(o.grid)) {
     const r = await evaluateDigitModel(m.vae, m.var, ds, { ...opts, ...s, onProgress });
     process.stderr.write(
-      `[quality] cfg ${s.cfg} top-k ${s.topK} top-p ${s.topP}: accuracy ${r.genAccuracy.toFixed(3)}, FID ${r.genFid.toFixed(2)} (${r.fidRatio.toFixed(2)}× recon), diversity ${r.diversityRatio.toFixed(3)}\n`,
+      `[quality] cfg ${s.cfg}${s.cfgSchedule ? ` (${s.cfgSchedule})` : ''} top-k ${s.topK} top-p ${s.topP}: accuracy ${r.genAccuracy.toFixed(3)}, FID ${r.genFid.toFixed(2)} (${r.fidRatio.toFixed(2)}× recon), diversity ${r.diversityRatio.toFixed(3)}\n`,
     );
     sweep.push(r);
   }

@@ -66,7 +66,8 @@ export interface DigitQuality {
    */
   diversityPerClass?: number[];
   diversityRatio?: number;
-  sampling: { cfg: number; topK: number; topP: number; moreSmooth: boolean; seed: number };
+  /** The settings used (`cfgSchedule` only when one was asked for). */
+  sampling: { cfg: number; topK: number; topP: number; moreSmooth: boolean; seed: number; cfgSchedule?: 'linear' | 'constant' };
   seconds: { reconstruct: number; generate: number };
 }
 
@@ -203,7 +204,7 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
       recPsnr: psnrFromMse(recMse),
       recFid: fidFromStats(real, rec).fid,
       generated: total,
-      sampling: { cfg, topK, topP, moreSmooth, seed },
+      sampling: { cfg, topK, topP, moreSmooth, seed, ...(opts.cfgSchedule ? { cfgSchedule: opts.cfgSchedule } : {}) },
       seconds: { reconstruct: tRec, generate: 0 },
     };
     if (total > 0) {
