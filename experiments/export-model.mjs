@@ -111,8 +111,35 @@ async function tokenizerInfo(src) {
     path: join(src, 'vae.safetensors'),
   };
 }
+// A VAR run started from earlier weights (config "init"): the training those weights had, from
+// their run (log.jsonl) or from the model card beside them (a shipped var.safetensors trained further).
+async function varInitInfo(cfg) {
+  const { existsSync } = await import('node:fs');
+  const path = cfg.init?.path;
+  if (!path) return undefined;
+  const dir = existsSync(join(path, 'log.jsonl')) ? path : dirname(path);
+  if (existsSync(join(dir, 'log.jsonl'))) {
+    const r = await runInfo(dir);
+    const earlier = await varInitInfo(r.config);
+    return {
+      steps: r.steps + (earlier?.steps ?? 0),
+      seconds: r.seconds + (earlier?.seconds ?? 0),
+      batchSize: r.batchSize,
+      run: r.config,
+      lastEval: r.lastEval,
+      ...(earlier ? { initRun: earlier } : {}),
+    };
+  }
+  const cardPath = join(dir, 'model-card.json');
+  if (!existsSync(cardPath)) throw new Error(`${path} (the VAR run's init): neither in a run directory nor beside a model-card.json`);
+  const v = JSON.parse(await readFile(cardPath, 'utf8')).training?.var;
+  if (!v) throw new Error(`${cardPath} has no training.var record`);
+  return { ...v, sha256: cfg.init.sha256 };
+}
 const tok = await tokenizerInfo(tokRun);
 const vr = await runInfo(varRun, o['from-checkpoint']);
+// read before saveModel may overwrite that model directory
+const varInit = await varInitInfo(vr.config);
 const ds = await loadDataset(vr.config.dataset);
 const { vae, hash } = await loadTokenizer(tok.path);
 // The VAR was trained on the tokens of vr.config.tokenizer. Another tokenizer file is only
@@ -165,12 +192,14 @@ const card = await saveModel(out, {
           : {}),
       },
       var: {
-        steps: vr.steps,
+        // with an init: the steps and seconds of every run in the chain (initRun: the earlier ones)
+        steps: vr.steps + (varInit?.steps ?? 0),
         batchSize: vr.batchSize,
-        seconds: vr.seconds,
+        seconds: vr.seconds + (varInit?.seconds ?? 0),
         run: vr.config,
         lastEval: vr.lastEval,
         ...(vr.stoppedAt ? { stoppedAt: vr.stoppedAt } : {}),
+        ...(varInit ? { lastRun: { steps: vr.steps, seconds: vr.seconds }, initRun: varInit } : {}),
       },
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, tfjs wasm backend (Node ${process.version})`,
     },

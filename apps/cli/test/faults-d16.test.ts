@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '@var/data';
-import { repoRoot, runProcess, sharedFixturesDir } from '@var/test-helpers';
+import { findTorch, repoRoot, runProcess, sharedFixturesDir } from '@var/test-helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'dist', 'bin.js');
@@ -26,7 +26,7 @@ const VAE = join(DIR, 'vae_ch160v4096z32.pth');
 const VARF = join(DIR, 'var_d16.pth');
 const MAKER = join(sharedFixturesDir(), '..', 'bench', 'make_official_checkpoint.py');
 const haveFiles = () => existsSync(VAE) && existsSync(VARF);
-const torchOk = () => spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+const torchOk = () => findTorch().ok;
 
 let why = '';
 if (mode === '0') why = 'VAR_D16_FAULTS=0';

@@ -2,7 +2,7 @@
  * @var/checkpoint — safetensors read/write and a safe PyTorch `.pth` reader
  * (no pickle code is executed), plus state-dict comparison and conversion.
  */
-import { CheckpointError, ValueError } from '@var/core/errors';
+import { ValueError } from '@var/core/errors';
 import { DTYPE_SIZE, type DType, type RawTensor, type StateDict } from './dtypes.js';
 import { fromFloat32, isFloatDType, toFloat32Array } from './convert.js';
 import { describe, openSource, type ByteProgress, type CheckpointSource } from './io.js';
