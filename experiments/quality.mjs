@@ -20,7 +20,8 @@ usage: node experiments/quality.mjs <model dir | id> [--held-out N] [--per-class
 
 Measures a model on the held-out split of the dataset in its card: for digit models the digit
 classifier's accuracy on reconstructions and on generated digits and FID of both against the
-held-out digits (sampling from the card unless --cfg/--top-k/--top-p); for others the
+held-out digits (sampling from the card unless --cfg/--top-k/--top-p), and as references the FID of as
+many unpaired training digits and of their reconstructions (what a perfect sampler would get); for others the
 tokenizer's reconstruction PSNR. Prints JSON; --write-card stores it as the card's "quality".
 Cheap check: --held-out 20 --per-class 2.
 --grid (digit models): measure every sampling setting of the list (e.g. 1.5/0/0,2/0/0.95,2/0/0/constant; a fourth
@@ -90,11 +91,13 @@ function parseGrid(text) {
 }
 let sweep;
 let chosen;
+let refs; // the reference FIDs (unpaired training digits and their reconstructions): the same for every setting
 if (o.grid !== undefined && isDigits) {
   const minAcc = numberArg(USAGE, 'min-accuracy', o['min-accuracy']);
   sweep = [];
   for (const s of parseGrid(o.grid)) {
-    const r = await evaluateDigitModel(m.vae, m.var, ds, { ...opts, ...s, onProgress });
+    const r = await evaluateDigitModel(m.vae, m.var, ds, { ...opts, ...s, referenceFids: sweep.length === 0, onProgress });
+    if (sweep.length === 0) refs = { trainRealFid: r.trainRealFid, trainRecFid: r.trainRecFid };
     process.stderr.write(
       `[quality] cfg ${s.cfg}${s.cfgSchedule ? ` (${s.cfgSchedule})` : ''} top-k ${s.topK} top-p ${s.topP}: accuracy ${r.genAccuracy.toFixed(3)}, FID ${r.genFid.toFixed(2)} (${r.fidRatio.toFixed(2)}× recon), diversity ${r.diversityRatio.toFixed(3)}\n`,
     );
@@ -108,6 +111,7 @@ if (o.grid !== undefined && isDigits) {
 const q = chosen
   ? {
       ...chosen,
+      ...refs,
       samplingSweep: sweep.map((r) => ({
         ...r.sampling,
         genAccuracy: r.genAccuracy,
@@ -118,7 +122,7 @@ const q = chosen
       samplingRule: `lowest genFid with genAccuracy ≥ ${o['min-accuracy']}`,
     }
   : isDigits
-    ? await evaluateDigitModel(m.vae, m.var, ds, { ...opts, onProgress })
+    ? await evaluateDigitModel(m.vae, m.var, ds, { ...opts, referenceFids: true, onProgress })
     : { ...(await evalImages(m.vae, ds, opts.heldOut)), sampling: { cfg: opts.cfg, topK: opts.topK, topP: opts.topP } };
 const result = {
   model: src,

@@ -42,7 +42,15 @@ export interface DigitQualityOptions {
   batchSize?: number;
   /** The digit classifier (default: @var/metrics' shipped one, fitted to the dataset: padded MNIST is centre-cropped). */
   classifier?: DigitClassifier;
-  onProgress?: (e: { stage: 'reconstruct' | 'generate'; done: number; total: number }) => void;
+  /**
+   * Also measure the FIDs a perfect sampler would get, as references for `genFid` (default false):
+   * `trainRealFid`, `perClass` × classes training digits (unpaired with the held-out ones) against
+   * the held-out digits; `trainRecFid`, the tokenizer's reconstructions of those same training
+   * digits (a VAR that reproduced its training tokens exactly). `recFid` reconstructs the held-out
+   * digits themselves, so it is paired and lower.
+   */
+  referenceFids?: boolean;
+  onProgress?: (e: { stage: 'reconstruct' | 'generate' | 'reference'; done: number; total: number }) => void;
   signal?: AbortSignal;
 }
 
@@ -66,6 +74,9 @@ export interface DigitQuality {
    */
   diversityPerClass?: number[];
   diversityRatio?: number;
+  /** With `referenceFids`: FID of unpaired real training digits, and of their reconstructions, against the held-out digits. */
+  trainRealFid?: number;
+  trainRecFid?: number;
   /** The settings used (`cfgSchedule` only when one was asked for). */
   sampling: { cfg: number; topK: number; topP: number; moreSmooth: boolean; seed: number; cfgSchedule?: 'linear' | 'constant' };
   seconds: { reconstruct: number; generate: number };
@@ -250,6 +261,32 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
       result.diversityRatio = result.diversityPerClass.reduce((a, v) => a + v, 0) / numClasses;
     }
     result.seconds.generate = (performance.now() - t1) / 1000;
+    if (opts.referenceFids) {
+      const m = Math.min(Math.max(2, total), ds.train.length);
+      const train = subset(ds.train, spreadIndices(ds.train.length, m));
+      const tr = new FeatureStats(D);
+      const trRec = new FeatureStats(D);
+      let done = 0;
+      for await (const b of batches(train, { batchSize: bs, ...ds.imageOptions, shuffle: false })) {
+        opts.signal?.throwIfAborted();
+        const idx = vae.imgToIdx(b.images);
+        const r = vae.idxToImg(idx);
+        tf.dispose(idx);
+        // as the held-out reconstructions above: both in [-1, 1], gray
+        const [x, xr] = tf.tidy(() => [tf.mean(b.images, 1, true), tf.mean(r, 1, true)]);
+        r.dispose();
+        try {
+          tr.add((await classifier.extract(x as tf.Tensor4D)).features, b.images.shape[0], D);
+          trRec.add((await classifier.extract(xr as tf.Tensor4D)).features, b.images.shape[0], D);
+        } finally {
+          tf.dispose([x, xr]);
+        }
+        done += b.images.shape[0];
+        opts.onProgress?.({ stage: 'reference', done, total: m });
+      }
+      result.trainRealFid = fidFromStats(real, tr).fid;
+      result.trainRecFid = fidFromStats(real, trRec).fid;
+    }
     return result;
   } finally {
     if (!opts.classifier) classifier.dispose();

@@ -168,10 +168,27 @@ describe('evaluateDigitModel', () => {
     expect(q.diversityRatio!).toBeGreaterThan(0);
     expect(events).toContain('reconstruct');
     expect(events).toContain('generate');
-    // seeded: the same figures again
-    const q2 = await evaluateDigitModel(m.vae, m.var, ds, { heldOut: 20, perClass: 2, batchSize: 8, cfg: 1.5 });
+    expect(q.trainRealFid).toBeUndefined();
+    // seeded: the same figures again; with the reference FIDs of unpaired training digits and their reconstructions
+    const refEvents: string[] = [];
+    const q2 = await evaluateDigitModel(m.vae, m.var, ds, {
+      heldOut: 20,
+      perClass: 2,
+      batchSize: 8,
+      cfg: 1.5,
+      referenceFids: true,
+      onProgress: (e) => refEvents.push(e.stage),
+    });
+    expect(tf.memory().numTensors).toBe(before);
     expect(q2.genFid).toBe(q.genFid);
     expect(q2.recFid).toBe(q.recFid);
+    expect(refEvents).toContain('reference');
+    expect(Number.isFinite(q2.trainRealFid!) && q2.trainRealFid! > 0).toBe(true);
+    expect(Number.isFinite(q2.trainRecFid!) && q2.trainRecFid! > 0).toBe(true);
+    expect(q2.trainRecFid).not.toBe(q2.trainRealFid);
+    // the guidance schedule is reported when asked for
+    const q3 = await evaluateDigitModel(m.vae, m.var, ds, { heldOut: 20, perClass: 2, batchSize: 8, cfg: 1.5, cfgSchedule: 'constant' });
+    expect(q3.sampling.cfgSchedule).toBe('constant');
     await expect(evaluateDigitModel(m.vae, m.var, ds, { heldOut: 1 })).rejects.toBeInstanceOf(ValueError);
     m.vae.dispose();
     m.var.dispose();
