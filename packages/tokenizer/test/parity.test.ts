@@ -13,6 +13,7 @@ import {
   loadFixtureCase,
   caseBackends,
   testBackends,
+  yieldToEventLoop,
   type FixtureTensor,
 } from '@var/test-helpers';
 import { VQVAE, fromOfficialConfig } from '../src/index.js';
@@ -49,6 +50,7 @@ for (const backend of caseBackends(fc, ['cpu', 'wasm', 'webgpu'], 'VQVAE parity'
     const check = async (name: string, t: tf.Tensor) => {
       const r = expectClose(`${backend} ${name}`, { data: (await t.data()) as Float32Array, shape: t.shape }, fc.ref(name), tol);
       log.push(formatReport(name, r));
+      await yieldToEventLoop(); // the cpu backend computes each of these for seconds (one test blocked its worker 34 s)
     };
 
     it('enc_f, idx_s*, fhat_s*', async (ctx) => {
