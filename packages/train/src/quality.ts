@@ -137,6 +137,48 @@ function toClassifierInput(images: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
+ * The images of `set` in batches, each with the tokenizer's reconstruction, the classifier's
+ * features (and logits) of both as the classifier sees them (gray, [-1, 1]), and the squared
+ * reconstruction error summed over the batch's `elements` values. Frees its tensors.
+ */
+async function* reconstructedBatches(
+  vae: VQVAE,
+  classifier: DigitClassifier,
+  set: LoadedDataset['train'],
+  ds: LoadedDataset,
+  batchSize: number,
+  signal?: AbortSignal,
+): AsyncGenerator<{
+  labels: ArrayLike<number>;
+  size: number;
+  elements: number;
+  squaredError: number;
+  real: ClassifierOut;
+  rec: ClassifierOut;
+}> {
+  for await (const b of batches(set, { batchSize, ...ds.imageOptions, shuffle: false })) {
+    signal?.throwIfAborted();
+    const img = b.images;
+    const idx = vae.imgToIdx(img);
+    const r = vae.idxToImg(idx);
+    tf.dispose(idx);
+    try {
+      const squaredError = tf.tidy(() => tf.sum(tf.squaredDifference(r, img)).dataSync()[0]);
+      const gray = (t: tf.Tensor4D) => (t.shape[1] === 1 ? t : (tf.mean(t, 1, true) as tf.Tensor4D));
+      const [ri, ii] = [gray(r), gray(img)];
+      const real = await classifier.extract(ii);
+      const rec = await classifier.extract(ri);
+      if (ri !== r) ri.dispose();
+      if (ii !== img) ii.dispose();
+      yield { labels: b.labels, size: img.shape[0], elements: img.size, squaredError, real, rec };
+    } finally {
+      r.dispose(); // img belongs to batches() (disposed when the next batch is asked for)
+    }
+  }
+}
+type ClassifierOut = Awaited<ReturnType<DigitClassifier['extract']>>;
+
+/**
  * Measure a digit model (see the module docs). `ds` is the dataset the model was trained on
  * (its held-out split is used). Frees every tensor it allocates.
  * @throws ValueError when the dataset has no labels or the model is not class-conditional.
@@ -171,35 +213,20 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
     let se = 0;
     let count = 0;
     let seen = 0;
-    for await (const b of batches(sample, { batchSize: bs, ...ds.imageOptions, shuffle: false })) {
-      opts.signal?.throwIfAborted();
-      const img = b.images;
-      const idx = vae.imgToIdx(img);
-      const r = vae.idxToImg(idx);
-      tf.dispose(idx);
-      try {
-        se += tf.tidy(() => tf.sum(tf.squaredDifference(r, img)).dataSync()[0]);
-        count += img.size;
-        const gray = (t: tf.Tensor4D) => (t.shape[1] === 1 ? t : (tf.mean(t, 1, true) as tf.Tensor4D));
-        const [ri, ii] = [gray(r), gray(img)];
-        const a = await classifier.extract(ii);
-        const c = await classifier.extract(ri);
-        if (ri !== r) ri.dispose();
-        if (ii !== img) ii.dispose();
-        const m = img.shape[0];
-        real.add(a.features, m, D);
-        rec.add(c.features, m, D);
-        realByClass.add(a.features, b.labels);
-        const pa = argmaxRows(a.logits!, m, K);
-        const pc = argmaxRows(c.logits!, m, K);
-        for (let i = 0; i < m; i++) {
-          if (pa[i] === b.labels[i]) realOk++;
-          if (pc[i] === b.labels[i]) recOk++;
-        }
-        seen += m;
-      } finally {
-        r.dispose(); // img belongs to batches() (disposed when the next batch is asked for)
+    for await (const b of reconstructedBatches(vae, classifier, sample, ds, bs, opts.signal)) {
+      se += b.squaredError;
+      count += b.elements;
+      const m = b.size;
+      real.add(b.real.features, m, D);
+      rec.add(b.rec.features, m, D);
+      realByClass.add(b.real.features, b.labels);
+      const pa = argmaxRows(b.real.logits!, m, K);
+      const pc = argmaxRows(b.rec.logits!, m, K);
+      for (let i = 0; i < m; i++) {
+        if (pa[i] === b.labels[i]) realOk++;
+        if (pc[i] === b.labels[i]) recOk++;
       }
+      seen += m;
       opts.onProgress?.({ stage: 'reconstruct', done: seen, total: n });
     }
     const recMse = se / Math.max(1, count);
@@ -267,21 +294,10 @@ export async function evaluateDigitModel(vae: VQVAE, model: VAR, ds: LoadedDatas
       const tr = new FeatureStats(D);
       const trRec = new FeatureStats(D);
       let done = 0;
-      for await (const b of batches(train, { batchSize: bs, ...ds.imageOptions, shuffle: false })) {
-        opts.signal?.throwIfAborted();
-        const idx = vae.imgToIdx(b.images);
-        const r = vae.idxToImg(idx);
-        tf.dispose(idx);
-        // as the held-out reconstructions above: both in [-1, 1], gray
-        const [x, xr] = tf.tidy(() => [tf.mean(b.images, 1, true), tf.mean(r, 1, true)]);
-        r.dispose();
-        try {
-          tr.add((await classifier.extract(x as tf.Tensor4D)).features, b.images.shape[0], D);
-          trRec.add((await classifier.extract(xr as tf.Tensor4D)).features, b.images.shape[0], D);
-        } finally {
-          tf.dispose([x, xr]);
-        }
-        done += b.images.shape[0];
+      for await (const b of reconstructedBatches(vae, classifier, train, ds, bs, opts.signal)) {
+        tr.add(b.real.features, b.size, D);
+        trRec.add(b.rec.features, b.size, D);
+        done += b.size;
         opts.onProgress?.({ stage: 'reference', done, total: m });
       }
       result.trainRealFid = fidFromStats(real, tr).fid;

@@ -15,6 +15,7 @@ import { appendFile, mkdir, readFile, stat, truncate, unlink } from 'node:fs/pro
 import { join } from 'node:path';
 import { ConfigError, ValueError } from '@var/core';
 import { DataIOError, writeFileAtomic } from '@var/data';
+import type { StateDict } from '@var/checkpoint';
 
 export const CONFIG_FILE = 'config.json';
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -267,4 +268,54 @@ export async function readLog(path: string): Promise<LogRecord[]> {
     }
   }
   return out;
+}
+
+/** Error messages of {@link readModelFile}, per kind of model. */
+export interface ModelFileMessages {
+  notFound: (path: string) => string;
+  unfinished: (runDir: string) => string;
+  noConfig: (file: string) => string;
+}
+
+/**
+ * The weights of a finished run (`<runDir>/model.safetensors`) or a model file, its sha256, and its
+ * config: from the file's metadata (`config`, as runs write it), else from a `model-card.json` beside
+ * it whose `<cardKey>.file` names this file (a @var/models model directory). Shared by the
+ * tokenizer and the VAR loaders; a missing file, an unfinished run or no config is a ConfigError.
+ */
+export async function readModelFile<C>(
+  pathOrRunDir: string,
+  cardKey: 'tokenizer' | 'var',
+  msg: ModelFileMessages,
+): Promise<{ file: string; hash: string; tensors: StateDict; config: C }> {
+  const { basename, dirname } = await import('node:path');
+  const { readSafetensors } = await import('@var/checkpoint');
+  const st = await stat(pathOrRunDir).catch(() => undefined);
+  if (!st) throw new ConfigError(msg.notFound(pathOrRunDir));
+  let file = pathOrRunDir;
+  if (st.isDirectory()) {
+    file = join(pathOrRunDir, MODEL_FILE);
+    if (!(await exists(file))) throw new ConfigError(msg.unfinished(pathOrRunDir));
+  }
+  const bytes = new Uint8Array(await readFile(file));
+  const sf = await readSafetensors(bytes);
+  let config: C | undefined;
+  try {
+    config = sf.metadata.config ? (JSON.parse(sf.metadata.config) as C) : undefined;
+  } catch {
+    config = undefined;
+  }
+  if (!config) {
+    try {
+      const card = JSON.parse(await readFile(join(dirname(file), 'model-card.json'), 'utf8')) as Record<
+        string,
+        { file?: string; config?: C } | undefined
+      >;
+      if (card[cardKey]?.file === basename(file)) config = card[cardKey]?.config;
+    } catch {
+      config = undefined;
+    }
+  }
+  if (!config) throw new ConfigError(msg.noConfig(file));
+  return { file, hash: sha256(bytes), tensors: sf.tensors, config };
 }

@@ -15,7 +15,7 @@ import { resolveVQVAEConfig, VQVAE, vqvaeGradients, type VQVAEConfig } from '@va
 import { loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { loadDataset, type DatasetSpec, type LoadedDataset } from './dataset.js';
 import { clipGradients, AdamW } from './optim.js';
-import { canonicalJson, exists, JsonlLog, prepareRunDir, sha256 } from './run-dir.js';
+import { canonicalJson, exists, JsonlLog, prepareRunDir, readModelFile, sha256 } from './run-dir.js';
 import { learningRateAt, resolveSettings, round, SessionClock, type RunSettings, type SessionOptions } from './session.js';
 import { evalImages, loadDigitClassifier, type DigitClassifierLike } from './eval.js';
 
@@ -351,47 +351,17 @@ export async function trainTokenizer(opts: TrainTokenizerOptions): Promise<Train
   }
 }
 
-/** Load a tokenizer from a run directory (its model.safetensors, or the latest checkpoint) or a model file. */
-/** The tokenizer config of a bundled model's card (`model-card.json` beside the weights, whose `tokenizer.file` is this file). */
-async function configFromModelCard(file: string): Promise<Partial<VQVAEConfig> | undefined> {
-  const { readFile } = await import('node:fs/promises');
-  const { basename, dirname, join } = await import('node:path');
-  try {
-    const card = JSON.parse(await readFile(join(dirname(file), 'model-card.json'), 'utf8')) as {
-      tokenizer?: { file?: string; config?: Partial<VQVAEConfig> };
-    };
-    return card.tokenizer?.file === basename(file) ? card.tokenizer.config : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
+/**
+ * Load a tokenizer from a finished run directory (its model.safetensors) or a model file (config in
+ * its metadata, or in the `model-card.json` beside it: a bundled model's vae.safetensors).
+ */
 export async function loadTokenizer(pathOrRunDir: string): Promise<{ vae: VQVAE; weightsPath: string; hash: string }> {
-  const { readFile, stat } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const { readSafetensors } = await import('@var/checkpoint');
-  let file = pathOrRunDir;
-  const st = await stat(pathOrRunDir).catch(() => undefined);
-  if (!st) throw new ConfigError(`tokenizer not found: ${pathOrRunDir}`);
-  if (st.isDirectory()) {
-    file = join(pathOrRunDir, 'model.safetensors');
-    if (!(await exists(file)))
-      throw new ConfigError(`${pathOrRunDir} has no model.safetensors yet: the tokenizer run has not finished (run it to the end first)`);
-  }
-  const bytes = new Uint8Array(await readFile(file));
-  const hash = sha256(bytes);
-  const sf = await readSafetensors(bytes);
-  let cfg: Partial<VQVAEConfig> | undefined;
-  try {
-    cfg = sf.metadata.config ? (JSON.parse(sf.metadata.config) as Partial<VQVAEConfig>) : undefined;
-  } catch {
-    cfg = undefined;
-  }
-  if (!cfg) cfg = await configFromModelCard(file);
-  if (!cfg)
-    throw new ConfigError(
-      `${file} has no VQVAE config in its metadata (write it with writeTokenizerModel) and no model-card.json beside it names it`,
-    );
-  const vae = VQVAE.fromStateDict(sf.tensors as never, cfg);
-  return { vae, weightsPath: file, hash };
+  const m = await readModelFile<Partial<VQVAEConfig>>(pathOrRunDir, 'tokenizer', {
+    notFound: (p) => `tokenizer not found: ${p}`,
+    unfinished: (p) => `${p} has no model.safetensors yet: the tokenizer run has not finished (run it to the end first)`,
+    noConfig: (f) =>
+      `${f} has no VQVAE config in its metadata (write it with writeTokenizerModel) and no model-card.json beside it names it`,
+  });
+  const vae = VQVAE.fromStateDict(m.tensors as never, m.config);
+  return { vae, weightsPath: m.file, hash: m.hash };
 }

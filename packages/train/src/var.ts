@@ -36,7 +36,7 @@ import { loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js
 import { loadDataset, type DatasetSpec, type LoadedDataset } from './dataset.js';
 import { loadDigitClassifier, spreadIndices, type DigitClassifierLike } from './eval.js';
 import { AdamW, clipGradients } from './optim.js';
-import { canonicalJson, exists, JsonlLog, prepareRunDir, sha256 } from './run-dir.js';
+import { canonicalJson, exists, JsonlLog, prepareRunDir, readModelFile, sha256 } from './run-dir.js';
 import { resolveSettings, round, SessionClock, type ProgressCallback, type RunSettings, type SessionOptions } from './session.js';
 import { configHash, loadTokenizer, type TrainResult } from './tokenizer.js';
 
@@ -137,36 +137,12 @@ export interface TrainVAROptions extends SessionOptions {
 export async function loadVARInit(
   pathOrRunDir: string,
 ): Promise<{ stateDict: StateDict; config: VARConfig; weightsPath: string; hash: string }> {
-  const { readFile, stat } = await import('node:fs/promises');
-  const { basename, dirname, join } = await import('node:path');
-  const st = await stat(pathOrRunDir).catch(() => undefined);
-  if (!st) throw new ConfigError(`init: VAR weights not found: ${pathOrRunDir}`);
-  let file = pathOrRunDir;
-  if (st.isDirectory()) {
-    file = join(pathOrRunDir, 'model.safetensors');
-    if (!(await exists(file)))
-      throw new ConfigError(`init: ${pathOrRunDir} has no model.safetensors yet: the VAR run has not finished (run it to the end first)`);
-  }
-  const bytes = new Uint8Array(await readFile(file));
-  const sf = await readSafetensors(bytes);
-  let config: VARConfig | undefined;
-  try {
-    if (sf.metadata.config) config = JSON.parse(sf.metadata.config) as VARConfig;
-  } catch {
-    config = undefined;
-  }
-  if (!config) {
-    try {
-      const card = JSON.parse(await readFile(join(dirname(file), 'model-card.json'), 'utf8')) as {
-        var?: { file?: string; config?: VARConfig };
-      };
-      if (card.var?.file === basename(file)) config = card.var.config;
-    } catch {
-      config = undefined;
-    }
-  }
-  if (!config) throw new ConfigError(`init: ${file} has no VAR config in its metadata and no model-card.json beside it names it`);
-  return { stateDict: sf.tensors, config, weightsPath: file, hash: sha256(bytes) };
+  const m = await readModelFile<VARConfig>(pathOrRunDir, 'var', {
+    notFound: (p) => `init: VAR weights not found: ${p}`,
+    unfinished: (p) => `init: ${p} has no model.safetensors yet: the VAR run has not finished (run it to the end first)`,
+    noConfig: (f) => `init: ${f} has no VAR config in its metadata and no model-card.json beside it names it`,
+  });
+  return { stateDict: m.tensors, config: m.config, weightsPath: m.file, hash: m.hash };
 }
 
 function resolveTrain(t: VARTrainConfig): Required<Omit<VARTrainConfig, 'microBatch'>> {
